@@ -1,0 +1,69 @@
+// Batch normalisation over (n, h, w) per channel. With xhat = (x - mean) * invstd and M values
+// per channel, training mode:
+//   dx = gamma * invstd * (dy - mean(dy) - xhat * mean(dy * xhat)),  dgamma = sum(dy * xhat),  dbeta = sum(dy)
+// and evaluation mode (statistics are constants): dx = gamma * invstd * dy.
+#include <cmath>
+
+#include "autograd/ops/internal.h"
+
+namespace sl {
+
+namespace {
+void check_channel_vector(const char* what, const Tensor& t, const Tensor& x, int64_t c) {
+  if (!t.defined()) return;
+  SL_CHECK(t.dim() == 1 && t.size(0) == c, "batch_norm: {} has shape {}, expected [{}] for input {}", what,
+           shape_str(t.shape()), c, shape_str(x.shape()));
+  SL_CHECK(t.dtype() == x.dtype(), "batch_norm: {} dtype {} differs from input dtype {}", what, t.dtype(), x.dtype());
+  check_same_device("batch_norm", t, x);
+}
+}  // namespace
+
+Tensor batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, const Tensor& running_mean,
+                  const Tensor& running_var, bool training, double momentum, double eps) {
+  check_floating("batch_norm", x);
+  SL_CHECK(x.dim() == 2 || x.dim() == 4, "batch_norm: input must be [n, c] or [n, c, h, w], got {}",
+           shape_str(x.shape()));
+  BatchNormParams p{x.size(0), x.size(1), x.dim() == 4 ? x.size(2) * x.size(3) : 1, eps, momentum};
+  check_channel_vector("weight", gamma, x, p.c);
+  check_channel_vector("bias", beta, x, p.c);
+  check_channel_vector("running_mean", running_mean, x, p.c);
+  check_channel_vector("running_var", running_var, x, p.c);
+  SL_CHECK(running_mean.defined() == running_var.defined(), "batch_norm: running_mean and running_var must both be given");
+  Backend& be = detail::backend_of(x);
+  Tensor y = empty_like(x);
+  Tensor mean, invstd;
+  auto ptr = [](const Tensor& t) -> const void* { return t.defined() ? t.raw_data() : nullptr; };
+  if (training) {
+    SL_CHECK(p.n * p.inner > 1, "batch_norm: expected more than 1 value per channel when training, got input {}",
+             shape_str(x.shape()));
+    mean = Tensor::empty({p.c}, x.dtype(), x.device());
+    invstd = Tensor::empty({p.c}, x.dtype(), x.device());
+    Tensor rm_buf = running_mean, rv_buf = running_var;  // handles to the buffers updated in place
+    void* rm = rm_buf.defined() ? rm_buf.raw_data() : nullptr;
+    void* rv = rv_buf.defined() ? rv_buf.raw_data() : nullptr;
+    be.batch_norm_train_forward(x.dtype(), p, x.raw_data(), ptr(gamma), ptr(beta), y.raw_data(), mean.raw_data(),
+                                invstd.raw_data(), rm, rv);
+  } else {
+    SL_CHECK(running_mean.defined(), "batch_norm: evaluation mode needs running_mean and running_var");
+    be.batch_norm_eval_forward(x.dtype(), p, x.raw_data(), ptr(gamma), ptr(beta), running_mean.raw_data(),
+                               running_var.raw_data(), y.raw_data());
+    NoGradGuard no_grad;
+    mean = clone(running_mean);
+    invstd = reciprocal(sqrt(running_var + eps));
+  }
+  Tensor xd = x.detach(), gd = gamma.defined() ? gamma.detach() : Tensor();
+  return record("batch_norm", y, {x, gamma, beta},
+                [p, training, xd, gd, mean, invstd](const Tensor& g, const std::vector<bool>& needs) {
+                  TensorList grads(3);
+                  if (needs[0]) grads[0] = empty_like(xd);
+                  if (needs[1]) grads[1] = Tensor::empty({p.c}, g.dtype(), g.device());
+                  if (needs[2]) grads[2] = Tensor::empty({p.c}, g.dtype(), g.device());
+                  auto out = [](Tensor& t) { return t.defined() ? t.raw_data() : nullptr; };
+                  detail::backend_of(g).batch_norm_backward(
+                      g.dtype(), p, training, xd.raw_data(), g.raw_data(), gd.defined() ? gd.raw_data() : nullptr,
+                      mean.raw_data(), invstd.raw_data(), out(grads[0]), out(grads[1]), out(grads[2]));
+                  return grads;
+                });
+}
+
+}  // namespace sl

@@ -1,0 +1,114 @@
+// The kernel interface: one Backend per device, each a table of Kernel slots. Ops in autograd/ call
+// `backend(tensor.device()).<kernel>(...)`; this lookup is the only place a device is dispatched on.
+// Buffers are raw pointers to contiguous row-major data on that backend's device; sizes are elements.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "backends/kernel.h"
+#include "backends/params.h"
+#include "engine/dtype.h"
+#include "engine/shape.h"
+
+namespace sl {
+
+struct Backend {
+  explicit Backend(Device d) : device(d) {}
+  Device device;
+#define SL_KERNEL(name, ...) Kernel<__VA_ARGS__> name{#name, device}
+
+  // Memory (64-byte aligned) and copies.
+  SL_KERNEL(alloc, void*(size_t nbytes));
+  SL_KERNEL(free, void(void* ptr));
+  SL_KERNEL(copy, void(void* dst, const void* src, size_t nbytes));  // within this device
+  SL_KERNEL(copy_from_host, void(void* dst, const void* host_src, size_t nbytes));
+  SL_KERNEL(copy_to_host, void(void* host_dst, const void* src, size_t nbytes));
+  SL_KERNEL(synchronize, void());
+
+  // Element-wise.
+  SL_KERNEL(fill, void(DType dt, void* out, int64_t n, double value));
+  SL_KERNEL(cast, void(DType from, const void* x, DType to, void* y, int64_t n));
+  SL_KERNEL(binary, void(BinaryOp op, DType dt, const void* a, const Shape& a_shape, const void* b,
+                         const Shape& b_shape, void* out, const Shape& out_shape));
+  SL_KERNEL(unary, void(UnaryOp op, DType dt, const void* x, void* y, int64_t n));
+  // gx = gy * d op(x)/dx, given x and y = op(x).
+  SL_KERNEL(unary_backward,
+            void(UnaryOp op, DType dt, const void* x, const void* y, const void* gy, void* gx, int64_t n));
+  SL_KERNEL(clamp, void(DType dt, const void* x, void* y, int64_t n, double lo, double hi));
+  // gx = gy where lo <= x <= hi, else 0 (PyTorch's clamp gradient).
+  SL_KERNEL(clamp_backward,
+            void(DType dt, const void* x, const void* gy, void* gx, int64_t n, double lo, double hi));
+
+  // Layout.
+  SL_KERNEL(permute, void(DType dt, const void* x, const Shape& x_shape, const std::vector<int64_t>& perm,
+                          void* y));
+  // Copies `rows` rows of `cols` elements from src (row pitch src_ld) to dst (row pitch dst_ld).
+  SL_KERNEL(copy_2d, void(DType dt, const void* src, int64_t src_ld, void* dst, int64_t dst_ld, int64_t rows,
+                          int64_t cols));
+
+  // Reductions over the middle of [outer, extent, inner]; `index` (int32, may be null) receives argmax.
+  SL_KERNEL(reduce, void(ReduceOp op, DType dt, const void* x, ReduceDims d, void* out, int32_t* index));
+  // gx (zeroed by the kernel) receives gy at the argmax positions.
+  SL_KERNEL(reduce_max_backward, void(DType dt, const void* gy, const int32_t* index, ReduceDims d, void* gx));
+
+  // C[b] = alpha * op(A[b]) * op(B[b]) + beta * C[b] (row-major), for b < batch.
+  SL_KERNEL(gemm, void(DType dt, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, double alpha,
+                       const void* a, int64_t lda, int64_t stride_a, const void* b, int64_t ldb,
+                       int64_t stride_b, double beta, void* c, int64_t ldc, int64_t stride_c, int64_t batch));
+
+  SL_KERNEL(conv2d_forward, void(DType dt, const Conv2dParams& p, const void* x, const void* w, void* y));
+  SL_KERNEL(conv2d_backward_input, void(DType dt, const Conv2dParams& p, const void* gy, const void* w, void* gx));
+  SL_KERNEL(conv2d_backward_weight,
+            void(DType dt, const Conv2dParams& p, const void* x, const void* gy, void* gw));
+
+  SL_KERNEL(max_pool2d_forward, void(DType dt, const Pool2dParams& p, const void* x, void* y, int32_t* index));
+  SL_KERNEL(max_pool2d_backward,
+            void(DType dt, const Pool2dParams& p, const void* gy, const int32_t* index, void* gx));
+  SL_KERNEL(avg_pool2d_forward, void(DType dt, const Pool2dParams& p, const void* x, void* y));
+  SL_KERNEL(avg_pool2d_backward, void(DType dt, const Pool2dParams& p, const void* gy, void* gx));
+  // Adaptive average pooling uses p.n, p.c, p.h, p.w, p.ho, p.wo only.
+  SL_KERNEL(adaptive_avg_pool2d_forward, void(DType dt, const Pool2dParams& p, const void* x, void* y));
+  SL_KERNEL(adaptive_avg_pool2d_backward, void(DType dt, const Pool2dParams& p, const void* gy, void* gx));
+
+  // Training mode: batch statistics, saves mean and 1/sqrt(var+eps) per channel, and updates the
+  // running averages when they are non-null (unbiased variance, as PyTorch). gamma/beta may be null.
+  SL_KERNEL(batch_norm_train_forward,
+            void(DType dt, const BatchNormParams& p, const void* x, const void* gamma, const void* beta, void* y,
+                 void* save_mean, void* save_invstd, void* running_mean, void* running_var));
+  SL_KERNEL(batch_norm_eval_forward,
+            void(DType dt, const BatchNormParams& p, const void* x, const void* gamma, const void* beta,
+                 const void* running_mean, const void* running_var, void* y));
+  // `train` selects the full batch-statistics gradient; otherwise mean/invstd are constants.
+  // Outputs may be null when not needed.
+  SL_KERNEL(batch_norm_backward,
+            void(DType dt, const BatchNormParams& p, bool train, const void* x, const void* gy, const void* gamma,
+                 const void* mean, const void* invstd, void* gx, void* ggamma, void* gbeta));
+
+  SL_KERNEL(softmax_forward, void(DType dt, bool log, const void* x, ReduceDims d, void* y));
+  SL_KERNEL(softmax_backward, void(DType dt, bool log, const void* y, const void* gy, ReduceDims d, void* gx));
+  // Mean cross-entropy of logits [n, c] against int32 labels, with label smoothing. Writes the scalar
+  // loss and the log-probabilities (kept for backward). Returns the index of the first label outside
+  // [0, c), or -1 when all are valid (then nothing else is meaningful).
+  SL_KERNEL(cross_entropy_forward, int64_t(DType dt, const void* logits, const int32_t* labels, int64_t n,
+                                           int64_t c, double smoothing, void* loss, void* logprobs));
+  SL_KERNEL(cross_entropy_backward, void(DType dt, const void* logprobs, const int32_t* labels, int64_t n,
+                                         int64_t c, double smoothing, const void* gloss, void* gx));
+
+  // Counter-based random numbers: element i uses Philox4x32-10 block (offset + i / 4), lane i % 4,
+  // keyed by seed, so values do not depend on thread count or device.
+  SL_KERNEL(fill_uniform, void(DType dt, void* out, int64_t n, uint64_t seed, uint64_t offset, double lo, double hi));
+  SL_KERNEL(fill_normal,
+            void(DType dt, void* out, int64_t n, uint64_t seed, uint64_t offset, double mean, double stddev));
+#undef SL_KERNEL
+};
+
+// The backend of a device, registered on first use. Throws when CUDA is requested but shiftlab
+// was built without it or no GPU is present.
+Backend& backend(Device device);
+// True when this build has the CUDA backend and a GPU is visible.
+bool cuda_available();
+// Why CUDA is unavailable (empty when it is available).
+std::string cuda_unavailable_reason();
+
+}  // namespace sl

@@ -1,0 +1,213 @@
+// conv2d as im2col + GEMM per image and group. Images run in parallel (each thread owns its column
+// buffer); the weight gradient sums fixed batch partitions in a fixed order, so it is reproducible
+// whatever the thread count. 1x1 stride-1 unpadded convs skip im2col entirely.
+#include <tbb/enumerable_thread_specific.h>
+
+#include <algorithm>
+#include <vector>
+
+#include "backends/cpu/cpu_kernels.h"
+#include "backends/cpu/gemm.h"
+#include "backends/cpu/parallel.h"
+
+namespace sl::cpu {
+
+namespace {
+
+struct Geometry {
+  int64_t cin_g, cout_g, k, hw_out, hw_in;
+  bool pointwise;  // 1x1, stride 1, no padding: the input already is the column matrix
+};
+
+Geometry geometry(const Conv2dParams& p) {
+  Geometry g;
+  g.cin_g = p.cin / p.groups;
+  g.cout_g = p.cout / p.groups;
+  g.k = g.cin_g * p.kh * p.kw;
+  g.hw_out = p.ho * p.wo;
+  g.hw_in = p.h * p.w;
+  g.pointwise = p.kh == 1 && p.kw == 1 && p.sh == 1 && p.sw == 1 && p.ph == 0 && p.pw == 0;
+  return g;
+}
+
+// col[(c*kh + i)*kw + j, oh*wo + ow] = x[c, oh*sh - ph + i*dh, ow*sw - pw + j*dw] (0 outside).
+template <class T>
+void im2col(const Conv2dParams& p, int64_t channels, const T* x, T* col) {
+  for (int64_t c = 0; c < channels; ++c) {
+    const T* xc = x + c * p.h * p.w;
+    for (int64_t i = 0; i < p.kh; ++i) {
+      for (int64_t j = 0; j < p.kw; ++j) {
+        T* row = col + ((c * p.kh + i) * p.kw + j) * p.ho * p.wo;
+        for (int64_t oh = 0; oh < p.ho; ++oh) {
+          int64_t ih = oh * p.sh - p.ph + i * p.dh;
+          T* out = row + oh * p.wo;
+          if (ih < 0 || ih >= p.h) {
+            std::fill(out, out + p.wo, T(0));
+            continue;
+          }
+          const T* xr = xc + ih * p.w;
+          int64_t off = j * p.dw - p.pw;
+          for (int64_t ow = 0; ow < p.wo; ++ow) {
+            int64_t iw = ow * p.sw + off;
+            out[ow] = (iw >= 0 && iw < p.w) ? xr[iw] : T(0);
+          }
+        }
+      }
+    }
+  }
+}
+
+// The adjoint of im2col: x[c, ih, iw] += col[...].
+template <class T>
+void col2im(const Conv2dParams& p, int64_t channels, const T* col, T* x) {
+  for (int64_t c = 0; c < channels; ++c) {
+    T* xc = x + c * p.h * p.w;
+    for (int64_t i = 0; i < p.kh; ++i) {
+      for (int64_t j = 0; j < p.kw; ++j) {
+        const T* row = col + ((c * p.kh + i) * p.kw + j) * p.ho * p.wo;
+        for (int64_t oh = 0; oh < p.ho; ++oh) {
+          int64_t ih = oh * p.sh - p.ph + i * p.dh;
+          if (ih < 0 || ih >= p.h) continue;
+          T* xr = xc + ih * p.w;
+          const T* in = row + oh * p.wo;
+          int64_t off = j * p.dw - p.pw;
+          for (int64_t ow = 0; ow < p.wo; ++ow) {
+            int64_t iw = ow * p.sw + off;
+            if (iw >= 0 && iw < p.w) xr[iw] += in[ow];
+          }
+        }
+      }
+    }
+  }
+}
+
+// Runs body(n, scratch) for every image: in parallel over images when there are enough of them,
+// otherwise serially with `parallel_inner` telling the body to use the multi-threaded GEMM.
+template <class T, class Body>
+void for_each_image(int64_t n, size_t scratch_elems, Body body) {
+  int threads = num_threads();
+  if (n >= threads && threads > 1) {
+    tbb::enumerable_thread_specific<std::vector<T>> scratch([&] { return std::vector<T>(scratch_elems); });
+    tbb::parallel_for(int64_t{0}, n, [&](int64_t i) { body(i, scratch.local().data(), false); });
+  } else {
+    std::vector<T> scratch(scratch_elems);
+    for (int64_t i = 0; i < n; ++i) body(i, scratch.data(), threads > 1);
+  }
+}
+
+template <class T>
+void gemm_any(bool parallel, bool ta, bool tb, int64_t m, int64_t n, int64_t k, T alpha, const T* a, int64_t lda,
+              const T* b, int64_t ldb, T beta, T* c, int64_t ldc) {
+  if (parallel)
+    gemm_parallel(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+  else
+    gemm_serial(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
+template <class T>
+void forward_typed(const Conv2dParams& p, const T* x, const T* w, T* y) {
+  Geometry g = geometry(p);
+  size_t scratch = g.pointwise ? 0 : static_cast<size_t>(g.k * g.hw_out);
+  for_each_image<T>(p.n, scratch, [&](int64_t n, T* col, bool par) {
+    for (int64_t grp = 0; grp < p.groups; ++grp) {
+      const T* xg = x + (n * p.cin + grp * g.cin_g) * g.hw_in;
+      const T* cols = xg;
+      if (!g.pointwise) {
+        im2col(p, g.cin_g, xg, col);
+        cols = col;
+      }
+      gemm_any(par, false, false, g.cout_g, g.hw_out, g.k, T(1), w + grp * g.cout_g * g.k, g.k, cols, g.hw_out,
+               T(0), y + (n * p.cout + grp * g.cout_g) * g.hw_out, g.hw_out);
+    }
+  });
+}
+
+template <class T>
+void backward_input_typed(const Conv2dParams& p, const T* gy, const T* w, T* gx) {
+  Geometry g = geometry(p);
+  size_t scratch = g.pointwise ? 0 : static_cast<size_t>(g.k * g.hw_out);
+  for_each_image<T>(p.n, scratch, [&](int64_t n, T* col, bool par) {
+    for (int64_t grp = 0; grp < p.groups; ++grp) {
+      const T* gyg = gy + (n * p.cout + grp * g.cout_g) * g.hw_out;
+      T* gxg = gx + (n * p.cin + grp * g.cin_g) * g.hw_in;
+      const T* wg = w + grp * g.cout_g * g.k;
+      if (g.pointwise) {
+        gemm_any(par, true, false, g.k, g.hw_out, g.cout_g, T(1), wg, g.k, gyg, g.hw_out, T(0), gxg, g.hw_out);
+        continue;
+      }
+      gemm_any(par, true, false, g.k, g.hw_out, g.cout_g, T(1), wg, g.k, gyg, g.hw_out, T(0), col, g.hw_out);
+      std::fill(gxg, gxg + g.cin_g * g.hw_in, T(0));
+      col2im(p, g.cin_g, col, gxg);
+    }
+  });
+}
+
+template <class T>
+void backward_weight_typed(const Conv2dParams& p, const T* x, const T* gy, T* gw) {
+  Geometry g = geometry(p);
+  const int64_t wsize = p.cout * g.k;
+  // Fixed partition of the batch (independent of the thread count), summed in order at the end.
+  const int64_t parts = std::min<int64_t>(p.n, 8);
+  std::vector<T> partial(static_cast<size_t>(parts * wsize));
+  size_t scratch = g.pointwise ? 0 : static_cast<size_t>(g.k * g.hw_out);
+  tbb::enumerable_thread_specific<std::vector<T>> cols([&] { return std::vector<T>(scratch); });
+  bool par_gemm = parts < num_threads();
+  tbb::parallel_for(int64_t{0}, parts, [&](int64_t part) {
+    int64_t n0 = p.n * part / parts, n1 = p.n * (part + 1) / parts;
+    T* acc = partial.data() + part * wsize;
+    T* col = cols.local().data();
+    for (int64_t n = n0; n < n1; ++n) {
+      for (int64_t grp = 0; grp < p.groups; ++grp) {
+        const T* xg = x + (n * p.cin + grp * g.cin_g) * g.hw_in;
+        const T* colp = xg;
+        if (!g.pointwise) {
+          im2col(p, g.cin_g, xg, col);
+          colp = col;
+        }
+        gemm_any(par_gemm, false, true, g.cout_g, g.k, g.hw_out, T(1),
+                 gy + (n * p.cout + grp * g.cout_g) * g.hw_out, g.hw_out, colp, g.hw_out, n == n0 ? T(0) : T(1),
+                 acc + grp * g.cout_g * g.k, g.k);
+      }
+    }
+  });
+  std::copy(partial.begin(), partial.begin() + wsize, gw);
+  for (int64_t part = 1; part < parts; ++part) {
+    const T* src = partial.data() + part * wsize;
+    for (int64_t i = 0; i < wsize; ++i) gw[i] += src[i];
+  }
+}
+
+void forward(DType dt, const Conv2dParams& p, const void* x, const void* w, void* y) {
+  dispatch_floating(dt, "conv2d", [&](auto tag) {
+    using T = decltype(tag);
+    forward_typed(p, static_cast<const T*>(x), static_cast<const T*>(w), static_cast<T*>(y));
+  });
+}
+
+void backward_input(DType dt, const Conv2dParams& p, const void* gy, const void* w, void* gx) {
+  dispatch_floating(dt, "conv2d_backward_input", [&](auto tag) {
+    using T = decltype(tag);
+    backward_input_typed(p, static_cast<const T*>(gy), static_cast<const T*>(w), static_cast<T*>(gx));
+  });
+}
+
+void backward_weight(DType dt, const Conv2dParams& p, const void* x, const void* gy, void* gw) {
+  dispatch_floating(dt, "conv2d_backward_weight", [&](auto tag) {
+    using T = decltype(tag);
+    if (p.n == 0) {
+      std::fill(static_cast<T*>(gw), static_cast<T*>(gw) + p.cout * (p.cin / p.groups) * p.kh * p.kw, T(0));
+      return;
+    }
+    backward_weight_typed(p, static_cast<const T*>(x), static_cast<const T*>(gy), static_cast<T*>(gw));
+  });
+}
+
+}  // namespace
+
+void register_conv2d(Backend& b) {
+  b.conv2d_forward = forward;
+  b.conv2d_backward_input = backward_input;
+  b.conv2d_backward_weight = backward_weight;
+}
+
+}  // namespace sl::cpu

@@ -1,0 +1,99 @@
+// Host memory through oneTBB's scalable allocator: 64-byte aligned, and it caches large blocks so
+// per-step activations do not go back to the kernel (mmap + page faults) every time.
+#include <tbb/scalable_allocator.h>
+
+#include <cstring>
+
+#include "backends/cpu/cpu_kernels.h"
+#include "backends/cpu/parallel.h"
+
+namespace sl::cpu {
+
+namespace {
+
+void* alloc(size_t nbytes) {
+  void* p = scalable_aligned_malloc(nbytes, 64);
+  SL_CHECK(p != nullptr, "out of host memory allocating {} bytes", nbytes);
+  return p;
+}
+
+void release(void* p) { scalable_aligned_free(p); }
+
+void copy(void* dst, const void* src, size_t nbytes) {
+  auto* d = static_cast<char*>(dst);
+  auto* s = static_cast<const char*>(src);
+  parallel_for(static_cast<int64_t>(nbytes), 1 << 20,
+               [&](int64_t b, int64_t e) { std::memcpy(d + b, s + b, static_cast<size_t>(e - b)); });
+}
+
+void synchronize() {}
+
+template <class T>
+void fill_typed(void* out, int64_t n, double value) {
+  T* o = static_cast<T*>(out);
+  T v = static_cast<T>(value);
+  parallel_for(n, kElementwiseGrain, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) o[i] = v;
+  });
+}
+
+void fill(DType dt, void* out, int64_t n, double value) {
+  switch (dt) {
+    case DType::f32: return fill_typed<float>(out, n, value);
+    case DType::f64: return fill_typed<double>(out, n, value);
+    case DType::i32: return fill_typed<int32_t>(out, n, value);
+    case DType::i64: return fill_typed<int64_t>(out, n, value);
+    case DType::i8: return fill_typed<int8_t>(out, n, value);
+    case DType::u8: return fill_typed<uint8_t>(out, n, value);
+    default: fail("fill: invalid dtype");
+  }
+}
+
+template <class From, class To>
+void cast_typed(const void* x, void* y, int64_t n) {
+  const From* s = static_cast<const From*>(x);
+  To* d = static_cast<To*>(y);
+  parallel_for(n, kElementwiseGrain, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) d[i] = static_cast<To>(s[i]);
+  });
+}
+
+template <class From>
+void cast_from(const void* x, DType to, void* y, int64_t n) {
+  switch (to) {
+    case DType::f32: return cast_typed<From, float>(x, y, n);
+    case DType::f64: return cast_typed<From, double>(x, y, n);
+    case DType::i32: return cast_typed<From, int32_t>(x, y, n);
+    case DType::i64: return cast_typed<From, int64_t>(x, y, n);
+    case DType::i8: return cast_typed<From, int8_t>(x, y, n);
+    case DType::u8: return cast_typed<From, uint8_t>(x, y, n);
+    default: fail("cast: invalid target dtype");
+  }
+}
+
+void cast(DType from, const void* x, DType to, void* y, int64_t n) {
+  switch (from) {
+    case DType::f32: return cast_from<float>(x, to, y, n);
+    case DType::f64: return cast_from<double>(x, to, y, n);
+    case DType::i32: return cast_from<int32_t>(x, to, y, n);
+    case DType::i64: return cast_from<int64_t>(x, to, y, n);
+    case DType::i8: return cast_from<int8_t>(x, to, y, n);
+    case DType::u8: return cast_from<uint8_t>(x, to, y, n);
+    default: fail("cast: invalid source dtype");
+  }
+}
+
+}  // namespace
+
+void register_memory(Backend& b) {
+  b.alloc = alloc;
+  b.free = release;
+  b.copy = copy;
+  b.copy_from_host = copy;
+  b.copy_to_host = copy;
+  b.synchronize = synchronize;
+  b.fill = fill;
+  b.cast = cast;
+}
+
+}  // namespace sl::cpu

@@ -1,0 +1,40 @@
+// Helpers shared by the CPU kernels: dtype dispatch and oneTBB loops with a serial path for small work.
+#pragma once
+#include <tbb/blocked_range.h>
+#include <tbb/parallel_for.h>
+
+#include <cstdint>
+
+#include "engine/dtype.h"
+#include "engine/error.h"
+#include "engine/threads.h"
+
+namespace sl::cpu {
+
+// Calls f(T{}) with T = float or double; other dtypes are an error naming the kernel.
+template <class F>
+void dispatch_floating(DType dt, const char* kernel, F&& f) {
+  switch (dt) {
+    case DType::f32: f(float{}); return;
+    case DType::f64: f(double{}); return;
+    default: fail("{}: dtype {} is not supported (f32 or f64 only)", kernel, dt);
+  }
+}
+
+// Runs f(begin, end) over [0, n) in chunks of at least `grain`; serial when n <= grain, so tiny
+// tensors never pay for task scheduling.
+template <class F>
+void parallel_for(int64_t n, int64_t grain, F&& f) {
+  if (n <= 0) return;
+  if (n <= grain) {
+    f(int64_t{0}, n);
+    return;
+  }
+  tbb::parallel_for(tbb::blocked_range<int64_t>(0, n, grain),
+                    [&](const tbb::blocked_range<int64_t>& r) { f(r.begin(), r.end()); });
+}
+
+// Elements per task for memory-bound element-wise loops.
+constexpr int64_t kElementwiseGrain = 32768;
+
+}  // namespace sl::cpu

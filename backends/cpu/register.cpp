@@ -1,0 +1,18 @@
+#include "backends/cpu/cpu_kernels.h"
+
+namespace sl::cpu {
+
+void register_kernels(Backend& b) {
+  register_memory(b);
+  register_elementwise(b);
+  register_layout(b);
+  register_reduce(b);
+  register_gemm(b);
+  register_conv2d(b);
+  register_pool(b);
+  register_batch_norm(b);
+  register_softmax(b);
+  register_random(b);
+}
+
+}  // namespace sl::cpu

@@ -1,0 +1,45 @@
+// Plain parameter structs and op codes shared by every backend. No tensors here: kernels take raw
+// buffers plus these descriptions.
+#pragma once
+#include <cstdint>
+
+namespace sl {
+
+enum class BinaryOp : uint8_t { add, sub, mul, div, max, min, pow, eq, ne, lt, le, gt, ge, COUNT };
+
+// Unary ops with a derivative rule in unary_backward (round/floor/ceil/sign have zero derivative).
+enum class UnaryOp : uint8_t {
+  neg, abs, sign, exp, log, log2, exp2, sqrt, round, floor, ceil,
+  relu, relu6, sigmoid, tanh, reciprocal, square, COUNT
+};
+
+const char* binary_op_name(BinaryOp op);
+const char* unary_op_name(UnaryOp op);
+
+enum class ReduceOp : uint8_t { sum, max, COUNT };
+
+// A reduction views the input as [outer, extent, inner] and reduces the middle dimension.
+struct ReduceDims {
+  int64_t outer, extent, inner;
+};
+
+struct Conv2dParams {
+  int64_t n, cin, h, w;      // input
+  int64_t cout, kh, kw;      // weight [cout, cin/groups, kh, kw]
+  int64_t sh, sw, ph, pw, dh, dw, groups;
+  int64_t ho, wo;            // output spatial size
+};
+
+struct Pool2dParams {
+  int64_t n, c, h, w;
+  int64_t kh, kw, sh, sw, ph, pw;
+  int64_t ho, wo;
+  bool count_include_pad;  // avg pool only (PyTorch default true)
+};
+
+struct BatchNormParams {
+  int64_t n, c, inner;  // input viewed as [n, c, inner] (inner = H*W, or 1 for BatchNorm1d)
+  double eps, momentum;
+};
+
+}  // namespace sl

@@ -1,0 +1,195 @@
+// conv2d, pooling and batch norm against straightforward reference loops (f32, CPU kernels).
+#include <cmath>
+#include <limits>
+
+#include "helpers.h"
+
+using namespace sl;
+using sl::test::randf;
+
+namespace {
+
+struct ConvCase {
+  int64_t n, cin, h, w, cout, k, stride, pad, dil, groups;
+};
+
+// y[n,o,i,j] = b[o] + sum_{c,ki,kj} x[n, g*cin_g + c, i*s - p + ki*d, j*s - p + kj*d] * w[o, c, ki, kj]
+void conv_reference(const ConvCase& c, const std::vector<float>& x, const std::vector<float>& w,
+                    const std::vector<float>& gy, int64_t ho, int64_t wo, std::vector<double>& y,
+                    std::vector<double>& gx, std::vector<double>& gw) {
+  int64_t cin_g = c.cin / c.groups, cout_g = c.cout / c.groups;
+  y.assign(static_cast<size_t>(c.n * c.cout * ho * wo), 0);
+  gx.assign(x.size(), 0);
+  gw.assign(w.size(), 0);
+  for (int64_t n = 0; n < c.n; ++n)
+    for (int64_t o = 0; o < c.cout; ++o)
+      for (int64_t i = 0; i < ho; ++i)
+        for (int64_t j = 0; j < wo; ++j) {
+          size_t yi = static_cast<size_t>(((n * c.cout + o) * ho + i) * wo + j);
+          int64_t grp = o / cout_g;
+          for (int64_t ci = 0; ci < cin_g; ++ci)
+            for (int64_t ki = 0; ki < c.k; ++ki)
+              for (int64_t kj = 0; kj < c.k; ++kj) {
+                int64_t ih = i * c.stride - c.pad + ki * c.dil, iw = j * c.stride - c.pad + kj * c.dil;
+                if (ih < 0 || ih >= c.h || iw < 0 || iw >= c.w) continue;
+                size_t xi = static_cast<size_t>(((n * c.cin + grp * cin_g + ci) * c.h + ih) * c.w + iw);
+                size_t wi = static_cast<size_t>(((o * cin_g + ci) * c.k + ki) * c.k + kj);
+                y[yi] += static_cast<double>(x[xi]) * w[wi];
+                gx[xi] += static_cast<double>(gy[yi]) * w[wi];
+                gw[wi] += static_cast<double>(gy[yi]) * x[xi];
+              }
+        }
+}
+
+void check_close(const std::vector<float>& got, const std::vector<double>& want, double tol) {
+  REQUIRE(got.size() == want.size());
+  for (size_t i = 0; i < got.size(); ++i) {
+    INFO("element " << i);
+    REQUIRE(got[i] == Approx(want[i]).margin(tol));
+  }
+}
+
+}  // namespace
+
+TEST_CASE("conv2d forward and both backward passes match reference loops", "[reference][conv]") {
+  for (ConvCase c : {ConvCase{3, 3, 9, 8, 4, 3, 1, 1, 1, 1}, ConvCase{2, 4, 9, 9, 6, 3, 2, 1, 1, 2},
+                     ConvCase{5, 6, 7, 7, 6, 3, 1, 1, 1, 6}, ConvCase{2, 3, 8, 8, 5, 1, 1, 0, 1, 1},
+                     ConvCase{2, 2, 10, 9, 3, 3, 1, 2, 2, 1}, ConvCase{9, 8, 5, 5, 16, 5, 1, 2, 1, 1},
+                     ConvCase{1, 16, 12, 12, 8, 3, 2, 1, 1, 1}}) {
+    INFO("case n " << c.n << " cin " << c.cin << " cout " << c.cout << " k " << c.k << " stride " << c.stride
+                   << " groups " << c.groups << " dilation " << c.dil);
+    Tensor x = randf({c.n, c.cin, c.h, c.w}, 1);
+    Tensor w = randf({c.cout, c.cin / c.groups, c.k, c.k}, 2);
+    x.requires_grad_();
+    w.requires_grad_();
+    Conv2dArgs a;
+    a.stride = {c.stride, c.stride};
+    a.padding = {c.pad, c.pad};
+    a.dilation = {c.dil, c.dil};
+    a.groups = c.groups;
+    Tensor y = conv2d(x, w, Tensor(), a);
+    Tensor gy = randf(y.shape(), 3);
+    y.backward(gy);
+    std::vector<double> ry, rgx, rgw;
+    conv_reference(c, x.detach().to_vector<float>(), w.detach().to_vector<float>(), gy.to_vector<float>(), y.size(2),
+                   y.size(3), ry, rgx, rgw);
+    check_close(y.detach().to_vector<float>(), ry, 1e-4);
+    check_close(x.grad().to_vector<float>(), rgx, 1e-4);
+    check_close(w.grad().to_vector<float>(), rgw, 1e-3);
+  }
+}
+
+TEST_CASE("conv2d with many images matches per-image results (batch-parallel path)", "[reference][conv]") {
+  Tensor x = randf({16, 3, 8, 8}, 4), w = randf({5, 3, 3, 3}, 5);
+  Conv2dArgs a;
+  a.padding = {1, 1};
+  Tensor all = conv2d(x, w, Tensor(), a);
+  for (int64_t n = 0; n < 16; ++n) {
+    Tensor one = conv2d(x.slice(n, n + 1), w, Tensor(), a);
+    CHECK(one.to_vector<float>() == all.slice(n, n + 1).to_vector<float>());
+  }
+}
+
+TEST_CASE("max and average pooling match reference loops", "[reference][pool]") {
+  const int64_t N = 2, C = 3, H = 7, W = 6;
+  Tensor x = randf({N, C, H, W}, 6);
+  std::vector<float> xv = x.to_vector<float>();
+  Pool2dArgs args{{3, 2}, {2, 2}, {1, 1}, true};
+  Tensor mx = max_pool2d(x, args), av = avg_pool2d(x, args);
+  args.count_include_pad = false;
+  Tensor av_ex = avg_pool2d(x, args);
+  int64_t ho = (H + 2 - 3) / 2 + 1, wo = (W + 2 - 2) / 2 + 1;
+  REQUIRE(mx.shape() == Shape{N, C, ho, wo});
+  std::vector<double> rmax, ravg, ravg_ex;
+  for (int64_t p = 0; p < N * C; ++p)
+    for (int64_t i = 0; i < ho; ++i)
+      for (int64_t j = 0; j < wo; ++j) {
+        double best = -std::numeric_limits<double>::infinity(), s = 0;
+        int cnt = 0;
+        for (int64_t ki = 0; ki < 3; ++ki)
+          for (int64_t kj = 0; kj < 2; ++kj) {
+            int64_t ih = i * 2 - 1 + ki, iw = j * 2 - 1 + kj;
+            if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
+            double v = xv[static_cast<size_t>((p * H + ih) * W + iw)];
+            best = std::max(best, v);
+            s += v;
+            ++cnt;
+          }
+        // Padded window size, clipped to the padded input (PyTorch's count_include_pad).
+        int64_t h0 = i * 2 - 1, w0 = j * 2 - 1;
+        int64_t h1 = std::min<int64_t>(h0 + 3, H + 1), w1 = std::min<int64_t>(w0 + 2, W + 1);
+        rmax.push_back(best);
+        ravg.push_back(s / static_cast<double>((h1 - h0) * (w1 - w0)));
+        ravg_ex.push_back(s / cnt);
+      }
+  check_close(mx.to_vector<float>(), rmax, 0);
+  check_close(av.to_vector<float>(), ravg, 1e-6);
+  check_close(av_ex.to_vector<float>(), ravg_ex, 1e-6);
+
+  Tensor ad = adaptive_avg_pool2d(x, {3, 4});
+  std::vector<double> rad;
+  for (int64_t p = 0; p < N * C; ++p)
+    for (int64_t i = 0; i < 3; ++i)
+      for (int64_t j = 0; j < 4; ++j) {
+        int64_t h0 = i * H / 3, h1 = ((i + 1) * H + 2) / 3, w0 = j * W / 4, w1 = ((j + 1) * W + 3) / 4;
+        double s = 0;
+        for (int64_t a = h0; a < h1; ++a)
+          for (int64_t b = w0; b < w1; ++b) s += xv[static_cast<size_t>((p * H + a) * W + b)];
+        rad.push_back(s / static_cast<double>((h1 - h0) * (w1 - w0)));
+      }
+  check_close(ad.to_vector<float>(), rad, 1e-6);
+}
+
+TEST_CASE("batch norm matches reference statistics, output and running averages", "[reference][batchnorm]") {
+  const int64_t N = 4, C = 3, H = 5, W = 2;
+  Tensor x = randf({N, C, H, W}, 7, -2, 3);
+  Tensor gamma = randf({C}, 8, 0.5, 1.5), beta = randf({C}, 9);
+  Tensor rm = randf({C}, 10), rv = randf({C}, 11, 0.5, 1.5);
+  std::vector<float> rm0 = rm.to_vector<float>(), rv0 = rv.to_vector<float>();
+  Tensor y = batch_norm(x, gamma, beta, rm, rv, true, 0.1, 1e-5);
+  std::vector<float> xv = x.to_vector<float>(), g = gamma.to_vector<float>(), b = beta.to_vector<float>();
+  std::vector<double> ry(xv.size());
+  for (int64_t c = 0; c < C; ++c) {
+    double s = 0, sq = 0, m = N * H * W;
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t k = 0; k < H * W; ++k) s += xv[static_cast<size_t>((n * C + c) * H * W + k)];
+    double mean = s / m;
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t k = 0; k < H * W; ++k) {
+        double d = xv[static_cast<size_t>((n * C + c) * H * W + k)] - mean;
+        sq += d * d;
+      }
+    double var = sq / m;
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t k = 0; k < H * W; ++k) {
+        size_t i = static_cast<size_t>((n * C + c) * H * W + k);
+        ry[i] = (xv[i] - mean) / std::sqrt(var + 1e-5) * g[static_cast<size_t>(c)] + b[static_cast<size_t>(c)];
+      }
+    CHECK(rm.to_vector<float>()[static_cast<size_t>(c)] == Approx(0.9 * rm0[static_cast<size_t>(c)] + 0.1 * mean));
+    CHECK(rv.to_vector<float>()[static_cast<size_t>(c)] ==
+          Approx(0.9 * rv0[static_cast<size_t>(c)] + 0.1 * var * m / (m - 1)));
+  }
+  check_close(y.to_vector<float>(), ry, 1e-5);
+
+  // Evaluation mode uses the running statistics.
+  Tensor ye = batch_norm(x, gamma, beta, rm, rv, false, 0.1, 1e-5);
+  std::vector<float> rmv = rm.to_vector<float>(), rvv = rv.to_vector<float>();
+  std::vector<double> rye(xv.size());
+  for (size_t i = 0; i < xv.size(); ++i) {
+    size_t c = (i / static_cast<size_t>(H * W)) % static_cast<size_t>(C);
+    rye[i] = (xv[i] - rmv[c]) / std::sqrt(rvv[c] + 1e-5) * g[c] + b[c];
+  }
+  check_close(ye.to_vector<float>(), rye, 1e-5);
+}
+
+TEST_CASE("softmax rows sum to one and cross-entropy equals -log p[label]", "[reference][softmax]") {
+  Tensor logits = randf({4, 5}, 12, -3, 3);
+  Tensor p = softmax(logits, 1);
+  Tensor rows = sum(p, {1});
+  for (float v : rows.to_vector<float>()) CHECK(v == Approx(1.0f));
+  Tensor labels = from_vector<int32_t>({4, 0, 2, 2});
+  std::vector<float> pv = p.to_vector<float>();
+  double want = 0;
+  for (int i = 0; i < 4; ++i) want -= std::log(pv[static_cast<size_t>(i * 5 + labels.data<int32_t>()[i])]);
+  CHECK(cross_entropy(logits, labels).item() == Approx(want / 4).epsilon(1e-5));
+}

@@ -1,0 +1,106 @@
+// `shiftlab bench gemm|conv`: achieved GFLOP/s of the CPU GEMM and of a conv layer (forward and
+// both backward passes), with the thread count set by --threads.
+#include <fmt/format.h>
+
+#include <memory>
+
+#include "autograd/ops.h"
+#include "backends/backend.h"
+#include "engine/factory.h"
+#include "engine/threads.h"
+#include "tools/commands.h"
+#include "tools/timing.h"
+
+namespace sl::tools {
+
+namespace {
+
+struct BenchOptions {
+  int threads = 0;  // 0: all cores
+  double budget = 2.0;
+};
+
+void report(const char* what, double flops, const Timing& t) {
+  fmt::print("{:<28} {:>9.3f} ms min {:>9.3f} ms median {:>8.1f} GFLOP/s (median) {:>8.1f} GFLOP/s (best)\n", what,
+             t.ms_min, t.ms_median, flops / t.ms_median * 1e-6, flops / t.ms_min * 1e-6);
+}
+
+void bench_gemm(int64_t m, int64_t n, int64_t k, const BenchOptions& o) {
+  ThreadLimit limit(o.threads);
+  Tensor a = randn({m, k}), b = randn({k, n}), c = zeros({m, n});
+  Backend& be = backend(Device::cpu);
+  Timing t = time_calls(
+      [&] {
+        be.gemm(DType::f32, false, false, m, n, k, 1.0, a.raw_data(), k, 0, b.raw_data(), n, 0, 0.0, c.raw_data(), n,
+                0, 1);
+      },
+      2, 7, o.budget);
+  fmt::print("gemm f32 {}x{}x{}, {} threads\n", m, n, k, num_threads());
+  report("gemm", 2.0 * static_cast<double>(m * n * k), t);
+}
+
+struct ConvShape {
+  int64_t batch = 128, cin = 16, cout = 16, size = 32, kernel = 3, stride = 1, padding = 1, groups = 1;
+};
+
+void bench_conv(const ConvShape& s, const BenchOptions& o) {
+  ThreadLimit limit(o.threads);
+  Tensor x = randn({s.batch, s.cin, s.size, s.size});
+  Tensor w = randn({s.cout, s.cin / s.groups, s.kernel, s.kernel});
+  Conv2dArgs args;
+  args.stride = {s.stride, s.stride};
+  args.padding = {s.padding, s.padding};
+  args.groups = s.groups;
+  Tensor y = conv2d(x, w, Tensor(), args);
+  double macs = static_cast<double>(y.numel()) * static_cast<double>(s.cin / s.groups * s.kernel * s.kernel);
+  Conv2dParams p{s.batch, s.cin, s.size, s.size, s.cout, s.kernel, s.kernel, s.stride, s.stride,
+                 s.padding, s.padding, 1, 1, s.groups, y.size(2), y.size(3)};
+  Backend& be = backend(Device::cpu);
+  Tensor gx = empty_like(x), gw = empty_like(w);
+  fmt::print("conv2d f32 x [{}, {}, {}, {}] w [{}, {}, {}, {}] stride {} padding {} groups {}, {} threads\n", s.batch,
+             s.cin, s.size, s.size, s.cout, s.cin / s.groups, s.kernel, s.kernel, s.stride, s.padding, s.groups,
+             num_threads());
+  report("forward", 2 * macs,
+         time_calls([&] { be.conv2d_forward(DType::f32, p, x.raw_data(), w.raw_data(), y.raw_data()); }, 2, 7, o.budget));
+  report("backward input", 2 * macs,
+         time_calls([&] { be.conv2d_backward_input(DType::f32, p, y.raw_data(), w.raw_data(), gx.raw_data()); }, 2, 7,
+                    o.budget));
+  report("backward weight", 2 * macs,
+         time_calls([&] { be.conv2d_backward_weight(DType::f32, p, x.raw_data(), y.raw_data(), gw.raw_data()); }, 2, 7,
+                    o.budget));
+}
+
+}  // namespace
+
+void add_bench_command(CLI::App& app) {
+  auto* bench = app.add_subcommand("bench", "Measure kernel and training speed");
+  bench->require_subcommand(1);
+  auto opts = std::make_shared<BenchOptions>();
+  auto add_common = [opts](CLI::App* cmd) {
+    cmd->add_option("--threads", opts->threads, "Worker threads (0 = all cores)")->check(CLI::NonNegativeNumber);
+    cmd->add_option("--budget", opts->budget, "Seconds of timed work per measurement")->check(CLI::PositiveNumber);
+  };
+
+  auto* gemm = bench->add_subcommand("gemm", "Time the f32 GEMM C = A B (Eigen + oneTBB)");
+  auto size = std::make_shared<std::array<int64_t, 3>>(std::array<int64_t, 3>{1024, 1024, 1024});
+  gemm->add_option("--m", (*size)[0], "Rows of A and C")->check(CLI::PositiveNumber);
+  gemm->add_option("--n", (*size)[1], "Columns of B and C")->check(CLI::PositiveNumber);
+  gemm->add_option("--k", (*size)[2], "Columns of A, rows of B")->check(CLI::PositiveNumber);
+  add_common(gemm);
+  gemm->callback([opts, size] { bench_gemm((*size)[0], (*size)[1], (*size)[2], *opts); });
+
+  auto* conv = bench->add_subcommand("conv", "Time a conv2d layer (default: ResNet-20 stage 1 at batch 128)");
+  auto shape = std::make_shared<ConvShape>();
+  conv->add_option("-b,--batch", shape->batch, "Batch size")->check(CLI::PositiveNumber);
+  conv->add_option("--in-channels", shape->cin, "Input channels")->check(CLI::PositiveNumber);
+  conv->add_option("--out-channels", shape->cout, "Output channels")->check(CLI::PositiveNumber);
+  conv->add_option("--size", shape->size, "Input height and width")->check(CLI::PositiveNumber);
+  conv->add_option("--kernel", shape->kernel, "Kernel size")->check(CLI::PositiveNumber);
+  conv->add_option("--stride", shape->stride, "Stride")->check(CLI::PositiveNumber);
+  conv->add_option("--padding", shape->padding, "Zero padding")->check(CLI::NonNegativeNumber);
+  conv->add_option("--groups", shape->groups, "Groups")->check(CLI::PositiveNumber);
+  add_common(conv);
+  conv->callback([opts, shape] { bench_conv(*shape, *opts); });
+}
+
+}  // namespace sl::tools

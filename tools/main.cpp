@@ -1,0 +1,29 @@
+// shiftlab: the command-line entry point. Errors from any layer surface here as one line on stderr
+// and a non-zero exit status.
+#include <fmt/format.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <exception>
+
+#include "engine/error.h"
+#include "tools/commands.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"shiftlab: train, evaluate and benchmark shift networks (DeepShift, APoT, S3, DenseShift, ShiftResNet)"};
+  app.set_version_flag("--version", std::string("shiftlab ") + SHIFTLAB_VERSION);
+  app.require_subcommand(1);
+  sl::tools::add_bench_command(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  } catch (const sl::Error& e) {
+    fmt::print(stderr, "shiftlab: error: {}\n", e.what());
+    return 1;
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "shiftlab: unexpected error: {}\n", e.what());
+    return 1;
+  }
+  return 0;
+}
