@@ -1,6 +1,8 @@
 #include "engine/npy.h"
 
+#include <cmath>
 #include <cstring>
+#include <limits>
 #include <regex>
 #include <vector>
 
@@ -10,14 +12,53 @@ namespace sl {
 
 namespace {
 
-DType dtype_from_descr(const std::string& d, const std::string& path) {
-  if (d == "<f4") return DType::f32;
-  if (d == "<f8") return DType::f64;
-  if (d == "<i4") return DType::i32;
-  if (d == "<i8") return DType::i64;
-  if (d == "|i1") return DType::i8;
-  if (d == "|u1" || d == "|b1") return DType::u8;
-  fail("{}: unsupported .npy dtype '{}' (supported: <f4 <f8 <i4 <i8 |i1 |u1 |b1)", path, d);
+// A stored element type and the tensor dtype it is read as. Types shiftlab has no dtype for are
+// widened on load (i2/u2 -> i32, u4 -> i64, f2 -> f32), so golden files of any numpy type load.
+struct NpyType {
+  DType dtype;
+  char kind;  // 'f', 'i', 'u', 'b'
+  int bytes;
+};
+
+NpyType type_from_descr(const std::string& d, const std::string& path) {
+  static const std::pair<const char*, NpyType> kTypes[] = {
+      {"<f4", {DType::f32, 'f', 4}}, {"<f8", {DType::f64, 'f', 8}}, {"<f2", {DType::f32, 'f', 2}},
+      {"<i4", {DType::i32, 'i', 4}}, {"<i8", {DType::i64, 'i', 8}}, {"<i2", {DType::i32, 'i', 2}},
+      {"|i1", {DType::i8, 'i', 1}},  {"|u1", {DType::u8, 'u', 1}},  {"|b1", {DType::u8, 'b', 1}},
+      {"<u2", {DType::i32, 'u', 2}}, {"<u4", {DType::i64, 'u', 4}},
+  };
+  for (const auto& kv : kTypes)
+    if (d == kv.first) return kv.second;
+  fail("{}: unsupported .npy dtype '{}' (supported: <f2 <f4 <f8 |i1 <i2 <i4 <i8 |u1 <u2 <u4 |b1)", path, d);
+}
+
+float half_to_float(uint16_t h) {
+  uint32_t sign = (h >> 15) & 1u, exp = (h >> 10) & 0x1fu, man = h & 0x3ffu;
+  float mag;
+  if (exp == 0) mag = std::ldexp(static_cast<float>(man), -24);                       // zero / subnormal
+  else if (exp == 31) mag = man ? std::numeric_limits<float>::quiet_NaN() : INFINITY;  // inf / nan
+  else mag = std::ldexp(static_cast<float>(man | 0x400u), static_cast<int>(exp) - 25);
+  return sign ? -mag : mag;
+}
+
+// Copies n stored elements into the tensor, widening where the stored type is narrower.
+void decode(const char* src, const NpyType& type, int64_t n, Tensor& t) {
+  if (static_cast<size_t>(type.bytes) == dtype_size(t.dtype())) {
+    std::memcpy(t.raw_data(), src, static_cast<size_t>(n) * static_cast<size_t>(type.bytes));
+    return;
+  }
+  for (int64_t i = 0; i < n; ++i) {
+    const char* p = src + i * type.bytes;
+    uint32_t bits = 0;
+    std::memcpy(&bits, p, static_cast<size_t>(type.bytes));
+    if (type.kind == 'f') {
+      t.data<float>()[i] = half_to_float(static_cast<uint16_t>(bits));
+    } else if (type.bytes == 2) {
+      t.data<int32_t>()[i] = type.kind == 'i' ? static_cast<int16_t>(bits) : static_cast<int32_t>(bits);
+    } else {
+      t.data<int64_t>()[i] = static_cast<int64_t>(bits);  // u4
+    }
+  }
 }
 
 const char* descr_of(DType d) {
@@ -54,7 +95,8 @@ Tensor load_npy(const std::string& path) {
   std::string header(bytes.data() + pos, header_len);
   std::smatch m;
   SL_CHECK(std::regex_search(header, m, std::regex("'descr'\\s*:\\s*'([^']+)'")), "{}: .npy header has no descr", path);
-  DType dtype = dtype_from_descr(m[1], path);
+  const std::string descr = m[1];
+  NpyType type = type_from_descr(descr, path);
   SL_CHECK(std::regex_search(header, m, std::regex("'fortran_order'\\s*:\\s*(True|False)")),
            "{}: .npy header has no fortran_order", path);
   SL_CHECK(m[1] == "False", "{}: Fortran-ordered .npy arrays are not supported (save with C order)", path);
@@ -64,11 +106,12 @@ Tensor load_npy(const std::string& path) {
   std::regex num("\\d+");
   for (auto it = std::sregex_iterator(dims.begin(), dims.end(), num); it != std::sregex_iterator(); ++it)
     shape.push_back(std::stoll(it->str()));
-  Tensor t = Tensor::empty(shape, dtype);
+  Tensor t = Tensor::empty(shape, type.dtype);
   size_t data_pos = pos + header_len;
-  SL_CHECK(bytes.size() - data_pos == t.nbytes(), "{}: .npy data has {} bytes, shape {} of {} needs {}", path,
-           bytes.size() - data_pos, shape_str(shape), dtype, t.nbytes());
-  if (t.nbytes() > 0) std::memcpy(t.raw_data(), bytes.data() + data_pos, t.nbytes());
+  size_t want = static_cast<size_t>(t.numel()) * static_cast<size_t>(type.bytes);
+  SL_CHECK(bytes.size() - data_pos == want, "{}: .npy data has {} bytes, shape {} of {} needs {}", path,
+           bytes.size() - data_pos, shape_str(shape), descr, want);
+  decode(bytes.data() + data_pos, type, t.numel(), t);
   return t;
 }
 

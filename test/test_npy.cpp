@@ -49,3 +49,18 @@ TEST_CASE("npy: corrupt files give one clear error naming the file", "[npy][erro
   CHECK(error_of([] { load_npy("/nonexistent/x.npy"); }).find("cannot open '/nonexistent/x.npy'") != std::string::npos);
   std::remove(path.c_str());
 }
+
+TEST_CASE("npy: narrow numpy types are widened on load", "[npy]") {
+  std::string g = std::string(SHIFTLAB_TEST_DATA) + "/golden/apot_s3/";
+  Tensor code = load_npy(g + "apot_in_w3_a1.5_code.npy");  // int16
+  CHECK(code.dtype() == DType::i32);
+  Tensor half = load_npy(g + "ds_fp16_x.npy");  // float16
+  CHECK(half.dtype() == DType::f32);
+  CHECK(half.numel() == 64);
+  CHECK(half.to_vector<float>()[0] == -0.38256836f);  // numpy: float16 -> float32
+  CHECK(half.to_vector<float>()[7] == 0.18518066f);
+  Tensor bits = load_npy(g + "ds_fp32_addbits.npy");  // uint32
+  CHECK(bits.dtype() == DType::i64);
+  Tensor valid = load_npy(g + "ds_fp32_valid.npy");  // bool
+  CHECK(valid.dtype() == DType::u8);
+}
