@@ -95,6 +95,12 @@ struct Backend {
   SL_KERNEL(cross_entropy_backward, void(DType dt, const void* logprobs, const int32_t* labels, int64_t n,
                                          int64_t c, double smoothing, const void* gloss, void* gx));
 
+  // Quantizer kernels. nearest_level: for each x[i], the level of `levels` (ascending, nlevels entries,
+  // exact in dt) at the smallest distance |x - level| computed in dt; equal distances go to the level
+  // with the smaller tie_rank (APoT's upstream set order). Writes the level value and/or its index.
+  SL_KERNEL(nearest_level, void(DType dt, const void* x, int64_t n, const double* levels, const int32_t* tie_rank,
+                                int64_t nlevels, void* value, int32_t* index));
+
   // Counter-based random numbers: element i uses Philox4x32-10 block (offset + i / 4), lane i % 4,
   // keyed by seed, so values do not depend on thread count or device.
   SL_KERNEL(fill_uniform, void(DType dt, void* out, int64_t n, uint64_t seed, uint64_t offset, double lo, double hi));

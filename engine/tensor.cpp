@@ -73,6 +73,24 @@ double Tensor::item() const {
   return to_vector<double>()[0];
 }
 
+void copy_data(const Tensor& dst, const Tensor& src) {
+  SL_CHECK(dst.shape() == src.shape() && dst.dtype() == src.dtype(), "copy_data: source {} {} does not match destination {} {}",
+           shape_str(src.shape()), src.dtype(), shape_str(dst.shape()), dst.dtype());
+  if (dst.numel() == 0) return;
+  Tensor d = dst;  // a handle, to reach the non-const data pointer
+  if (src.device() == dst.device()) {
+    backend(dst.device()).copy(d.raw_data(), src.raw_data(), dst.nbytes());
+  } else if (src.device() == Device::cpu) {
+    backend(dst.device()).copy_from_host(d.raw_data(), src.raw_data(), dst.nbytes());
+  } else if (dst.device() == Device::cpu) {
+    backend(src.device()).copy_to_host(d.raw_data(), src.raw_data(), dst.nbytes());
+  } else {
+    std::vector<char> host(dst.nbytes());
+    backend(src.device()).copy_to_host(host.data(), src.raw_data(), dst.nbytes());
+    backend(dst.device()).copy_from_host(d.raw_data(), host.data(), dst.nbytes());
+  }
+}
+
 void check_same_device(const char* op, const Tensor& a, const Tensor& b) {
   SL_CHECK(a.device() == b.device(), "{}: tensors are on different devices ({} and {})", op, a.device(),
            b.device());

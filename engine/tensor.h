@@ -96,6 +96,10 @@ class Tensor {
 std::string to_string(const Tensor& t, int64_t edge = 3);
 std::ostream& operator<<(std::ostream& os, const Tensor& t);
 
+// Overwrites dst's elements with src's (same shape and dtype; any devices), keeping dst's storage:
+// in-place parameter updates, loading checkpoints, quantizer clamps. Not recorded by autograd.
+void copy_data(const Tensor& dst, const Tensor& src);
+
 // Throws naming `op` unless the tensors are on the same device.
 void check_same_device(const char* op, const Tensor& a, const Tensor& b);
 // Throws naming `op` unless the tensor is floating point (f32 or f64).

@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <functional>
 
-#include "backends/backend.h"
 
 namespace sl {
 
@@ -149,8 +148,7 @@ void Module::load_state_dict(const std::map<std::string, Tensor>& state, bool st
              kv.first, shape_str(src.shape()), shape_str(dst.shape()));
     SL_CHECK(src.dtype() == dst.dtype(), "load_state_dict: '{}' has dtype {} in the checkpoint but {} in the model",
              kv.first, src.dtype(), dst.dtype());
-    Tensor moved = src.detach().to(dst.device());
-    if (dst.numel() > 0) backend(dst.device()).copy(dst.raw_data(), moved.raw_data(), dst.nbytes());
+    copy_data(dst, src);
   }
   if (strict) {
     SL_CHECK(missing.empty(), "load_state_dict: {} tensor(s) of the model are missing from the checkpoint, first '{}'",

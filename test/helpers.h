@@ -2,6 +2,7 @@
 #pragma once
 #include <catch2/catch.hpp>
 
+#include <cmath>
 #include <string>
 #include <vector>
 
@@ -45,6 +46,32 @@ std::string error_of(F&& f) {
     return e.what();
   }
   return "";
+}
+
+}  // namespace sl::test
+
+namespace sl::test {
+
+inline std::string golden_path(const std::string& name) { return std::string(SHIFTLAB_TEST_DATA) + "/golden/" + name; }
+
+// Element-wise |got - want| <= tol * max(1, |want|); NaN must match NaN, infinities must match.
+// Elements where `skip` (same size, optional) is nonzero are not compared.
+inline void check_values(const Tensor& got, const Tensor& want, double tol = 0,
+                         const std::vector<uint8_t>& skip = {}) {
+  REQUIRE(got.numel() == want.numel());
+  std::vector<double> a = got.to_vector<double>(), b = want.to_vector<double>();
+  int64_t bad = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (!skip.empty() && skip[i]) continue;
+    bool ok;
+    if (std::isnan(b[i])) ok = std::isnan(a[i]);
+    else if (std::isinf(b[i])) ok = a[i] == b[i];
+    else ok = std::abs(a[i] - b[i]) <= tol * std::max(1.0, std::abs(b[i]));
+    if (!ok && bad++ < 5) {
+      UNSCOPED_INFO("element " << i << ": got " << a[i] << ", want " << b[i]);
+    }
+  }
+  CHECK(bad == 0);
 }
 
 }  // namespace sl::test

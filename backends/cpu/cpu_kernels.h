@@ -16,5 +16,6 @@ void register_pool(Backend& b);
 void register_batch_norm(Backend& b);
 void register_softmax(Backend& b);
 void register_random(Backend& b);
+void register_quant(Backend& b);
 
 }  // namespace sl::cpu

@@ -13,6 +13,7 @@ void register_kernels(Backend& b) {
   register_batch_norm(b);
   register_softmax(b);
   register_random(b);
+  register_quant(b);
 }
 
 }  // namespace sl::cpu

@@ -1,0 +1,60 @@
+#include "quant/quantizer.h"
+
+#include "engine/factory.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace sl {
+
+Tensor ExportedCodes::values() const {
+  std::vector<int8_t> s = sign.to_vector<int8_t>();
+  std::vector<int32_t> idx = index.to_vector<int32_t>();
+  std::vector<float> out(s.size());
+  for (size_t i = 0; i < s.size(); ++i)
+    out[i] = static_cast<float>(s[i] * magnitudes[static_cast<size_t>(idx[i])] * scale);
+  return from_vector(out, sign.shape());
+}
+
+std::vector<double> WeightQuantizer::levels() const {
+  std::vector<double> out;
+  for (double m : magnitudes()) {
+    out.push_back(m);
+    if (m != 0) out.push_back(-m);
+  }
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
+ExportedCodes WeightQuantizer::export_codes(const Tensor& weight) {
+  Tensor w;
+  {
+    NoGradGuard no_grad;
+    w = effective_weight(weight).detach().to(Device::cpu).to(DType::f64);
+  }
+  ExportedCodes codes;
+  codes.magnitudes = magnitudes();
+  codes.scale = scale();
+  std::vector<double> v = w.to_vector<double>();
+  std::vector<int8_t> sign(v.size());
+  std::vector<int32_t> index(v.size());
+  const std::vector<double>& mags = codes.magnitudes;
+  for (size_t i = 0; i < v.size(); ++i) {
+    double m = std::abs(v[i]) / codes.scale;
+    auto it = std::lower_bound(mags.begin(), mags.end(), m);
+    // The closest magnitude, which must match to float32 precision.
+    size_t k = static_cast<size_t>(it - mags.begin());
+    if (k == mags.size() || (k > 0 && m - mags[k - 1] < mags[k] - m)) --k;
+    SL_CHECK(std::abs(mags[k] - m) <= 1e-6 * std::max(1.0, mags[k]),
+             "{}: weight element {} = {} is not on the {}-bit level set (nearest {})", method(), i, v[i], bits(),
+             mags[k] * codes.scale);
+    sign[i] = static_cast<int8_t>((v[i] > 0) - (v[i] < 0));
+    index[i] = static_cast<int32_t>(k);
+  }
+  codes.sign = from_vector(sign, w.shape());
+  codes.index = from_vector(index, w.shape());
+  return codes;
+}
+
+}  // namespace sl
