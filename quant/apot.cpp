@@ -1,0 +1,190 @@
+#include "quant/apot.h"
+
+#include <cmath>
+
+#include "autograd/function.h"
+#include "engine/factory.h"
+
+namespace sl {
+
+namespace {
+
+// Levels 0, 1/n, ..., 1 of the uniform variant.
+std::vector<double> uniform_magnitudes(int64_t n) {
+  std::vector<double> m;
+  for (int64_t k = 0; k <= n; ++k) m.push_back(static_cast<double>(k) / static_cast<double>(n));
+  return m;
+}
+
+void check_alpha(const Tensor& alpha, const char* what) {
+  double a = alpha.item();
+  SL_CHECK(a > 0 && std::isfinite(a),
+           "apot: the clipping threshold {} became {} (must stay positive); lower its learning rate or weight decay",
+           what, a);
+}
+
+// x normalised over the whole tensor: (W - mean) / std (unbiased), differentiable or constant.
+Tensor normalise(const Tensor& w, bool differentiable) {
+  SL_CHECK(w.numel() > 1, "apot: weight normalisation needs more than one element, got shape {}", shape_str(w.shape()));
+  if (differentiable) return div(sub(w, mean(w)), sqrt(var(w)));
+  Tensor m, s;
+  {
+    NoGradGuard no_grad;
+    m = mean(w);
+    s = sqrt(var(w));
+  }
+  SL_CHECK(s.item() > 0, "apot: weight normalisation of a constant weight tensor (std 0)");
+  return div(sub(w, m), s);
+}
+
+// W_q = q * alpha with the "reparameterised clipping" gradients written out (spec §A4/A5):
+// dx_n = g (unmasked), dalpha = sum g * (sign(x) if |x| > 1 else q - x) * gs. `project` maps the
+// clipped value c in [-1, 1] to q.
+template <class Project>
+Tensor clipped_ste(const Tensor& wn, const Tensor& alpha, double gs, Project project) {
+  Tensor x, q;
+  {
+    NoGradGuard no_grad;
+    x = div(wn, alpha);
+    q = project(clamp(x, -1, 1));
+  }
+  Tensor out = mul(q, alpha.detach());
+  return record("apot_weight", out, {wn, alpha}, [x, q, gs](const Tensor& g, const std::vector<bool>& needs) {
+    TensorList grads(2);
+    if (needs[0]) grads[0] = g;
+    if (needs[1]) {
+      Tensor outside = gt(abs(x), scalar_like(1.0, x));
+      Tensor inside = sub(scalar_like(1.0, x), outside);
+      Tensor d = add(mul(sign(x), outside), mul(sub(q, x), inside));
+      Tensor ga = sum(mul(g, d));
+      grads[1] = gs != 0 ? mul(ga, scalar_like(gs, ga)) : ga;
+    }
+    return grads;
+  });
+}
+
+}  // namespace
+
+APoTFlavour apot_flavour_from_name(const std::string& name) {
+  if (name == "imagenet") return APoTFlavour::imagenet;
+  if (name == "cifar") return APoTFlavour::cifar;
+  fail("unknown APoT flavour '{}' (expected imagenet or cifar)", name);
+}
+
+Tensor gradient_scale(const Tensor& alpha, double s) {
+  // (alpha - alpha*s) detached + alpha*s: the value of alpha, the gradient times s.
+  Tensor scaled = mul(alpha, scalar_like(s, alpha));
+  return add(sub(alpha, scaled).detach(), scaled);
+}
+
+// ---- weights ----
+
+APoTWeight::APoTWeight(const APoTOptions& o) : options_(o) {
+  if (o.power && o.bits > 2) {
+    SL_CHECK(o.bits <= 7, "apot: weight bits must be in [2, 7] (B = bits - 1 <= 6), got {}", o.bits);
+    levels_ = apot_levels(o.bits - 1);
+  }
+  SL_CHECK(o.bits >= 2 && o.bits <= 8, "{}: weight bits must be in [2, 8], got {}", method(), o.bits);
+  SL_CHECK(!(o.flavour == APoTFlavour::cifar && !o.power && o.bits > 2),
+           "uniform: the uniform variant exists only in the imagenet flavour of the original code");
+  SL_CHECK(o.alpha > 0, "apot: the initial weight clipping threshold must be positive, got {}", o.alpha);
+  alpha_ = register_parameter("weight_alpha", scalar_tensor(o.alpha));
+}
+
+std::vector<double> APoTWeight::magnitudes() const {
+  if (options_.bits == 2) return {0.0, 1.0};
+  if (!options_.power) return uniform_magnitudes((int64_t{1} << (options_.bits - 1)) - 1);
+  return levels_.levels;
+}
+
+double APoTWeight::scale() const { return alpha_.item(); }
+
+Tensor APoTWeight::effective_weight(const Tensor& weight) {
+  SL_CHECK(weight.defined(), "apot needs the layer's weight");
+  check_alpha(alpha_, "weight_alpha");
+  const APoTOptions& o = options_;
+  bool imagenet = o.flavour == APoTFlavour::imagenet;
+  Tensor wn = normalise(weight, imagenet);
+  if (o.bits == 2) {  // ternary, calibrated (unmasked) gradient in both flavours
+    return clipped_ste(wn, alpha_, o.grad_scale, [](const Tensor& c) { return round(c); });
+  }
+  if (!imagenet) {  // cifar flavour: unmasked weight gradient
+    const LevelSet& set = levels_;
+    return clipped_ste(wn, alpha_, 0, [&set](const Tensor& c) { return mul(sign(c), project_to_levels(abs(c), set)); });
+  }
+  // imagenet flavour: autograd through clamp and a straight-through projection, as upstream.
+  Tensor a = o.grad_scale != 0 ? gradient_scale(alpha_, o.grad_scale) : alpha_;
+  Tensor c = clamp(div(wn, a), -1, 1);
+  Tensor q;
+  {
+    NoGradGuard no_grad;
+    if (o.power) {
+      q = mul(sign(c), project_to_levels(abs(c), levels_));
+    } else {
+      double n = static_cast<double>((int64_t{1} << (o.bits - 1)) - 1);
+      q = div(round(mul(c, scalar_like(n, c))), scalar_like(n, c));
+    }
+  }
+  return mul(add(c, sub(q, c).detach()), a);
+}
+
+// ---- activations ----
+
+APoTActivation::APoTActivation(const APoTOptions& o) : options_(o) {
+  SL_CHECK(o.bits >= 2 && o.bits <= 8, "apot: activation bits must be in [2, 8], got {}", o.bits);
+  if (o.power) {
+    SL_CHECK(o.bits <= 6, "apot: APoT activation bits must be in [2, 6] (B = bits), got {}", o.bits);
+    levels_ = apot_levels(o.bits);
+  }
+  SL_CHECK(o.alpha > 0, "apot: the initial activation clipping threshold must be positive, got {}", o.alpha);
+  alpha_ = register_parameter("act_alpha", scalar_tensor(o.alpha));
+}
+
+Tensor APoTActivation::forward(const Tensor& x) {
+  check_alpha(alpha_, "act_alpha");
+  const APoTOptions& o = options_;
+  Tensor a = o.grad_scale != 0 ? gradient_scale(alpha_, o.grad_scale) : alpha_;
+  Tensor ratio = div(x, a);
+  // imagenet clamps to [0, 1]; cifar only from above (negative inputs then project to level 0 but
+  // keep their gradient).
+  double lo = o.flavour == APoTFlavour::imagenet ? 0.0 : -INFINITY;
+  Tensor c = clamp(ratio, lo, 1);
+  Tensor q;
+  {
+    NoGradGuard no_grad;
+    if (o.power) {
+      q = project_to_levels(c, levels_);
+    } else {
+      double n = static_cast<double>((int64_t{1} << o.bits) - 1);
+      q = div(round(mul(clamp(c, 0, 1), scalar_like(n, c))), scalar_like(n, c));
+    }
+  }
+  return mul(add(c, sub(q, c).detach()), a);
+}
+
+// ---- 8-bit first and last layers ----
+
+std::vector<double> APoTFirstLast::magnitudes() const {
+  std::vector<double> m;
+  for (int64_t k = 0; k <= steps_; ++k) m.push_back(static_cast<double>(k));
+  return m;
+}
+
+Tensor APoTFirstLast::effective_weight(const Tensor& weight) {
+  SL_CHECK(weight.defined(), "apot-8bit needs the layer's weight");
+  Tensor w = weight.detach(), value;
+  {
+    NoGradGuard no_grad;
+    Tensor m = max(flatten(w), 0);
+    max_ = m.item();
+    SL_CHECK(max_ > 0, "apot-8bit: the largest weight must be positive to set the scale, got {}", max_);
+    Tensor steps = round(mul(div(w, m), scalar_like(127.0, w)));
+    steps_ = static_cast<int64_t>(max(abs(flatten(steps)), 0).item());
+    Tensor wq = mul(div(steps, scalar_like(127.0, w)), m);
+    value = add(sub(wq, w), w);  // upstream's (W_q - W) + W, which may differ from W_q by one ulp
+  }
+  return record("apot_first_last", value, {weight},
+                [](const Tensor& g, const std::vector<bool>&) { return TensorList{g}; });
+}
+
+}  // namespace sl
