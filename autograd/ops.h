@@ -113,6 +113,10 @@ Tensor max_pool2d(const Tensor& x, const Pool2dArgs& args);
 Tensor avg_pool2d(const Tensor& x, const Pool2dArgs& args);
 Tensor adaptive_avg_pool2d(const Tensor& x, std::array<int64_t, 2> output_size);
 
+// ---- spatial shift (ops/shift2d.cpp) ----
+// Zero-FLOP shift: channel c moves by shift2d_offset(c, C, kernel, dilation), zero fill at borders.
+Tensor shift2d(const Tensor& x, int64_t kernel = 3, int64_t dilation = 1);
+
 // ---- normalisation (ops/batch_norm.cpp) ----
 // x [n, c] or [n, c, h, w]. In training, batch statistics are used and the running buffers (if
 // defined) are updated in place; otherwise the running statistics are used. gamma/beta may be undefined.

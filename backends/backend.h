@@ -95,6 +95,11 @@ struct Backend {
   SL_KERNEL(cross_entropy_backward, void(DType dt, const void* logprobs, const int32_t* labels, int64_t n,
                                          int64_t c, double smoothing, const void* gloss, void* gx));
 
+  // Spatial shift (Wu et al.): channel c moves by its offset (dy, dx) (shift2d_offset), zero fill;
+  // direction -1 applies the opposite shift (the backward pass).
+  SL_KERNEL(shift2d, void(DType dt, int64_t n, int64_t c, int64_t h, int64_t w, int64_t kernel, int64_t dilation,
+                          int direction, const void* x, void* y));
+
   // Quantizer kernels. nearest_level: for each x[i], the level of `levels` (ascending, nlevels entries,
   // exact in dt) at the smallest distance |x - level| computed in dt; equal distances go to the level
   // with the smaller tie_rank (APoT's upstream set order). Writes the level value and/or its index.

@@ -37,6 +37,17 @@ struct Pool2dParams {
   bool count_include_pad;  // avg pool only (PyTorch default true)
 };
 
+// The offset channel c of C reads from in ShiftResNet's CUDA kernel: cyclic over the k*k
+// neighbourhood (period k^2), the last C mod k^2 channels unshifted. Shared by every backend.
+struct ShiftOffset {
+  int64_t dy, dx;
+};
+inline ShiftOffset shift2d_offset(int64_t channel, int64_t channels, int64_t kernel, int64_t dilation) {
+  int64_t k2 = kernel * kernel, shifted = channels / k2 * k2, half = kernel / 2;
+  if (channel >= shifted) return {0, 0};
+  return {dilation * ((channel / kernel) % kernel - half), dilation * (channel % kernel - half)};
+}
+
 struct BatchNormParams {
   int64_t n, c, inner;  // input viewed as [n, c, inner] (inner = H*W, or 1 for BatchNorm1d)
   double eps, momentum;

@@ -17,5 +17,6 @@ void register_batch_norm(Backend& b);
 void register_softmax(Backend& b);
 void register_random(Backend& b);
 void register_quant(Backend& b);
+void register_shift(Backend& b);
 
 }  // namespace sl::cpu

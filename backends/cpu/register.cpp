@@ -14,6 +14,7 @@ void register_kernels(Backend& b) {
   register_softmax(b);
   register_random(b);
   register_quant(b);
+  register_shift(b);
 }
 
 }  // namespace sl::cpu
