@@ -5,5 +5,6 @@
 namespace sl::tools {
 
 void add_bench_command(CLI::App& app);
+void add_quantize_command(CLI::App& app);
 
 }  // namespace sl::tools
