@@ -1,7 +1,6 @@
 // APoT / uniform / 8-bit first-last quantizers against the golden vectors of the original code
 // (both flavours; test/data/golden/apot_s3/README.md describes every file).
-#include "engine/npy.h"
-#include "helpers.h"
+#include "golden.h"
 #include "quant/apot.h"
 
 using namespace sl;
@@ -9,12 +8,8 @@ using sl::test::check_values;
 using sl::test::golden_path;
 
 namespace {
-Tensor golden(const std::string& name) { return load_npy(golden_path("apot_s3/" + name + ".npy")); }
-Tensor param(const std::string& name) {
-  Tensor t = golden(name).clone();
-  t.requires_grad_();
-  return t;
-}
+Tensor golden(const std::string& name) { return sl::test::golden("apot_s3/" + name); }
+Tensor param(const std::string& name) { return sl::test::golden_param("apot_s3/" + name); }
 
 struct WeightCase {
   std::string tag;

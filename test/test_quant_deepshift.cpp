@@ -1,7 +1,6 @@
 // DeepShift-Q / PS and fixed-point rounding against the golden vectors of the original code
 // (test/data/golden/deepshift/README.md describes every file).
-#include "engine/npy.h"
-#include "helpers.h"
+#include "golden.h"
 #include "quant/deepshift.h"
 
 using namespace sl;
@@ -9,12 +8,8 @@ using sl::test::check_values;
 using sl::test::golden_path;
 
 namespace {
-Tensor golden(const std::string& name) { return load_npy(golden_path("deepshift/" + name + ".npy")); }
-Tensor param(const std::string& name) {
-  Tensor t = golden(name).clone();
-  t.requires_grad_();
-  return t;
-}
+Tensor golden(const std::string& name) { return sl::test::golden("deepshift/" + name); }
+Tensor param(const std::string& name) { return sl::test::golden_param("deepshift/" + name); }
 std::vector<uint8_t> tie_mask() { return golden("q_tie_mask").to_vector<uint8_t>(); }
 }  // namespace
 

@@ -1,7 +1,6 @@
 // S3 and DenseShift against the golden vectors of the original code (3-bit), plus the level-set
 // properties of the N-bit generalisations.
-#include "engine/npy.h"
-#include "helpers.h"
+#include "golden.h"
 #include "quant/denseshift.h"
 #include "quant/s3.h"
 
@@ -10,12 +9,8 @@ using sl::test::check_values;
 using sl::test::golden_path;
 
 namespace {
-Tensor golden(const std::string& name) { return load_npy(golden_path("apot_s3/" + name + ".npy")); }
-Tensor param(const std::string& name) {
-  Tensor t = golden(name).clone();
-  t.requires_grad_();
-  return t;
-}
+Tensor golden(const std::string& name) { return sl::test::golden("apot_s3/" + name); }
+Tensor param(const std::string& name) { return sl::test::golden_param("apot_s3/" + name); }
 }  // namespace
 
 TEST_CASE("s3 3-bit: weight, exponent, latent gradients and the dense-weight regulariser", "[quant][s3]") {
