@@ -1,14 +1,15 @@
 """Reference figures for the model zoo (test/test_models.cpp, docs/models.md), from PyTorch 1.13.
 
-Run with /usr/bin/python3: `cd test/data/models && /usr/bin/python3 gen_models.py` (about a minute).
+Run with /usr/bin/python3: `cd test/data/models && /usr/bin/python3 gen_models.py` (a few seconds).
 The PyTorch definitions below are written from the reference sources (DeepShift pytorch/mnist.py
 and cifar10_models/{resnet,mobilenetv2}.py at commit 7c012fb, torchvision/models/resnet.py; torchvision
 itself is not installed here), using their module names. For every zoo model this writes to
 reference.json: the parameter count, the state-dict names, the MACs of one forward at the model's
 natural input (conv and linear multiply-accumulates, FLOPs = 2 x MACs), and <model>_y.npy, the
-logits of an eval-mode forward with deterministic weights (see fill()) on a deterministic input
-(see make_input()), which the C++ test reproduces bit for bit in its inputs and to ~1e-5 in the
-outputs. resnet20 also gets a training-mode forward (<model>_y_train.npy, batch statistics).
+logits of an eval-mode forward with deterministic weights (see fill_values()) on a deterministic
+input (see make_input()) of shape test_input (whose MACs are test_macs). The C++ test reproduces the
+weights and inputs bit for bit and the logits to ~1e-5. resnet20 (option A) also gets a
+training-mode forward (resnet20_A_y_train.npy, batch statistics).
 """
 import json
 
@@ -313,7 +314,8 @@ if __name__ == "__main__":
         fname = key.replace("@", "_") + "_y.npy"
         np.save(fname, y)
         entry = {"arch": name, "shortcut": opt, "params": params, "macs": count_macs(model, natural),
-                 "natural_input": list(natural), "test_input": list(test_shape), "logits": fname,
+                 "natural_input": list(natural), "test_input": list(test_shape),
+                 "test_macs": count_macs(model, test_shape), "logits": fname,
                  "state_dict": list(model.state_dict().keys())}
         if key == "resnet20@A":
             model.train()
