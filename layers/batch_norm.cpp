@@ -53,8 +53,8 @@ Tensor BatchNormBase::forward(const Tensor& x) {
   // The op takes [n, c] or [n, c, h, w]; [n, c, l] runs as [n, c, l, 1].
   Tensor in = x.dim() == 3 ? reshape(x, {x.size(0), x.size(1), x.size(2), 1}) : x;
   // Running buffers (undefined without tracking) are updated in training and read in evaluation.
-  Tensor y = batch_norm(in, weight_, bias_, running_mean_, running_var_, use_batch_stats, options_.momentum(),
-                        options_.eps());
+  Tensor y =
+      batch_norm(in, weight_, bias_, running_mean_, running_var_, use_batch_stats, options_.momentum(), options_.eps());
   return x.dim() == 3 ? reshape(y, x.shape()) : y;
 }
 

@@ -58,9 +58,8 @@ Size2 Conv2d::output_size(int64_t h, int64_t w) const {
 }
 
 Tensor Conv2d::forward(const Tensor& x) {
-  SL_CHECK(x.dim() == 4 && x.size(1) == options_.in_channels(),
-           "Conv2d({}, {}): expected input [n, {}, h, w], got {}", options_.in_channels(), options_.out_channels(),
-           options_.in_channels(), shape_str(x.shape()));
+  SL_CHECK(x.dim() == 4 && x.size(1) == options_.in_channels(), "Conv2d({}, {}): expected input [n, {}, h, w], got {}",
+           options_.in_channels(), options_.out_channels(), options_.in_channels(), shape_str(x.shape()));
   output_size(x.size(2), x.size(3));  // a clear error before the kernel's
   Tensor y = conv2d(quantize_input(x), effective_weight(), effective_bias(), args());
   record_forward(x.shape(), y.shape());

@@ -30,8 +30,7 @@ std::pair<int64_t, int64_t> fan_in_and_fan_out(const Tensor& t) {
 }
 
 double calculate_gain(const std::string& nonlinearity, double param) {
-  if (nonlinearity == "linear" || nonlinearity == "conv2d" || nonlinearity == "sigmoid" ||
-      nonlinearity == "identity")
+  if (nonlinearity == "linear" || nonlinearity == "conv2d" || nonlinearity == "sigmoid" || nonlinearity == "identity")
     return 1;
   if (nonlinearity == "tanh") return 5.0 / 3.0;
   if (nonlinearity == "relu") return std::sqrt(2.0);

@@ -11,13 +11,13 @@ using Size2 = std::array<int64_t, 2>;
 
 // Declares `T name_` (private) with `name(value)` returning *this and `name()` returning the value.
 // Follow it with an optional default initialiser: `SL_ARG(int64_t, groups) = 1;`.
-#define SL_ARG(T, name)                             \
- public:                                            \
-  auto name(const T& value)->decltype(*this) {      \
-    this->name##_ = value;                          \
-    return *this;                                   \
-  }                                                 \
+#define SL_ARG(T, name)                              \
+ public:                                             \
+  auto name(const T& value)->decltype(*this) {       \
+    this->name##_ = value;                           \
+    return *this;                                    \
+  }                                                  \
   const T& name() const noexcept { return name##_; } \
-                                                    \
- private:                                           \
+                                                     \
+ private:                                            \
   T name##_

@@ -27,7 +27,8 @@ namespace {
 Tensor run_case(Module& m, const std::string& name, bool train = true) {
   std::map<std::string, Tensor> state;
   for (const auto& kv : m.state_dict())
-    state[kv.first] = kv.second.dtype() == DType::i64 ? kv.second : load_data("layers/" + name + "_" + kv.first + ".npy");
+    state[kv.first] =
+        kv.second.dtype() == DType::i64 ? kv.second : load_data("layers/" + name + "_" + kv.first + ".npy");
   m.load_state_dict(state);
   m.train(train);
   return m.forward(load_data("layers/" + name + "_x.npy"));
@@ -77,7 +78,8 @@ TEST_CASE("pooling, activations and flatten match PyTorch", "[layers]") {
   check_case(f, "flatten", 0);
 }
 
-TEST_CASE("BatchNorm1d/2d: training forward, running statistics and eval forward match PyTorch", "[layers][batchnorm]") {
+TEST_CASE("BatchNorm1d/2d: training forward, running statistics and eval forward match PyTorch",
+          "[layers][batchnorm]") {
   struct Case {
     std::string name;
     std::shared_ptr<BatchNormBase> bn;
@@ -89,7 +91,8 @@ TEST_CASE("BatchNorm1d/2d: training forward, running statistics and eval forward
     check_close(y, load_data("layers/" + c.name + "_y.npy"), 1e-5, 1e-5);
     check_close(c.bn->running_mean(), load_data("layers/" + c.name + "_running_mean_after.npy"), 1e-6, 1e-6);
     check_close(c.bn->running_var(), load_data("layers/" + c.name + "_running_var_after.npy"), 1e-6, 1e-6);
-    CHECK(c.bn->num_batches_tracked().item() == load_data("layers/" + c.name + "_num_batches_tracked_after.npy").item());
+    CHECK(c.bn->num_batches_tracked().item() ==
+          load_data("layers/" + c.name + "_num_batches_tracked_after.npy").item());
     c.bn->eval();
     Tensor x = load_data("layers/" + c.name + "_x.npy");
     check_close(c.bn->forward(x), load_data("layers/" + c.name + "_y_eval.npy"), 1e-5, 1e-5);
@@ -131,8 +134,9 @@ TEST_CASE("BatchNorm: PyTorch's names, dtypes and defaults; num_batches_tracked 
   Tensor y = nostats.forward(x);
   CHECK(std::abs(mean(y).item()) < 1e-5);
 
-  CHECK(error_of([&] { bn.forward(test::randf({4, 3}, 1)); }).find("BatchNorm2d: expected input [n, c, h, w]") !=
-        std::string::npos);
+  CHECK(error_of([&] {
+          bn.forward(test::randf({4, 3}, 1));
+        }).find("BatchNorm2d: expected input [n, c, h, w]") != std::string::npos);
   CHECK(error_of([&] { bn.forward(test::randf({2, 5, 2, 2}, 1)); }).find("has 5 channels") != std::string::npos);
   CHECK(error_of([] { BatchNorm1d b(0); }).find("num_features must be positive") != std::string::npos);
 }
@@ -279,8 +283,9 @@ TEST_CASE("quantizer hooks: parametrization and input quantizer are inline child
   CHECK(error_of([&] { conv->remove_weight(); }).find("already removed") != std::string::npos);
 
   Linear lin(3, 2);
-  CHECK(error_of([&] { lin.set_weight_parametrization(std::make_shared<WeightNamed>()); })
-            .find("registers 'weight', which the layer already has") != std::string::npos);
+  CHECK(error_of([&] {
+          lin.set_weight_parametrization(std::make_shared<WeightNamed>());
+        }).find("registers 'weight', which the layer already has") != std::string::npos);
   CHECK(lin.named_children().empty());
 }
 
@@ -293,8 +298,8 @@ TEST_CASE("Linear hooks: the same forward rule", "[layers][hooks]") {
 }
 
 TEST_CASE("Sequential names children by index; state_dict and load_state_dict use dotted names", "[layers]") {
-  auto inner = std::make_shared<Sequential>(
-      std::initializer_list<ModulePtr>{std::make_shared<Conv2d>(Conv2dOptions(1, 2, 3)), std::make_shared<BatchNorm2d>(2)});
+  auto inner = std::make_shared<Sequential>(std::initializer_list<ModulePtr>{
+      std::make_shared<Conv2d>(Conv2dOptions(1, 2, 3)), std::make_shared<BatchNorm2d>(2)});
   Sequential net{inner, std::make_shared<ReLU>(), std::make_shared<Flatten>(), std::make_shared<Linear>(8, 3)};
   std::set<std::string> names;
   for (const auto& kv : net.state_dict()) names.insert(kv.first);
@@ -307,8 +312,8 @@ TEST_CASE("Sequential names children by index; state_dict and load_state_dict us
   Tensor y = net.forward(test::randf({2, 1, 4, 4}, 2));
   CHECK(y.shape() == Shape{2, 3});
   // Round trip into a fresh copy.
-  auto inner2 = std::make_shared<Sequential>(
-      std::initializer_list<ModulePtr>{std::make_shared<Conv2d>(Conv2dOptions(1, 2, 3)), std::make_shared<BatchNorm2d>(2)});
+  auto inner2 = std::make_shared<Sequential>(std::initializer_list<ModulePtr>{
+      std::make_shared<Conv2d>(Conv2dOptions(1, 2, 3)), std::make_shared<BatchNorm2d>(2)});
   Sequential net2{inner2, std::make_shared<ReLU>(), std::make_shared<Flatten>(), std::make_shared<Linear>(8, 3)};
   net2.load_state_dict(test::to_map(net.state_dict()));
   net.eval();
@@ -337,16 +342,19 @@ TEST_CASE("Dropout zeroes about p of the values in training, scales the rest, an
 }
 
 TEST_CASE("layer option errors name the layer and the option", "[layers][errors]") {
-  CHECK(error_of([] { Conv2d c(Conv2dOptions(3, 4, 3).groups(2)); }).find("divisible by groups 2") != std::string::npos);
+  CHECK(error_of([] { Conv2d c(Conv2dOptions(3, 4, 3).groups(2)); }).find("divisible by groups 2") !=
+        std::string::npos);
   CHECK(error_of([] { Conv2d c(Conv2dOptions(3, 4, 0)); }).find("kernel_size must be positive") != std::string::npos);
   CHECK(error_of([] { Linear l(0, 3); }).find("in_features must be positive") != std::string::npos);
   CHECK(error_of([] { MaxPool2d m(Pool2dOptions(2).padding(2)); }).find("at most half the kernel size") !=
         std::string::npos);
   Conv2d c(Conv2dOptions(3, 4, 5));
-  CHECK(error_of([&] { c.forward(test::randf({1, 3, 3, 3}, 1)); }).find("input 3x3 is smaller than the kernel") !=
-        std::string::npos);
-  CHECK(error_of([&] { c.forward(test::randf({1, 2, 8, 8}, 1)); }).find("expected input [n, 3, h, w]") !=
-        std::string::npos);
+  CHECK(error_of([&] {
+          c.forward(test::randf({1, 3, 3, 3}, 1));
+        }).find("input 3x3 is smaller than the kernel") != std::string::npos);
+  CHECK(error_of([&] {
+          c.forward(test::randf({1, 2, 8, 8}, 1));
+        }).find("expected input [n, 3, h, w]") != std::string::npos);
   Linear l(4, 2);
   CHECK(error_of([&] { l.forward(test::randf({3, 5}, 1)); }).find("does not end in 4 features") != std::string::npos);
 }

@@ -1,11 +1,10 @@
 // The model zoo against PyTorch definitions of the reference models (test/data/models, made by
 // gen_models.py): parameter counts, state-dict names (a torchvision / DeepShift state dict maps 1:1),
 // MACs, and logits with deterministic weights; plus output shapes, option errors and init.
-#include <nlohmann/json.hpp>
-
 #include <chrono>
 #include <cmath>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <set>
 
 #include "layers/batch_norm.h"
@@ -54,11 +53,16 @@ Tensor fill_values(const std::string& name, const Shape& shape) {
   double amp = shape.size() >= 2 ? std::sqrt(2.0 / static_cast<double>(n / shape[0])) : 0;
   for (int64_t i = 0; i < n; ++i) {
     double b = 2 * weyl(i, h) - 1, x;
-    if (ends("running_var")) x = 1 + 0.25 * (b + 1);
-    else if (ends("running_mean")) x = 0.1 * b;
-    else if (shape.size() >= 2) x = b * amp;
-    else if (ends("weight")) x = 1 + 0.1 * b;
-    else x = 0.1 * b;
+    if (ends("running_var"))
+      x = 1 + 0.25 * (b + 1);
+    else if (ends("running_mean"))
+      x = 0.1 * b;
+    else if (shape.size() >= 2)
+      x = b * amp;
+    else if (ends("weight"))
+      x = 1 + 0.1 * b;
+    else
+      x = 0.1 * b;
     v[static_cast<size_t>(i)] = static_cast<float>(x);
   }
   return from_vector(v, shape.empty() ? Shape{} : shape);
@@ -136,7 +140,8 @@ TEST_CASE("every zoo model matches its PyTorch reference: params, names, MACs an
       check_close(yt, test::load_data("models/" + e["logits_train"].get<std::string>()), 2e-5, 2e-4);
     }
     // Natural-input MACs through the public counter (the ImageNet nets at 224 are left to docs/models.md).
-    if (arch.rfind("imagenet", 0) != 0) CHECK(count_macs(*m, e["natural_input"].get<Shape>()) == e["macs"].get<int64_t>());
+    if (arch.rfind("imagenet", 0) != 0)
+      CHECK(count_macs(*m, e["natural_input"].get<Shape>()) == e["macs"].get<int64_t>());
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     INFO("took " << secs << " s");
     CHECK(secs < 30);
@@ -150,14 +155,22 @@ TEST_CASE("parameter counts equal the reference figures", "[models]") {
     int64_t classes, channels, size, params;
   };
   const Row rows[] = {
-      {"mnist-fc", "", 10, 1, 28, 669706},        {"mnist-conv", "", 10, 1, 28, 431080},
-      {"resnet20", "", 10, 3, 32, 269722},        {"resnet20", "B", 10, 3, 32, 272474},
-      {"resnet32", "", 10, 3, 32, 464154},        {"resnet44", "", 10, 3, 32, 658586},
-      {"resnet56", "", 10, 3, 32, 853018},        {"resnet56", "B", 10, 3, 32, 855770},
-      {"resnet110", "", 10, 3, 32, 1727962},      {"resnet110", "B", 10, 3, 32, 1730714},
-      {"resnet18", "", 10, 3, 32, 11000138},      {"resnet18", "B", 10, 3, 32, 11173962},
-      {"mobilenetv2", "", 10, 3, 32, 2296922},    {"imagenet-resnet18", "", 1000, 3, 224, 11689512},
-      {"imagenet-resnet34", "", 1000, 3, 224, 21797672}, {"imagenet-resnet50", "", 1000, 3, 224, 25557032},
+      {"mnist-fc", "", 10, 1, 28, 669706},
+      {"mnist-conv", "", 10, 1, 28, 431080},
+      {"resnet20", "", 10, 3, 32, 269722},
+      {"resnet20", "B", 10, 3, 32, 272474},
+      {"resnet32", "", 10, 3, 32, 464154},
+      {"resnet44", "", 10, 3, 32, 658586},
+      {"resnet56", "", 10, 3, 32, 853018},
+      {"resnet56", "B", 10, 3, 32, 855770},
+      {"resnet110", "", 10, 3, 32, 1727962},
+      {"resnet110", "B", 10, 3, 32, 1730714},
+      {"resnet18", "", 10, 3, 32, 11000138},
+      {"resnet18", "B", 10, 3, 32, 11173962},
+      {"mobilenetv2", "", 10, 3, 32, 2296922},
+      {"imagenet-resnet18", "", 1000, 3, 224, 11689512},
+      {"imagenet-resnet34", "", 1000, 3, 224, 21797672},
+      {"imagenet-resnet50", "", 1000, 3, 224, 25557032},
       {"resnet20", "B", 100, 3, 32, 272474 + 65 * 90},  // CIFAR-100 head (spec B4: +5,850)
   };
   for (const Row& r : rows) {
@@ -176,8 +189,9 @@ TEST_CASE("a forward on a random batch gives [batch, classes] for every model an
     const char* arch;
     int64_t classes, channels, size, batch;
   };
-  const Row rows[] = {{"mnist-fc", 10, 1, 28, 2},   {"mnist-conv", 7, 3, 32, 2},      {"resnet20", 100, 3, 32, 2},
-                      {"resnet32", 10, 1, 16, 2},   {"resnet18", 10, 3, 40, 2},       {"mobilenetv2", 5, 3, 32, 2},
+  const Row rows[] = {{"mnist-fc", 10, 1, 28, 2},          {"mnist-conv", 7, 3, 32, 2},
+                      {"resnet20", 100, 3, 32, 2},         {"resnet32", 10, 1, 16, 2},
+                      {"resnet18", 10, 3, 40, 2},          {"mobilenetv2", 5, 3, 32, 2},
                       {"imagenet-resnet18", 10, 3, 64, 2}, {"imagenet-resnet50", 1000, 3, 64, 1},
                       {"imagenet-resnet34", 3, 1, 32, 2}};
   for (const Row& r : rows) {
@@ -301,7 +315,8 @@ TEST_CASE("initialisation: reference init per model, reproducible by seed, overr
   auto c = std::dynamic_pointer_cast<CifarResNet>(a);
   REQUIRE(c);
   double bound = 1 / std::sqrt(64.0 * 9);  // layer3: 64 input channels
-  CHECK(conv_std(c->layers[2]->at<CifarBasicBlock>(1)->conv1->weight()) == Approx(bound / std::sqrt(3.0)).epsilon(0.05));
+  CHECK(conv_std(c->layers[2]->at<CifarBasicBlock>(1)->conv1->weight()) ==
+        Approx(bound / std::sqrt(3.0)).epsilon(0.05));
   // torchvision: kaiming_normal fan_out: std = sqrt(2 / (64 * 9)) for layer1 convs; BN gamma 1.
   ModulePtr tv = make_model("imagenet-resnet18", {});
   auto sd = test::to_map(tv->state_dict());
@@ -317,7 +332,8 @@ TEST_CASE("initialisation: reference init per model, reproducible by seed, overr
   CHECK(conv_std(p.at("layer1.0.conv1.weight")) == Approx(1 / std::sqrt(64.0 * 9) / std::sqrt(3.0)).epsilon(0.05));
 }
 
-TEST_CASE("option-A shortcut: x[:, :, ::2, ::2] zero-padded on both sides, with an exact gradient", "[models][gradcheck]") {
+TEST_CASE("option-A shortcut: x[:, :, ::2, ::2] zero-padded on both sides, with an exact gradient",
+          "[models][gradcheck]") {
   Tensor x = test::data64({2, 3, 5, 4}, 1);
   Tensor y = subsample_pad_channels(x, 2);
   REQUIRE(y.shape() == Shape{2, 7, 3, 2});

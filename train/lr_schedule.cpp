@@ -20,7 +20,8 @@ double StepLR::lr_at(int64_t epoch, double base_lr) const {
 
 std::string StepLR::describe() const { return fmt::format("step(step_size={}, gamma={})", step_size_, gamma_); }
 
-MultiStepLR::MultiStepLR(std::vector<int64_t> milestones, double gamma) : milestones_(std::move(milestones)), gamma_(gamma) {
+MultiStepLR::MultiStepLR(std::vector<int64_t> milestones, double gamma)
+    : milestones_(std::move(milestones)), gamma_(gamma) {
   SL_CHECK(std::is_sorted(milestones_.begin(), milestones_.end()), "MultiStepLR: milestones must be increasing, got {}",
            milestones_);
   SL_CHECK(gamma > 0, "MultiStepLR: gamma must be positive, got {}", gamma);
@@ -41,10 +42,13 @@ CosineAnnealingLR::CosineAnnealingLR(int64_t t_max, double eta_min) : t_max_(t_m
 
 double CosineAnnealingLR::lr_at(int64_t epoch, double base_lr) const {
   const double pi = std::acos(-1.0);
-  return eta_min_ + (base_lr - eta_min_) * (1 + std::cos(pi * static_cast<double>(epoch) / static_cast<double>(t_max_))) / 2;
+  return eta_min_ +
+         (base_lr - eta_min_) * (1 + std::cos(pi * static_cast<double>(epoch) / static_cast<double>(t_max_))) / 2;
 }
 
-std::string CosineAnnealingLR::describe() const { return fmt::format("cosine(t_max={}, eta_min={})", t_max_, eta_min_); }
+std::string CosineAnnealingLR::describe() const {
+  return fmt::format("cosine(t_max={}, eta_min={})", t_max_, eta_min_);
+}
 
 ExponentialLR::ExponentialLR(double gamma) : gamma_(gamma) {
   SL_CHECK(gamma > 0, "ExponentialLR: gamma must be positive, got {}", gamma);
@@ -118,8 +122,9 @@ void LRScheduler::load_state_dict(const std::map<std::string, Tensor>& state) {
   size_t saved_groups = 0;
   for (const auto& kv : state)
     if (kv.first.compare(0, 18, "scheduler.base_lr.") == 0) ++saved_groups;
-  SL_CHECK(saved_groups == base_lrs_.size(), "LRScheduler.load_state_dict: the state has {} base lr(s), the optimizer {} group(s)",
-           saved_groups, base_lrs_.size());
+  SL_CHECK(saved_groups == base_lrs_.size(),
+           "LRScheduler.load_state_dict: the state has {} base lr(s), the optimizer {} group(s)", saved_groups,
+           base_lrs_.size());
   std::vector<double> lrs;
   for (size_t g = 0; g < base_lrs_.size(); ++g) lrs.push_back(get("scheduler.base_lr." + std::to_string(g)));
   auto epoch = static_cast<int64_t>(get("scheduler.last_epoch"));

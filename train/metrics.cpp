@@ -12,8 +12,8 @@ int64_t topk_correct(const Tensor& logits, const Tensor& labels, int64_t k) {
   SL_CHECK(labels.dim() == 1 && labels.size(0) == n, "topk_correct: labels must be [{}], got {}", n,
            shape_str(labels.shape()));
   SL_CHECK(k >= 1 && k <= c, "topk_correct: k must be in [1, {}], got {}", c, k);
-  SL_CHECK(labels.dtype() == DType::i32 || labels.dtype() == DType::i64, "topk_correct: labels must be i32 or i64, got {}",
-           labels.dtype());
+  SL_CHECK(labels.dtype() == DType::i32 || labels.dtype() == DType::i64,
+           "topk_correct: labels must be i32 or i64, got {}", labels.dtype());
   std::vector<double> x = logits.to_vector<double>();
   std::vector<int64_t> y = labels.to_vector<int64_t>();
   int64_t correct = 0;
@@ -23,7 +23,7 @@ int64_t topk_correct(const Tensor& logits, const Tensor& labels, int64_t k) {
     const double* row = x.data() + i * c;
     double target = row[label];
     if (std::isnan(target)) continue;  // a NaN score is never correct
-    int64_t rank = 0;  // classes ranked before the label
+    int64_t rank = 0;                  // classes ranked before the label
     for (int64_t j = 0; j < c; ++j) rank += row[j] > target || (row[j] == target && j < label);
     correct += rank < k;
   }

@@ -19,7 +19,7 @@ class AverageMeter {
   // Adds `value` averaged over `n` items (e.g. a batch mean and the batch size).
   void update(double value, int64_t n = 1);
   void reset();
-  double val() const { return val_; }   // the last value
+  double val() const { return val_; }  // the last value
   double sum() const { return sum_; }
   int64_t count() const { return count_; }
   double avg() const { return count_ > 0 ? sum_ / static_cast<double>(count_) : 0; }

@@ -34,7 +34,8 @@ NamePredicate no_weight_decay(const Module& model) {
   std::set<std::string> bn;
   for (const auto& kv : model.named_modules()) {
     if (!dynamic_cast<const BatchNormBase*>(kv.second.get())) continue;
-    for (const auto& p : kv.second->named_parameters()) bn.insert(kv.first.empty() ? p.first : kv.first + "." + p.first);
+    for (const auto& p : kv.second->named_parameters())
+      bn.insert(kv.first.empty() ? p.first : kv.first + "." + p.first);
   }
   return [bn](const std::string& name) {
     return bn.count(name) > 0 || ends_with(name, ".bias") || name == "bias" || ends_with(name, "alpha") ||

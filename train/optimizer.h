@@ -34,10 +34,10 @@ struct OptimizerOptions {
   SL_ARG(double, beta1) = 0.9;       // Adam, AdamW, RAdam, Ranger
   SL_ARG(double, beta2) = 0.999;
   SL_ARG(double, eps) = 1e-8;
-  SL_ARG(bool, amsgrad) = false;           // Adam, AdamW
-  SL_ARG(double, alpha) = 0.5;             // Ranger: lookahead interpolation
-  SL_ARG(int64_t, k) = 6;                  // Ranger: lookahead period
-  SL_ARG(double, n_sma_threshold) = 5;     // Ranger: rectification threshold (RAdam uses 5, inclusive)
+  SL_ARG(bool, amsgrad) = false;        // Adam, AdamW
+  SL_ARG(double, alpha) = 0.5;          // Ranger: lookahead interpolation
+  SL_ARG(int64_t, k) = 6;               // Ranger: lookahead period
+  SL_ARG(double, n_sma_threshold) = 5;  // Ranger: rectification threshold (RAdam uses 5, inclusive)
 };
 
 struct ParamGroup {

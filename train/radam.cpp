@@ -50,10 +50,10 @@ void RAdam::update(const std::string& name, Tensor& param, const Tensor& grad, c
   const bool rectified = lookahead_ ? n_sma > o.n_sma_threshold() : n_sma >= 5;
   const double bc1 = 1 - std::pow(b1, static_cast<double>(t));
   const double step_size =
-      rectified ? std::sqrt((1 - b2t) * (n_sma - 4) / (n_sma_max - 4) * (n_sma - 2) / n_sma * n_sma_max /
-                            (n_sma_max - 2)) /
-                      bc1
-                : 1.0 / bc1;
+      rectified
+          ? std::sqrt((1 - b2t) * (n_sma - 4) / (n_sma_max - 4) * (n_sma - 2) / n_sma * n_sma_max / (n_sma_max - 2)) /
+                bc1
+          : 1.0 / bc1;
   const bool sync = lookahead_ && t % o.k() == 0;
 
   detail::with_host_data(param, grad, [&](auto* p, const auto* g, int64_t n) {
@@ -66,8 +66,8 @@ void RAdam::update(const std::string& name, Tensor& param, const Tensor& grad, c
     const T decay = static_cast<T>(-o.weight_decay() * o.lr()), neg_step = static_cast<T>(-step_size * o.lr());
     const T eps = static_cast<T>(o.eps()), alpha = static_cast<T>(o.alpha());
     for (int64_t i = 0; i < n; ++i) {
-      v[i] = v[i] * fb2 + one_b2 * g[i] * g[i];      // exp_avg_sq.mul_(b2).addcmul_(1 - b2, g, g)
-      m[i] = std::fma(g[i], one_b1, m[i] * fb1);     // exp_avg.mul_(b1).add_(1 - b1, g)
+      v[i] = v[i] * fb2 + one_b2 * g[i] * g[i];                       // exp_avg_sq.mul_(b2).addcmul_(1 - b2, g, g)
+      m[i] = std::fma(g[i], one_b1, m[i] * fb1);                      // exp_avg.mul_(b1).add_(1 - b1, g)
       if (o.weight_decay() != 0) p[i] = std::fma(p[i], decay, p[i]);  // p.add_(-wd * lr, p)
       if (rectified)
         p[i] = p[i] + neg_step * m[i] / (std::sqrt(v[i]) + eps);  // p.addcdiv_(-step * lr, m, denom)

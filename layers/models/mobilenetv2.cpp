@@ -7,8 +7,7 @@ namespace sl {
 
 namespace {
 std::shared_ptr<Conv2d> conv(int64_t cin, int64_t cout, int64_t k, int64_t stride, int64_t groups = 1) {
-  return std::make_shared<Conv2d>(
-      Conv2dOptions(cin, cout, k).stride(stride).padding(k / 2).groups(groups).bias(false));
+  return std::make_shared<Conv2d>(Conv2dOptions(cin, cout, k).stride(stride).padding(k / 2).groups(groups).bias(false));
 }
 
 // (expansion t, out channels c, blocks n, first stride s), CIFAR strides.

@@ -38,35 +38,55 @@ const std::vector<Entry>& table() {
   static const std::vector<Entry> entries = [] {
     const std::string ds_resnet = "DeepShift pytorch/cifar10_models/resnet.py (akamaster layout, He et al. 2016 §4.2)";
     std::vector<Entry> t;
-    t.push_back({{"mnist-fc", "DeepShift's simple FC MNIST net: 3 Linear layers (784-512-512-10), ReLU, dropout 0.2",
-                  "DeepShift pytorch/mnist.py LinearMNIST", "mnist", natural(10, 1, 28, ""), {}},
+    t.push_back({{"mnist-fc",
+                  "DeepShift's simple FC MNIST net: 3 Linear layers (784-512-512-10), ReLU, dropout 0.2",
+                  "DeepShift pytorch/mnist.py LinearMNIST",
+                  "mnist",
+                  natural(10, 1, 28, ""),
+                  {}},
                  models::make_mnist_fc});
-    t.push_back({{"mnist-conv", "DeepShift's simple conv MNIST net: conv5x5 20, conv5x5 50, max pools, fc 800-500-10",
-                  "DeepShift pytorch/mnist.py ConvMNIST", "mnist", natural(10, 1, 28, ""), {}},
+    t.push_back({{"mnist-conv",
+                  "DeepShift's simple conv MNIST net: conv5x5 20, conv5x5 50, max pools, fc 800-500-10",
+                  "DeepShift pytorch/mnist.py ConvMNIST",
+                  "mnist",
+                  natural(10, 1, 28, ""),
+                  {}},
                  models::make_mnist_conv});
     for (int depth : {20, 32, 44, 56, 110}) {
       int n = (depth - 2) / 6;
       t.push_back({{"resnet" + std::to_string(depth),
                     "CIFAR ResNet-" + std::to_string(depth) + ": 3 stages x " + std::to_string(n) +
                         " BasicBlocks (16/32/64 ch), shortcut A (zero pad) or B (1x1 conv + BN)",
-                    ds_resnet, "cifar", natural(10, 3, 32, "A"), {"A", "B"}},
+                    ds_resnet,
+                    "cifar",
+                    natural(10, 3, 32, "A"),
+                    {"A", "B"}},
                    models::make_resnet_cifar});
     }
     t.push_back({{"resnet18",
                   "DeepShift's CIFAR ResNet-18: 3x3 stem, 4 stages x 2 BasicBlocks (64-512 ch) with option-A "
                   "shortcuts, 4x4 avg pool (B = kuangliu's projection version)",
-                  ds_resnet, "cifar", natural(10, 3, 32, "A"), {"A", "B"}},
+                  ds_resnet,
+                  "cifar",
+                  natural(10, 3, 32, "A"),
+                  {"A", "B"}},
                  models::make_resnet18_cifar});
-    t.push_back({{"mobilenetv2", "MobileNetV2 for CIFAR (stem and second stage at stride 1, 4x4 avg pool)",
-                  "DeepShift pytorch/cifar10_models/mobilenetv2.py (kuangliu pytorch-cifar)", "cifar",
-                  natural(10, 3, 32, ""), {}},
+    t.push_back({{"mobilenetv2",
+                  "MobileNetV2 for CIFAR (stem and second stage at stride 1, 4x4 avg pool)",
+                  "DeepShift pytorch/cifar10_models/mobilenetv2.py (kuangliu pytorch-cifar)",
+                  "cifar",
+                  natural(10, 3, 32, ""),
+                  {}},
                  models::make_mobilenetv2});
     for (const char* depth : {"18", "34", "50"}) {
       bool bottleneck = std::string(depth) == "50";
       t.push_back({{std::string("imagenet-resnet") + depth,
                     std::string("torchvision ResNet-") + depth + (bottleneck ? " (Bottleneck v1.5)" : " (BasicBlock)") +
                         ": 7x7/2 stem, max pool, 4 stages, 1x1-conv downsample, adaptive avg pool, fc",
-                    "torchvision/models/resnet.py", "imagenet", natural(1000, 3, 224, "B"), {"B"}},
+                    "torchvision/models/resnet.py",
+                    "imagenet",
+                    natural(1000, 3, 224, "B"),
+                    {"B"}},
                    models::make_resnet_imagenet});
     }
     return t;

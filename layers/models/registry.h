@@ -27,10 +27,10 @@ struct ModelOptions {
 
 struct ModelInfo {
   std::string name;
-  std::string description;   // one line
-  std::string source;        // paper / repository file it reproduces
-  std::string dataset;       // "mnist", "cifar" or "imagenet": what it was designed for
-  ModelOptions natural;      // classes, channels, size and shortcut of the reference model
+  std::string description;             // one line
+  std::string source;                  // paper / repository file it reproduces
+  std::string dataset;                 // "mnist", "cifar" or "imagenet": what it was designed for
+  ModelOptions natural;                // classes, channels, size and shortcut of the reference model
   std::vector<std::string> shortcuts;  // accepted `shortcut` values besides ""
 };
 

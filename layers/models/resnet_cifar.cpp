@@ -104,8 +104,8 @@ ModulePtr make_resnet_cifar(const std::string& arch, const ModelOptions& o) {
            "make_model(\"{}\"): image_size {} is too small: the two stride-2 stages need at least 8 pixels "
            "(the reference input is 32)",
            arch, o.image_size);
-  auto m = std::make_shared<CifarResNet>(std::vector<int64_t>{n, n, n}, std::vector<int64_t>{16, 32, 64},
-                                         o.in_channels, o.num_classes, shortcut_option(o, 'A'), 0);
+  auto m = std::make_shared<CifarResNet>(std::vector<int64_t>{n, n, n}, std::vector<int64_t>{16, 32, 64}, o.in_channels,
+                                         o.num_classes, shortcut_option(o, 'A'), 0);
   apply_init(*m, o, "pytorch");
   return m;
 }

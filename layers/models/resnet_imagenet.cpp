@@ -16,8 +16,7 @@ Tensor add_shortcut(const Tensor& out, const Tensor& x, const std::shared_ptr<Se
 }
 }  // namespace
 
-ResNetBasicBlock::ResNetBasicBlock(int64_t inplanes, int64_t planes, int64_t stride,
-                                   std::shared_ptr<Sequential> ds) {
+ResNetBasicBlock::ResNetBasicBlock(int64_t inplanes, int64_t planes, int64_t stride, std::shared_ptr<Sequential> ds) {
   // Registration order as torchvision's __init__.
   conv1 = register_module("conv1", conv(inplanes, planes, 3, stride));
   bn1 = register_module("bn1", std::make_shared<BatchNorm2d>(planes));
@@ -33,8 +32,7 @@ Tensor ResNetBasicBlock::forward(const Tensor& x) {
   return relu->forward(add_shortcut(out, x, downsample));
 }
 
-ResNetBottleneck::ResNetBottleneck(int64_t inplanes, int64_t planes, int64_t stride,
-                                   std::shared_ptr<Sequential> ds) {
+ResNetBottleneck::ResNetBottleneck(int64_t inplanes, int64_t planes, int64_t stride, std::shared_ptr<Sequential> ds) {
   conv1 = register_module("conv1", conv(inplanes, planes, 1, 1));
   bn1 = register_module("bn1", std::make_shared<BatchNorm2d>(planes));
   conv2 = register_module("conv2", conv(planes, planes, 3, stride));
@@ -54,8 +52,8 @@ Tensor ResNetBottleneck::forward(const Tensor& x) {
 
 ResNet::ResNet(bool bottleneck, const std::vector<int64_t>& blocks, int64_t in_channels, int64_t num_classes) {
   const int64_t expansion = bottleneck ? ResNetBottleneck::expansion : ResNetBasicBlock::expansion;
-  conv1 = register_module("conv1", std::make_shared<Conv2d>(
-                                       Conv2dOptions(in_channels, 64, 7).stride(2).padding(3).bias(false)));
+  conv1 = register_module("conv1",
+                          std::make_shared<Conv2d>(Conv2dOptions(in_channels, 64, 7).stride(2).padding(3).bias(false)));
   bn1 = register_module("bn1", std::make_shared<BatchNorm2d>(64));
   relu = register_module("relu", std::make_shared<ReLU>());
   maxpool = register_module("maxpool", std::make_shared<MaxPool2d>(Pool2dOptions(3).stride(2).padding(1)));
