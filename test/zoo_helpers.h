@@ -21,18 +21,19 @@ inline void check_close(const Tensor& got, const Tensor& want, double atol, doub
   std::vector<double> g = got.detach().to_vector<double>(), w = want.to_vector<double>();
   double worst = 0;
   size_t at = 0;
-  bool ok = true;
+  size_t bad = 0;
   for (size_t i = 0; i < g.size(); ++i) {
     double err = std::abs(g[i] - w[i]);
-    if (!(err <= atol + rtol * std::abs(w[i]))) ok = false;
+    if (!(err <= atol + rtol * std::abs(w[i]))) ++bad;
     if (!(err <= worst)) {
       worst = err;
       at = i;
     }
   }
   INFO("worst element " << at << ": got " << (g.empty() ? 0 : g[at]) << " want " << (w.empty() ? 0 : w[at])
-                        << " (|diff| " << worst << ")");
-  CHECK(ok);
+                        << " (|diff| " << worst << "); " << bad << " of " << g.size()
+                        << " elements outside the tolerance");
+  CHECK(bad == 0);
 }
 
 inline std::map<std::string, Tensor> to_map(const NamedTensors& named) {
