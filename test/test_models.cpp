@@ -295,6 +295,8 @@ TEST_CASE("registry: names, descriptions and natural inputs", "[models]") {
   CHECK(model_info("mnist-conv").natural.image_size == 28);
   CHECK(model_info("imagenet-resnet50").natural.num_classes == 1000);
   CHECK(model_info("resnet20").natural.shortcut == "A");
+  // ModelOptions is an aggregate: {classes, in_channels, image_size, shortcut, init}.
+  CHECK(make_model("resnet20", {100, 3, 32, "B"})->parameter_count() == 272474 + 65 * 90);
 }
 
 TEST_CASE("initialisation: reference init per model, reproducible by seed, overridable", "[models][init]") {

@@ -30,10 +30,10 @@ class ZeroPadShortcut : public Module {
   int64_t pad_;
 };
 
-// conv3x3(stride) -> BN -> ReLU -> conv3x3 -> BN -> + shortcut(x) -> ReLU. A shortcut other than the
-// identity (an empty Sequential) is used when stride != 1 or in_planes != planes: option 'A' (zero
-// pad, needs stride 2 and planes = 2 * in_planes... as the reference assumes) or 'B' (conv1x1(stride)
-// + BN, registered as shortcut.0 / shortcut.1).
+// conv3x3(stride) -> BN -> ReLU -> conv3x3 -> BN -> + shortcut(x) -> ReLU. The shortcut is the
+// identity (an empty Sequential) unless stride != 1 or in_planes != planes; then option 'A' (zero
+// pad; only defined for stride 2 and planes = 2 * in_planes, the only case the reference builds) or
+// 'B' (conv1x1(stride) + BN, registered as shortcut.0 / shortcut.1).
 class CifarBasicBlock : public Module {
  public:
   CifarBasicBlock(int64_t in_planes, int64_t planes, int64_t stride, char option);
