@@ -93,7 +93,8 @@ class Optimizer {
   void check_all_options() const;
   // The keys a parameter's state may hold.
   virtual std::vector<std::string> state_keys(const OptimizerOptions& o) const = 0;
-  // Updates one parameter (p and g are host pointers of n elements; state lives on the host).
+  // Updates one parameter in place from its gradient (state tensors live on the host; see
+  // detail::with_host_data for host access to the parameter).
   virtual void update(const std::string& name, Tensor& param, const Tensor& grad, const OptimizerOptions& o) = 0;
 
   // The state tensor `key` of `name`, created as zeros shaped like `like` (dtype of `like`) if absent.
