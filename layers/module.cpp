@@ -44,6 +44,12 @@ void Module::remove_parameter(const std::string& name) {
   params_.erase(it);
 }
 
+void Module::remove_module(const Module* m) {
+  auto it = std::find_if(children_.begin(), children_.end(), [&](const auto& kv) { return kv.second.get() == m; });
+  SL_CHECK(it != children_.end(), "{}: the module to remove is not a child", type_name());
+  children_.erase(it);
+}
+
 Tensor& Module::parameter_ref(const std::string& name) {
   for (auto& kv : params_)
     if (kv.first == name) return kv.second;

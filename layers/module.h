@@ -63,6 +63,8 @@ class Module {
     return m;
   }
   void remove_parameter(const std::string& name);
+  // Unregisters the child `m` (found by identity, so inline children with empty names can be removed).
+  void remove_module(const Module* m);
   // Each parameter/buffer is a handle; these find the one registered under `name` in this module.
   Tensor& parameter_ref(const std::string& name);
 

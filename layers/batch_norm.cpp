@@ -1,0 +1,70 @@
+// BatchNorm: buffers and mode handling around the batch_norm op (which updates the running
+// statistics in place in training mode).
+#include "layers/batch_norm.h"
+
+#include "backends/backend.h"
+#include "engine/factory.h"
+#include "layers/init.h"
+
+namespace sl {
+
+BatchNormBase::BatchNormBase(const BatchNormOptions& o, const char* name) : options_(o) {
+  SL_CHECK(o.num_features() > 0, "{}: num_features must be positive, got {}", name, o.num_features());
+  SL_CHECK(o.eps() > 0, "{}: eps must be positive, got {}", name, o.eps());
+  SL_CHECK(o.momentum() >= 0 && o.momentum() <= 1, "{}: momentum must be in [0, 1], got {}", name, o.momentum());
+  const int64_t c = o.num_features();
+  if (o.affine()) {
+    weight_ = register_parameter("weight", ones({c}));
+    bias_ = register_parameter("bias", zeros({c}));
+  }
+  if (o.track_running_stats()) {
+    running_mean_ = register_buffer("running_mean", zeros({c}));
+    running_var_ = register_buffer("running_var", ones({c}));
+    num_batches_tracked_ = register_buffer("num_batches_tracked", zeros({}, DType::i64));
+  }
+}
+
+void BatchNormBase::reset_running_stats() {
+  if (!options_.track_running_stats()) return;
+  init::zeros_(running_mean_);
+  init::ones_(running_var_);
+  init::zeros_(num_batches_tracked_);
+}
+
+void BatchNormBase::reset_parameters() {
+  reset_running_stats();
+  if (options_.affine()) {
+    init::ones_(weight_);
+    init::zeros_(bias_);
+  }
+}
+
+Tensor BatchNormBase::forward(const Tensor& x) {
+  check_input(x);
+  SL_CHECK(x.size(1) == options_.num_features(), "{}({}): input {} has {} channels", type_name(),
+           options_.num_features(), shape_str(x.shape()), x.size(1));
+  // Batch statistics in training, and always when no running statistics are kept (PyTorch's rule).
+  bool use_batch_stats = is_training() || !options_.track_running_stats();
+  if (is_training() && options_.track_running_stats()) {
+    // num_batches_tracked += 1 (a host round trip of 8 bytes, so it works on any device).
+    int64_t n = static_cast<int64_t>(num_batches_tracked_.item()) + 1;
+    backend(num_batches_tracked_.device()).fill(DType::i64, num_batches_tracked_.raw_data(), 1, static_cast<double>(n));
+  }
+  // The op takes [n, c] or [n, c, h, w]; [n, c, l] runs as [n, c, l, 1].
+  Tensor in = x.dim() == 3 ? reshape(x, {x.size(0), x.size(1), x.size(2), 1}) : x;
+  // Running buffers (undefined without tracking) are updated in training and read in evaluation.
+  Tensor y =
+      batch_norm(in, weight_, bias_, running_mean_, running_var_, use_batch_stats, options_.momentum(), options_.eps());
+  return x.dim() == 3 ? reshape(y, x.shape()) : y;
+}
+
+void BatchNorm1d::check_input(const Tensor& x) const {
+  SL_CHECK(x.dim() == 2 || x.dim() == 3, "BatchNorm1d: expected input [n, c] or [n, c, l], got {}",
+           shape_str(x.shape()));
+}
+
+void BatchNorm2d::check_input(const Tensor& x) const {
+  SL_CHECK(x.dim() == 4, "BatchNorm2d: expected input [n, c, h, w], got {}", shape_str(x.shape()));
+}
+
+}  // namespace sl

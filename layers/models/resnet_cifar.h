@@ -1,0 +1,72 @@
+// The CIFAR ResNets of DeepShift's pytorch/cifar10_models/resnet.py (the akamaster layout of He et
+// al. 2016 §4.2): resnet20/32/44/56/110 and the 4-stage CIFAR resnet18 that DeepShift's cifar10
+// table uses. Names as the reference: conv1, bn1, layer1.0.conv1, ..., layer1.0.shortcut.0 (option
+// B), linear.
+#pragma once
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "layers/batch_norm.h"
+#include "layers/conv2d.h"
+#include "layers/linear.h"
+#include "layers/models/registry.h"
+#include "layers/sequential.h"
+
+namespace sl {
+
+// Option-A shortcut: x[:, :, ::2, ::2] zero-padded with `pad` channels on each side (parameter-free;
+// DeepShift's LambdaLayer). Composed of differentiable ops: a 1x1 stride-2 average pool is exactly
+// the strided slice, and cat with zeros is the channel pad.
+Tensor subsample_pad_channels(const Tensor& x, int64_t pad);
+
+class ZeroPadShortcut : public Module {
+ public:
+  explicit ZeroPadShortcut(int64_t pad) : pad_(pad) {}
+  std::string type_name() const override { return "ZeroPadShortcut"; }
+  Tensor forward(const Tensor& x) override { return subsample_pad_channels(x, pad_); }
+
+ private:
+  int64_t pad_;
+};
+
+// conv3x3(stride) -> BN -> ReLU -> conv3x3 -> BN -> + shortcut(x) -> ReLU. The shortcut is the
+// identity (an empty Sequential) unless stride != 1 or in_planes != planes; then option 'A' (zero
+// pad; only defined for stride 2 and planes = 2 * in_planes, the only case the reference builds) or
+// 'B' (conv1x1(stride) + BN, registered as shortcut.0 / shortcut.1).
+class CifarBasicBlock : public Module {
+ public:
+  CifarBasicBlock(int64_t in_planes, int64_t planes, int64_t stride, char option);
+  std::string type_name() const override { return "BasicBlock"; }
+  Tensor forward(const Tensor& x) override;
+  std::shared_ptr<Conv2d> conv1, conv2;
+  std::shared_ptr<BatchNorm2d> bn1, bn2;
+  ModulePtr shortcut;
+};
+
+// DeepShift's ResNet: conv3x3(C -> widths[0]) + BN + ReLU, one stage per entry of `num_blocks`
+// (widths[i] channels, stride 1 for the first stage and 2 after), average pooling, Linear.
+// pool_kernel 0 pools over the whole final map (the 3-stage nets: avg_pool2d(out, out.size(3)));
+// the 4-stage resnet18 uses a fixed avg_pool2d(out, 4).
+class CifarResNet : public Module {
+ public:
+  CifarResNet(const std::vector<int64_t>& num_blocks, const std::vector<int64_t>& widths, int64_t in_channels,
+              int64_t num_classes, char option, int64_t pool_kernel);
+  std::string type_name() const override { return "ResNet"; }
+  Tensor forward(const Tensor& x) override;
+  std::shared_ptr<Conv2d> conv1;
+  std::shared_ptr<BatchNorm2d> bn1;
+  std::vector<std::shared_ptr<Sequential>> layers;  // layer1, layer2, ...
+  std::shared_ptr<Linear> linear;
+
+ private:
+  int64_t pool_kernel_;
+};
+
+namespace models {
+// resnet20/32/44/56/110: n = (depth - 2) / 6 blocks per stage.
+ModulePtr make_resnet_cifar(const std::string& arch, const ModelOptions& o);
+ModulePtr make_resnet18_cifar(const std::string& arch, const ModelOptions& o);
+}  // namespace models
+
+}  // namespace sl

@@ -1,0 +1,84 @@
+// RAdam / Ranger with DeepShift's arithmetic: moments and the update in the parameter's dtype,
+// rho_t and the step size in double (Python floats), the scalar factors cast when applied.
+#include "train/radam.h"
+
+#include <cmath>
+
+#include "engine/factory.h"
+#include "train/optim_detail.h"
+
+namespace sl {
+
+RAdam::RAdam(std::vector<ParamGroup> groups, bool lookahead)
+    : Optimizer(std::move(groups), lookahead ? "Ranger" : "RAdam"), lookahead_(lookahead) {
+  check_all_options();
+}
+
+void RAdam::check_options(const OptimizerOptions& o, size_t g) const {
+  SL_CHECK(o.beta1() >= 0 && o.beta1() < 1 && o.beta2() >= 0 && o.beta2() < 1,
+           "{}: betas must be in [0, 1), got ({}, {}) (group {})", type_name(), o.beta1(), o.beta2(), g);
+  SL_CHECK(o.eps() >= 0, "{}: eps must be >= 0, got {} (group {})", type_name(), o.eps(), g);
+  if (lookahead_) {  // Ranger's own checks
+    SL_CHECK(o.alpha() >= 0 && o.alpha() <= 1, "Ranger: alpha must be in [0, 1], got {} (group {})", o.alpha(), g);
+    SL_CHECK(o.k() >= 1, "Ranger: k must be >= 1, got {} (group {})", o.k(), g);
+    SL_CHECK(o.lr() > 0, "Ranger: lr must be > 0, got {} (group {})", o.lr(), g);
+    SL_CHECK(o.eps() > 0, "Ranger: eps must be > 0, got {} (group {})", o.eps(), g);
+  }
+}
+
+std::vector<std::string> RAdam::state_keys(const OptimizerOptions&) const {
+  if (lookahead_) return {"step", "exp_avg", "exp_avg_sq", "slow_buffer"};
+  return {"step", "exp_avg", "exp_avg_sq"};
+}
+
+void RAdam::update(const std::string& name, Tensor& param, const Tensor& grad, const OptimizerOptions& o) {
+  if (lookahead_ && !has_state(name, "slow_buffer")) {
+    // The slow weights start as the parameter before its first update.
+    Tensor& slow = state_tensor(name, "slow_buffer", param);
+    Tensor host = param.detach().to(Device::cpu);
+    std::copy_n(static_cast<const char*>(host.raw_data()), host.nbytes(), static_cast<char*>(slow.raw_data()));
+  }
+  const int64_t t = increment_step(name);
+  Tensor& m_t = state_tensor(name, "exp_avg", param);
+  Tensor& v_t = state_tensor(name, "exp_avg_sq", param);
+  Tensor slow_t = lookahead_ ? state_tensor(name, "slow_buffer", param) : Tensor();
+
+  const double b1 = o.beta1(), b2 = o.beta2();
+  const double b2t = std::pow(b2, static_cast<double>(t));
+  const double n_sma_max = 2 / (1 - b2) - 1;
+  const double n_sma = n_sma_max - 2 * static_cast<double>(t) * b2t / (1 - b2t);
+  const bool rectified = lookahead_ ? n_sma > o.n_sma_threshold() : n_sma >= 5;
+  const double bc1 = 1 - std::pow(b1, static_cast<double>(t));
+  const double step_size =
+      rectified
+          ? std::sqrt((1 - b2t) * (n_sma - 4) / (n_sma_max - 4) * (n_sma - 2) / n_sma * n_sma_max / (n_sma_max - 2)) /
+                bc1
+          : 1.0 / bc1;
+  const bool sync = lookahead_ && t % o.k() == 0;
+
+  detail::with_host_data(param, grad, [&](auto* p, const auto* g, int64_t n) {
+    using T = detail::elem_t<decltype(p)>;
+    T* m = m_t.template data<T>();
+    T* v = v_t.template data<T>();
+    T* slow = slow_t.defined() ? slow_t.template data<T>() : nullptr;
+    const T fb1 = static_cast<T>(b1), fb2 = static_cast<T>(b2);
+    const T one_b1 = static_cast<T>(1 - b1), one_b2 = static_cast<T>(1 - b2);
+    const T decay = static_cast<T>(-o.weight_decay() * o.lr()), neg_step = static_cast<T>(-step_size * o.lr());
+    const T eps = static_cast<T>(o.eps()), alpha = static_cast<T>(o.alpha());
+    for (int64_t i = 0; i < n; ++i) {
+      v[i] = v[i] * fb2 + one_b2 * g[i] * g[i];                       // exp_avg_sq.mul_(b2).addcmul_(1 - b2, g, g)
+      m[i] = std::fma(g[i], one_b1, m[i] * fb1);                      // exp_avg.mul_(b1).add_(1 - b1, g)
+      if (o.weight_decay() != 0) p[i] = std::fma(p[i], decay, p[i]);  // p.add_(-wd * lr, p)
+      if (rectified)
+        p[i] = p[i] + neg_step * m[i] / (std::sqrt(v[i]) + eps);  // p.addcdiv_(-step * lr, m, denom)
+      else
+        p[i] = std::fma(m[i], neg_step, p[i]);  // p.add_(-step * lr, m)
+      if (sync) {
+        slow[i] = std::fma(p[i] - slow[i], alpha, slow[i]);  // slow.add_(alpha, p - slow)
+        p[i] = slow[i];
+      }
+    }
+  });
+}
+
+}  // namespace sl
