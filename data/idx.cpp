@@ -104,6 +104,9 @@ IdxArray read_idx_u8(const std::string& path, int ndims, const std::string& what
   uint8_t extra = 0;
   SL_CHECK(in.read(&extra, 1) == 0, "{}: unexpected data after the {} {} announced by the header ({} bytes expected)",
            path, out.dims[0], what, header_bytes + total);
+  // All data arrived, but a gzip stream cut inside its 8-byte trailer (CRC, length) is still cut.
+  std::string why = in.error();
+  SL_CHECK(why.empty(), "{}: truncated file: the gzip stream ends early (zlib: {})", path, why);
   return out;
 }
 

@@ -1,6 +1,7 @@
 // A decoded 8-bit image (height x width x channels, interleaved as stb_image gives it) and the
 // pixel-level helpers the datasets and transforms share: decode with stb_image, write with
-// stb_image_write (tests and the benchmark make their own fixtures), crop, flip and bilinear resize.
+// stb_image_write (tests and the benchmark make their own fixtures), crop, flip and Pillow-exact
+// bilinear resize.
 #pragma once
 #include <cstdint>
 #include <string>
@@ -33,10 +34,9 @@ void write_image(const std::string& path, const Image& image);
 Image crop(const Image& src, int top, int left, int h, int w);
 // Mirrors the image left-right in place.
 void flip_horizontal(Image& image);
-// Resamples the region (top, left, h, w) of src to out_h x out_w with a triangle (bilinear) filter
-// via stb_image_resize. When shrinking, the filter widens with the scale factor, so this behaves
-// like PIL's antialiased bilinear rather than OpenCV's point-sampled one; values can still differ
-// from PIL by a few levels (edge handling, fixed-point rounding).
+// Resamples the region (top, left, h, w) of src to out_h x out_w with Pillow's bilinear filter
+// (as torchvision's resized_crop on PIL images: crop, then Image.resize(BILINEAR)). When shrinking,
+// the triangle filter widens with the scale factor (antialiasing). Bit-identical to Pillow.
 Image resize_region(const Image& src, int top, int left, int h, int w, int out_h, int out_w);
 inline Image resize(const Image& src, int out_h, int out_w) {
   return resize_region(src, 0, 0, src.height, src.width, out_h, out_w);
