@@ -51,29 +51,33 @@ DataLoader::DataLoader(std::shared_ptr<const Dataset> dataset, Compose transform
   if (options_.subset > 0) size_ = std::min(size_, options_.subset);
 }
 
-DataLoader::~DataLoader() { cancel_pending(); }
+DataLoader::~DataLoader() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stop_ = true;
+    ++generation_;  // the batch in progress, if any, stops at its next sample
+  }
+  wake_.notify_all();
+  if (worker_.joinable()) worker_.join();
+}
 
 int64_t DataLoader::batches_per_epoch() const {
   int64_t b = options_.batch_size;
   return options_.drop_last ? size_ / b : (size_ + b - 1) / b;
 }
 
-void DataLoader::cancel_pending() {
-  if (!pending_.valid()) return;
-  cancel_ = true;  // workers stop taking new samples; the batch is thrown away
-  try {
-    pending_.get();
-  } catch (...) {  // an error in a batch nobody will use is not an error
-  }
-  cancel_ = false;
-}
-
 void DataLoader::start_epoch(int64_t epoch) {
   SL_CHECK(epoch >= 0, "DataLoader::start_epoch: epoch {} must be non-negative", epoch);
-  cancel_pending();
+  {
+    // Whatever was queued or built for the previous epoch is dropped.
+    std::lock_guard<std::mutex> lock(mutex_);
+    ++generation_;
+    job_.reset();
+    ready_.reset();
+  }
   epoch_ = epoch;
   error_ = nullptr;
-  launched_ = 0;
+  launched_ = received_ = 0;
   skipped_ = 0;
   first_skip_.clear();
   reported_ = false;
@@ -83,7 +87,10 @@ void DataLoader::start_epoch(int64_t epoch) {
     order_.resize(static_cast<size_t>(size_));
     std::iota(order_.begin(), order_.end(), int64_t{0});
   }
-  if (options_.prefetch) prefetch_next();
+  if (options_.prefetch) {
+    if (!worker_.joinable()) worker_ = std::thread([this] { worker_loop(); });
+    submit_next();
+  }
 }
 
 std::vector<int64_t> DataLoader::batch_indices(int64_t number) const {
@@ -91,39 +98,75 @@ std::vector<int64_t> DataLoader::batch_indices(int64_t number) const {
   return {order_.begin() + begin, order_.begin() + end};
 }
 
-void DataLoader::prefetch_next() {
+void DataLoader::submit_next() {
   if (launched_ >= batches_per_epoch()) return;
   int64_t number = launched_++;
-  // The task gets its own copy of the indices: nothing it reads changes while it runs.
-  pending_ = std::async(std::launch::async, [this, number, epoch = epoch_, indices = batch_indices(number)]() mutable {
-    return build(number, epoch, std::move(indices));
-  });
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    // The job carries its own copy of the indices: nothing it reads changes while it is built.
+    job_ = Job{generation_.load(), number, epoch_, batch_indices(number)};
+  }
+  wake_.notify_all();
+}
+
+void DataLoader::worker_loop() {
+  std::unique_lock<std::mutex> lock(mutex_);
+  for (;;) {
+    wake_.wait(lock, [&] { return stop_ || job_.has_value(); });
+    if (stop_) return;
+    Job job = std::move(*job_);
+    job_.reset();
+    lock.unlock();
+    Result result;
+    try {
+      result.batch = build(job.number, job.epoch, std::move(job.indices), job.generation);
+    } catch (...) {  // handed to the consumer by next(), never lost
+      result.error = std::current_exception();
+    }
+    lock.lock();
+    if (job.generation == generation_) {
+      ready_ = std::move(result);
+      wake_.notify_all();
+    }
+  }
 }
 
 std::optional<Batch> DataLoader::next() {
   if (epoch_ < 0) start_epoch(0);
   if (error_) std::rethrow_exception(error_);
-  try {
-    for (;;) {
-      Batch batch;
-      if (pending_.valid()) {
-        batch = pending_.get();  // rethrows what the background thread threw
-      } else if (launched_ < batches_per_epoch()) {
-        int64_t number = launched_++;
-        batch = build(number, epoch_, batch_indices(number));
-      } else {
-        end_of_epoch_report();
-        return std::nullopt;
+  for (;;) {
+    Result result;
+    if (options_.prefetch) {
+      if (received_ == launched_) break;  // nothing queued: the epoch is over
+      {
+        std::unique_lock<std::mutex> lock(mutex_);
+        wake_.wait(lock, [&] { return ready_.has_value(); });
+        result = std::move(*ready_);
+        ready_.reset();
       }
-      if (options_.prefetch) prefetch_next();
-      if (!batch.skipped.empty() && first_skip_.empty()) first_skip_ = batch.skipped.front();
-      skipped_ += static_cast<int64_t>(batch.skipped.size());
-      if (!batch.indices.empty()) return batch;  // else every sample was skipped: go on
+      ++received_;
+      if (!result.error) submit_next();  // batch k+1 builds while the caller trains on batch k
+    } else {
+      if (launched_ == batches_per_epoch()) break;
+      int64_t number = launched_++;
+      ++received_;
+      try {
+        result.batch = build(number, epoch_, batch_indices(number), generation_);
+      } catch (...) {
+        result.error = std::current_exception();
+      }
     }
-  } catch (...) {
-    error_ = std::current_exception();
-    throw;
+    if (result.error) {
+      error_ = result.error;
+      std::rethrow_exception(error_);
+    }
+    Batch& batch = result.batch;
+    if (!batch.skipped.empty() && first_skip_.empty()) first_skip_ = batch.skipped.front();
+    skipped_ += static_cast<int64_t>(batch.skipped.size());
+    if (!batch.indices.empty()) return std::move(batch);  // else every sample was skipped: go on
   }
+  end_of_epoch_report();
+  return std::nullopt;
 }
 
 void DataLoader::end_of_epoch_report() {
@@ -133,7 +176,8 @@ void DataLoader::end_of_epoch_report() {
              epoch_, skipped_, size_, first_skip_);
 }
 
-Batch DataLoader::build(int64_t number, int64_t epoch, std::vector<int64_t> indices) const {
+Batch DataLoader::build(int64_t number, int64_t epoch, std::vector<int64_t> indices, uint64_t generation) const {
+  auto cancelled = [&] { return generation_.load(std::memory_order_relaxed) != generation; };
   const auto n = static_cast<int64_t>(indices.size());
   std::vector<Image> images(static_cast<size_t>(n));
   std::vector<int32_t> labels(static_cast<size_t>(n));
@@ -141,7 +185,7 @@ Batch DataLoader::build(int64_t number, int64_t epoch, std::vector<int64_t> indi
   // Pass 1, parallel: read, decode and augment each sample with its own (seed, epoch, index) RNG.
   arena_.execute([&] {
     parallel_rows(n, [&](int64_t i) {
-      if (cancel_) return;
+      if (cancelled()) return;
       auto k = static_cast<size_t>(i);
       Sample s = dataset_->get(indices[k]);
       if (s.skipped) {
@@ -159,7 +203,7 @@ Batch DataLoader::build(int64_t number, int64_t epoch, std::vector<int64_t> indi
   });
   Batch batch;
   batch.number = number;
-  if (cancel_) return batch;
+  if (cancelled()) return batch;
   // Keep the rows that were not skipped; they must all have one shape to form a batch.
   std::vector<size_t> rows;
   for (size_t k = 0; k < indices.size(); ++k) {

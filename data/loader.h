@@ -9,12 +9,14 @@
 #include <tbb/task_arena.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <exception>
-#include <future>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "data/dataset.h"
@@ -49,7 +51,7 @@ std::vector<int64_t> shuffled_indices(int64_t n, uint64_t seed, int64_t epoch);
 class DataLoader {
  public:
   DataLoader(std::shared_ptr<const Dataset> dataset, Compose transform, LoaderOptions options = {});
-  ~DataLoader();  // cancels and joins the background batch, if any
+  ~DataLoader();  // cancels the batch in progress, if any, and joins the prefetch thread
   DataLoader(const DataLoader&) = delete;
   DataLoader& operator=(const DataLoader&) = delete;
 
@@ -71,10 +73,21 @@ class DataLoader {
   const LoaderOptions& options() const { return options_; }
 
  private:
-  Batch build(int64_t number, int64_t epoch, std::vector<int64_t> indices) const;
+  // One batch to build on the background thread, tagged with the epoch generation it belongs to.
+  struct Job {
+    uint64_t generation = 0;
+    int64_t number = 0, epoch = 0;
+    std::vector<int64_t> indices;
+  };
+  struct Result {
+    Batch batch;
+    std::exception_ptr error;
+  };
+
+  Batch build(int64_t number, int64_t epoch, std::vector<int64_t> indices, uint64_t generation) const;
   std::vector<int64_t> batch_indices(int64_t number) const;
-  void prefetch_next();  // starts building the next batch on a background thread
-  void cancel_pending();
+  void submit_next();  // hands the next batch of the epoch to the background thread
+  void worker_loop();
   void end_of_epoch_report();
 
   std::shared_ptr<const Dataset> dataset_;
@@ -84,13 +97,22 @@ class DataLoader {
   mutable tbb::task_arena arena_;
   int64_t epoch_ = -1;
   std::vector<int64_t> order_;
-  int64_t launched_ = 0;  // batches of this epoch handed to build()
-  std::future<Batch> pending_;
-  std::atomic<bool> cancel_{false};
+  int64_t launched_ = 0;  // batches of this epoch handed out for building
+  int64_t received_ = 0;  // ... and taken back by next()
   std::exception_ptr error_;
   int64_t skipped_ = 0;
   std::string first_skip_;
   bool reported_ = false;
+
+  // The prefetch thread, started with the first epoch. start_epoch() bumps `generation_`, which
+  // makes a batch of an older epoch stop early (its workers check it per sample) and be dropped.
+  std::thread worker_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::atomic<uint64_t> generation_{0};
+  bool stop_ = false;           // guarded by mutex_, as are job_ and ready_
+  std::optional<Job> job_;      // waiting to be built
+  std::optional<Result> ready_;  // built for the current generation, waiting for next()
 };
 
 }  // namespace sl::data
