@@ -182,25 +182,34 @@ Batch DataLoader::build(int64_t number, int64_t epoch, std::vector<int64_t> indi
   std::vector<Image> images(static_cast<size_t>(n));
   std::vector<int32_t> labels(static_cast<size_t>(n));
   std::vector<std::string> skip_reason(static_cast<size_t>(n));
+  std::vector<std::exception_ptr> errors(static_cast<size_t>(n));
   // Pass 1, parallel: read, decode and augment each sample with its own (seed, epoch, index) RNG.
   arena_.execute([&] {
     parallel_rows(n, [&](int64_t i) {
       if (cancelled()) return;
       auto k = static_cast<size_t>(i);
-      Sample s = dataset_->get(indices[k]);
-      if (s.skipped) {
-        skip_reason[k] = s.error.empty() ? dataset_->sample_name(indices[k]) : s.error;
-        return;
-      }
-      labels[k] = s.label;
-      SampleRng rng(options_.seed, epoch, indices[k]);
       try {
-        images[k] = transform_.augment(std::move(s.image), rng);
-      } catch (const Error& e) {
-        fail("{}: {}", dataset_->sample_name(indices[k]), e.what());
+        Sample s = dataset_->get(indices[k]);
+        if (s.skipped) {
+          skip_reason[k] = s.error.empty() ? dataset_->sample_name(indices[k]) : s.error;
+          return;
+        }
+        labels[k] = s.label;
+        SampleRng rng(options_.seed, epoch, indices[k]);
+        try {
+          images[k] = transform_.augment(std::move(s.image), rng);
+        } catch (const Error& e) {
+          fail("{}: {}", dataset_->sample_name(indices[k]), e.what());
+        }
+      } catch (...) {
+        errors[k] = std::current_exception();
       }
     });
   });
+  // The first failing row is reported, whichever thread failed first: the same error for any
+  // worker count.
+  for (const std::exception_ptr& e : errors)
+    if (e) std::rethrow_exception(e);
   Batch batch;
   batch.number = number;
   if (cancelled()) return batch;
