@@ -141,7 +141,9 @@ std::shared_ptr<ArrayDataset> load_idx_dir(const std::string& dir, bool train, i
     SL_CHECK(std::filesystem::exists(base), "{}: cannot find {}.gz (or {} without .gz)", name, base, base);
     return base;
   };
-  return load_idx(find("-images-idx3-ubyte"), find("-labels-idx1-ubyte"), num_classes, name);
+  std::string images = find("-images-idx3-ubyte");  // images first: argument order is unspecified
+  std::string labels = find("-labels-idx1-ubyte");
+  return load_idx(images, labels, num_classes, name);
 }
 
 }  // namespace sl::data

@@ -59,6 +59,8 @@ TEST_CASE("idx: bad files give one error naming the file", "[data][idx][errors]"
   std::string m;
 
   SECTION("missing file") {
+    m = error_of([&] { load_idx_dir(dir.str(), true, 10, "Fashion-MNIST"); });
+    CHECK(m == "Fashion-MNIST: cannot find " + images + ".gz (or " + images + " without .gz)");
     write_bytes(images, good_images);
     m = error_of([&] { load_idx_dir(dir.str(), true, 10, "Fashion-MNIST"); });
     CHECK(contains(m, labels + ".gz"));

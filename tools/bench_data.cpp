@@ -94,10 +94,10 @@ void measure(const std::string& what, const std::shared_ptr<const data::Dataset>
 }
 
 void bench_data(const BenchDataOptions& o) {
+  data::LoadedDataset idx = data::make_dataset(o.dataset, o.dir, true);
   fmt::print("data loaders, batch {}, prefetch on; 'threads' = the loader's decode/augment workers\n", o.batch_size);
   fmt::print("{:<48} {:>7} {:>8} {:>8} {:>9} {:>10}\n", "loader", "threads", "batches", "images", "seconds",
              "images/s");
-  data::LoadedDataset idx = data::make_dataset(o.dataset, o.dir, true);
   std::string idx_name = fmt::format("{} train ({})", o.dataset, idx.transform.describe());
   if (idx_name.size() > 48) idx_name = fmt::format("{} train, default transforms", o.dataset);
   for (int t : o.threads) measure(idx_name, idx.dataset, idx.transform, t, o.batches, o.batch_size);
