@@ -42,7 +42,9 @@ class GzReader {
   std::string error() {
     int code = Z_OK;
     const char* msg = gzerror(file_, &code);
-    return code == Z_OK || !msg ? "" : msg;
+    if (code == Z_OK || !msg) return "";
+    std::string m = msg;  // zlib prefixes the path, which our messages already start with
+    return m.rfind(path_ + ": ", 0) == 0 ? m.substr(path_.size() + 2) : m;
   }
 
  private:

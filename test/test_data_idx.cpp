@@ -104,7 +104,7 @@ TEST_CASE("idx: bad files give one error naming the file", "[data][idx][errors]"
     // Only the 8-byte gzip trailer (CRC, size) missing: every image is there but the file is cut.
     write_bytes(images + ".gz", gz.substr(0, gz.size() - 8));
     m = error_of([&] { load_idx(images + ".gz", labels, 10, "test"); });
-    CHECK(contains(m, images + ".gz"));
+    CHECK(m == images + ".gz: truncated file: the gzip stream ends early (zlib: unexpected end of file)");
   }
   SECTION("corrupt gzip data") {
     std::string gz = test::gzip(good_images);
@@ -112,7 +112,7 @@ TEST_CASE("idx: bad files give one error naming the file", "[data][idx][errors]"
     write_bytes(images + ".gz", gz);
     write_bytes(labels, good_labels);
     m = error_of([&] { load_idx(images + ".gz", labels, 10, "test"); });
-    CHECK(contains(m, images + ".gz: corrupt data"));
+    CHECK(m == images + ".gz: corrupt data: incorrect data check");
   }
   SECTION("data after the announced images") {
     write_bytes(images, good_images + "xyz");
