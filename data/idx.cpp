@@ -65,8 +65,9 @@ std::string truncated(const std::string& path, const std::string& needed, size_t
 }  // namespace
 
 IdxArray read_idx_u8(const std::string& path, int ndims, const std::string& what) {
-  SL_CHECK(std::filesystem::is_regular_file(path), "cannot open '{}': {}", path,
-           std::filesystem::exists(path) ? "not a regular file" : "No such file or directory");
+  std::error_code ec;
+  SL_CHECK(std::filesystem::is_regular_file(path, ec), "cannot open '{}': {}", path,
+           std::filesystem::exists(path, ec) ? "not a regular file" : "No such file or directory");
   GzReader in(path);
   uint8_t header[4];
   size_t got = in.read(header, 4);
@@ -134,13 +135,14 @@ std::shared_ptr<ArrayDataset> load_idx(const std::string& images_path, const std
 
 std::shared_ptr<ArrayDataset> load_idx_dir(const std::string& dir, bool train, int64_t num_classes,
                                            const std::string& name) {
-  SL_CHECK(std::filesystem::is_directory(dir), "{}: directory '{}' does not exist (point --data at the folder "
+  std::error_code ec;
+  SL_CHECK(std::filesystem::is_directory(dir, ec), "{}: directory '{}' does not exist (point --data at the folder "
            "holding the IDX files)", name, dir);
   std::string prefix = train ? "train" : "t10k";
   auto find = [&](const std::string& stem) {
     std::string base = (std::filesystem::path(dir) / (prefix + stem)).string();
-    if (std::filesystem::exists(base + ".gz")) return base + ".gz";
-    SL_CHECK(std::filesystem::exists(base), "{}: cannot find {}.gz (or {} without .gz)", name, base, base);
+    if (std::filesystem::exists(base + ".gz", ec)) return base + ".gz";
+    SL_CHECK(std::filesystem::exists(base, ec), "{}: cannot find {}.gz (or {} without .gz)", name, base, base);
     return base;
   };
   std::string images = find("-images-idx3-ubyte");  // images first: argument order is unspecified

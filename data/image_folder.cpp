@@ -41,7 +41,17 @@ const std::vector<std::string>& image_extensions() {
 
 ImageFolderDataset::ImageFolderDataset(const std::string& root, ImageFolderOptions options)
     : root_(root), options_(options) {
-  SL_CHECK(fs::is_directory(root), "image folder '{}' does not exist or is not a directory", root);
+  std::error_code ec;
+  SL_CHECK(fs::is_directory(root, ec), "image folder '{}' does not exist or is not a directory", root);
+  try {
+    scan();
+  } catch (const fs::filesystem_error& e) {  // unreadable folder, symlink loop, ...
+    fail("image folder '{}': {}", root, e.what());
+  }
+}
+
+void ImageFolderDataset::scan() {
+  const std::string& root = root_;
   // Like os.scandir + is_dir(): every sub-directory (symlinks followed, hidden ones included) is a class.
   for (const fs::directory_entry& e : fs::directory_iterator(root))
     if (e.is_directory()) classes_.push_back(e.path().filename().string());

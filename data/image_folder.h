@@ -32,6 +32,8 @@ class ImageFolderDataset : public Dataset {
   int32_t label(int64_t index) const;
 
  private:
+  void scan();  // lists classes and files (torchvision's order)
+
   std::string root_;
   ImageFolderOptions options_;
   std::vector<std::string> classes_;
