@@ -6,7 +6,6 @@
 #include <numeric>
 
 #include "engine/error.h"
-#include "engine/factory.h"
 #include "engine/rng.h"
 #include "engine/threads.h"
 
@@ -233,6 +232,11 @@ Batch DataLoader::build(int64_t number, int64_t epoch, std::vector<int64_t> indi
   }
   if (rows.empty()) return batch;
   const Image& first = images[rows.front()];
+  try {
+    transform_.check_channels(first.channels);
+  } catch (const Error& e) {
+    fail("{}: {}", dataset_->sample_name(indices[rows.front()]), e.what());
+  }
   const auto rows_n = static_cast<int64_t>(rows.size());
   batch.images = Tensor::empty({rows_n, first.channels, first.height, first.width});
   batch.labels = Tensor::empty({rows_n}, DType::i32);

@@ -203,10 +203,14 @@ void Compose::build_tables() {
     }
 }
 
+void Compose::check_channels(int channels) const {
+  SL_CHECK(table_.size() == 1 || static_cast<int>(table_.size()) == channels,
+           "Normalize has {} channel values but the image has {} channels", table_.size(), channels);
+}
+
 void Compose::to_tensor(const Image& image, float* chw) const {
   const int c = image.channels;
-  SL_CHECK(table_.size() == 1 || static_cast<int>(table_.size()) == c,
-           "Normalize has {} channel values but the image has {} channels", table_.size(), c);
+  check_channels(c);
   const size_t plane = static_cast<size_t>(image.height) * image.width;
   const uint8_t* px = image.pixels.data();
   for (int ch = 0; ch < c; ++ch) {

@@ -75,6 +75,8 @@ class Compose {
   // Writes channels * height * width floats: (pixel / 255 - mean[c]) / std[c] in f32, the same
   // arithmetic as torchvision, through a 256-entry table per channel.
   void to_tensor(const Image& image, float* chw) const;
+  // Throws unless normalize() was given one value or `channels` values.
+  void check_channels(int channels) const;
   // augment + to_tensor as one [C, H, W] tensor.
   Tensor operator()(Image image, SampleRng& rng) const;
 

@@ -1,7 +1,9 @@
 // The loader: batching, drop-last, subset, seeded shuffles, bit-identical batches for any worker
 // count and with or without prefetching, errors from worker threads, clean shutdown; and the
 // dataset registry.
+#include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <numeric>
 #include <set>
 #include <stdexcept>
@@ -191,6 +193,8 @@ TEST_CASE("loader: errors on worker threads reach next(), naming the sample", "[
   crop.add(random_crop(10));
   DataLoader cropping(std::make_shared<TrickyDataset>(), crop, loader_options(5, false));
   CHECK(contains(error_of([&] { cropping.next(); }), "tricky[0]: RandomCrop(10, padding=0): the padded image 8x8"));
+  DataLoader rgb_stats(std::make_shared<TrickyDataset>(), default_transform("cifar10", false), loader_options(5, false));
+  CHECK(error_of([&] { rgb_stats.next(); }) == "tricky[0]: Normalize has 3 channel values but the image has 1 channels");
 }
 
 TEST_CASE("loader: stopping early, restarting and destroying never hang", "[data][loader]") {
@@ -245,4 +249,27 @@ TEST_CASE("loader: a Fashion-MNIST epoch in normalised batches of 64", "[data][l
   CHECK(images == 60000);
   for (int64_t c : per_class) CHECK(c == 6000);
   CHECK(std::abs(sum / (60000.0 * 784)) < 1e-4);  // normalised with the training set's own mean
+}
+
+TEST_CASE("cli: shiftlab bench data prints images/s for both loaders", "[data][cli]") {
+  std::string cmd = std::string(SHIFTLAB_CLI) +
+                    " bench data --batches 5 -b 8 --folder-images 16 --folder-batches 2 --threads 1 2 2>&1";
+  FILE* pipe = popen(cmd.c_str(), "r");
+  REQUIRE(pipe != nullptr);
+  std::string out;
+  char buf[512];
+  while (size_t n = fread(buf, 1, sizeof buf, pipe)) out.append(buf, n);
+  int status = pclose(pipe);
+  INFO(out);
+  CHECK(status == 0);
+  CHECK(contains(out, "images/s"));
+  CHECK(contains(out, "fashion-mnist train"));
+  CHECK(contains(out, "image folder, 16 JPEG 256px"));
+  CHECK(std::count(out.begin(), out.end(), '\n') >= 7);  // header lines + 4 rows
+  FILE* bad = popen((std::string(SHIFTLAB_CLI) + " bench data --dataset svhn 2>&1").c_str(), "r");
+  REQUIRE(bad != nullptr);
+  out.clear();
+  while (size_t n = fread(buf, 1, sizeof buf, bad)) out.append(buf, n);
+  CHECK(pclose(bad) != 0);
+  CHECK(contains(out, "unknown dataset 'svhn'"));
 }
