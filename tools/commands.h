@@ -5,6 +5,8 @@
 namespace sl::tools {
 
 void add_bench_command(CLI::App& app);
+// `bench data` (tools/bench_data.cpp), registered by add_bench_command.
+void add_bench_data_command(CLI::App& bench);
 void add_quantize_command(CLI::App& app);
 
 }  // namespace sl::tools
