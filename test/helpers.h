@@ -80,6 +80,7 @@ inline void check_values(const Tensor& got, const Tensor& want, double tol = 0,
 #include <unistd.h>
 
 #include <array>
+#include <atomic>
 #include <cstdio>
 #include <filesystem>
 
@@ -106,8 +107,8 @@ inline CliResult run_cli(const std::string& args) {
 // A fresh directory under the system temp dir, removed when the object goes out of scope.
 class TempDir {
  public:
-  explicit TempDir(const std::string& tag) {
-    static int counter = 0;
+  explicit TempDir(const std::string& tag = "tmp") {
+    static std::atomic<int> counter{0};
     path_ = std::filesystem::temp_directory_path() /
             ("shiftlab_test_" + tag + "_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
     std::filesystem::remove_all(path_);
@@ -117,7 +118,11 @@ class TempDir {
     std::error_code ec;
     std::filesystem::remove_all(path_, ec);
   }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  std::string str() const { return path_.string(); }
   std::string file(const std::string& name) const { return (path_ / name).string(); }
+  std::string operator/(const std::string& name) const { return file(name); }
   const std::filesystem::path& path() const { return path_; }
 
  private:
