@@ -1,10 +1,8 @@
-// Fixtures for the data tests: a temporary directory that removes itself, and writers for small
-// IDX (plain and gzip), CIFAR-binary and image files.
+// Fixtures for the data tests: writers for small IDX (plain and gzip), CIFAR-binary and image files
+// (the temporary directory they go into is helpers.h's TempDir).
 #pragma once
-#include <unistd.h>
 #include <zlib.h>
 
-#include <atomic>
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
@@ -14,6 +12,7 @@
 #include "data/image.h"
 #include "data/loader.h"
 #include "engine/error.h"
+#include "helpers.h"
 
 namespace sl::test {
 
