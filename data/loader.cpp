@@ -65,8 +65,10 @@ int64_t DataLoader::batches_per_epoch() const {
   return options_.drop_last ? size_ / b : (size_ + b - 1) / b;
 }
 
-void DataLoader::start_epoch(int64_t epoch) {
+void DataLoader::start_epoch(int64_t epoch, int64_t first_batch) {
   SL_CHECK(epoch >= 0, "DataLoader::start_epoch: epoch {} must be non-negative", epoch);
+  SL_CHECK(first_batch >= 0 && first_batch <= batches_per_epoch(),
+           "DataLoader::start_epoch: first batch {} is outside [0, {}]", first_batch, batches_per_epoch());
   {
     // Whatever was queued or built for the previous epoch is dropped.
     std::lock_guard<std::mutex> lock(mutex_);
@@ -76,7 +78,7 @@ void DataLoader::start_epoch(int64_t epoch) {
   }
   epoch_ = epoch;
   error_ = nullptr;
-  launched_ = received_ = 0;
+  launched_ = received_ = first_batch;
   skipped_ = 0;
   first_skip_.clear();
   reported_ = false;

@@ -57,9 +57,10 @@ class DataLoader {
 
   int64_t size() const { return size_; }  // samples per epoch (after subset)
   int64_t batches_per_epoch() const;
-  // Starts (or restarts) an epoch: new order, batch 0 queued. A batch still being built for the
-  // previous epoch is cancelled and dropped.
-  void start_epoch(int64_t epoch);
+  // Starts (or restarts) an epoch: new order, batch `first_batch` queued (a resumed run skips the
+  // batches it already trained on). A batch still being built for the previous epoch is cancelled
+  // and dropped.
+  void start_epoch(int64_t epoch, int64_t first_batch = 0);
   // The next batch, or nothing at the end of the epoch. Starts epoch 0 if no epoch was started.
   // Errors raised while building a batch (on any thread) are thrown here; after one, next()
   // keeps throwing it until start_epoch().

@@ -140,6 +140,24 @@ TEST_CASE("loader: the shuffle is a function of (seed, epoch)", "[data][loader]"
   for (int count : first) CHECK(count > 140);
 }
 
+TEST_CASE("loader: an epoch started at batch k yields the same batches k.. as the full epoch", "[data][loader]") {
+  auto ds = random_dataset(70);
+  Compose t = default_transform("cifar10", true);
+  DataLoader full(ds, t, loader_options(16, true, 5));
+  DataLoader resumed(ds, t, loader_options(16, true, 5));
+  std::vector<Batch> all = epoch(full, 3);
+  resumed.start_epoch(3, 2);
+  std::vector<Batch> rest;
+  while (auto b = resumed.next()) rest.push_back(*b);
+  REQUIRE(rest.size() == all.size() - 2);
+  for (size_t i = 0; i < rest.size(); ++i) {
+    CHECK(rest[i].number == all[i + 2].number);
+    CHECK(rest[i].images.to_vector<float>() == all[i + 2].images.to_vector<float>());
+    CHECK(rest[i].labels.to_vector<int32_t>() == all[i + 2].labels.to_vector<int32_t>());
+  }
+  CHECK(error_of([&] { resumed.start_epoch(0, 99); }).find("first batch 99") != std::string::npos);
+}
+
 TEST_CASE("loader: 1 or 2 workers, with or without prefetch, give bit-identical batches", "[data][loader]") {
   auto ds = random_dataset(120);
   Compose t = default_transform("cifar10", true);  // random crop + flip + normalize

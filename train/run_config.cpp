@@ -1,0 +1,193 @@
+#include "train/run_config.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "engine/error.h"
+#include "engine/file_io.h"
+
+namespace sl {
+
+std::vector<Field> run_config_fields(RunConfig& c) {
+  return {
+      {"dataset", "Dataset: fashion-mnist, mnist, kmnist, cifar10, cifar100, imagefolder", &c.dataset},
+      {"data", "Dataset folder (default: the dataset's usual place)", &c.data},
+      {"subset", "Train on the first N samples only (0 = all)", &c.subset},
+      {"test_subset", "Evaluate on the first N test samples only (0 = all)", &c.test_subset},
+      {"workers", "Threads decoding and augmenting data (0 = all cores)", &c.workers},
+      {"arch", "Model architecture (see docs/models.md)", &c.arch},
+      {"shortcut", "ResNet shortcut: A (parameter-free) or B (1x1 conv); empty = the model's default", &c.shortcut},
+      {"epochs", "Epochs to train", &c.epochs},
+      {"batch_size", "Training batch size", &c.batch_size},
+      {"test_batch_size", "Evaluation batch size", &c.test_batch_size},
+      {"optimizer", "sgd, adam, adamw, radam or ranger", &c.optimizer},
+      {"lr", "Initial learning rate", &c.lr},
+      {"momentum", "SGD momentum", &c.momentum},
+      {"weight_decay", "Weight decay (not applied to BN, biases and quantizer scales)", &c.weight_decay},
+      {"nesterov", "Nesterov momentum (SGD)", &c.nesterov},
+      {"label_smoothing", "Label smoothing of the cross-entropy loss", &c.label_smoothing},
+      {"lr_schedule", "none, step, multistep, cosine or exponential (stepped per epoch)", &c.lr_schedule},
+      {"lr_step_size", "step: epochs between decays", &c.lr_step_size},
+      {"lr_milestones", "multistep: epochs at which the lr decays", &c.lr_milestones},
+      {"lr_gamma", "Decay factor of step, multistep and exponential", &c.lr_gamma},
+      {"lr_min", "cosine: the final learning rate", &c.lr_min},
+      {"warmup_epochs", "Linear warm-up epochs before the schedule", &c.warmup_epochs},
+      {"seed", "Random seed (model init, shuffling, augmentation, dropout)", &c.seed},
+      {"threads", "CPU threads (0 = all cores)", &c.threads},
+      {"device", "cpu or cuda", &c.device},
+      {"print_freq", "Batches between progress lines when the output is not a terminal", &c.print_freq},
+      {"quant", "none, deepshift-q, deepshift-ps, apot, uniform, s3 or denseshift", &c.quant},
+      {"weight_bits", "Weight bits (0 = the family's default)", &c.weight_bits},
+      {"act_bits", "Activation bits: DeepShift I F (fixed point), APoT/uniform B", &c.act_bits},
+      {"quant_depth", "How many layers to quantize (DeepShift's --shift-depth; -1 = all)", &c.quant_depth},
+      {"quant_order", "Which layers --quant-depth counts: last (DeepShift's code) or first", &c.quant_order},
+      {"first_last", "First conv / last FC: auto (each paper's rule), quantize, fp32 or 8bit", &c.first_last},
+      {"rounding", "DeepShift rounding: deterministic or stochastic", &c.rounding},
+      {"apot_flavour", "APoT code flavour: imagenet or cifar", &c.apot_flavour},
+      {"s3_init", "S3 initialisation: dense or he", &c.s3_init},
+      {"lr_sign", "DeepShift-PS: learning rate of the sign parameters (-1 = --lr)", &c.lr_sign},
+      {"reg", "Weight of the family's regulariser (-1 = its default: DeepShift-PS wd, S3 1e-5)", &c.reg},
+  };
+}
+
+nlohmann::ordered_json to_json(const RunConfig& config) {
+  RunConfig copy = config;
+  nlohmann::ordered_json j = nlohmann::ordered_json::object();
+  for (const Field& f : run_config_fields(copy))
+    std::visit([&](auto* p) { j[f.key] = *p; }, f.ref);
+  return j;
+}
+
+namespace {
+
+const char* type_name(const FieldRef& ref) {
+  switch (ref.index()) {
+    case 0: return "a string";
+    case 1: case 2: return "an integer";
+    case 3: return "a non-negative integer";
+    case 4: return "a number";
+    case 5: return "true or false";
+    default: return "a list of integers";
+  }
+}
+
+// Reads one value, or returns false when the JSON type does not fit.
+bool read_value(const nlohmann::json& v, const FieldRef& ref) {
+  try {
+    switch (ref.index()) {
+      case 0: if (!v.is_string()) return false; *std::get<0>(ref) = v.get<std::string>(); return true;
+      case 1: if (!v.is_number_integer()) return false; *std::get<1>(ref) = v.get<int64_t>(); return true;
+      case 2: if (!v.is_number_integer()) return false; *std::get<2>(ref) = v.get<int>(); return true;
+      case 3: if (!v.is_number_unsigned()) return false; *std::get<3>(ref) = v.get<uint64_t>(); return true;
+      case 4: if (!v.is_number()) return false; *std::get<4>(ref) = v.get<double>(); return true;
+      case 5: if (!v.is_boolean()) return false; *std::get<5>(ref) = v.get<bool>(); return true;
+      case 6:
+        if (!v.is_array()) return false;
+        for (const auto& e : v) if (!e.is_number_integer()) return false;
+        *std::get<6>(ref) = v.get<std::vector<int64_t>>();
+        return true;
+      default:
+        if (!v.is_array()) return false;
+        for (const auto& e : v) if (!e.is_number_integer()) return false;
+        *std::get<7>(ref) = v.get<std::vector<int>>();
+        return true;
+    }
+  } catch (const nlohmann::json::exception&) {
+    return false;
+  }
+}
+
+// The closest key, for "did you mean" hints (edit distance <= 3).
+std::string closest_key(const std::string& key, const std::vector<Field>& fields) {
+  std::string best;
+  size_t best_d = 4;
+  for (const Field& f : fields) {
+    std::string k = f.key;
+    std::vector<size_t> prev(k.size() + 1), cur(k.size() + 1);
+    for (size_t j = 0; j <= k.size(); ++j) prev[j] = j;
+    for (size_t i = 1; i <= key.size(); ++i) {
+      cur[0] = i;
+      for (size_t j = 1; j <= k.size(); ++j)
+        cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (key[i - 1] == k[j - 1] ? 0 : 1)});
+      prev.swap(cur);
+    }
+    if (prev[k.size()] < best_d) {
+      best_d = prev[k.size()];
+      best = k;
+    }
+  }
+  return best;
+}
+
+}  // namespace
+
+void apply_json(RunConfig& config, const nlohmann::json& json, const std::string& source) {
+  SL_CHECK(json.is_object(), "{}: the config must be a JSON object", source);
+  std::vector<Field> fields = run_config_fields(config);
+  for (auto it = json.begin(); it != json.end(); ++it) {
+    auto f = std::find_if(fields.begin(), fields.end(), [&](const Field& x) { return it.key() == x.key; });
+    if (f == fields.end()) {
+      std::string hint = closest_key(it.key(), fields);
+      fail("{}: unknown key '{}'{}", source, it.key(), hint.empty() ? "" : " (did you mean '" + hint + "'?)");
+    }
+    SL_CHECK(read_value(it.value(), f->ref), "{}: key '{}' must be {}, got {}", source, it.key(), type_name(f->ref),
+             it.value().dump());
+  }
+}
+
+RunConfig load_run_config(const std::string& path) {
+  std::vector<char> bytes = read_file(path);
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(bytes.begin(), bytes.end());
+  } catch (const nlohmann::json::exception& e) {
+    fail("{}: not valid JSON: {}", path, e.what());
+  }
+  RunConfig c;
+  apply_json(c, j, path);
+  return c;
+}
+
+namespace {
+void check_choice(const char* key, const std::string& value, std::initializer_list<const char*> choices) {
+  for (const char* c : choices)
+    if (value == c) return;
+  std::string list;
+  for (const char* c : choices) list += std::string(list.empty() ? "" : ", ") + c;
+  fail("{} '{}' is not one of: {}", key, value, list);
+}
+}  // namespace
+
+void validate(const RunConfig& c) {
+  SL_CHECK(c.epochs >= 0, "epochs must be >= 0, got {}", c.epochs);
+  SL_CHECK(c.batch_size >= 1, "batch_size must be >= 1, got {}", c.batch_size);
+  SL_CHECK(c.test_batch_size >= 1, "test_batch_size must be >= 1, got {}", c.test_batch_size);
+  SL_CHECK(c.subset >= 0 && c.test_subset >= 0, "subset and test_subset must be >= 0");
+  SL_CHECK(c.workers >= 0, "workers must be >= 0, got {}", c.workers);
+  SL_CHECK(c.threads >= 0, "threads must be >= 0, got {}", c.threads);
+  SL_CHECK(c.lr > 0 && std::isfinite(c.lr), "lr must be positive, got {}", c.lr);
+  SL_CHECK(c.momentum >= 0 && c.momentum < 1, "momentum must be in [0, 1), got {}", c.momentum);
+  SL_CHECK(c.weight_decay >= 0, "weight_decay must be >= 0, got {}", c.weight_decay);
+  SL_CHECK(c.label_smoothing >= 0 && c.label_smoothing < 1, "label_smoothing must be in [0, 1), got {}",
+           c.label_smoothing);
+  SL_CHECK(c.lr_step_size >= 1, "lr_step_size must be >= 1, got {}", c.lr_step_size);
+  SL_CHECK(c.lr_gamma > 0, "lr_gamma must be positive, got {}", c.lr_gamma);
+  SL_CHECK(c.lr_min >= 0, "lr_min must be >= 0, got {}", c.lr_min);
+  SL_CHECK(c.warmup_epochs >= 0, "warmup_epochs must be >= 0, got {}", c.warmup_epochs);
+  SL_CHECK(c.print_freq >= 1, "print_freq must be >= 1, got {}", c.print_freq);
+  for (int64_t m : c.lr_milestones) SL_CHECK(m >= 0, "lr_milestones must be >= 0, got {}", m);
+  check_choice("optimizer", c.optimizer, {"sgd", "adam", "adamw", "radam", "ranger"});
+  check_choice("lr_schedule", c.lr_schedule, {"none", "step", "multistep", "cosine", "exponential"});
+  check_choice("device", c.device, {"cpu", "cuda"});
+  check_choice("quant", c.quant, {"none", "deepshift-q", "deepshift-ps", "apot", "uniform", "s3", "denseshift"});
+  check_choice("quant_order", c.quant_order, {"last", "first"});
+  check_choice("first_last", c.first_last, {"auto", "quantize", "fp32", "8bit"});
+  check_choice("rounding", c.rounding, {"deterministic", "stochastic"});
+  check_choice("apot_flavour", c.apot_flavour, {"imagenet", "cifar"});
+  check_choice("s3_init", c.s3_init, {"dense", "he"});
+  SL_CHECK(c.quant_depth >= -1, "quant_depth must be >= 0 (or -1 for all layers), got {}", c.quant_depth);
+  SL_CHECK(c.lr_sign == -1 || c.lr_sign >= 0, "lr_sign must be >= 0 (or -1 for --lr), got {}", c.lr_sign);
+  SL_CHECK(c.reg == -1 || c.reg >= 0, "reg must be >= 0 (or -1 for the family's default), got {}", c.reg);
+}
+
+}  // namespace sl
