@@ -33,6 +33,8 @@ int default_weight_bits(const std::string& method) {
 }
 
 std::string ConversionReport::summary() const {
+  if (quantized == 0 && std::none_of(layers.begin(), layers.end(), [](const LayerPlan& l) { return l.what == "8-bit"; }))
+    return "none (FP32)";
   std::vector<std::string> names;
   std::string what;
   for (const LayerPlan& l : layers) {

@@ -13,6 +13,8 @@ int main(int argc, char** argv) {
   CLI::App app{"shiftlab: train, evaluate and benchmark shift networks (DeepShift, APoT, S3, DenseShift, ShiftResNet)"};
   app.set_version_flag("--version", std::string("shiftlab ") + SHIFTLAB_VERSION);
   app.require_subcommand(1);
+  int exit_code = 0;
+  sl::tools::add_train_commands(app, exit_code);
   sl::tools::add_bench_command(app);
   sl::tools::add_quantize_command(app);
   try {
@@ -26,5 +28,5 @@ int main(int argc, char** argv) {
     fmt::print(stderr, "shiftlab: unexpected error: {}\n", e.what());
     return 1;
   }
-  return 0;
+  return exit_code;
 }

@@ -36,6 +36,9 @@ std::vector<Field> run_config_fields(RunConfig& c) {
       {"threads", "CPU threads (0 = all cores)", &c.threads},
       {"device", "cpu or cuda", &c.device},
       {"print_freq", "Batches between progress lines when the output is not a terminal", &c.print_freq},
+      {"out", "Run directory for config.json, metrics.jsonl and checkpoints", &c.out},
+      {"resume", "Continue the run saved in this checkpoint", &c.resume},
+      {"weights", "Initialise the model from this checkpoint (FP32 weights are converted)", &c.weights},
       {"quant", "none, deepshift-q, deepshift-ps, apot, uniform, s3 or denseshift", &c.quant},
       {"weight_bits", "Weight bits (0 = the family's default)", &c.weight_bits},
       {"act_bits", "Activation bits: DeepShift I F (fixed point), APoT/uniform B", &c.act_bits},
@@ -149,33 +152,35 @@ RunConfig load_run_config(const std::string& path) {
 }
 
 namespace {
-void check_choice(const char* key, const std::string& value, std::initializer_list<const char*> choices) {
+void check_choice(const std::string& key, const std::string& value, std::initializer_list<const char*> choices) {
   for (const char* c : choices)
     if (value == c) return;
   std::string list;
   for (const char* c : choices) list += std::string(list.empty() ? "" : ", ") + c;
-  fail("{} '{}' is not one of: {}", key, value, list);
+  std::string flag = key;
+  std::replace(flag.begin(), flag.end(), '_', '-');
+  fail("{} (--{}) '{}' is not one of: {}", key, flag, value, list);
 }
 }  // namespace
 
 void validate(const RunConfig& c) {
-  SL_CHECK(c.epochs >= 0, "epochs must be >= 0, got {}", c.epochs);
-  SL_CHECK(c.batch_size >= 1, "batch_size must be >= 1, got {}", c.batch_size);
-  SL_CHECK(c.test_batch_size >= 1, "test_batch_size must be >= 1, got {}", c.test_batch_size);
-  SL_CHECK(c.subset >= 0 && c.test_subset >= 0, "subset and test_subset must be >= 0");
-  SL_CHECK(c.workers >= 0, "workers must be >= 0, got {}", c.workers);
-  SL_CHECK(c.threads >= 0, "threads must be >= 0, got {}", c.threads);
-  SL_CHECK(c.lr > 0 && std::isfinite(c.lr), "lr must be positive, got {}", c.lr);
-  SL_CHECK(c.momentum >= 0 && c.momentum < 1, "momentum must be in [0, 1), got {}", c.momentum);
-  SL_CHECK(c.weight_decay >= 0, "weight_decay must be >= 0, got {}", c.weight_decay);
-  SL_CHECK(c.label_smoothing >= 0 && c.label_smoothing < 1, "label_smoothing must be in [0, 1), got {}",
+  SL_CHECK(c.epochs >= 0, "epochs (--epochs) must be >= 0, got {}", c.epochs);
+  SL_CHECK(c.batch_size >= 1, "batch_size (--batch-size) must be >= 1, got {}", c.batch_size);
+  SL_CHECK(c.test_batch_size >= 1, "test_batch_size (--test-batch-size) must be >= 1, got {}", c.test_batch_size);
+  SL_CHECK(c.subset >= 0 && c.test_subset >= 0, "subset (--subset) and test_subset (--test-subset) must be >= 0");
+  SL_CHECK(c.workers >= 0, "workers (--workers) must be >= 0, got {}", c.workers);
+  SL_CHECK(c.threads >= 0, "threads (--threads) must be >= 0, got {}", c.threads);
+  SL_CHECK(c.lr > 0 && std::isfinite(c.lr), "lr (--lr) must be positive, got {}", c.lr);
+  SL_CHECK(c.momentum >= 0 && c.momentum < 1, "momentum (--momentum) must be in [0, 1), got {}", c.momentum);
+  SL_CHECK(c.weight_decay >= 0, "weight_decay (--weight-decay) must be >= 0, got {}", c.weight_decay);
+  SL_CHECK(c.label_smoothing >= 0 && c.label_smoothing < 1, "label_smoothing (--label-smoothing) must be in [0, 1), got {}",
            c.label_smoothing);
-  SL_CHECK(c.lr_step_size >= 1, "lr_step_size must be >= 1, got {}", c.lr_step_size);
-  SL_CHECK(c.lr_gamma > 0, "lr_gamma must be positive, got {}", c.lr_gamma);
-  SL_CHECK(c.lr_min >= 0, "lr_min must be >= 0, got {}", c.lr_min);
-  SL_CHECK(c.warmup_epochs >= 0, "warmup_epochs must be >= 0, got {}", c.warmup_epochs);
-  SL_CHECK(c.print_freq >= 1, "print_freq must be >= 1, got {}", c.print_freq);
-  for (int64_t m : c.lr_milestones) SL_CHECK(m >= 0, "lr_milestones must be >= 0, got {}", m);
+  SL_CHECK(c.lr_step_size >= 1, "lr_step_size (--lr-step-size) must be >= 1, got {}", c.lr_step_size);
+  SL_CHECK(c.lr_gamma > 0, "lr_gamma (--lr-gamma) must be positive, got {}", c.lr_gamma);
+  SL_CHECK(c.lr_min >= 0, "lr_min (--lr-min) must be >= 0, got {}", c.lr_min);
+  SL_CHECK(c.warmup_epochs >= 0, "warmup_epochs (--warmup-epochs) must be >= 0, got {}", c.warmup_epochs);
+  SL_CHECK(c.print_freq >= 1, "print_freq (--print-freq) must be >= 1, got {}", c.print_freq);
+  for (int64_t m : c.lr_milestones) SL_CHECK(m >= 0, "lr_milestones (--lr-milestones) must be >= 0, got {}", m);
   check_choice("optimizer", c.optimizer, {"sgd", "adam", "adamw", "radam", "ranger"});
   check_choice("lr_schedule", c.lr_schedule, {"none", "step", "multistep", "cosine", "exponential"});
   check_choice("device", c.device, {"cpu", "cuda"});
@@ -185,9 +190,9 @@ void validate(const RunConfig& c) {
   check_choice("rounding", c.rounding, {"deterministic", "stochastic"});
   check_choice("apot_flavour", c.apot_flavour, {"imagenet", "cifar"});
   check_choice("s3_init", c.s3_init, {"dense", "he"});
-  SL_CHECK(c.quant_depth >= -1, "quant_depth must be >= 0 (or -1 for all layers), got {}", c.quant_depth);
-  SL_CHECK(c.lr_sign == -1 || c.lr_sign >= 0, "lr_sign must be >= 0 (or -1 for --lr), got {}", c.lr_sign);
-  SL_CHECK(c.reg == -1 || c.reg >= 0, "reg must be >= 0 (or -1 for the family's default), got {}", c.reg);
+  SL_CHECK(c.quant_depth >= -1, "quant_depth (--quant-depth) must be >= 0 (or -1 for all layers), got {}", c.quant_depth);
+  SL_CHECK(c.lr_sign == -1 || c.lr_sign >= 0, "lr_sign (--lr-sign) must be >= 0 (or -1 for --lr), got {}", c.lr_sign);
+  SL_CHECK(c.reg == -1 || c.reg >= 0, "reg (--reg) must be >= 0 (or -1 for the family's default), got {}", c.reg);
 }
 
 }  // namespace sl

@@ -44,6 +44,9 @@ struct RunConfig {
   int threads = 0;              // 0 = all cores
   std::string device = "cpu";   // cpu | cuda
   int64_t print_freq = 100;     // batches between progress lines (non-terminal output)
+  std::string out;              // run directory ("" = runs/<arch>-<quant>-seed<seed>)
+  std::string resume;           // checkpoint to continue from
+  std::string weights;          // checkpoint to initialise the model from (train from pretrained)
   // quantization (docs/quantizers.md)
   std::string quant = "none";   // none | deepshift-q | deepshift-ps | apot | uniform | s3 | denseshift
   int weight_bits = 0;          // 0 = the family's default (DeepShift 5, APoT 4, S3/DenseShift 3)

@@ -1,0 +1,115 @@
+#include "train/setup.h"
+
+#include "train/checkpoint.h"
+
+namespace sl {
+
+ModelOptions model_options_for(const RunConfig& c, const data::DatasetInfo& d) {
+  ModelOptions o;
+  o.num_classes = d.num_classes;
+  o.in_channels = d.image_shape.at(0);
+  SL_CHECK(d.image_shape.at(1) == d.image_shape.at(2), "dataset {} has non-square images {}", d.name,
+           shape_str(d.image_shape));
+  o.image_size = d.image_shape.at(1);
+  o.shortcut = c.shortcut;
+  return o;
+}
+
+BuiltModel build_model(const RunConfig& c, const data::DatasetInfo& dataset) {
+  manual_seed(c.seed);
+  BuiltModel b;
+  b.model = make_model(c.arch, model_options_for(c, dataset));
+  Checkpoint weights;
+  bool after = false;
+  if (!c.weights.empty()) {
+    weights = load_checkpoint(c.weights);
+    NamedTensors fp32 = b.model->state_dict();
+    bool fp32_match = fp32.size() == weights.model.size();
+    for (auto& kv : fp32) fp32_match = fp32_match && weights.model.count(kv.first);
+    if (fp32_match) load_model_state(*b.model, weights, c.weights);  // DeepShift's --weights: before conversion
+    else after = true;
+  }
+  Generator gen(c.seed * 0x9E3779B97F4A7C15ull + 1);  // latents of S3 / DenseShift
+  b.quantization = quantize_model(*b.model, quant_config(c), gen);
+  if (after) load_model_state(*b.model, weights, c.weights);  // a quantized checkpoint of this model
+  return b;
+}
+
+namespace {
+bool ends_with(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+OptimizerOptions optimizer_options(const RunConfig& c) {
+  OptimizerOptions o;
+  if (c.optimizer == "sgd") o = OptimizerOptions::sgd(c.lr).momentum(c.momentum).nesterov(c.nesterov);
+  else if (c.optimizer == "adam") o = OptimizerOptions::adam(c.lr);
+  else if (c.optimizer == "adamw") o = OptimizerOptions::adamw(c.lr);
+  else if (c.optimizer == "radam") o = OptimizerOptions::radam(c.lr);
+  else if (c.optimizer == "ranger") o = OptimizerOptions::ranger(c.lr);
+  else fail("unknown optimizer '{}' (sgd, adam, adamw, radam, ranger)", c.optimizer);
+  return o.weight_decay(c.weight_decay);
+}
+}  // namespace
+
+std::vector<ParamGroup> param_groups(const Module& model, const RunConfig& c) {
+  OptimizerOptions base = optimizer_options(c);
+  if (c.quant != "deepshift-ps") return {ParamGroup{model.named_parameters(), base}};
+  ParamGroup rest{{}, base}, sign{{}, OptimizerOptions(base).lr(c.lr_sign >= 0 ? c.lr_sign : c.lr).weight_decay(0)},
+      shift{{}, OptimizerOptions(base).weight_decay(0)};
+  for (auto& kv : model.named_parameters()) {
+    if (ends_with(kv.first, ".sign")) sign.params.push_back(kv);
+    else if (ends_with(kv.first, ".shift")) shift.params.push_back(kv);
+    else rest.params.push_back(kv);
+  }
+  std::vector<ParamGroup> groups;
+  for (ParamGroup* g : {&rest, &sign, &shift})
+    if (!g->params.empty()) groups.push_back(*g);
+  return groups;
+}
+
+std::unique_ptr<Optimizer> build_optimizer(const Module& model, const RunConfig& c) {
+  return make_optimizer(c.optimizer, param_groups(model, c));
+}
+
+std::shared_ptr<LRSchedule> build_schedule(const RunConfig& c) {
+  std::shared_ptr<LRSchedule> s;
+  if (c.lr_schedule == "none") s = std::make_shared<ConstantLR>();
+  else if (c.lr_schedule == "step") s = std::make_shared<StepLR>(c.lr_step_size, c.lr_gamma);
+  else if (c.lr_schedule == "multistep") s = std::make_shared<MultiStepLR>(c.lr_milestones, c.lr_gamma);
+  else if (c.lr_schedule == "cosine")
+    s = std::make_shared<CosineAnnealingLR>(std::max<int64_t>(1, c.epochs - c.warmup_epochs), c.lr_min);
+  else if (c.lr_schedule == "exponential") s = std::make_shared<ExponentialLR>(c.lr_gamma);
+  else fail("unknown lr_schedule '{}' (none, step, multistep, cosine, exponential)", c.lr_schedule);
+  if (c.warmup_epochs > 0) s = std::make_shared<LinearWarmup>(s, c.warmup_epochs);
+  return s;
+}
+
+double regularization_weight(const RunConfig& c) {
+  if (c.quant == "deepshift-ps") return c.reg >= 0 ? c.reg : c.weight_decay;
+  if (c.quant == "s3") return c.reg >= 0 ? c.reg : 1e-5;
+  return 0;
+}
+
+Loaders build_loaders(const RunConfig& c, bool train) {
+  Loaders l;
+  data::LoaderOptions test_opts;
+  test_opts.batch_size = c.test_batch_size;
+  test_opts.shuffle = false;
+  test_opts.seed = c.seed;
+  test_opts.workers = c.workers;
+  test_opts.subset = c.test_subset;
+  l.test_set = data::make_dataset(c.dataset, c.data, false);
+  l.test = std::make_unique<data::DataLoader>(l.test_set.dataset, l.test_set.transform, test_opts);
+  if (train) {
+    data::LoaderOptions o = test_opts;
+    o.batch_size = c.batch_size;
+    o.shuffle = true;
+    o.subset = c.subset;
+    l.train_set = data::make_dataset(c.dataset, c.data, true);
+    l.train = std::make_unique<data::DataLoader>(l.train_set.dataset, l.train_set.transform, o);
+  }
+  return l;
+}
+
+}  // namespace sl

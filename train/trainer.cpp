@@ -1,0 +1,257 @@
+#include "train/trainer.h"
+
+#include <fmt/format.h>
+
+#include <atomic>
+#include <cmath>
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+
+#include "backends/backend.h"
+#include "engine/file_io.h"
+#include "engine/threads.h"
+#include "train/progress.h"
+
+namespace sl {
+
+struct ThreadScope {
+  explicit ThreadScope(int n) : limit(n) {}
+  ThreadLimit limit;
+};
+
+namespace {
+
+std::atomic<bool> g_interrupted{false};
+
+extern "C" void on_sigint(int) {
+  g_interrupted = true;
+  std::signal(SIGINT, SIG_DFL);  // a second Ctrl-C stops at once
+}
+
+// Installs the Ctrl-C handler for the duration of training.
+struct SigintScope {
+  SigintScope() {
+    g_interrupted = false;
+    previous = std::signal(SIGINT, on_sigint);
+  }
+  ~SigintScope() { std::signal(SIGINT, previous); }
+  void (*previous)(int);
+};
+
+std::string default_run_dir(const RunConfig& c) {
+  return fmt::format("runs/{}-{}-seed{}", c.arch, c.quant == "none" ? "fp32" : c.quant, c.seed);
+}
+
+void check_finite(double loss, int64_t epoch, int64_t step, const std::string& run_dir) {
+  if (std::isfinite(loss)) return;
+  fail("the training loss became {} at epoch {}, step {}; stopping. The last good checkpoint is kept "
+       "({}/last.safetensors, if an epoch finished). Try a lower --lr.",
+       loss, epoch, step, run_dir);
+}
+
+}  // namespace
+
+Trainer::Trainer(RunConfig config, bool train) : config_(std::move(config)) {
+  validate(config_);
+  threads_ = std::make_unique<ThreadScope>(config_.threads);
+  device_ = device_from_name(config_.device);
+  if (device_ != Device::cpu) backend(device_);  // a clear error now if CUDA is unavailable
+  loaders_ = build_loaders(config_, train);
+  BuiltModel built = build_model(config_, loaders_.test_set.info);
+  model_ = built.model;
+  quantization_ = built.quantization;
+  model_->to(device_);
+  reg_weight_ = regularization_weight(config_);
+  Checkpoint resume;
+  if (!config_.resume.empty()) resume = load_checkpoint(config_.resume);
+  if (train) {
+    optimizer_ = build_optimizer(*model_, config_);
+    scheduler_ = std::make_unique<LRScheduler>(*optimizer_, build_schedule(config_));
+  }
+  if (!config_.resume.empty()) restore(resume);
+}
+
+Trainer::~Trainer() = default;
+
+void Trainer::restore(const Checkpoint& ckpt) {
+  load_model_state(*model_, ckpt, config_.resume);
+  if (!optimizer_) return;
+  SL_CHECK(ckpt.has_trainer_state, "{}: not a training checkpoint (no trainer state); use --weights to start from it",
+           config_.resume);
+  try {
+    optimizer_->load_state_dict(ckpt.optimizer);
+    scheduler_->load_state_dict(ckpt.scheduler);
+  } catch (const Error& e) {
+    fail("{}: {}", config_.resume, e.what());
+  }
+  state_ = ckpt.trainer;
+  default_generator().set_state(state_.rng_seed, state_.rng_offset);
+}
+
+void Trainer::prepare_run_dir() {
+  namespace fs = std::filesystem;
+  run_dir_ = config_.out.empty() ? default_run_dir(config_) : config_.out;
+  bool resuming_here = !config_.resume.empty() &&
+                       fs::weakly_canonical(fs::path(config_.resume).parent_path()) == fs::weakly_canonical(run_dir_);
+  if (fs::exists(fs::path(run_dir_) / "config.json") && !resuming_here)
+    fail("run directory '{}' already holds a run; continue it with --resume {}/last.safetensors or choose another --out",
+         run_dir_, run_dir_);
+  std::error_code ec;
+  fs::create_directories(run_dir_, ec);
+  SL_CHECK(!ec, "cannot create run directory '{}': {}", run_dir_, ec.message());
+  std::string text = to_json(config_).dump(2) + "\n";
+  write_file_atomic((fs::path(run_dir_) / "config.json").string(), text);
+}
+
+void Trainer::save(const std::string& name, const TrainerState& state) const {
+  save_checkpoint((std::filesystem::path(run_dir_) / name).string(), *model_, optimizer_.get(), scheduler_.get(), state,
+                  to_json(config_));
+}
+
+PassResult Trainer::train_epoch(int64_t epoch, bool& interrupted) {
+  data::DataLoader& loader = *loaders_.train;
+  model_->train();
+  StepMeters m;
+  // A resumed mid-epoch run continues the running averages it saved.
+  int64_t first = epoch == state_.epoch ? state_.batch : 0;
+  if (first > 0 && state_.seen > 0) {
+    m.loss.update(state_.loss_sum / state_.seen, static_cast<int64_t>(state_.seen));
+    m.top1.update(100.0 * state_.correct / state_.seen, static_cast<int64_t>(state_.seen));
+  }
+  Progress progress(fmt::format("Epoch: [{}]", epoch), loader.batches_per_epoch(), config_.print_freq,
+                    stdout_is_terminal());
+  loader.start_epoch(epoch, first);
+  auto start = std::chrono::steady_clock::now(), tick = start;
+  int64_t images = 0, step = first;
+  double correct = state_.correct * (first > 0), loss_sum = state_.loss_sum * (first > 0),
+         seen = state_.seen * (first > 0);
+  while (auto batch = loader.next()) {
+    auto t_data = std::chrono::steady_clock::now();
+    Tensor x = batch->images.to(device_), y = batch->labels.to(device_);
+    int64_t n = x.size(0);
+    optimizer_->zero_grad();
+    Tensor logits = (*model_)(x);
+    Tensor loss = cross_entropy(logits, y, config_.label_smoothing);
+    double loss_value = loss.item();
+    check_finite(loss_value, epoch, step, run_dir_);
+    Tensor total = loss;
+    if (reg_weight_ > 0) {
+      Tensor reg = quantizer_regularization(*model_);
+      if (reg.defined()) total = add(loss, mul(reg, scalar_like(reg_weight_, reg)));
+    }
+    total.backward();
+    optimizer_->step();
+    int64_t c1 = topk_correct(logits.detach(), y, 1), c5 = topk_correct(logits.detach(), y, std::min<int64_t>(5, logits.size(1)));
+    auto now = std::chrono::steady_clock::now();
+    m.data_time.update(std::chrono::duration<double>(t_data - tick).count());
+    m.batch_time.update(std::chrono::duration<double>(now - tick).count());
+    m.loss.update(loss_value, n);
+    m.top1.update(100.0 * static_cast<double>(c1) / static_cast<double>(n), n);
+    m.top5.update(100.0 * static_cast<double>(c5) / static_cast<double>(n), n);
+    tick = now;
+    images += n;
+    loss_sum += loss_value * static_cast<double>(n);
+    correct += static_cast<double>(c1);
+    seen += static_cast<double>(n);
+    ++step;
+    progress.update(step, m);
+    if (g_interrupted) {
+      TrainerState s = state_;
+      s.epoch = epoch;
+      s.batch = step;
+      s.loss_sum = loss_sum;
+      s.correct = correct;
+      s.seen = seen;
+      s.rng_seed = default_generator().seed();
+      s.rng_offset = default_generator().offset();
+      save("last.safetensors", s);
+      interrupted = true;
+      fmt::print("\nInterrupted at epoch {}, step {}: saved {}/last.safetensors (continue with --resume)\n", epoch, step,
+                 run_dir_);
+      break;
+    }
+  }
+  PassResult r;
+  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  r.images = images;
+  r.loss = seen > 0 ? loss_sum / seen : 0;
+  r.acc1 = seen > 0 ? 100.0 * correct / seen : 0;
+  return r;
+}
+
+PassResult Trainer::evaluate() {
+  data::DataLoader& loader = *loaders_.test;
+  model_->eval();
+  NoGradGuard no_grad;
+  StepMeters m;
+  Progress progress("Test: ", loader.batches_per_epoch(), config_.print_freq, stdout_is_terminal());
+  loader.start_epoch(0);
+  auto start = std::chrono::steady_clock::now(), tick = start;
+  int64_t step = 0;
+  while (auto batch = loader.next()) {
+    Tensor x = batch->images.to(device_), y = batch->labels.to(device_);
+    int64_t n = x.size(0);
+    Tensor logits = (*model_)(x);
+    double loss = cross_entropy(logits, y).item();
+    int64_t c1 = topk_correct(logits, y, 1), c5 = topk_correct(logits, y, std::min<int64_t>(5, logits.size(1)));
+    auto now = std::chrono::steady_clock::now();
+    m.batch_time.update(std::chrono::duration<double>(now - tick).count());
+    tick = now;
+    m.loss.update(loss, n);
+    m.top1.update(100.0 * static_cast<double>(c1) / static_cast<double>(n), n);
+    m.top5.update(100.0 * static_cast<double>(c5) / static_cast<double>(n), n);
+    progress.update(++step, m);
+  }
+  fmt::print(" * Acc@1 {:.3f} Acc@5 {:.3f}\n", m.top1.avg(), m.top5.avg());
+  std::fflush(stdout);
+  PassResult r;
+  r.loss = m.loss.avg();
+  r.acc1 = m.top1.avg();
+  r.acc5 = m.top5.avg();
+  r.images = m.loss.count();
+  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return r;
+}
+
+RunStatus Trainer::train() {
+  SL_CHECK(optimizer_, "Trainer: built for evaluation only");
+  prepare_run_dir();
+  fmt::print("{}\n{}\nmodel {}: {} parameters; quantization: {}\n", loaders_.train_set.dataset->describe(),
+             loaders_.test_set.dataset->describe(), config_.arch, model_->parameter_count(), quantization_.summary());
+  std::fflush(stdout);
+  SigintScope sigint;
+  std::string metrics_path = (std::filesystem::path(run_dir_) / "metrics.jsonl").string();
+  for (int64_t epoch = state_.epoch; epoch < config_.epochs; ++epoch) {
+    scheduler_->set_epoch(epoch);
+    double lr = optimizer_->lr(0);
+    bool interrupted = false;
+    PassResult tr = train_epoch(epoch, interrupted);
+    if (interrupted) return RunStatus::interrupted;
+    PassResult te = evaluate();
+    bool best = te.acc1 > state_.best_acc1;
+    state_.best_acc1 = std::max(state_.best_acc1, te.acc1);
+    state_.epoch = epoch + 1;
+    state_.batch = 0;
+    state_.loss_sum = state_.correct = state_.seen = 0;
+    state_.rng_seed = default_generator().seed();
+    state_.rng_offset = default_generator().offset();
+    double seconds = tr.seconds + te.seconds;
+    nlohmann::ordered_json row = {{"epoch", epoch},          {"lr", lr},
+                                  {"train_loss", tr.loss},   {"train_acc1", tr.acc1},
+                                  {"test_loss", te.loss},    {"test_acc1", te.acc1},
+                                  {"test_acc5", te.acc5},    {"best_acc1", state_.best_acc1},
+                                  {"seconds", seconds},      {"images_per_s", tr.seconds > 0 ? tr.images / tr.seconds : 0}};
+    std::ofstream(metrics_path, std::ios::app) << row.dump() << "\n";
+    save("last.safetensors", state_);
+    if (best) save("best.safetensors", state_);
+    fmt::print("Epoch {}: train loss {:.4f} acc@1 {:.2f} | test loss {:.4f} acc@1 {:.2f} acc@5 {:.2f} | lr {:.4g} | "
+               "{:.1f} s, {:.0f} img/s\n",
+               epoch, tr.loss, tr.acc1, te.loss, te.acc1, te.acc5, lr, seconds, tr.seconds > 0 ? tr.images / tr.seconds : 0);
+    std::fflush(stdout);
+    if (g_interrupted) return RunStatus::interrupted;
+  }
+  return RunStatus::finished;
+}
+
+}  // namespace sl

@@ -1,0 +1,60 @@
+// The training loop of `shiftlab train`: per epoch, train then evaluate; progress lines as the
+// PyTorch example; RUN_DIR/config.json, metrics.jsonl (one object per epoch), last.safetensors and
+// best.safetensors. A NaN/Inf loss stops the run (the last good checkpoint stays); Ctrl-C finishes
+// the current step, saves last.safetensors (resumable mid-epoch) and stops.
+#pragma once
+#include <memory>
+#include <string>
+
+#include "train/checkpoint.h"
+#include "train/setup.h"
+
+namespace sl {
+
+struct PassResult {
+  double loss = 0, acc1 = 0, acc5 = 0;
+  int64_t images = 0;
+  double seconds = 0;
+};
+
+enum class RunStatus { finished, interrupted };
+
+class Trainer {
+ public:
+  // Builds data, model (with --weights and quantization), optimizer and schedule; with
+  // config.resume, restores the whole state from that checkpoint. `train` = false builds only what
+  // evaluation needs (model weights must then come from --weights or --resume).
+  Trainer(RunConfig config, bool train);
+  ~Trainer();
+  Trainer(const Trainer&) = delete;
+  Trainer& operator=(const Trainer&) = delete;
+
+  // Trains the remaining epochs. Writes the run directory; throws sl::Error when the loss diverges.
+  RunStatus train();
+  // One pass over the test split with the progress lines and the " * Acc@1 .. Acc@5 .." summary.
+  PassResult evaluate();
+
+  Module& model() { return *model_; }
+  const RunConfig& config() const { return config_; }
+  const std::string& run_dir() const { return run_dir_; }
+
+ private:
+  PassResult train_epoch(int64_t epoch, bool& interrupted);
+  void save(const std::string& name, const TrainerState& state) const;
+  void prepare_run_dir();
+  void restore(const Checkpoint& ckpt);
+
+  RunConfig config_;
+  std::unique_ptr<struct ThreadScope> threads_;
+  Loaders loaders_;
+  ModulePtr model_;
+  ConversionReport quantization_;
+  std::unique_ptr<Optimizer> optimizer_;
+  std::unique_ptr<LRScheduler> scheduler_;
+  double reg_weight_ = 0;
+  Device device_ = Device::cpu;
+  TrainerState state_;
+  std::string run_dir_;
+};
+
+}  // namespace sl
