@@ -23,6 +23,10 @@ BuiltModel build_model(const RunConfig& c, const data::DatasetInfo& dataset) {
   bool after = false;
   if (!c.weights.empty()) {
     weights = load_checkpoint(c.weights);
+    if (weights.config.contains("arch") && weights.config["arch"].is_string()) {
+      std::string arch = weights.config["arch"].get<std::string>();
+      SL_CHECK(arch == c.arch, "{}: the checkpoint holds a {} model, not {} (--arch)", c.weights, arch, c.arch);
+    }
     NamedTensors fp32 = b.model->state_dict();
     bool fp32_match = fp32.size() == weights.model.size();
     for (auto& kv : fp32) fp32_match = fp32_match && weights.model.count(kv.first);

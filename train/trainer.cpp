@@ -15,29 +15,33 @@
 
 namespace sl {
 
-struct ThreadScope {
-  explicit ThreadScope(int n) : limit(n) {}
-  ThreadLimit limit;
-};
-
 namespace {
-
 std::atomic<bool> g_interrupted{false};
 
 extern "C" void on_sigint(int) {
   g_interrupted = true;
   std::signal(SIGINT, SIG_DFL);  // a second Ctrl-C stops at once
 }
+}  // namespace
 
-// Installs the Ctrl-C handler for the duration of training.
-struct SigintScope {
-  SigintScope() {
-    g_interrupted = false;
-    previous = std::signal(SIGINT, on_sigint);
+// Process-wide settings a trainer holds for its lifetime: the thread limit and, when training, the
+// Ctrl-C handler (installed before the data loads, so an early Ctrl-C still ends in a checkpoint).
+struct RunScope {
+  RunScope(int n, bool catch_sigint) : limit(n), sigint(catch_sigint) {
+    if (sigint) {
+      g_interrupted = false;
+      previous = std::signal(SIGINT, on_sigint);
+    }
   }
-  ~SigintScope() { std::signal(SIGINT, previous); }
-  void (*previous)(int);
+  ~RunScope() {
+    if (sigint) std::signal(SIGINT, previous);
+  }
+  ThreadLimit limit;
+  bool sigint;
+  void (*previous)(int) = SIG_DFL;
 };
+
+namespace {
 
 std::string default_run_dir(const RunConfig& c) {
   return fmt::format("runs/{}-{}-seed{}", c.arch, c.quant == "none" ? "fp32" : c.quant, c.seed);
@@ -54,7 +58,7 @@ void check_finite(double loss, int64_t epoch, int64_t step, const std::string& r
 
 Trainer::Trainer(RunConfig config, bool train) : config_(std::move(config)) {
   validate(config_);
-  threads_ = std::make_unique<ThreadScope>(config_.threads);
+  scope_ = std::make_unique<RunScope>(config_.threads, train);
   device_ = device_from_name(config_.device);
   if (device_ != Device::cpu) backend(device_);  // a clear error now if CUDA is unavailable
   loaders_ = build_loaders(config_, train);
@@ -220,7 +224,6 @@ RunStatus Trainer::train() {
   fmt::print("{}\n{}\nmodel {}: {} parameters; quantization: {}\n", loaders_.train_set.dataset->describe(),
              loaders_.test_set.dataset->describe(), config_.arch, model_->parameter_count(), quantization_.summary());
   std::fflush(stdout);
-  SigintScope sigint;
   std::string metrics_path = (std::filesystem::path(run_dir_) / "metrics.jsonl").string();
   for (int64_t epoch = state_.epoch; epoch < config_.epochs; ++epoch) {
     scheduler_->set_epoch(epoch);

@@ -45,7 +45,7 @@ class Trainer {
   void restore(const Checkpoint& ckpt);
 
   RunConfig config_;
-  std::unique_ptr<struct ThreadScope> threads_;
+  std::unique_ptr<struct RunScope> scope_;
   Loaders loaders_;
   ModulePtr model_;
   ConversionReport quantization_;
