@@ -97,9 +97,19 @@ std::vector<double> APoTWeight::magnitudes() const {
   return levels_.levels;
 }
 
-double APoTWeight::scale() const { return alpha_.item(); }
+double APoTWeight::scale() const { return alpha_.item() * (options_.rescale ? std_ : 1.0); }
 
 Tensor APoTWeight::effective_weight(const Tensor& weight) {
+  Tensor wq = quantize(weight);
+  if (!options_.rescale) return wq;
+  {
+    NoGradGuard no_grad;
+    std_ = std::sqrt(var(weight.detach()).item());
+  }
+  return mul(wq, scalar_like(std_, wq));
+}
+
+Tensor APoTWeight::quantize(const Tensor& weight) {
   SL_CHECK(weight.defined(), "apot needs the layer's weight");
   check_alpha(alpha_, "weight_alpha");
   const APoTOptions& o = options_;

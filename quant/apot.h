@@ -19,6 +19,9 @@ struct APoTOptions {
   APoTFlavour flavour = APoTFlavour::imagenet;
   double grad_scale = 0;   // 0 = off; else the clipping threshold's gradient is multiplied by it
   double alpha = 3.0;      // initial clipping threshold
+  // Multiply W_q by the weight's (constant) std so the layer keeps its FP32 scale: needed when no
+  // BatchNorm follows the layer to absorb alpha (shiftlab's extension; APoT's nets all have BN).
+  bool rescale = false;
 };
 
 // Weights: normalised to zero mean / unit (unbiased) std over the tensor, clipped at +-alpha,
@@ -34,9 +37,11 @@ class APoTWeight : public WeightQuantizer {
   Tensor alpha() const { return alpha_; }
 
  private:
+  Tensor quantize(const Tensor& weight);
   APoTOptions options_;
   LevelSet levels_;  // unused for ternary and uniform
   Tensor alpha_;
+  double std_ = 1;   // the weight std of the last forward (with rescale)
 };
 
 // Activations entering a layer (unsigned, after ReLU): clipped at alpha and projected on the level

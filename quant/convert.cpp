@@ -1,6 +1,7 @@
 #include "quant/convert.h"
 
 #include <algorithm>
+#include <cmath>
 
 #include "layers/conv2d.h"
 #include "layers/linear.h"
@@ -19,6 +20,7 @@ QuantConfig quant_config(const RunConfig& r) {
   q.depth = r.quant_depth;
   q.order = r.quant_order;
   q.first_last = r.first_last;
+  q.scale = r.quant_scale;
   q.rounding = r.rounding;
   q.apot_flavour = r.apot_flavour;
   q.s3_init = r.s3_init;
@@ -120,6 +122,7 @@ void check_config(const QuantConfig& c, int bits) {
            "unknown quant method '{}' (none, deepshift-q, deepshift-ps, apot, uniform, s3, denseshift)", c.method);
   SL_CHECK(c.depth >= -1, "quant_depth must be >= 0 (or -1 for all layers), got {}", c.depth);
   SL_CHECK(c.order == "last" || c.order == "first", "quant_order must be last or first, got '{}'", c.order);
+  SL_CHECK(c.scale == "auto" || c.scale == "on" || c.scale == "off", "quant_scale must be auto, on or off, got '{}'", c.scale);
   SL_CHECK(c.first_last == "auto" || c.first_last == "quantize" || c.first_last == "fp32" || c.first_last == "8bit",
            "first_last must be auto, quantize, fp32 or 8bit, got '{}'", c.first_last);
   if (c.method == "deepshift-q") deepshift_q_min_shift(bits);
@@ -136,7 +139,14 @@ void check_config(const QuantConfig& c, int bits) {
   }
 }
 
-void convert_layer(const Found& f, const QuantConfig& c, int bits, Generator& gen) {
+// 1/sqrt(3 fan_in): the std of PyTorch's default init U(+-1/sqrt(fan_in)).
+double unit_scale(const WeightLayer& layer) {
+  const Tensor& w = layer.weight();
+  double fan_in = static_cast<double>(w.numel() / w.size(0));
+  return 1.0 / std::sqrt(3.0 * fan_in);
+}
+
+void convert_layer(const Found& f, const QuantConfig& c, int bits, bool rescale, Generator& gen) {
   WeightLayer& layer = *f.layer;
   if (c.method == "deepshift-q") {
     FixedPointFormat fmt = fixed_point(c);
@@ -155,6 +165,7 @@ void convert_layer(const Found& f, const QuantConfig& c, int bits, Generator& ge
     o.power = c.method == "apot";
     o.flavour = apot_flavour_from_name(c.apot_flavour);
     o.alpha = 3.0;
+    o.rescale = rescale;
     layer.set_weight_parametrization(std::make_shared<APoTWeight>(o));
     int ab = apot_act_bits(c, bits);
     if (ab != 32) {
@@ -164,9 +175,12 @@ void convert_layer(const Found& f, const QuantConfig& c, int bits, Generator& ge
       layer.set_input_quantizer(std::make_shared<APoTActivation>(a));
     }
   } else if (c.method == "s3") {
-    layer.set_weight_parametrization(std::make_shared<S3Weight>(layer.weight(), bits, s3_init_from_name(c.s3_init), gen));
+    double scale = rescale ? unit_scale(layer) : 1.0;
+    layer.set_weight_parametrization(
+        std::make_shared<S3Weight>(layer.weight(), bits, s3_init_from_name(c.s3_init), gen, scale));
   } else if (c.method == "denseshift") {
-    layer.set_weight_parametrization(std::make_shared<DenseShiftWeight>(layer.weight(), bits, gen));
+    double scale = rescale ? unit_scale(layer) : 1.0;
+    layer.set_weight_parametrization(std::make_shared<DenseShiftWeight>(layer.weight(), bits, gen, 1e-3, scale));
   }
 }
 
@@ -183,6 +197,9 @@ ConversionReport quantize_model(Module& model, const QuantConfig& c, Generator& 
   for (const Found& f : layers)
     SL_CHECK(!f.layer->weight_parametrization(), "quant: layer '{}' is already quantized", f.name);
   std::vector<bool> pick = depth_selection(layers, c.depth, c.order);
+  bool has_bn = false;
+  for (auto& [name, m] : model.named_modules()) has_bn = has_bn || m->type_name().rfind("BatchNorm", 0) == 0;
+  bool rescale = c.scale == "on" || (c.scale == "auto" && !has_bn);
   std::string edge = first_last_rule(c);
   std::string what = fmt::format("{} {}-bit", c.method, bits);
   for (size_t i = 0; i < layers.size(); ++i) {
@@ -195,7 +212,7 @@ ConversionReport quantize_model(Module& model, const QuantConfig& c, Generator& 
       continue;
     }
     if (!pick[i]) continue;
-    convert_layer(layers[i], c, bits, gen);
+    convert_layer(layers[i], c, bits, rescale, gen);
     report.layers[i].what = what;
     ++report.quantized;
   }

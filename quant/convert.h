@@ -20,6 +20,11 @@ struct QuantConfig {
   int64_t depth = -1;           // layers to convert (-1 = all)
   std::string order = "last";   // "last": the last `depth` convs in definition order, as DeepShift's code; "first"
   std::string first_last = "auto";  // auto | quantize | fp32 | 8bit
+  // APoT, S3 and DenseShift assume a BatchNorm after each quantized layer to absorb the scale of
+  // their levels (alpha, or +-1..+-8). "auto" adds a constant per-layer scale when the model has no
+  // BatchNorm at all (DeepShift's MNIST nets): APoT keeps the weight's std, S3/DenseShift use
+  // 1/sqrt(3 fan_in) (PyTorch's default-init std for a +-1 weight). "on" / "off" force it.
+  std::string scale = "auto";
   std::string rounding = "deterministic";
   std::string apot_flavour = "imagenet";
   std::string s3_init = "dense";

@@ -87,8 +87,9 @@ DeepShiftQ::DeepShiftQ(int weight_bits, Rounding rounding, bool round_bias, Fixe
   deepshift_q_min_shift(weight_bits);  // validates the range
 }
 
-// Q has no zero code in practice, but an exactly zero weight stays 0, so 0 is a level.
-std::vector<double> DeepShiftQ::magnitudes() const { return powers_from(deepshift_q_min_shift(bits_), true); }
+// Q spends 1 sign bit and b-1 exponent bits: 2^b codes, no zero level (an exactly zero weight, which
+// the clamp leaves at 0, exports with sign 0 as upstream's packer does).
+std::vector<double> DeepShiftQ::magnitudes() const { return powers_from(deepshift_q_min_shift(bits_), false); }
 
 Tensor DeepShiftQ::effective_weight(const Tensor& weight) {
   SL_CHECK(weight.defined(), "deepshift-q needs the layer's weight");

@@ -7,7 +7,8 @@
 
 namespace sl {
 
-DenseShiftWeight::DenseShiftWeight(const Tensor& weight, int bits, Generator& gen, double init_std) : bits_(bits) {
+DenseShiftWeight::DenseShiftWeight(const Tensor& weight, int bits, Generator& gen, double init_std, double output_scale)
+    : bits_(bits), output_scale_(output_scale) {
   SL_CHECK(bits >= 2 && bits <= 4, "denseshift: weight bits must be in [2, 4], got {}", bits);
   SL_CHECK(weight.defined(), "denseshift: needs the layer's weight");
   auto draw = [&] { return randn(weight.shape(), weight.dtype(), weight.device(), 0, init_std, &gen); };
@@ -45,7 +46,7 @@ Tensor DenseShiftWeight::effective_weight(const Tensor& weight) {
   TensorList inputs{weight};
   inputs.insert(inputs.end(), gates_.begin(), gates_.end());
   // Surrogate: dW/dsign = r, dW/dp = s / (2r); dp/dgate_j = (p_{j-1} + 1) * b_{j+1} * ... * b_K.
-  return record("denseshift_weight", w, inputs, [s, r, b, p_before](const Tensor& g, const std::vector<bool>& needs) {
+  Tensor unit = record("denseshift_weight", w, inputs, [s, r, b, p_before](const Tensor& g, const std::vector<bool>& needs) {
     TensorList grads(needs.size());
     if (needs[0]) grads[0] = mul(g, r);
     Tensor gp = div(mul(g, s), mul(r, scalar_like(2.0, r)));
@@ -56,6 +57,7 @@ Tensor DenseShiftWeight::effective_weight(const Tensor& weight) {
     }
     return grads;
   });
+  return output_scale_ == 1 ? unit : mul(unit, scalar_like(output_scale_, unit));
 }
 
 }  // namespace sl

@@ -12,15 +12,18 @@ namespace sl {
 
 class DenseShiftWeight : public WeightQuantizer {
  public:
-  DenseShiftWeight(const Tensor& weight, int bits, Generator& gen, double init_std = 1e-3);
+  // output_scale multiplies every level (see S3Weight).
+  DenseShiftWeight(const Tensor& weight, int bits, Generator& gen, double init_std = 1e-3, double output_scale = 1);
   std::string method() const override { return "denseshift"; }
   int bits() const override { return bits_; }
+  double scale() const override { return output_scale_; }
   std::vector<double> magnitudes() const override;
   Tensor effective_weight(const Tensor& weight) override;
   const std::vector<Tensor>& gates() const { return gates_; }
 
  private:
   int bits_;
+  double output_scale_;
   std::vector<Tensor> gates_;
 };
 

@@ -41,6 +41,11 @@ ExportedCodes WeightQuantizer::export_codes(const Tensor& weight) {
   std::vector<int32_t> index(v.size());
   const std::vector<double>& mags = codes.magnitudes;
   for (size_t i = 0; i < v.size(); ++i) {
+    if (v[i] == 0 && mags.front() != 0) {  // a family without a zero level: sign 0 marks the exact zero
+      sign[i] = 0;
+      index[i] = 0;
+      continue;
+    }
     double m = std::abs(v[i]) / codes.scale;
     auto it = std::lower_bound(mags.begin(), mags.end(), m);
     // The closest magnitude, which must match to float32 precision.

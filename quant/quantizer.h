@@ -9,7 +9,8 @@
 
 namespace sl {
 
-// A trained weight as integer codes: value = sign * magnitudes[index] * scale.
+// A trained weight as integer codes: value = sign * magnitudes[index] * scale. A family without a
+// zero level (DeepShift-Q, DenseShift) exports an exactly zero weight as sign 0.
 struct ExportedCodes {
   Tensor sign;                     // i8 in {-1, 0, +1}, the weight's shape
   Tensor index;                    // i32 index into `magnitudes`, the weight's shape

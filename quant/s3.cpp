@@ -23,7 +23,8 @@ S3Init s3_init_from_name(const std::string& name) {
   fail("unknown S3 initialisation '{}' (expected dense or he)", name);
 }
 
-S3Weight::S3Weight(const Tensor& weight, int bits, S3Init init, Generator& gen) : bits_(bits) {
+S3Weight::S3Weight(const Tensor& weight, int bits, S3Init init, Generator& gen, double output_scale)
+    : bits_(bits), output_scale_(output_scale) {
   SL_CHECK(bits >= 2 && bits <= 4, "s3: weight bits must be in [2, 4], got {}", bits);
   SL_CHECK(weight.defined() && weight.dim() >= 2, "s3: needs the layer's weight");
   int64_t fan_out = weight.size(0);
@@ -71,7 +72,7 @@ Tensor S3Weight::effective_weight(const Tensor& weight) {
   inputs.insert(inputs.end(), shifts_.begin(), shifts_.end());
   // dW/dsign = z*P, dW/dsparse = s*P, dW/dshift_j = s*z*P*ln2 * dk/db_j with
   // dk/db_j = (b_0 * ... * b_{j-1}) * suffix_j (thresholds are identity STEs).
-  return record("s3_weight", w, inputs, [s, z, p, b, suffix](const Tensor& g, const std::vector<bool>& needs) {
+  Tensor unit = record("s3_weight", w, inputs, [s, z, p, b, suffix](const Tensor& g, const std::vector<bool>& needs) {
     TensorList grads(needs.size());
     Tensor gp = mul(g, p);
     if (needs[0]) grads[0] = mul(gp, z);
@@ -84,6 +85,7 @@ Tensor S3Weight::effective_weight(const Tensor& weight) {
     }
     return grads;
   });
+  return output_scale_ == 1 ? unit : mul(unit, scalar_like(output_scale_, unit));
 }
 
 Tensor S3Weight::regularization() { return sum(maximum(neg(sparse_), zeros_like(sparse_))); }

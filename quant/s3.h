@@ -19,9 +19,12 @@ S3Init s3_init_from_name(const std::string& name);  // "dense" | "he"
 class S3Weight : public WeightQuantizer {
  public:
   // Draws the latents (overwriting `weight`, which becomes the sign latent) from `gen`.
-  S3Weight(const Tensor& weight, int bits, S3Init init, Generator& gen);
+  // output_scale multiplies every level (1 as the original; shiftlab sets 1/sqrt(3 fan_in) for
+  // layers that no BatchNorm follows, so a +-1 weight has the variance of PyTorch's default init).
+  S3Weight(const Tensor& weight, int bits, S3Init init, Generator& gen, double output_scale = 1);
   std::string method() const override { return "s3"; }
   int bits() const override { return bits_; }
+  double scale() const override { return output_scale_; }
   std::vector<double> magnitudes() const override;
   Tensor effective_weight(const Tensor& weight) override;
   // sum(max(-sparse, 0)): the dense-weight regulariser (the trainer scales it by --rs, 1e-5 upstream).
@@ -31,6 +34,7 @@ class S3Weight : public WeightQuantizer {
 
  private:
   int bits_;
+  double output_scale_;
   Tensor sparse_;
   std::vector<Tensor> shifts_;
 };

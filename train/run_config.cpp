@@ -45,6 +45,7 @@ std::vector<Field> run_config_fields(RunConfig& c) {
       {"quant_depth", "How many layers to quantize (DeepShift's --shift-depth; -1 = all)", &c.quant_depth},
       {"quant_order", "Which layers --quant-depth counts: last (DeepShift's code) or first", &c.quant_order},
       {"first_last", "First conv / last FC: auto (each paper's rule), quantize, fp32 or 8bit", &c.first_last},
+      {"quant_scale", "Scale APoT/S3/DenseShift levels per layer: auto (models without BatchNorm), on, off", &c.quant_scale},
       {"rounding", "DeepShift rounding: deterministic or stochastic", &c.rounding},
       {"apot_flavour", "APoT code flavour: imagenet or cifar", &c.apot_flavour},
       {"s3_init", "S3 initialisation: dense or he", &c.s3_init},
@@ -187,6 +188,7 @@ void validate(const RunConfig& c) {
   check_choice("quant", c.quant, {"none", "deepshift-q", "deepshift-ps", "apot", "uniform", "s3", "denseshift"});
   check_choice("quant_order", c.quant_order, {"last", "first"});
   check_choice("first_last", c.first_last, {"auto", "quantize", "fp32", "8bit"});
+  check_choice("quant_scale", c.quant_scale, {"auto", "on", "off"});
   check_choice("rounding", c.rounding, {"deterministic", "stochastic"});
   check_choice("apot_flavour", c.apot_flavour, {"imagenet", "cifar"});
   check_choice("s3_init", c.s3_init, {"dense", "he"});

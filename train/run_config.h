@@ -54,6 +54,7 @@ struct RunConfig {
   int64_t quant_depth = -1;     // DeepShift's --shift-depth: layers to convert (-1 = all)
   std::string quant_order = "last";  // "last": DeepShift's code (last N convs + all linear); "first"
   std::string first_last = "auto";   // auto (each paper's rule) | quantize | fp32 | 8bit
+  std::string quant_scale = "auto";  // per-layer level scale for APoT/S3/DenseShift: auto (when the model has no BatchNorm) | on | off
   std::string rounding = "deterministic";
   std::string apot_flavour = "imagenet";
   std::string s3_init = "dense";
