@@ -8,6 +8,8 @@ void add_bench_command(CLI::App& app);
 // `bench data` (tools/bench_data.cpp), registered by add_bench_command.
 void add_bench_data_command(CLI::App& bench);
 void add_quantize_command(CLI::App& app);
+void add_convert_command(CLI::App& app);
+void add_inspect_command(CLI::App& app);
 // `train` and `eval` (tools/train.cpp); their callbacks store the process exit status.
 void add_train_commands(CLI::App& app, int& exit_code);
 

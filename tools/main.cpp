@@ -17,6 +17,8 @@ int main(int argc, char** argv) {
   sl::tools::add_train_commands(app, exit_code);
   sl::tools::add_bench_command(app);
   sl::tools::add_quantize_command(app);
+  sl::tools::add_convert_command(app);
+  sl::tools::add_inspect_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

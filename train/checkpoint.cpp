@@ -31,18 +31,20 @@ const std::pair<const char*, int64_t TrainerState::*> kInts[] = {
 }  // namespace
 
 void save_checkpoint(const std::string& path, const Module& model, const Optimizer* optimizer,
-                     const LRScheduler* scheduler, const TrainerState& state, const nlohmann::json& config) {
+                     const LRScheduler* scheduler, const TrainerState* state, const nlohmann::json& config) {
   std::vector<std::pair<std::string, Tensor>> tensors;
   for (auto& kv : model.state_dict()) tensors.emplace_back(kv.first, kv.second);
   if (optimizer)
     for (auto& kv : optimizer->state_dict()) tensors.emplace_back(kv.first, kv.second);
   if (scheduler)
     for (auto& kv : scheduler->state_dict()) tensors.emplace_back(kv.first, kv.second);
-  for (const auto& [name, member] : kInts) tensors.emplace_back(name, scalar_i64(state.*member));
-  for (const auto& [name, member] : kDoubles) tensors.emplace_back(name, scalar_f64(state.*member));
-  // Philox seed and offset are 64-bit counters; stored bit-for-bit in i64.
-  tensors.emplace_back("trainer.rng_seed", scalar_i64(static_cast<int64_t>(state.rng_seed)));
-  tensors.emplace_back("trainer.rng_offset", scalar_i64(static_cast<int64_t>(state.rng_offset)));
+  if (state) {
+    for (const auto& [name, member] : kInts) tensors.emplace_back(name, scalar_i64(state->*member));
+    for (const auto& [name, member] : kDoubles) tensors.emplace_back(name, scalar_f64(state->*member));
+    // Philox seed and offset are 64-bit counters; stored bit-for-bit in i64.
+    tensors.emplace_back("trainer.rng_seed", scalar_i64(static_cast<int64_t>(state->rng_seed)));
+    tensors.emplace_back("trainer.rng_offset", scalar_i64(static_cast<int64_t>(state->rng_offset)));
+  }
   Metadata meta{{"format", kFormat}, {"config", config.dump()}};
   save_safetensors(path, tensors, meta);
 }

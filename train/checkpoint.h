@@ -36,9 +36,9 @@ struct Checkpoint {
 };
 
 // Writes atomically (temp file + fsync + rename): an existing checkpoint is replaced only by a
-// complete new one.
+// complete new one. Without optimizer/scheduler/state it holds the model only (a --weights file).
 void save_checkpoint(const std::string& path, const Module& model, const Optimizer* optimizer,
-                     const LRScheduler* scheduler, const TrainerState& state, const nlohmann::json& config);
+                     const LRScheduler* scheduler, const TrainerState* state, const nlohmann::json& config);
 // Throws naming the file on a missing, truncated or corrupt file (see load_safetensors) or a bad
 // config metadata entry.
 Checkpoint load_checkpoint(const std::string& path);

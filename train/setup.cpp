@@ -30,8 +30,15 @@ BuiltModel build_model(const RunConfig& c, const data::DatasetInfo& dataset) {
     NamedTensors fp32 = b.model->state_dict();
     bool fp32_match = fp32.size() == weights.model.size();
     for (auto& kv : fp32) fp32_match = fp32_match && weights.model.count(kv.first);
-    if (fp32_match) load_model_state(*b.model, weights, c.weights);  // DeepShift's --weights: before conversion
-    else after = true;
+    if (fp32_match) {
+      load_model_state(*b.model, weights, c.weights);  // DeepShift's --weights: before conversion
+    } else {
+      after = true;  // a quantized checkpoint: it must be of the family this run converts to
+      std::string quant = weights.config.value("quant", std::string("none"));
+      SL_CHECK(quant == c.quant || c.quant != "none",
+               "{}: the checkpoint holds a {} model; pass --quant {} (and its options) to load it", c.weights, quant,
+               quant);
+    }
   }
   Generator gen(c.seed * 0x9E3779B97F4A7C15ull + 1);  // latents of S3 / DenseShift
   b.quantization = quantize_model(*b.model, quant_config(c), gen);

@@ -109,7 +109,7 @@ void Trainer::prepare_run_dir() {
 }
 
 void Trainer::save(const std::string& name, const TrainerState& state) const {
-  save_checkpoint((std::filesystem::path(run_dir_) / name).string(), *model_, optimizer_.get(), scheduler_.get(), state,
+  save_checkpoint((std::filesystem::path(run_dir_) / name).string(), *model_, optimizer_.get(), scheduler_.get(), &state,
                   to_json(config_));
 }
 

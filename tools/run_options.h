@@ -1,0 +1,28 @@
+// The run options shared by `train`, `eval`, `convert` and `inspect`: every RunConfig key is a
+// flag (`batch_size` -> `--batch-size`, plus the PyTorch example's and seed repos' spellings), and
+// the resolved config is, in order: the defaults, the run config stored in a checkpoint (train:
+// --resume; the others: --weights), the --config file, then the flags given.
+#pragma once
+#include <CLI/CLI.hpp>
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "train/run_config.h"
+
+namespace sl::tools {
+
+struct CliState {
+  RunConfig flags;  // values as parsed from the command line
+  std::vector<std::pair<std::string, CLI::Option*>> options;
+  std::string config_file;
+  bool evaluate = false;
+};
+
+void add_run_options(CLI::App* cmd, CliState& state);
+// checkpoint_key: "resume" or "weights", the key whose checkpoint supplies the stored run config;
+// `checkpoint` (when not empty) is that checkpoint, given some other way (inspect's argument).
+RunConfig resolve(const CliState& state, const std::string& checkpoint_key, const std::string& checkpoint = "");
+
+}  // namespace sl::tools
