@@ -76,6 +76,7 @@ void add_bench_command(CLI::App& app) {
   auto* bench = app.add_subcommand("bench", "Measure kernel and training speed");
   bench->require_subcommand(1);
   add_bench_data_command(*bench);
+  add_bench_train_command(*bench);
   auto opts = std::make_shared<BenchOptions>();
   auto add_common = [opts](CLI::App* cmd) {
     cmd->add_option("--threads", opts->threads, "Worker threads (0 = all cores)")->check(CLI::NonNegativeNumber);

@@ -7,6 +7,8 @@ namespace sl::tools {
 void add_bench_command(CLI::App& app);
 // `bench data` (tools/bench_data.cpp), registered by add_bench_command.
 void add_bench_data_command(CLI::App& bench);
+// `bench train` (tools/bench_train.cpp), registered by add_bench_command.
+void add_bench_train_command(CLI::App& bench);
 void add_quantize_command(CLI::App& app);
 void add_convert_command(CLI::App& app);
 void add_inspect_command(CLI::App& app);

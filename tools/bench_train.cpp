@@ -1,0 +1,113 @@
+// `shiftlab bench train`: training steps (forward, backward, SGD momentum 0.9 + weight decay 1e-4
+// update) on synthetic data, timed as ../shared/bench/torch_ref.py times PyTorch, with the same
+// benchmark ids and FLOP convention (2 x MACs of conv/linear; forward + weight-grad + input-grad,
+// no input-grad for the first layer), so `compare.py torch.json shiftlab.json` lines them up.
+#include <fmt/format.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "autograd/ops.h"
+#include "backends/backend.h"
+#include "engine/factory.h"
+#include "engine/threads.h"
+#include "layers/flops.h"
+#include "layers/models/registry.h"
+#include "quant/convert.h"
+#include "tools/commands.h"
+#include "tools/timing.h"
+#include "train/optimizer.h"
+
+namespace sl::tools {
+
+namespace {
+
+struct TrainBenchOptions {
+  std::string arch = "resnet20";
+  int64_t batch = 128;
+  std::string quant = "none";
+  std::vector<int> threads{0};
+  double budget = 4.0;
+  std::string json;
+  std::string device = "cpu";
+};
+
+// torch_ref.py's ids: "<arch>-train-b<batch>", DeepShift-Q with fixed-point activations as
+// "<arch>-pow2w-fx-train-b<batch>".
+std::string bench_id(const TrainBenchOptions& o) {
+  std::string q = o.quant == "none" ? "" : o.quant == "deepshift-q" ? "-pow2w-fx" : "-" + o.quant;
+  return fmt::format("{}{}-train-b{}", o.arch, q, o.batch);
+}
+
+nlohmann::ordered_json bench_one(const TrainBenchOptions& o, int threads) {
+  ThreadLimit limit(threads);
+  Device device = device_from_name(o.device);
+  const ModelInfo& info = model_info(o.arch);
+  manual_seed(0);
+  ModulePtr model = make_model(o.arch, info.natural);
+  Shape input{o.batch, info.natural.in_channels, info.natural.image_size, info.natural.image_size};
+  std::vector<LayerMacs> macs = layer_macs(*model, input);
+  double total = 0;
+  for (const LayerMacs& l : macs) total += 3.0 * static_cast<double>(l.macs);
+  if (!macs.empty()) total -= static_cast<double>(macs.front().macs);  // no input gradient for the first layer
+  Generator gen(0);
+  QuantConfig qc;
+  qc.method = o.quant;
+  quantize_model(*model, qc, gen);
+  model->to(device);
+  model->train();
+  auto opt = make_optimizer("sgd", {ParamGroup{model->named_parameters(),
+                                               OptimizerOptions::sgd(0.01).momentum(0.9).weight_decay(1e-4)}});
+  Tensor x = randn(input, DType::f32, Device::cpu, 0, 1, &gen).to(device);
+  std::vector<int32_t> labels(static_cast<size_t>(o.batch));
+  for (int64_t i = 0; i < o.batch; ++i) labels[static_cast<size_t>(i)] = static_cast<int32_t>(i % info.natural.num_classes);
+  Tensor y = from_vector(labels).to(device);
+  auto step = [&] {
+    opt->zero_grad();
+    cross_entropy((*model)(x), y).backward();
+    opt->step();
+    backend(device).synchronize();
+  };
+  Timing t = time_calls(step, 3, 7, o.budget);
+  double gflop = 2.0 * total * 1e-9;
+  std::string id = bench_id(o);
+  int used = num_threads();
+  fmt::print("{:<32} {} threads  {:8.2f} ms min  {:8.2f} ms median  {:8.0f} img/s  {:6.1f} GFLOP/s\n", id, used,
+             t.ms_min, t.ms_median, static_cast<double>(o.batch) / t.ms_median * 1e3, gflop / t.ms_median * 1e3);
+  return {{"id", id},
+          {"threads", std::to_string(threads > 0 ? threads : used)},
+          {"batch", o.batch},
+          {"ms_min", t.ms_min},
+          {"ms_median", t.ms_median},
+          {"items_per_s_median", static_cast<double>(o.batch) / t.ms_median * 1e3},
+          {"gflop_per_call", gflop},
+          {"gflop_per_s", gflop / t.ms_median * 1e3},
+          {"samples", t.samples}};
+}
+
+void run(const TrainBenchOptions& o) {
+  nlohmann::ordered_json results = nlohmann::ordered_json::array();
+  for (int threads : o.threads) results.push_back(bench_one(o, threads));
+  if (o.json.empty()) return;
+  nlohmann::ordered_json doc = {{"meta", {{"engine", std::string("shiftlab ") + SHIFTLAB_VERSION}, {"device", o.device}}},
+                                {"results", results}};
+  std::ofstream(o.json) << doc.dump(2) << "\n";
+  fmt::print("wrote {}\n", o.json);
+}
+
+}  // namespace
+
+void add_bench_train_command(CLI::App& bench) {
+  auto o = std::make_shared<TrainBenchOptions>();
+  auto* cmd = bench.add_subcommand("train", "Time training steps of a model on synthetic data (ids as torch_ref.py)");
+  cmd->add_option("-a,--arch", o->arch, "Model (its natural input size and classes)");
+  cmd->add_option("-b,--batch-size", o->batch, "Batch size")->check(CLI::PositiveNumber);
+  cmd->add_option("--quant", o->quant, "Quantize the model first (none, deepshift-q, deepshift-ps, apot, uniform, s3, denseshift)");
+  cmd->add_option("--threads", o->threads, "Thread counts to run, e.g. --threads 1 2 (0 = all cores)");
+  cmd->add_option("--budget", o->budget, "Seconds of timed steps per measurement")->check(CLI::PositiveNumber);
+  cmd->add_option("--json", o->json, "Write the results in torch_ref.py's JSON schema (for compare.py)");
+  cmd->add_option("--device", o->device, "cpu or cuda")->check(CLI::IsMember({"cpu", "cuda"}));
+  cmd->callback([o] { run(*o); });
+}
+
+}  // namespace sl::tools
