@@ -4,11 +4,13 @@
 // no input-grad for the first layer), so `compare.py torch.json shiftlab.json` lines them up.
 #include <fmt/format.h>
 
+#include <chrono>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "autograd/ops.h"
 #include "backends/backend.h"
+#include "backends/profiler.h"
 #include "engine/factory.h"
 #include "engine/threads.h"
 #include "layers/flops.h"
@@ -30,6 +32,7 @@ struct TrainBenchOptions {
   double budget = 4.0;
   std::string json;
   std::string device = "cpu";
+  bool profile = false;
 };
 
 // torch_ref.py's ids: "<arch>-train-b<batch>", DeepShift-Q with fixed-point activations as
@@ -69,6 +72,16 @@ nlohmann::ordered_json bench_one(const TrainBenchOptions& o, int threads) {
     backend(device).synchronize();
   };
   Timing t = time_calls(step, 3, 7, o.budget);
+  if (o.profile) {  // a separate run of profiled steps, so the timing above is not disturbed
+    const int steps = 5;
+    KernelProfiler::reset();
+    KernelProfiler::enable(true);
+    auto start = std::chrono::steady_clock::now();
+    for (int i = 0; i < steps; ++i) step();
+    double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    KernelProfiler::enable(false);
+    fmt::print("profile of {} steps ({:.1f} ms per step):\n{}", steps, wall / steps * 1e3, KernelProfiler::report(wall));
+  }
   double gflop = 2.0 * total * 1e-9;
   std::string id = bench_id(o);
   int used = num_threads();
@@ -106,6 +119,7 @@ void add_bench_train_command(CLI::App& bench) {
   cmd->add_option("--threads", o->threads, "Thread counts to run, e.g. --threads 1 2 (0 = all cores)");
   cmd->add_option("--budget", o->budget, "Seconds of timed steps per measurement")->check(CLI::PositiveNumber);
   cmd->add_option("--json", o->json, "Write the results in torch_ref.py's JSON schema (for compare.py)");
+  cmd->add_flag("--profile", o->profile, "Also print where the time of a step goes, per kernel");
   cmd->add_option("--device", o->device, "cpu or cuda")->check(CLI::IsMember({"cpu", "cuda"}));
   cmd->callback([o] { run(*o); });
 }
