@@ -5,6 +5,7 @@
 namespace sl::tools {
 
 void add_bench_command(CLI::App& app);
+void add_count_command(CLI::App& app);
 void add_quantize_command(CLI::App& app);
 
 }  // namespace sl::tools

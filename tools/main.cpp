@@ -14,6 +14,7 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", std::string("shiftlab ") + SHIFTLAB_VERSION);
   app.require_subcommand(1);
   sl::tools::add_bench_command(app);
+  sl::tools::add_count_command(app);
   sl::tools::add_quantize_command(app);
   try {
     app.parse(argc, argv);
