@@ -73,8 +73,11 @@ TEST_CASE("count prints the shiftresnet-cifar README's figures exactly", "[count
   auto lines = lines_of(r.output);
   CHECK(lines[2] == "MACs (true): (new) 16433792 (original) 40813184 (reduction) 2.48");
   CHECK(contains(lines[3], "Model: shiftresnet20 expansion 3"));
-  CHECK(contains(lines[3], "input 1x3x32x32 (cifar10, the model's reference input), 10 classes; original: resnet20 shortcut B"));
-  CHECK(contains(lines[4], "README-era stem term 32*32*9*64 = 589824, where the stem's true MACs are 442368 (HEAD's term: 1769472)"));
+  CHECK(contains(lines[3],
+                 "input 1x3x32x32 (cifar10, the model's reference input), 10 classes; original: resnet20 shortcut B"));
+  CHECK(contains(
+      lines[4],
+      "README-era stem term 32*32*9*64 = 589824, where the stem's true MACs are 442368 (HEAD's term: 1769472)"));
   CHECK(lines[5] == "Quantization: none (FP32 weights)");
   CHECK(lines[6] == "Weight memory: 3060544 bits = 95642 FP32 parameters x 32");
 }
@@ -84,8 +87,9 @@ TEST_CASE("count: any zoo model, quantizer families, per-layer table", "[count][
   INFO(r.output);
   REQUIRE(r.exit_code == 0);
   CHECK(contains(r.output, "Quantization: deepshift-q, 5-bit weights in 22 of 22 Conv2d/Linear layers\n"));
-  CHECK(contains(r.output, "Weight memory: 557104 bits = 92720 quantized weights x 5 + 2922 FP32 parameters x 32; "
-                           "FP32: 3060544 bits (5.49x smaller)"));
+  CHECK(contains(r.output,
+                 "Weight memory: 557104 bits = 92720 quantized weights x 5 + 2922 FP32 parameters x 32; "
+                 "FP32: 3060544 bits (5.49x smaller)"));
   CHECK(contains(r.output, "Shifts: 16433792 of 16433792 MACs (100.00%) become shifts; 0 stay multiplies"));
 
   r = run_cli("count --arch shiftresnet20 -e 3 --quant apot");
@@ -100,7 +104,8 @@ TEST_CASE("count: any zoo model, quantizer families, per-layer table", "[count][
   auto lines = lines_of(r.output);
   CHECK(lines[0] == "Parameters: 2296922");
   CHECK(lines[1] == "MACs (true): 91154944");
-  CHECK(contains(lines[2], "count.py's Parameters/FLOPs comparison is defined for shiftresnet-cifar's option-B ResNets"));
+  CHECK(
+      contains(lines[2], "count.py's Parameters/FLOPs comparison is defined for shiftresnet-cifar's option-B ResNets"));
   CHECK(contains(r.output, "s3, 3-bit weights in 56 of 58 Conv2d/Linear layers; first and last layer in FP32"));
   CHECK(contains(r.output, "layer                        type        weights         MACs  bits\n"));
   CHECK(contains(r.output, "\nconv1 "));
@@ -193,7 +198,8 @@ TEST_CASE("quant_cost: memory and shift conventions per family", "[count][quant]
   CHECK(default_weight_bits("uniform") == 4);
   CHECK(quantized_layer_rule("denseshift", 1) == std::vector<LayerPrecision>{LayerPrecision::fp32});
   CHECK(quantized_layer_rule("deepshift-q", 3) == std::vector<LayerPrecision>(3, LayerPrecision::quantized));
-  CHECK(error_of([] { quantized_layer_rule("lsq", 2); }).find("unknown quantization method 'lsq'") != std::string::npos);
+  CHECK(error_of([] { quantized_layer_rule("lsq", 2); }).find("unknown quantization method 'lsq'") !=
+        std::string::npos);
   CHECK(error_of([&] { quant_cost(*m, kCifar, "apot", 8); }).find("apot: weight bits must be in [2, 7]") !=
         std::string::npos);
   CHECK(error_of([&] { quant_cost(*m, kCifar, "denseshift", 5); }).find("[2, 4]") != std::string::npos);

@@ -15,7 +15,9 @@ TEST_CASE("shift2d matches the original CUDA kernel's offsets, forward and backw
   };
   for (const Case& c : std::vector<Case>{{"k3d1", 3, 1}, {"k5d1", 5, 1}, {"k3d2", 3, 2}}) {
     INFO(c.tag);
-    auto g = [&](const std::string& what) { return load_npy(golden_path("deepshift/shift_" + c.tag + "_" + what + ".npy")); };
+    auto g = [&](const std::string& what) {
+      return load_npy(golden_path("deepshift/shift_" + c.tag + "_" + what + ".npy"));
+    };
     Tensor x = g("x").clone();
     x.requires_grad_();
     int64_t channels = x.size(1);
@@ -59,8 +61,7 @@ TEST_CASE("shift2d by hand: a 5x5 neighbourhood, the unshifted remainder and dil
   std::vector<float> y = shift2d(x, 5).to_vector<float>();
   auto channel = [&](int64_t c) { return std::vector<float>(y.begin() + c * 25, y.begin() + (c + 1) * 25); };
   // Channel 0 reads (i - 2, j - 2): its content moves two pixels down and right.
-  CHECK(channel(0) == std::vector<float>{0, 0, 0, 0, 0, 0, 0, 0, 0,  0,  0, 0, 1, 2, 3,
-                                         0, 0, 6, 7, 8, 0, 0, 11, 12, 13});
+  CHECK(channel(0) == std::vector<float>{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 2, 3, 0, 0, 6, 7, 8, 0, 0, 11, 12, 13});
   // Channel 7 = (dy, dx) = (-1, 0): one row down.
   CHECK(channel(7) == std::vector<float>{0,   0,   0,   0,   0,   176, 177, 178, 179, 180, 181, 182, 183,
                                          184, 185, 186, 187, 188, 189, 190, 191, 192, 193, 194, 195});

@@ -62,7 +62,8 @@ TEST_CASE("Shift2d layer: no parameters, the op's offsets, option errors", "[shi
         std::string::npos);
   CHECK(error_of([] { Shift2d(Shift2dOptions().kernel_size(4)); }).find("got 4") != std::string::npos);
   CHECK(error_of([] { Shift2d(Shift2dOptions().kernel_size(0)); }).find("got 0") != std::string::npos);
-  CHECK(error_of([] { Shift2d(Shift2dOptions().dilation(0)); }).find("dilation must be >= 1, got 0") != std::string::npos);
+  CHECK(error_of([] { Shift2d(Shift2dOptions().dilation(0)); }).find("dilation must be >= 1, got 0") !=
+        std::string::npos);
 }
 
 TEST_CASE("ShiftConv: widths, shapes, names and the ReLU before the residual add", "[shift][models]") {
@@ -99,7 +100,8 @@ TEST_CASE("ShiftConv: widths, shapes, names and the ReLU before the residual add
   CHECK(negative);
   CHECK_FALSE(below_input);
   // And literally: ReLU(bn2(conv2(shift(ReLU(bn1(conv1 x)))))) + x.
-  Tensor want = relu(same.bn2->forward(same.conv2->forward(shift2d(relu(same.bn1->forward(same.conv1->forward(x))))))) + x;
+  Tensor want =
+      relu(same.bn2->forward(same.conv2->forward(shift2d(relu(same.bn1->forward(same.conv1->forward(x))))))) + x;
   check_close(y, want, 0);
 
   CHECK(error_of([] { ShiftConv(16, 16, 1, 0.05); }).find("int(16 * 0.05) = 0 middle channels") != std::string::npos);
@@ -143,22 +145,14 @@ TEST_CASE("count.py figures equal the published ones (spec §B4, README)", "[shi
     int64_t params, flops;  // flops 0: not published
   };
   const Row rows[] = {
-      {"resnet20", 1, 1, "", 272474, 40960640},
-      {"shiftresnet20", 3, 1, "", 95642, 16581248},
-      {"resnet20", 1, 2.8, "block", 96206, 14197376},
-      {"shiftresnet20", 1, 1, "", 34906, 6095488},
-      {"shiftresnet20", 6, 1, "", 186746, 32309888},
-      {"shiftresnet20", 9, 1, "", 277850, 48038528},
-      {"resnet56", 1, 1, "", 855770, 125895296},
-      {"resnet110", 1, 1, "", 1730714, 253297280},
-      {"shiftresnet56", 1, 1, "", 102106, 0},
-      {"shiftresnet56", 3, 1, "", 294554, 0},
-      {"shiftresnet56", 6, 1, "", 583226, 0},
-      {"shiftresnet56", 9, 1, "", 871898, 0},
-      {"shiftresnet110", 1, 1, "", 202906, 0},
-      {"shiftresnet110", 3, 1, "", 592922, 0},
-      {"shiftresnet110", 6, 1, "", 1177946, 0},
-      {"shiftresnet110", 9, 1, "", 1762970, 0},
+      {"resnet20", 1, 1, "", 272474, 40960640},       {"shiftresnet20", 3, 1, "", 95642, 16581248},
+      {"resnet20", 1, 2.8, "block", 96206, 14197376}, {"shiftresnet20", 1, 1, "", 34906, 6095488},
+      {"shiftresnet20", 6, 1, "", 186746, 32309888},  {"shiftresnet20", 9, 1, "", 277850, 48038528},
+      {"resnet56", 1, 1, "", 855770, 125895296},      {"resnet110", 1, 1, "", 1730714, 253297280},
+      {"shiftresnet56", 1, 1, "", 102106, 0},         {"shiftresnet56", 3, 1, "", 294554, 0},
+      {"shiftresnet56", 6, 1, "", 583226, 0},         {"shiftresnet56", 9, 1, "", 871898, 0},
+      {"shiftresnet110", 1, 1, "", 202906, 0},        {"shiftresnet110", 3, 1, "", 592922, 0},
+      {"shiftresnet110", 6, 1, "", 1177946, 0},       {"shiftresnet110", 9, 1, "", 1762970, 0},
   };
   for (const Row& r : rows) {
     INFO(r.arch << " e " << r.e << " r " << r.r << " " << r.mode);
@@ -255,11 +249,13 @@ TEST_CASE("ShiftResNet and reduction options: values, applicability, shortcuts",
   o = {};
   o.reduction_mode = "block";
   CHECK(make_model("resnet20", o)->parameter_count() == 269722);
-  CHECK(err("shiftresnet20", [] {
-          ModelOptions s;
-          s.shortcut = "B";
-          return s;
-        }()).find("does not apply to this model") != std::string::npos);
+  CHECK(err("shiftresnet20",
+            [] {
+              ModelOptions s;
+              s.shortcut = "B";
+              return s;
+            }())
+            .find("does not apply to this model") != std::string::npos);
 
   // Registry metadata.
   const ModelInfo& info = model_info("shiftresnet110");
@@ -280,8 +276,9 @@ TEST_CASE("ShiftResNet and reduction options: values, applicability, shortcuts",
   CHECK(m->forward(zeros({2, 1, 28, 28})).shape() == Shape{2, 10});
   // count.py refuses what it cannot count: option A, other families.
   CHECK_FALSE(count_py_applies(*make_model("resnet20", {})));
-  CHECK(error_of([] { count_py_flops(*make_model("mobilenetv2", {}), kCifar); }).find("not a shiftresnet-cifar ResNet") !=
-        std::string::npos);
+  CHECK(error_of([] {
+          count_py_flops(*make_model("mobilenetv2", {}), kCifar);
+        }).find("not a shiftresnet-cifar ResNet") != std::string::npos);
 }
 
 TEST_CASE("a shift block with DeepShift 1x1 convs trains: finite loss, gradients reach the latents", "[shift][quant]") {
@@ -293,7 +290,8 @@ TEST_CASE("a shift block with DeepShift 1x1 convs trains: finite loss, gradients
       if (std::string(method) == "deepshift-q") {
         conv->set_weight_parametrization(std::make_shared<DeepShiftQ>(5, Rounding::deterministic, false));
       } else {
-        conv->set_weight_parametrization(std::make_shared<DeepShiftPS>(conv->weight(), 5, Rounding::deterministic, false));
+        conv->set_weight_parametrization(
+            std::make_shared<DeepShiftPS>(conv->weight(), 5, Rounding::deterministic, false));
         conv->remove_weight();
       }
     }

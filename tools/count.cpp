@@ -46,14 +46,16 @@ std::string ratio(int64_t a, int64_t b) {
 }
 
 std::string percent(int64_t a, int64_t b) {
-  return b == 0 ? std::string("0.00%") : fmt::format("{:.2f}%", 100.0 * static_cast<double>(a) / static_cast<double>(b));
+  return b == 0 ? std::string("0.00%")
+                : fmt::format("{:.2f}%", 100.0 * static_cast<double>(a) / static_cast<double>(b));
 }
 
 // The architecture's options that differ from plain, for the Model line.
 std::string describe(const std::string& arch, const ModelOptions& m) {
   const ModelInfo& info = model_info(arch);
   std::string s = arch;
-  if (info.has_expansion) s += fmt::format(" expansion {} (mid = int(out * {})), shift kernel {}", m.expansion, m.expansion, m.shift_kernel);
+  if (info.has_expansion)
+    s += fmt::format(" expansion {} (mid = int(out * {})), shift kernel {}", m.expansion, m.expansion, m.shift_kernel);
   if (m.reduction != 1)
     s += fmt::format(" reduction {} ({})", m.reduction, m.reduction_mode.empty() ? "net" : m.reduction_mode);
   if (!m.shortcut.empty()) s += " shortcut " + m.shortcut;
@@ -76,7 +78,8 @@ void print_quant(const QuantCost& c) {
   std::string ends;
   if (c.layers.size() > 1 && quantized < n)
     ends = eight > 0 ? "; first and last layer at 8 bits" : "; first and last layer in FP32";
-  fmt::print("Quantization: {}, {}-bit weights in {} of {} Conv2d/Linear layers{}\n", c.method, c.bits, quantized, n, ends);
+  fmt::print("Quantization: {}, {}-bit weights in {} of {} Conv2d/Linear layers{}\n", c.method, c.bits, quantized, n,
+             ends);
 
   std::string terms = fmt::format("{} quantized weights x {}", c.quantized_weights(), c.bits);
   int64_t eight_weights = 0;
@@ -94,16 +97,18 @@ void print_quant(const QuantCost& c) {
     int64_t low = 0;
     for (const auto& l : c.layers)
       if (l.precision == LayerPrecision::quantized) low += l.macs;
-    fmt::print("Shifts: 0 of {} MACs (uniform levels are not powers of two: {} MACs become {}-bit integer "
-               "multiplies, {} 8-bit ones in the first/last layers)\n",
-               c.macs, low, c.bits, c.macs - low);
+    fmt::print(
+        "Shifts: 0 of {} MACs (uniform levels are not powers of two: {} MACs become {}-bit integer "
+        "multiplies, {} 8-bit ones in the first/last layers)\n",
+        c.macs, low, c.bits, c.macs - low);
     return;
   }
   if (c.method == "apot") {
-    fmt::print("Shifts: {} of {} MACs ({}) become shift-adds of at most {} shifts each (<= {} shifts); {} stay "
-               "multiplies ({})\n",
-               c.shift_macs, c.macs, percent(c.shift_macs, c.macs), c.shift_terms, c.shift_macs * c.shift_terms, rest,
-               rest_kind);
+    fmt::print(
+        "Shifts: {} of {} MACs ({}) become shift-adds of at most {} shifts each (<= {} shifts); {} stay "
+        "multiplies ({})\n",
+        c.shift_macs, c.macs, percent(c.shift_macs, c.macs), c.shift_terms, c.shift_macs * c.shift_terms, rest,
+        rest_kind);
     return;
   }
   fmt::print("Shifts: {} of {} MACs ({}) become shifts; {} stay multiplies{}\n", c.shift_macs, c.macs,
@@ -112,7 +117,8 @@ void print_quant(const QuantCost& c) {
 
 void print_layers(const QuantCost& c) {
   fmt::print("{:<28} {:<8} {:>10} {:>12} {:>5}\n", "layer", "type", "weights", "MACs", "bits");
-  for (const auto& l : c.layers) fmt::print("{:<28} {:<8} {:>10} {:>12} {:>5}\n", l.name, l.type, l.weight_numel, l.macs, l.bits);
+  for (const auto& l : c.layers)
+    fmt::print("{:<28} {:<8} {:>10} {:>12} {:>5}\n", l.name, l.type, l.weight_numel, l.macs, l.bits);
 }
 
 void run(const CountOptions& o) {
@@ -164,16 +170,18 @@ void run(const CountOptions& o) {
     fmt::print("MACs (true): (new) {} (original) {} (reduction) {}\n", macs, o_macs, ratio(o_macs, macs));
     fmt::print("Model: {}; input {} ({}), {} classes; original: {}\n", describe(o.arch, m), input_str, data,
                m.num_classes, describe(base, b));
-    fmt::print("Note: count.py's FLOPs are the MACs of the convs and the FC weight with its README-era stem term "
-               "{}*{}*9*{} = {}, where the stem's true MACs are {} (HEAD's term: {}); MACs (true) counts every "
-               "Conv2d/Linear (docs/count.md)\n",
-               f.stem_h, f.stem_w, f.c_last, f.stem, c.layers.front().macs, 3 * f.stem);
+    fmt::print(
+        "Note: count.py's FLOPs are the MACs of the convs and the FC weight with its README-era stem term "
+        "{}*{}*9*{} = {}, where the stem's true MACs are {} (HEAD's term: {}); MACs (true) counts every "
+        "Conv2d/Linear (docs/count.md)\n",
+        f.stem_h, f.stem_w, f.c_last, f.stem, c.layers.front().macs, 3 * f.stem);
   } else {
     fmt::print("Parameters: {}\n", params);
     fmt::print("MACs (true): {}\n", macs);
-    fmt::print("Model: {}; input {} ({}), {} classes (count.py's Parameters/FLOPs comparison is defined for "
-               "shiftresnet-cifar's option-B ResNets and ShiftResNets only)\n",
-               describe(o.arch, m), input_str, data, m.num_classes);
+    fmt::print(
+        "Model: {}; input {} ({}), {} classes (count.py's Parameters/FLOPs comparison is defined for "
+        "shiftresnet-cifar's option-B ResNets and ShiftResNets only)\n",
+        describe(o.arch, m), input_str, data, m.num_classes);
   }
   print_quant(c);
   if (o.per_layer) print_layers(c);
@@ -184,22 +192,26 @@ void run(const CountOptions& o) {
 void add_count_command(CLI::App& app) {
   auto o = std::make_shared<CountOptions>();
   auto* cmd = app.add_subcommand(
-      "count", "Parameters and FLOPs as shiftresnet-cifar's count.py prints them, true MACs, and the weight memory "
-               "and shift count under a quantizer family");
+      "count",
+      "Parameters and FLOPs as shiftresnet-cifar's count.py prints them, true MACs, and the weight memory "
+      "and shift count under a quantizer family");
   cmd->add_option("--arch", o->arch, "Model name (see docs/models.md)")->required();
   cmd->add_option("--expansion,-e", o->expansion, "ShiftResNet expansion: middle width = int(out * e)");
   cmd->add_option("--reduction", o->reduction, "ResNet reduction r (shiftresnet-cifar's baselines; 1 = none)");
-  cmd->add_option("--reduction-mode", o->reduction_mode, "net (all widths / sqrt(r), default) | block (inner widths / r)");
+  cmd->add_option("--reduction-mode", o->reduction_mode,
+                  "net (all widths / sqrt(r), default) | block (inner widths / r)");
   cmd->add_option("--shift-kernel", o->shift_kernel, "ShiftResNet shift neighbourhood k (odd, default 3)");
-  cmd->add_option("--dataset", o->dataset, "Sets classes and input: cifar10 | cifar100 | mnist | fashion-mnist | imagenet "
-                                           "(default: the model's reference input)")
+  cmd->add_option("--dataset", o->dataset,
+                  "Sets classes and input: cifar10 | cifar100 | mnist | fashion-mnist | imagenet "
+                  "(default: the model's reference input)")
       ->check(CLI::IsMember({"cifar10", "cifar100", "mnist", "fashion-mnist", "imagenet"}));
   cmd->add_option("--image-size", o->image_size, "Override the input size (e.g. 32 for Fashion-MNIST padded to 32x32)")
       ->check(CLI::PositiveNumber);
   cmd->add_option("--shortcut", o->shortcut, "A | B (default for resnetN here: B, count.py's ResNet)");
   cmd->add_option("--quant", o->quant, "none | deepshift-q | deepshift-ps | apot | uniform | s3 | denseshift")
       ->check(CLI::IsMember(quant_methods()));
-  cmd->add_option("--weight-bits", o->weight_bits, "Weight bits (default: 5 DeepShift, 4 APoT/uniform, 3 S3/DenseShift)");
+  cmd->add_option("--weight-bits", o->weight_bits,
+                  "Weight bits (default: 5 DeepShift, 4 APoT/uniform, 3 S3/DenseShift)");
   cmd->add_flag("--layers", o->per_layer, "Also print every Conv2d/Linear layer with its weights, MACs and bits");
   cmd->callback([o] { run(*o); });
 }

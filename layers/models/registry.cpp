@@ -115,31 +115,36 @@ const std::vector<Entry>& table() {
 // expansion / shift_kernel (ShiftResNets) and reduction / reduction_mode (CIFAR ResNets): valid
 // values, and only on the models that have them.
 void check_shift_options(const std::string& arch, const ModelInfo& info, const ModelOptions& o) {
-  SL_CHECK(std::isfinite(o.expansion) && o.expansion > 0, "make_model(\"{}\"): expansion must be a positive number, got {}",
-           arch, o.expansion);
+  SL_CHECK(std::isfinite(o.expansion) && o.expansion > 0,
+           "make_model(\"{}\"): expansion must be a positive number, got {}", arch, o.expansion);
   SL_CHECK(o.expansion == 1 || info.has_expansion,
            "make_model(\"{}\"): expansion {} applies only to the ShiftResNets (shiftresnet20/56/110), whose "
            "conv-shift-conv blocks it widens",
            arch, o.expansion);
-  SL_CHECK(o.shift_kernel >= 1 && o.shift_kernel % 2 == 1,
-           "make_model(\"{}\"): shift_kernel must be odd and positive (the shift's k x k neighbourhood is centred), got {}",
-           arch, o.shift_kernel);
+  SL_CHECK(
+      o.shift_kernel >= 1 && o.shift_kernel % 2 == 1,
+      "make_model(\"{}\"): shift_kernel must be odd and positive (the shift's k x k neighbourhood is centred), got {}",
+      arch, o.shift_kernel);
   SL_CHECK(o.shift_kernel == 3 || info.has_expansion,
            "make_model(\"{}\"): shift_kernel {} applies only to the ShiftResNets (shiftresnet20/56/110)", arch,
            o.shift_kernel);
-  SL_CHECK(std::isfinite(o.reduction) && o.reduction > 0, "make_model(\"{}\"): reduction must be a positive number, got {}",
-           arch, o.reduction);
-  SL_CHECK(o.reduction == 1 || info.has_reduction,
-           "make_model(\"{}\"): reduction {} applies only to the CIFAR ResNets resnet20/32/44/56/110 (shiftresnet-cifar's "
-           "baselines); it is not defined for this model",
-           arch, o.reduction);
+  SL_CHECK(std::isfinite(o.reduction) && o.reduction > 0,
+           "make_model(\"{}\"): reduction must be a positive number, got {}", arch, o.reduction);
+  SL_CHECK(
+      o.reduction == 1 || info.has_reduction,
+      "make_model(\"{}\"): reduction {} applies only to the CIFAR ResNets resnet20/32/44/56/110 (shiftresnet-cifar's "
+      "baselines); it is not defined for this model",
+      arch, o.reduction);
   const std::string& m = o.reduction_mode;
   bool upstream_only = m == "depthwise" || m == "shuffle" || m == "mobile";
   SL_CHECK(m.empty() || m == "net" || m == "block",
            "make_model(\"{}\"): reduction_mode must be \"net\" or \"block\", got \"{}\"{}", arch, m,
-           upstream_only ? " (count.py lists it, but shiftresnet-cifar's ResNet at 289a1a1 has no such mode; not supported)" : "");
+           upstream_only
+               ? " (count.py lists it, but shiftresnet-cifar's ResNet at 289a1a1 has no such mode; not supported)"
+               : "");
   SL_CHECK(m != "block" || info.has_reduction,
-           "make_model(\"{}\"): reduction_mode \"{}\" applies only to the CIFAR ResNets resnet20/32/44/56/110", arch, m);
+           "make_model(\"{}\"): reduction_mode \"{}\" applies only to the CIFAR ResNets resnet20/32/44/56/110", arch,
+           m);
 }
 
 const Entry& find(const std::string& arch) {

@@ -22,8 +22,7 @@ Tensor subsample_pad_channels(const Tensor& x, int64_t pad) {
   return cat({z, sub, z}, 1);
 }
 
-CifarBasicBlock::CifarBasicBlock(int64_t in_planes, int64_t planes, int64_t stride, char option,
-                                 int64_t mid_planes) {
+CifarBasicBlock::CifarBasicBlock(int64_t in_planes, int64_t planes, int64_t stride, char option, int64_t mid_planes) {
   auto conv3x3 = [](int64_t cin, int64_t cout, int64_t s) {
     return std::make_shared<Conv2d>(Conv2dOptions(cin, cout, 3).stride(s).padding(1).bias(false));
   };
@@ -58,11 +57,12 @@ Tensor CifarBasicBlock::forward(const Tensor& x) {
 
 CifarResNet::CifarResNet(const std::vector<int64_t>& num_blocks, const std::vector<int64_t>& widths,
                          int64_t in_channels, int64_t num_classes, char option, int64_t pool_kernel)
-    : CifarResNet(num_blocks, widths, in_channels, num_classes,
-                  [option](int64_t in, int64_t planes, int64_t stride) {
-                    return std::make_shared<CifarBasicBlock>(in, planes, stride, option);
-                  },
-                  pool_kernel) {}
+    : CifarResNet(
+          num_blocks, widths, in_channels, num_classes,
+          [option](int64_t in, int64_t planes, int64_t stride) {
+            return std::make_shared<CifarBasicBlock>(in, planes, stride, option);
+          },
+          pool_kernel) {}
 
 CifarResNet::CifarResNet(const std::vector<int64_t>& num_blocks, const std::vector<int64_t>& widths,
                          int64_t in_channels, int64_t num_classes, const BlockFactory& block, int64_t pool_kernel)

@@ -13,8 +13,7 @@ ShiftConv::ShiftConv(int64_t in_planes, int64_t out_planes, int64_t stride, doub
   mid_planes_ = static_cast<int64_t>(static_cast<double>(out_planes) * expansion);
   SL_CHECK(mid_planes_ >= 1, "ShiftConv: expansion {} gives int({} * {}) = {} middle channels; it must give at least 1",
            expansion, out_planes, expansion, mid_planes_);
-  conv1 = register_module("conv1",
-                          std::make_shared<Conv2d>(Conv2dOptions(in_planes, mid_planes_, 1).bias(false)));
+  conv1 = register_module("conv1", std::make_shared<Conv2d>(Conv2dOptions(in_planes, mid_planes_, 1).bias(false)));
   bn1 = register_module("bn1", std::make_shared<BatchNorm2d>(mid_planes_));
   shift2 = register_module("shift2", std::make_shared<Shift2d>(Shift2dOptions().kernel_size(shift_kernel)));
   conv2 = register_module(
@@ -87,7 +86,8 @@ CountPyFlops count_py_flops(Module& model, const Shape& input, CountPyStem stem)
         int64_t out_c = b->conv2->options().out_channels();
         const Shape& mid = b->conv1->last_output_shape();  // Hm x Wm: conv1 carries the stride
         const Shape& out = b->conv2->last_output_shape();
-        f.blocks += hw(mid) * 9 * mid_c * in + hw(out) * 9 * mid_c * out_c + shortcut_flops(*b->shortcut, in, out_c, out);
+        f.blocks +=
+            hw(mid) * 9 * mid_c * in + hw(out) * 9 * mid_c * out_c + shortcut_flops(*b->shortcut, in, out_c, out);
       }
     }
   }
