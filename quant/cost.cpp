@@ -45,6 +45,14 @@ void check_method(const std::string& method) {
            fmt::join(m, ", "));
 }
 
+// Kept file-local: quant/convert.h (another branch) exports sl::default_weight_bits with the same values.
+int family_default_bits(const std::string& method) {
+  if (method == "none") return 32;
+  if (method == "apot" || method == "uniform") return 4;
+  if (method == "s3" || method == "denseshift") return 3;
+  return 5;
+}
+
 }  // namespace
 
 int64_t QuantCost::quantized_weights() const {
@@ -61,14 +69,6 @@ int64_t QuantCost::layer_count(LayerPrecision p) const {
 const std::vector<std::string>& quant_methods() {
   static const std::vector<std::string> m{"none", "deepshift-q", "deepshift-ps", "apot", "uniform", "s3", "denseshift"};
   return m;
-}
-
-int default_weight_bits(const std::string& method) {
-  check_method(method);
-  if (method == "none") return 32;
-  if (method == "apot" || method == "uniform") return 4;
-  if (method == "s3" || method == "denseshift") return 3;
-  return 5;
 }
 
 std::vector<LayerPrecision> quantized_layer_rule(const std::string& method, size_t n) {
@@ -88,7 +88,7 @@ QuantCost quant_cost(Module& model, const Shape& input, const std::string& metho
   check_method(method);
   QuantCost c;
   c.method = method;
-  c.bits = bits == 0 ? default_weight_bits(method) : bits;
+  c.bits = bits == 0 ? family_default_bits(method) : bits;
   if (method != "none") c.bits = family_bits(method, c.bits);
   if (method == "deepshift-q" || method == "deepshift-ps" || method == "s3" || method == "denseshift") {
     c.shift_terms = 1;

@@ -46,12 +46,11 @@ struct QuantCost {
 
 // The families `count --quant` knows: none, deepshift-q, deepshift-ps, apot, uniform, s3, denseshift.
 const std::vector<std::string>& quant_methods();
-// DeepShift 5, APoT/uniform 4, S3/DenseShift 3 (what `shiftlab quantize` defaults to); 32 for none.
-int default_weight_bits(const std::string& method);
 // The precision of each of `n` weight layers (in module order) under `method` (see above).
 std::vector<LayerPrecision> quantized_layer_rule(const std::string& method, size_t n);
 // Throws for an unknown method or bits the family's quantizer refuses (it is constructed once to
-// check them, so the ranges are the quantizers' own). bits 0 = default_weight_bits(method).
+// check them, so the ranges are the quantizers' own). bits 0 = the family's default: DeepShift 5,
+// APoT/uniform 4, S3/DenseShift 3 (as `shiftlab quantize` and quant/convert.h default_weight_bits).
 QuantCost quant_cost(Module& model, const Shape& input, const std::string& method, int bits = 0);
 
 }  // namespace sl

@@ -193,9 +193,9 @@ TEST_CASE("quant_cost: memory and shift conventions per family", "[count][quant]
   for (auto [bits, terms] : std::vector<std::pair<int, int>>{{2, 1}, {3, 1}, {4, 2}, {5, 2}, {6, 3}, {7, 3}})
     CHECK(quant_cost(*m, kCifar, "apot", bits).shift_terms == terms);
 
-  CHECK(default_weight_bits("deepshift-q") == 5);
-  CHECK(default_weight_bits("denseshift") == 3);
-  CHECK(default_weight_bits("uniform") == 4);
+  CHECK(quant_cost(*m, kCifar, "deepshift-q").bits == 5);  // the families' default bits
+  CHECK(quant_cost(*m, kCifar, "denseshift").bits == 3);
+  CHECK(quant_cost(*m, kCifar, "uniform").bits == 4);
   CHECK(quantized_layer_rule("denseshift", 1) == std::vector<LayerPrecision>{LayerPrecision::fp32});
   CHECK(quantized_layer_rule("deepshift-q", 3) == std::vector<LayerPrecision>(3, LayerPrecision::quantized));
   CHECK(error_of([] { quantized_layer_rule("lsq", 2); }).find("unknown quantization method 'lsq'") !=
