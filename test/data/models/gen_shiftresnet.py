@@ -15,7 +15,7 @@ With SHIFTRESNET_SRC=<checkout at 289a1a1> (and optionally SHIFTRESNET_SRC_READM
 every figure, name and logit is asserted equal to theirs; e.g.
   git --git-dir=<mirror> archive 289a1a1 | tar -x -C /tmp/srn_head
   git --git-dir=<mirror> archive 255228f^ | tar -x -C /tmp/srn_readme
-This passed on 2026-11-24 (torch 1.13.1, CPU).
+This passed on 2026-11-24 (torch 1.13.0a0, CPU).
 """
 import importlib
 import json
