@@ -19,6 +19,8 @@ using namespace sl;
 using sl::test::check_close;
 using sl::test::error_of;
 using sl::test::has_name;
+using sl::test::load_deterministic;
+using sl::test::make_input;
 
 namespace {
 
@@ -31,53 +33,6 @@ const nlohmann::json& reference() {
   return j;
 }
 
-// gen_models.py's fill_values and make_input, in the same integer and double arithmetic.
-uint32_t fnv1a(const std::string& s) {
-  uint32_t h = 2166136261u;
-  for (unsigned char c : s) h = (h ^ c) * 16777619u;
-  return h;
-}
-
-double weyl(int64_t i, uint32_t offset) {  // ((i + 1) * 2654435761 + offset) mod 2^32 / 2^32
-  uint32_t u = static_cast<uint32_t>(i + 1) * 2654435761u + offset;
-  return static_cast<double>(u) / 4294967296.0;
-}
-
-Tensor fill_values(const std::string& name, const Shape& shape) {
-  int64_t n = shape_numel(shape);
-  uint32_t h = fnv1a(name);
-  auto ends = [&](const std::string& s) {
-    return name.size() >= s.size() && name.compare(name.size() - s.size(), s.size(), s) == 0;
-  };
-  std::vector<float> v(static_cast<size_t>(n));
-  double amp = shape.size() >= 2 ? std::sqrt(2.0 / static_cast<double>(n / shape[0])) : 0;
-  for (int64_t i = 0; i < n; ++i) {
-    double b = 2 * weyl(i, h) - 1, x;
-    if (ends("running_var"))
-      x = 1 + 0.25 * (b + 1);
-    else if (ends("running_mean"))
-      x = 0.1 * b;
-    else if (shape.size() >= 2)
-      x = b * amp;
-    else if (ends("weight"))
-      x = 1 + 0.1 * b;
-    else
-      x = 0.1 * b;
-    v[static_cast<size_t>(i)] = static_cast<float>(x);
-  }
-  return from_vector(v, shape.empty() ? Shape{} : shape);
-}
-
-Tensor make_input(const Shape& shape) {
-  int64_t n = shape_numel(shape);
-  std::vector<float> v(static_cast<size_t>(n));
-  for (int64_t i = 0; i < n; ++i) {
-    uint32_t u = static_cast<uint32_t>(i + 1) * 2654435761u;
-    v[static_cast<size_t>(i)] = static_cast<float>(static_cast<double>(u) / 2147483648.0 - 1);
-  }
-  return from_vector(v, shape);
-}
-
 ModelOptions options_for(const nlohmann::json& e) {
   ModelOptions o;
   auto in = e["natural_input"].get<std::vector<int64_t>>();
@@ -86,13 +41,6 @@ ModelOptions options_for(const nlohmann::json& e) {
   o.num_classes = e["arch"].get<std::string>().rfind("imagenet", 0) == 0 ? 1000 : 10;
   o.shortcut = e["shortcut"].get<std::string>();
   return o;
-}
-
-void load_deterministic(Module& m) {
-  std::map<std::string, Tensor> state;
-  for (const auto& kv : m.state_dict())
-    state[kv.first] = kv.second.dtype() == DType::i64 ? kv.second : fill_values(kv.first, kv.second.shape());
-  m.load_state_dict(state);
 }
 
 // Forward that also sums the MACs every WeightLayer recorded.
@@ -284,7 +232,8 @@ TEST_CASE("registry: names, descriptions and natural inputs", "[models]") {
   std::vector<std::string> names = model_names();
   CHECK(names == std::vector<std::string>{"mnist-fc", "mnist-conv", "resnet20", "resnet32", "resnet44", "resnet56",
                                           "resnet110", "resnet18", "mobilenetv2", "imagenet-resnet18",
-                                          "imagenet-resnet34", "imagenet-resnet50"});
+                                          "imagenet-resnet34", "imagenet-resnet50", "shiftresnet20", "shiftresnet56",
+                                          "shiftresnet110"});
   for (const auto& info : model_infos()) {
     INFO(info.name);
     CHECK_FALSE(info.description.empty());

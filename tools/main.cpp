@@ -16,6 +16,7 @@ int main(int argc, char** argv) {
   int exit_code = 0;
   sl::tools::add_train_commands(app, exit_code);
   sl::tools::add_bench_command(app);
+  sl::tools::add_count_command(app);
   sl::tools::add_quantize_command(app);
   sl::tools::add_convert_command(app);
   sl::tools::add_inspect_command(app);

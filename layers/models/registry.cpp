@@ -3,6 +3,7 @@
 #include "layers/models/registry.h"
 
 #include <algorithm>
+#include <cmath>
 #include <functional>
 
 #include "layers/batch_norm.h"
@@ -13,6 +14,7 @@
 #include "layers/models/mobilenetv2.h"
 #include "layers/models/resnet_cifar.h"
 #include "layers/models/resnet_imagenet.h"
+#include "layers/models/shiftresnet.h"
 
 namespace sl {
 
@@ -60,7 +62,9 @@ const std::vector<Entry>& table() {
                     ds_resnet,
                     "cifar",
                     natural(10, 3, 32, "A"),
-                    {"A", "B"}},
+                    {"A", "B"},
+                    false,
+                    true},
                    models::make_resnet_cifar});
     }
     t.push_back({{"resnet18",
@@ -89,9 +93,58 @@ const std::vector<Entry>& table() {
                     {"B"}},
                    models::make_resnet_imagenet});
     }
+    for (int depth : {20, 56, 110}) {
+      int n = (depth - 2) / 6;
+      t.push_back({{"shiftresnet" + std::to_string(depth),
+                    "ShiftResNet-" + std::to_string(depth) + ": the CIFAR ResNet layout with " + std::to_string(n) +
+                        " conv1x1-shift-conv1x1 blocks per stage (16/32/64 ch, middle width int(out * expansion)), "
+                        "projection shortcuts",
+                    "alvinwan/shiftresnet-cifar models/shiftresnet.py (Wu et al. 2018, arXiv 1711.08141)",
+                    "cifar",
+                    natural(10, 3, 32, ""),
+                    {},
+                    true,
+                    false},
+                   models::make_shiftresnet});
+    }
     return t;
   }();
   return entries;
+}
+
+// expansion / shift_kernel (ShiftResNets) and reduction / reduction_mode (CIFAR ResNets): valid
+// values, and only on the models that have them.
+void check_shift_options(const std::string& arch, const ModelInfo& info, const ModelOptions& o) {
+  SL_CHECK(std::isfinite(o.expansion) && o.expansion > 0,
+           "make_model(\"{}\"): expansion must be a positive number, got {}", arch, o.expansion);
+  SL_CHECK(o.expansion == 1 || info.has_expansion,
+           "make_model(\"{}\"): expansion {} applies only to the ShiftResNets (shiftresnet20/56/110), whose "
+           "conv-shift-conv blocks it widens",
+           arch, o.expansion);
+  SL_CHECK(
+      o.shift_kernel >= 1 && o.shift_kernel % 2 == 1,
+      "make_model(\"{}\"): shift_kernel must be odd and positive (the shift's k x k neighbourhood is centred), got {}",
+      arch, o.shift_kernel);
+  SL_CHECK(o.shift_kernel == 3 || info.has_expansion,
+           "make_model(\"{}\"): shift_kernel {} applies only to the ShiftResNets (shiftresnet20/56/110)", arch,
+           o.shift_kernel);
+  SL_CHECK(std::isfinite(o.reduction) && o.reduction > 0,
+           "make_model(\"{}\"): reduction must be a positive number, got {}", arch, o.reduction);
+  SL_CHECK(
+      o.reduction == 1 || info.has_reduction,
+      "make_model(\"{}\"): reduction {} applies only to the CIFAR ResNets resnet20/32/44/56/110 (shiftresnet-cifar's "
+      "baselines); it is not defined for this model",
+      arch, o.reduction);
+  const std::string& m = o.reduction_mode;
+  bool upstream_only = m == "depthwise" || m == "shuffle" || m == "mobile";
+  SL_CHECK(m.empty() || m == "net" || m == "block",
+           "make_model(\"{}\"): reduction_mode must be \"net\" or \"block\", got \"{}\"{}", arch, m,
+           upstream_only
+               ? " (count.py lists it, but shiftresnet-cifar's ResNet at 289a1a1 has no such mode; not supported)"
+               : "");
+  SL_CHECK(m != "block" || info.has_reduction,
+           "make_model(\"{}\"): reduction_mode \"{}\" applies only to the CIFAR ResNets resnet20/32/44/56/110", arch,
+           m);
 }
 
 const Entry& find(const std::string& arch) {
@@ -134,6 +187,7 @@ ModulePtr make_model(const std::string& arch, const ModelOptions& o) {
   }
   SL_CHECK(o.init.empty() || o.init == "pytorch" || o.init == "kaiming-fan-out",
            "make_model(\"{}\"): init must be \"pytorch\" or \"kaiming-fan-out\" (or empty), got \"{}\"", arch, o.init);
+  check_shift_options(arch, e.info, o);
   return e.build(arch, o);
 }
 

@@ -1,7 +1,10 @@
-// DeepShift's CIFAR ResNets (cifar10_models/resnet.py). The reference sets no custom init, so conv
-// and linear weights keep PyTorch's kaiming_uniform(a = sqrt(5)) default (akamaster's original
-// applies kaiming_normal; DeepShift's copy dropped it).
+// DeepShift's CIFAR ResNets (cifar10_models/resnet.py) and shiftresnet-cifar's reduced ResNets.
+// Neither reference sets a custom init, so conv and linear weights keep PyTorch's
+// kaiming_uniform(a = sqrt(5)) default (akamaster's original applies kaiming_normal; DeepShift's
+// copy dropped it).
 #include "layers/models/resnet_cifar.h"
+
+#include <cmath>
 
 #include "engine/factory.h"
 #include "layers/models/common.h"
@@ -19,13 +22,14 @@ Tensor subsample_pad_channels(const Tensor& x, int64_t pad) {
   return cat({z, sub, z}, 1);
 }
 
-CifarBasicBlock::CifarBasicBlock(int64_t in_planes, int64_t planes, int64_t stride, char option) {
+CifarBasicBlock::CifarBasicBlock(int64_t in_planes, int64_t planes, int64_t stride, char option, int64_t mid_planes) {
   auto conv3x3 = [](int64_t cin, int64_t cout, int64_t s) {
     return std::make_shared<Conv2d>(Conv2dOptions(cin, cout, 3).stride(s).padding(1).bias(false));
   };
-  conv1 = register_module("conv1", conv3x3(in_planes, planes, stride));
-  bn1 = register_module("bn1", std::make_shared<BatchNorm2d>(planes));
-  conv2 = register_module("conv2", conv3x3(planes, planes, 1));
+  int64_t mid = mid_planes > 0 ? mid_planes : planes;
+  conv1 = register_module("conv1", conv3x3(in_planes, mid, stride));
+  bn1 = register_module("bn1", std::make_shared<BatchNorm2d>(mid));
+  conv2 = register_module("conv2", conv3x3(mid, planes, 1));
   bn2 = register_module("bn2", std::make_shared<BatchNorm2d>(planes));
   if (stride == 1 && in_planes == planes) {
     shortcut = register_module("shortcut", std::make_shared<Sequential>());
@@ -53,6 +57,15 @@ Tensor CifarBasicBlock::forward(const Tensor& x) {
 
 CifarResNet::CifarResNet(const std::vector<int64_t>& num_blocks, const std::vector<int64_t>& widths,
                          int64_t in_channels, int64_t num_classes, char option, int64_t pool_kernel)
+    : CifarResNet(
+          num_blocks, widths, in_channels, num_classes,
+          [option](int64_t in, int64_t planes, int64_t stride) {
+            return std::make_shared<CifarBasicBlock>(in, planes, stride, option);
+          },
+          pool_kernel) {}
+
+CifarResNet::CifarResNet(const std::vector<int64_t>& num_blocks, const std::vector<int64_t>& widths,
+                         int64_t in_channels, int64_t num_classes, const BlockFactory& block, int64_t pool_kernel)
     : pool_kernel_(pool_kernel) {
   SL_CHECK(num_blocks.size() == widths.size() && !widths.empty(), "ResNet: {} stage sizes for {} widths",
            num_blocks.size(), widths.size());
@@ -64,7 +77,7 @@ CifarResNet::CifarResNet(const std::vector<int64_t>& num_blocks, const std::vect
     auto stage = std::make_shared<Sequential>();
     for (int64_t b = 0; b < num_blocks[s]; ++b) {
       int64_t stride = (s > 0 && b == 0) ? 2 : 1;
-      stage->push_back(std::make_shared<CifarBasicBlock>(in_planes, widths[s], stride, option));
+      stage->push_back(block(in_planes, widths[s], stride));
       in_planes = widths[s];
     }
     layers.push_back(register_module("layer" + std::to_string(s + 1), stage));
@@ -95,6 +108,22 @@ int64_t final_size(int64_t image_size, size_t stages) {
 }
 }  // namespace
 
+std::vector<int64_t> reduced_widths(double reduction, const std::string& mode) {
+  std::vector<int64_t> widths{16, 32, 64};
+  if (mode == "block") return widths;
+  // ResNet.__init__: self.reduction = float(reduction) ** 0.5, then int(16 / self.reduction), ...
+  double q = std::pow(reduction, 0.5);
+  for (int64_t& w : widths) w = static_cast<int64_t>(static_cast<double>(w) / q);
+  return widths;
+}
+
+int64_t reduced_mid_planes(int64_t planes, double reduction, const std::string& mode) {
+  if (mode != "block") return planes;
+  // BasicBlock.__init__: self.expansion = 1 / float(reduction); mid = int(self.expansion * planes).
+  // (1 / r) * planes is not always planes / r in floating point; this is the reference's order.
+  return static_cast<int64_t>((1.0 / reduction) * static_cast<double>(planes));
+}
+
 ModulePtr make_resnet_cifar(const std::string& arch, const ModelOptions& o) {
   int64_t depth = std::stoll(arch.substr(6));  // "resnet20" -> 20
   int64_t n = (depth - 2) / 6;
@@ -104,8 +133,23 @@ ModulePtr make_resnet_cifar(const std::string& arch, const ModelOptions& o) {
            "make_model(\"{}\"): image_size {} is too small: the two stride-2 stages need at least 8 pixels "
            "(the reference input is 32)",
            arch, o.image_size);
-  auto m = std::make_shared<CifarResNet>(std::vector<int64_t>{n, n, n}, std::vector<int64_t>{16, 32, 64}, o.in_channels,
-                                         o.num_classes, shortcut_option(o, 'A'), 0);
+  // A reduced network is shiftresnet-cifar's ResNet, which only has projection shortcuts; option A
+  // could not follow the net-mode widths anyway (int(32 / q) is not always 2 * int(16 / q)).
+  bool reduced = o.reduction != 1;
+  char option = shortcut_option(o, reduced ? 'B' : 'A');
+  SL_CHECK(!reduced || option == 'B',
+           "make_model(\"{}\"): reduction {} builds shiftresnet-cifar's reduced ResNet, whose shortcuts are "
+           "option B; shortcut \"A\" cannot be combined with it (leave shortcut empty or use \"B\")",
+           arch, o.reduction);
+  std::vector<int64_t> widths = reduced_widths(o.reduction, o.reduction_mode);
+  const char* mode = o.reduction_mode == "block" ? "block" : "net";
+  SL_CHECK(widths[0] >= 1 && reduced_mid_planes(widths[0], o.reduction, o.reduction_mode) >= 1,
+           "make_model(\"{}\"): reduction {} (mode {}) is too large: it leaves 0 channels in the first stage", arch,
+           o.reduction, mode);
+  BlockFactory block = [option, r = o.reduction, mode = o.reduction_mode](int64_t in, int64_t planes, int64_t stride) {
+    return std::make_shared<CifarBasicBlock>(in, planes, stride, option, reduced_mid_planes(planes, r, mode));
+  };
+  auto m = std::make_shared<CifarResNet>(std::vector<int64_t>{n, n, n}, widths, o.in_channels, o.num_classes, block, 0);
   apply_init(*m, o, "pytorch");
   return m;
 }

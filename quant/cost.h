@@ -1,0 +1,56 @@
+// What a quantizer family would make of a model, counted on the FP32 model without converting it:
+// the weight memory in bits and how many multiply-accumulates become shifts. Used by `shiftlab
+// count`; docs/count.md states the conventions.
+//
+// Which layers are quantized is one rule, quantized_layer_rule() (a stand-in until the conversion of
+// quant/convert.h exists; it then should be the source of truth):
+//   deepshift-q, deepshift-ps: every Conv2d and Linear (DeepShift's convert_to_shift, whole depth);
+//   apot, uniform:             every layer except the first and the last, which APoT keeps at 8 bits;
+//   s3, denseshift:            every layer except the first and the last, which stay FP32;
+// "first" / "last" = the first / last Conv2d or Linear in module (registration) order: the stem conv
+// and the classifier of every zoo model.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "layers/flops.h"
+
+namespace sl {
+
+enum class LayerPrecision { fp32, quantized, eight_bit };
+
+struct LayerCost {
+  std::string name, type;
+  int64_t weight_numel = 0;  // the layer's weight (its bias stays FP32 and is counted with the rest)
+  int64_t macs = 0;          // one forward, layers/flops.h
+  LayerPrecision precision = LayerPrecision::fp32;
+  int bits = 32;  // storage bits per weight element
+};
+
+struct QuantCost {
+  std::string method;   // "none" or a family
+  int bits = 32;        // the family's weight bits (32 for none)
+  int shift_terms = 0;  // shifts per multiply in quantized layers: 1 (pure shift families),
+                        // ceil((bits - 1) / 2) (apot), 0 (none, uniform: still multiplies)
+  std::vector<LayerCost> layers;
+  int64_t parameters = 0;   // every FP32 parameter of the model
+  int64_t fp32_bits = 0;    // parameters * 32
+  int64_t memory_bits = 0;  // quantized weights * bits + 8-bit weights * 8 + per-layer scales * 32
+                            // + every other parameter (BN, biases, FP32 layers) * 32
+  int64_t scales = 0;       // per-layer FP32 scales a family adds (APoT's alpha, the 8-bit layers' max)
+  int64_t macs = 0;         // all Conv2d / Linear MACs
+  int64_t shift_macs = 0;   // MACs of quantized layers whose weights are (sums of) powers of two
+  int64_t quantized_weights() const;
+  int64_t layer_count(LayerPrecision p) const;
+};
+
+// The families `count --quant` knows: none, deepshift-q, deepshift-ps, apot, uniform, s3, denseshift.
+const std::vector<std::string>& quant_methods();
+// The precision of each of `n` weight layers (in module order) under `method` (see above).
+std::vector<LayerPrecision> quantized_layer_rule(const std::string& method, size_t n);
+// Throws for an unknown method or bits the family's quantizer refuses (it is constructed once to
+// check them, so the ranges are the quantizers' own). bits 0 = the family's default: DeepShift 5,
+// APoT/uniform 4, S3/DenseShift 3 (as `shiftlab quantize` and quant/convert.h default_weight_bits).
+QuantCost quant_cost(Module& model, const Shape& input, const std::string& method, int bits = 0);
+
+}  // namespace sl
