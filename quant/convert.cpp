@@ -110,7 +110,8 @@ FixedPointFormat fixed_point(const QuantConfig& c) {
 }
 
 int apot_act_bits(const QuantConfig& c, int weight_bits) {
-  if (c.act_bits.empty()) return weight_bits;  // APoT trains W = A bits
+  // APoT trains W = A bits; its activation level sets stop at 6 bits.
+  if (c.act_bits.empty()) return c.method == "apot" ? std::min(weight_bits, 6) : weight_bits;
   SL_CHECK(c.act_bits.size() == 1, "act_bits for {} takes one number (32 = FP32 activations), got {}", c.method,
            c.act_bits.size());
   return c.act_bits[0];

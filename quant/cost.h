@@ -1,19 +1,13 @@
-// What a quantizer family would make of a model, counted on the FP32 model without converting it:
-// the weight memory in bits and how many multiply-accumulates become shifts. Used by `shiftlab
-// count`; docs/count.md states the conventions.
-//
-// Which layers are quantized is one rule, quantized_layer_rule() (a stand-in until the conversion of
-// quant/convert.h exists; it then should be the source of truth):
-//   deepshift-q, deepshift-ps: every Conv2d and Linear (DeepShift's convert_to_shift, whole depth);
-//   apot, uniform:             every layer except the first and the last, which APoT keeps at 8 bits;
-//   s3, denseshift:            every layer except the first and the last, which stay FP32;
-// "first" / "last" = the first / last Conv2d or Linear in module (registration) order: the stem conv
-// and the classifier of every zoo model.
+// What a quantizer family makes of a model: the weight memory in bits and how many
+// multiply-accumulates become shifts. Used by `shiftlab count`; docs/count.md states the
+// conventions. Which layers are quantized is decided by the conversion itself (quant/convert.h:
+// --quant-depth, each paper's first/last-layer rule), so count and train always agree.
 #pragma once
 #include <string>
 #include <vector>
 
 #include "layers/flops.h"
+#include "quant/convert.h"
 
 namespace sl {
 
@@ -46,11 +40,8 @@ struct QuantCost {
 
 // The families `count --quant` knows: none, deepshift-q, deepshift-ps, apot, uniform, s3, denseshift.
 const std::vector<std::string>& quant_methods();
-// The precision of each of `n` weight layers (in module order) under `method` (see above).
-std::vector<LayerPrecision> quantized_layer_rule(const std::string& method, size_t n);
-// Throws for an unknown method or bits the family's quantizer refuses (it is constructed once to
-// check them, so the ranges are the quantizers' own). bits 0 = the family's default: DeepShift 5,
-// APoT/uniform 4, S3/DenseShift 3 (as `shiftlab quantize` and quant/convert.h default_weight_bits).
-QuantCost quant_cost(Module& model, const Shape& input, const std::string& method, int bits = 0);
+// Converts `model` (an FP32 model, modified in place) with `config` and counts. Throws as
+// quantize_model does for an unknown method or bits the family refuses.
+QuantCost quant_cost(Module& model, const Shape& input, const QuantConfig& config);
 
 }  // namespace sl

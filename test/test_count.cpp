@@ -50,7 +50,7 @@ TEST_CASE("count prints the shiftresnet-cifar README's figures exactly", "[count
       // count.py's own spelling of the flags (argparse "--arch=...") works too.
       {"--arch=shiftresnet20 --expansion=3", "Parameters: (new) 95642 (original) 272474 (reduction) 2.85",
        "FLOPs: (new) 16581248 (original) 40960640 (reduction) 2.47"},
-      {"--arch shiftresnet56 -e 9", "Parameters: (new) 871898 (original) 855770 (reduction) 0.98", ""},
+      {"--arch shiftresnet56 --expansion 9", "Parameters: (new) 871898 (original) 855770 (reduction) 0.98", ""},
       {"--arch resnet110", "Parameters: (new) 1730714 (original) 1730714 (reduction) 1.00",
        "FLOPs: (new) 253297280 (original) 253297280 (reduction) 1.00"},
       // CIFAR-100: both networks get the 100-class head (+5,850 parameters, +5,760 FLOPs).
@@ -83,7 +83,7 @@ TEST_CASE("count prints the shiftresnet-cifar README's figures exactly", "[count
 }
 
 TEST_CASE("count: any zoo model, quantizer families, per-layer table", "[count][cli]") {
-  auto r = run_cli("count --arch shiftresnet20 -e 3 --quant deepshift-q");
+  auto r = run_cli("count --arch shiftresnet20 --expansion 3 --quant deepshift-q");
   INFO(r.output);
   REQUIRE(r.exit_code == 0);
   CHECK(contains(r.output, "Quantization: deepshift-q, 5-bit weights in 22 of 22 Conv2d/Linear layers\n"));
@@ -92,9 +92,9 @@ TEST_CASE("count: any zoo model, quantizer families, per-layer table", "[count][
                  "FP32: 3060544 bits (5.49x smaller)"));
   CHECK(contains(r.output, "Shifts: 16433792 of 16433792 MACs (100.00%) become shifts; 0 stay multiplies"));
 
-  r = run_cli("count --arch shiftresnet20 -e 3 --quant apot");
+  r = run_cli("count --arch shiftresnet20 --expansion 3 --quant apot");
   INFO(r.output);
-  CHECK(contains(r.output, "apot, 4-bit weights in 20 of 22 Conv2d/Linear layers; first and last layer at 8 bits"));
+  CHECK(contains(r.output, "apot, 4-bit weights in 20 of 22 Conv2d/Linear layers; 2 layer(s) at 8 bits"));
   CHECK(contains(r.output, "= 91648 quantized weights x 4 + 1072 weights x 8 + 22 per-layer scales x 32 + 2922 FP32"));
   CHECK(contains(r.output, "Shifts: 15990784 of 16433792 MACs (97.30%) become shift-adds of at most 2 shifts each"));
 
@@ -106,7 +106,7 @@ TEST_CASE("count: any zoo model, quantizer families, per-layer table", "[count][
   CHECK(lines[1] == "MACs (true): 91154944");
   CHECK(
       contains(lines[2], "count.py's Parameters/FLOPs comparison is defined for shiftresnet-cifar's option-B ResNets"));
-  CHECK(contains(r.output, "s3, 3-bit weights in 56 of 58 Conv2d/Linear layers; first and last layer in FP32"));
+  CHECK(contains(r.output, "s3, 3-bit weights in 56 of 58 Conv2d/Linear layers; 2 layer(s) in FP32"));
   CHECK(contains(r.output, "layer                        type        weights         MACs  bits\n"));
   CHECK(contains(r.output, "\nconv1 "));
 
@@ -153,9 +153,20 @@ TEST_CASE("count: bad options fail with a clear message and a non-zero exit", "[
   }
 }
 
-TEST_CASE("quant_cost: memory and shift conventions per family", "[count][quant]") {
+namespace {
+// quant_cost converts the model it counts, so every call gets a fresh ShiftResNet20 e=3.
+QuantCost cost(const std::string& method, int bits = 0, int64_t depth = -1) {
   ModulePtr m = shiftresnet20(3);
-  QuantCost none = quant_cost(*m, kCifar, "none");
+  QuantConfig c;
+  c.method = method;
+  c.weight_bits = bits;
+  c.depth = depth;
+  return quant_cost(*m, kCifar, c);
+}
+}  // namespace
+
+TEST_CASE("quant_cost: memory and shift conventions per family", "[count][quant]") {
+  QuantCost none = cost("none");
   CHECK(none.bits == 32);
   CHECK(none.memory_bits == 95642 * 32);
   CHECK(none.memory_bits == none.fp32_bits);
@@ -165,14 +176,14 @@ TEST_CASE("quant_cost: memory and shift conventions per family", "[count][quant]
   CHECK(none.layers.front().name == "conv1");
   CHECK(none.layers.back().name == "linear");
 
-  QuantCost q = quant_cost(*m, kCifar, "deepshift-ps", 4);
+  QuantCost q = cost("deepshift-ps", 4);
   CHECK(q.bits == 4);
   CHECK(q.shift_terms == 1);
   CHECK(q.quantized_weights() == 92720);
   CHECK(q.memory_bits == 92720 * 4 + (95642 - 92720) * 32);
   CHECK(q.shift_macs == q.macs);
 
-  QuantCost a = quant_cost(*m, kCifar, "apot");
+  QuantCost a = cost("apot");
   int64_t ends_macs = a.layers.front().macs + a.layers.back().macs;
   CHECK(a.bits == 4);
   CHECK(a.shift_terms == 2);
@@ -180,10 +191,10 @@ TEST_CASE("quant_cost: memory and shift conventions per family", "[count][quant]
   CHECK(a.scales == 22);
   CHECK(a.shift_macs == a.macs - ends_macs);
   CHECK(a.memory_bits == 91648 * 4 + (432 + 640) * 8 + 22 * 32 + 2922 * 32);
-  QuantCost u = quant_cost(*m, kCifar, "uniform");
+  QuantCost u = cost("uniform");
   CHECK(u.shift_macs == 0);
   CHECK(u.memory_bits == a.memory_bits);
-  QuantCost s3 = quant_cost(*m, kCifar, "s3");
+  QuantCost s3 = cost("s3");
   CHECK(s3.layers.front().precision == LayerPrecision::fp32);
   CHECK(s3.layers.back().bits == 32);
   CHECK(s3.memory_bits == 91648 * 3 + (95642 - 91648) * 32);
@@ -191,22 +202,25 @@ TEST_CASE("quant_cost: memory and shift conventions per family", "[count][quant]
 
   // APoT: a level is a sum of ceil((bits - 1) / 2) powers of two.
   for (auto [bits, terms] : std::vector<std::pair<int, int>>{{2, 1}, {3, 1}, {4, 2}, {5, 2}, {6, 3}, {7, 3}})
-    CHECK(quant_cost(*m, kCifar, "apot", bits).shift_terms == terms);
+    CHECK(cost("apot", bits).shift_terms == terms);
 
-  CHECK(quant_cost(*m, kCifar, "deepshift-q").bits == 5);  // the families' default bits
-  CHECK(quant_cost(*m, kCifar, "denseshift").bits == 3);
-  CHECK(quant_cost(*m, kCifar, "uniform").bits == 4);
-  CHECK(quantized_layer_rule("denseshift", 1) == std::vector<LayerPrecision>{LayerPrecision::fp32});
-  CHECK(quantized_layer_rule("deepshift-q", 3) == std::vector<LayerPrecision>(3, LayerPrecision::quantized));
-  CHECK(error_of([] { quantized_layer_rule("lsq", 2); }).find("unknown quantization method 'lsq'") !=
+  CHECK(cost("deepshift-q").bits == 5);  // the families' default bits
+  CHECK(cost("denseshift").bits == 3);
+  CHECK(cost("uniform").bits == 4);
+  // --quant-depth counts as the conversion does: the last 3 convs plus the linear layer.
+  QuantCost d = cost("deepshift-q", 5, 3);
+  CHECK(d.layer_count(LayerPrecision::quantized) == 4);
+  CHECK(d.layers.back().precision == LayerPrecision::quantized);
+  CHECK(d.layers.front().precision == LayerPrecision::fp32);
+  CHECK(error_of([&] { cost("lsq"); }).find("unknown quant method 'lsq'") !=
         std::string::npos);
-  CHECK(error_of([&] { quant_cost(*m, kCifar, "apot", 8); }).find("apot: weight bits must be in [2, 7]") !=
+  CHECK(error_of([&] { cost("apot", 8); }).find("apot: weight bits must be in [2, 7]") !=
         std::string::npos);
-  CHECK(error_of([&] { quant_cost(*m, kCifar, "denseshift", 5); }).find("[2, 4]") != std::string::npos);
+  CHECK(error_of([&] { cost("denseshift", 5); }).find("[2, 4]") != std::string::npos);
 }
 
 TEST_CASE("the first and last weight layers in module order are the stem and the classifier", "[count][models]") {
-  // quantized_layer_rule's "first / last" relies on this for every zoo model.
+  // quantize_model's "first / last" rule relies on this for every zoo model.
   for (const std::string& arch : model_names()) {
     INFO(arch);
     ModulePtr m = make_model(arch, model_info(arch).natural);

@@ -27,6 +27,9 @@ struct CountOptions {
   std::string shortcut;
   std::string quant = "none";
   int weight_bits = 0;
+  int64_t quant_depth = -1;
+  std::string quant_order = "last";
+  std::string first_last = "auto";
   bool per_layer = false;
 };
 
@@ -75,9 +78,11 @@ void print_quant(const QuantCost& c) {
     fmt::print("Shifts: 0 of {} MACs (every multiply stays an FP32 multiply; see --quant)\n", c.macs);
     return;
   }
+  // Which layers stay unquantized, named from the conversion's own plan.
+  int64_t fp32 = c.layer_count(LayerPrecision::fp32);
   std::string ends;
-  if (c.layers.size() > 1 && quantized < n)
-    ends = eight > 0 ? "; first and last layer at 8 bits" : "; first and last layer in FP32";
+  if (eight > 0) ends += fmt::format("; {} layer(s) at 8 bits", eight);
+  if (fp32 > 0) ends += fmt::format("; {} layer(s) in FP32", fp32);
   fmt::print("Quantization: {}, {}-bit weights in {} of {} Conv2d/Linear layers{}\n", c.method, c.bits, quantized, n,
              ends);
 
@@ -92,14 +97,14 @@ void print_quant(const QuantCost& c) {
              ratio(c.fp32_bits, c.memory_bits));
 
   int64_t rest = c.macs - c.shift_macs;
-  std::string rest_kind = eight > 0 ? "8-bit first/last layers" : quantized < n ? "FP32 first/last layers" : "";
+  std::string rest_kind = eight > 0 && fp32 > 0 ? "8-bit and FP32 layers" : eight > 0 ? "8-bit layers" : fp32 > 0 ? "FP32 layers" : "";
   if (c.method == "uniform") {
     int64_t low = 0;
     for (const auto& l : c.layers)
       if (l.precision == LayerPrecision::quantized) low += l.macs;
     fmt::print(
         "Shifts: 0 of {} MACs (uniform levels are not powers of two: {} MACs become {}-bit integer "
-        "multiplies, {} 8-bit ones in the first/last layers)\n",
+        "multiplies, {} in the other layers)\n",
         c.macs, low, c.bits, c.macs - low);
     return;
   }
@@ -149,7 +154,15 @@ void run(const CountOptions& o) {
   std::string input_str = fmt::format("{}", fmt::join(input, "x"));
   int64_t params = net->parameter_count();
   // Computed before anything is printed, so bad --quant / --weight-bits fail without partial output.
-  QuantCost c = quant_cost(*net, input, o.quant, o.weight_bits);
+  // On a second instance: the conversion modifies the model it counts.
+  QuantConfig qc;
+  qc.method = o.quant;
+  qc.weight_bits = o.weight_bits;
+  qc.depth = o.quant_depth;
+  qc.order = o.quant_order;
+  qc.first_last = o.first_last;
+  ModulePtr converted = make_model(o.arch, m);
+  QuantCost c = quant_cost(*converted, input, qc);
   int64_t macs = c.macs;
 
   if (count_py_applies(*net)) {
@@ -196,7 +209,7 @@ void add_count_command(CLI::App& app) {
       "Parameters and FLOPs as shiftresnet-cifar's count.py prints them, true MACs, and the weight memory "
       "and shift count under a quantizer family");
   cmd->add_option("--arch", o->arch, "Model name (see docs/models.md)")->required();
-  cmd->add_option("--expansion,-e", o->expansion, "ShiftResNet expansion: middle width = int(out * e)");
+  cmd->add_option("--expansion", o->expansion, "ShiftResNet expansion: middle width = int(out * e)");
   cmd->add_option("--reduction", o->reduction, "ResNet reduction r (shiftresnet-cifar's baselines; 1 = none)");
   cmd->add_option("--reduction-mode", o->reduction_mode,
                   "net (all widths / sqrt(r), default) | block (inner widths / r)");
@@ -212,6 +225,10 @@ void add_count_command(CLI::App& app) {
       ->check(CLI::IsMember(quant_methods()));
   cmd->add_option("--weight-bits", o->weight_bits,
                   "Weight bits (default: 5 DeepShift, 4 APoT/uniform, 3 S3/DenseShift)");
+  cmd->add_option("--quant-depth", o->quant_depth, "Quantize only this many layers, counted as training does (-1 = all)");
+  cmd->add_option("--quant-order", o->quant_order, "last (DeepShift's code) | first")->check(CLI::IsMember({"last", "first"}));
+  cmd->add_option("--first-last", o->first_last, "auto | quantize | fp32 | 8bit")
+      ->check(CLI::IsMember({"auto", "quantize", "fp32", "8bit"}));
   cmd->add_flag("--layers", o->per_layer, "Also print every Conv2d/Linear layer with its weights, MACs and bits");
   cmd->callback([o] { run(*o); });
 }
