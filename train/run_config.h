@@ -23,6 +23,10 @@ struct RunConfig {
   // model
   std::string arch = "mnist-conv";
   std::string shortcut;     // ResNet shortcut option "A" | "B" ("" = the model's default)
+  double expansion = 1;     // ShiftResNet: middle width = int(out * expansion)
+  int64_t shift_kernel = 3; // ShiftResNet: k of the k x k shift neighbourhood
+  double reduction = 1;     // CIFAR ResNet: shiftresnet-cifar's reduction r
+  std::string reduction_mode;  // "net" | "block" ("" = net)
   // optimisation
   int64_t epochs = 10;
   int64_t batch_size = 64;

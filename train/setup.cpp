@@ -12,6 +12,10 @@ ModelOptions model_options_for(const RunConfig& c, const data::DatasetInfo& d) {
            shape_str(d.image_shape));
   o.image_size = d.image_shape.at(1);
   o.shortcut = c.shortcut;
+  o.expansion = c.expansion;
+  o.shift_kernel = c.shift_kernel;
+  o.reduction = c.reduction;
+  o.reduction_mode = c.reduction_mode;
   return o;
 }
 
