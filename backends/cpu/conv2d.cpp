@@ -122,9 +122,40 @@ void forward_typed(const Conv2dParams& p, const T* x, const T* w, T* y) {
   });
 }
 
+// For stride 1 the input gradient is itself a convolution: gy (padded by d(k-1) - p) with the
+// kernels flipped and in/out channels swapped per group. That runs on the forward path (im2col over
+// cout*k*k rows, no col2im scatter), which is faster than a GEMM whose inner size is only cout/groups.
+template <class T>
+bool backward_input_as_conv(const Conv2dParams& p, const T* gy, const T* w, T* gx) {
+  int64_t pad_h = p.dh * (p.kh - 1) - p.ph, pad_w = p.dw * (p.kw - 1) - p.pw;
+  if (p.sh != 1 || p.sw != 1 || pad_h < 0 || pad_w < 0) return false;
+  Geometry g = geometry(p);
+  std::vector<T> flipped(static_cast<size_t>(p.cout * g.cin_g * p.kh * p.kw));
+  for (int64_t grp = 0; grp < p.groups; ++grp)
+    for (int64_t o = 0; o < g.cout_g; ++o)
+      for (int64_t c = 0; c < g.cin_g; ++c)
+        for (int64_t i = 0; i < p.kh; ++i)
+          for (int64_t j = 0; j < p.kw; ++j)
+            flipped[static_cast<size_t>((((grp * g.cin_g + c) * g.cout_g + o) * p.kh + (p.kh - 1 - i)) * p.kw +
+                                        (p.kw - 1 - j))] =
+                w[(((grp * g.cout_g + o) * g.cin_g + c) * p.kh + i) * p.kw + j];
+  Conv2dParams q = p;
+  q.cin = p.cout;
+  q.cout = p.cin;
+  q.h = p.ho;
+  q.w = p.wo;
+  q.ho = p.h;
+  q.wo = p.w;
+  q.ph = pad_h;
+  q.pw = pad_w;
+  forward_typed(q, gy, flipped.data(), gx);
+  return true;
+}
+
 template <class T>
 void backward_input_typed(const Conv2dParams& p, const T* gy, const T* w, T* gx) {
   Geometry g = geometry(p);
+  if (!g.pointwise && backward_input_as_conv(p, gy, w, gx)) return;
   size_t scratch = g.pointwise ? 0 : static_cast<size_t>(g.k * g.hw_out);
   for_each_image<T>(p.n, scratch, [&](int64_t n, T* col, bool par) {
     for (int64_t grp = 0; grp < p.groups; ++grp) {
