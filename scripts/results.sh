@@ -13,8 +13,9 @@ out=runs/results
 row() {  # row NAME ARGS...: trains, then prints "| NAME | final acc | best acc | time | command |"
   local name=$1
   shift
-  local dir="$out/$name"
+  local dir="$out/${name// /_}"
   rm -rf "$dir"
+  mkdir -p "$out"
   local start=$SECONDS
   $bin train "$@" --out "$dir" --print-freq 1000000 > "$dir.log" 2>&1 || { echo "| $name | failed: $(tail -1 "$dir.log") |"; return; }
   local secs=$((SECONDS - start))
