@@ -2,6 +2,7 @@
 // sl::Error carrying the reason, from the API and from the CLI, and never crashes. On a GPU machine
 // the same requests simply work. The caching allocator's size classes are checked here too: they
 // are plain arithmetic and need no GPU.
+#include "backends/backend.h"
 #include "helpers.h"
 #include "layers/models/registry.h"
 
