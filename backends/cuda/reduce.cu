@@ -15,8 +15,9 @@ namespace {
 // Outputs at or above this count get one thread each (enough threads to fill the GPU); below it,
 // one block each.
 constexpr int64_t kThreadPerOutput = 8192;
-// Rows per block in the first pass of a long reduction with few outputs (the CPU's kSumChunk).
-constexpr int64_t kSumChunk = 1 << 16;
+// Rows per block in the first pass of a long reduction with few outputs, so that it still spreads
+// over many SMs (e.g. a bias gradient: 16 outputs of 131072 rows each).
+constexpr int64_t kSumChunk = 1 << 14;
 
 template <class T>
 __global__ void sum_columns_kernel(const T* x, ReduceDims d, T* out) {
@@ -56,7 +57,7 @@ void sum_typed(const T* x, ReduceDims d, T* out) {
     SL_CUDA_CHECK_LAUNCH();
     return;
   }
-  int64_t nchunks = (outputs < 128 && d.extent > 2 * kSumChunk) ? (d.extent + kSumChunk - 1) / kSumChunk : 1;
+  int64_t nchunks = (outputs < 1024 && d.extent > kSumChunk) ? (d.extent + kSumChunk - 1) / kSumChunk : 1;
   if (nchunks == 1) {
     sum_blocks_kernel<T, T><<<job_blocks(outputs), reduce_threads(d.extent), 0, stream()>>>(x, d, d.extent, 1, out);
     SL_CUDA_CHECK_LAUNCH();

@@ -123,7 +123,8 @@ TEST_CASE("parity: sum, mean, var over every shape class", "[parity][reduce]") {
     std::vector<std::pair<Shape, std::vector<int64_t>>> cases = {
         {{300, 40}, {1}},      {{300, 40}, {0}},   {{4, 5000}, {1}},       {{5000, 4}, {0}},
         {{7, 3, 1000}, {1}},   {{64, 300, 3}, {1}}, {{2, 3, 4, 5}, {0, 2}}, {{300001}, {0}},
-        {{3, 140000}, {1}},    {{9000, 33}, {1}},   {{2, 3, 4, 5}, {}},     {{3, 0, 4}, {1}}};
+        {{3, 140000}, {1}},    {{9000, 33}, {1}},   {{2, 3, 4, 5}, {}},     {{3, 0, 4}, {1}},
+        {{40000, 3}, {0}},     {{100, 20000}, {1}}};
     for (const auto& [shape, dims] : cases) {
       INFO("shape " << shape_str(shape) << " dims " << dims.size());
       Tensor x = uniform(shape, 21, -1, 1, dt);
