@@ -47,8 +47,8 @@ TEST_CASE("cuda: unavailable devices give a clear error naming the reason", "[cu
 
 TEST_CASE("cuda: the CLI reports an unavailable device and exits with an error", "[cuda][cli]") {
   if (cuda_available()) return;
-  for (const char* cmd : {"bench gemm --device cuda --m 8 --n 8 --k 8 --budget 0.01",
-                          "bench conv --device cuda -b 1 --budget 0.01"}) {
+  for (const char* cmd :
+       {"bench gemm --device cuda --m 8 --n 8 --k 8 --budget 0.01", "bench conv --device cuda -b 1 --budget 0.01"}) {
     INFO(cmd);
     auto r = run_cli(cmd);
     INFO(r.output);
@@ -68,10 +68,10 @@ TEST_CASE("cuda: caching allocator size classes", "[cuda][allocator]") {
   CHECK(A::size_class(512) == 512);
   CHECK(A::size_class(513) == 1024);
   CHECK(A::size_class(size_t{1} << 20) == size_t{1} << 20);
-  CHECK(A::size_class((size_t{1} << 20) + 1) == (size_t{5} << 18));          // 1.25 MiB
-  CHECK(A::size_class(size_t{3} << 20) == size_t{3} << 20);                  // 1.5 * 2 MiB
-  CHECK(A::size_class((size_t{3} << 20) + 1) == (size_t{7} << 19));          // 1.75 * 2 MiB
-  CHECK(A::size_class((size_t{7} << 19) + 1) == size_t{4} << 20);            // next octave
+  CHECK(A::size_class((size_t{1} << 20) + 1) == (size_t{5} << 18));  // 1.25 MiB
+  CHECK(A::size_class(size_t{3} << 20) == size_t{3} << 20);          // 1.5 * 2 MiB
+  CHECK(A::size_class((size_t{3} << 20) + 1) == (size_t{7} << 19));  // 1.75 * 2 MiB
+  CHECK(A::size_class((size_t{7} << 19) + 1) == size_t{4} << 20);    // next octave
   for (size_t n : {size_t{1}, size_t{1000}, size_t{123456}, size_t{5000000}, size_t{987654321}}) {
     size_t c = A::size_class(n);
     CHECK(c >= n);

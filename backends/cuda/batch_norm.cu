@@ -174,8 +174,8 @@ __global__ void backward_input_kernel(BatchNormParams p, bool train, const T* x,
 
 unsigned job_blocks(int64_t jobs) { return static_cast<unsigned>(std::min<int64_t>(jobs, 65535 * 16)); }
 
-void train_forward_any(DType dt, const BatchNormParams& p, const void* x, const void* gamma, const void* beta,
-                       void* y, void* save_mean, void* save_invstd, void* rmean, void* rvar) {
+void train_forward_any(DType dt, const BatchNormParams& p, const void* x, const void* gamma, const void* beta, void* y,
+                       void* save_mean, void* save_invstd, void* rmean, void* rvar) {
   dispatch_floating(dt, "batch_norm", [&](auto tag) {
     using T = decltype(tag);
     if (p.c <= 0) return;
@@ -183,7 +183,7 @@ void train_forward_any(DType dt, const BatchNormParams& p, const void* x, const 
     Scratch part(static_cast<size_t>(p.c * nchunks) * sizeof(Moments));
     Scratch coef(static_cast<size_t>(p.c) * sizeof(Affine));
     moments_kernel<T><<<job_blocks(p.c * nchunks), kReduceThreads, 0, stream()>>>(p, nchunks, static_cast<const T*>(x),
-                                                                                    part.as<Moments>());
+                                                                                  part.as<Moments>());
     SL_CUDA_CHECK_LAUNCH();
     train_stats_kernel<T><<<blocks_for(p.c), kThreads, 0, stream()>>>(
         p, nchunks, part.as<Moments>(), static_cast<const T*>(gamma), static_cast<const T*>(beta),

@@ -9,13 +9,13 @@
 
 #include "engine/error.h"
 
-#define SL_CUDA_CHECK(call)                                                                                  \
-  do {                                                                                                      \
-    cudaError_t sl_err_ = (call);                                                                           \
-    if (sl_err_ != cudaSuccess) {                                                                           \
-      (void)cudaGetLastError();                                                                             \
-      ::sl::fail("CUDA error at {}:{}: {} ({})", __FILE__, __LINE__, cudaGetErrorString(sl_err_), #call);  \
-    }                                                                                                       \
+#define SL_CUDA_CHECK(call)                                                                               \
+  do {                                                                                                    \
+    cudaError_t sl_err_ = (call);                                                                         \
+    if (sl_err_ != cudaSuccess) {                                                                         \
+      (void)cudaGetLastError();                                                                           \
+      ::sl::fail("CUDA error at {}:{}: {} ({})", __FILE__, __LINE__, cudaGetErrorString(sl_err_), #call); \
+    }                                                                                                     \
   } while (0)
 
 // After a <<<>>> launch: reports configuration errors (bad grid, too many resources) immediately.
@@ -23,12 +23,11 @@
 // with CUDA_LAUNCH_BLOCKING=1 to have them reported by the launch that caused them.
 #define SL_CUDA_CHECK_LAUNCH() SL_CUDA_CHECK(cudaGetLastError())
 
-#define SL_CUBLAS_CHECK(call)                                                                              \
-  do {                                                                                                    \
-    cublasStatus_t sl_status_ = (call);                                                                   \
-    if (sl_status_ != CUBLAS_STATUS_SUCCESS)                                                              \
-      ::sl::fail("cuBLAS error at {}:{}: {} ({})", __FILE__, __LINE__, cublasGetStatusString(sl_status_), \
-                 #call);                                                                                  \
+#define SL_CUBLAS_CHECK(call)                                                                                     \
+  do {                                                                                                            \
+    cublasStatus_t sl_status_ = (call);                                                                           \
+    if (sl_status_ != CUBLAS_STATUS_SUCCESS)                                                                      \
+      ::sl::fail("cuBLAS error at {}:{}: {} ({})", __FILE__, __LINE__, cublasGetStatusString(sl_status_), #call); \
   } while (0)
 
 namespace sl::cuda {

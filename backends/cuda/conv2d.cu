@@ -202,8 +202,8 @@ template <class T>
 void backward_input_typed(const Conv2dParams& p, const T* gy, const T* w, T* gx) {
   Geometry g = geometry(p);
   if (g.depthwise) {
-    depthwise_backward_input_kernel<T><<<blocks_for(p.n * p.cin * g.hw_in), kThreads, 0, stream()>>>(p, g.cout_g, gy,
-                                                                                                     w, gx);
+    depthwise_backward_input_kernel<T>
+        <<<blocks_for(p.n * p.cin * g.hw_in), kThreads, 0, stream()>>>(p, g.cout_g, gy, w, gx);
     SL_CUDA_CHECK_LAUNCH();
     return;
   }
@@ -222,8 +222,8 @@ void backward_input_typed(const Conv2dParams& p, const T* gy, const T* w, T* gx)
       gemm_strided<T>(true, false, g.k, g.hw_out, g.cout_g, T(1), w + grp * g.cout_g * g.k, g.k, 0,
                       gy + (n0 * p.cout + grp * g.cout_g) * g.hw_out, g.hw_out, p.cout * g.hw_out, T(0),
                       col.as<T>() + grp * g.k * g.hw_out, g.hw_out, g.ck * g.hw_out, nb);
-    col2im_kernel<T><<<blocks_for(nb * p.cin * g.hw_in), kThreads, 0, stream()>>>(p, col.as<T>(), nb,
-                                                                                  gx + n0 * p.cin * g.hw_in);
+    col2im_kernel<T>
+        <<<blocks_for(nb * p.cin * g.hw_in), kThreads, 0, stream()>>>(p, col.as<T>(), nb, gx + n0 * p.cin * g.hw_in);
     SL_CUDA_CHECK_LAUNCH();
   }
 }
@@ -246,15 +246,14 @@ void backward_weight_typed(const Conv2dParams& p, const T* x, const T* gy, T* gw
   for (int64_t n0 = 0; n0 < p.n; n0 += nb_max) {
     int64_t nb = std::min(nb_max, p.n - n0), kk = nb * g.hw_out;
     im2col_kernel<T><<<blocks_for(nb * g.ck * g.hw_out), kThreads, 0, stream()>>>(p, x + n0 * p.cin * g.hw_in, nb, kk,
-                                                                                 g.hw_out, col.as<T>());
+                                                                                  g.hw_out, col.as<T>());
     SL_CUDA_CHECK_LAUNCH();
     channel_major_kernel<T><<<blocks_for(nb * p.cout * g.hw_out), kThreads, 0, stream()>>>(
         gy + n0 * p.cout * g.hw_out, nb, p.cout, g.hw_out, gyt.as<T>());
     SL_CUDA_CHECK_LAUNCH();
     for (int64_t grp = 0; grp < p.groups; ++grp)
       gemm_strided<T>(false, true, g.cout_g, g.k, kk, T(1), gyt.as<T>() + grp * g.cout_g * kk, kk, 0,
-                      col.as<T>() + grp * g.k * kk, kk, 0, n0 == 0 ? T(0) : T(1), gw + grp * g.cout_g * g.k, g.k, 0,
-                      1);
+                      col.as<T>() + grp * g.k * kk, kk, 0, n0 == 0 ? T(0) : T(1), gw + grp * g.cout_g * g.k, g.k, 0, 1);
   }
 }
 

@@ -17,9 +17,9 @@ std::string device_description();
 
 // Counters of the caching allocator (backends/cuda/allocator.cuh).
 struct AllocatorStats {
-  size_t in_use_bytes = 0;   // handed out (size classes, not requests)
-  size_t cached_bytes = 0;   // on the free lists
-  size_t peak_bytes = 0;     // max of in_use + cached
+  size_t in_use_bytes = 0;     // handed out (size classes, not requests)
+  size_t cached_bytes = 0;     // on the free lists
+  size_t peak_bytes = 0;       // max of in_use + cached
   int64_t device_mallocs = 0;  // cudaMalloc calls that succeeded
   int64_t cache_hits = 0;      // allocations served from a free list
 };

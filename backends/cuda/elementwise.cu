@@ -96,14 +96,12 @@ __device__ T unary_grad(UnaryOp op, T x, T y, T g) {
 
 template <class T>
 __global__ void unary_kernel(UnaryOp op, const T* x, T* y, int64_t n) {
-  SL_CUDA_LOOP(i, n)
-    y[i] = unary_apply(op, x[i]);
+  SL_CUDA_LOOP(i, n) { y[i] = unary_apply(op, x[i]); }
 }
 
 template <class T>
 __global__ void unary_backward_kernel(UnaryOp op, const T* x, const T* y, const T* gy, T* gx, int64_t n) {
-  SL_CUDA_LOOP(i, n)
-    gx[i] = unary_grad(op, x[i], y[i], gy[i]);
+  SL_CUDA_LOOP(i, n) { gx[i] = unary_grad(op, x[i], y[i], gy[i]); }
 }
 
 template <class T>
@@ -116,8 +114,7 @@ __global__ void clamp_kernel(const T* x, T* y, int64_t n, T lo, T hi) {
 
 template <class T>
 __global__ void clamp_backward_kernel(const T* x, const T* gy, T* gx, int64_t n, T lo, T hi) {
-  SL_CUDA_LOOP(i, n)
-    gx[i] = (x[i] >= lo && x[i] <= hi) ? gy[i] : T(0);
+  SL_CUDA_LOOP(i, n) { gx[i] = (x[i] >= lo && x[i] <= hi) ? gy[i] : T(0); }
 }
 
 void binary(BinaryOp op, DType dt, const void* a, const Shape& as, const void* b, const Shape& bs, void* out,
@@ -126,8 +123,8 @@ void binary(BinaryOp op, DType dt, const void* a, const Shape& as, const void* b
   if (p.numel == 0) return;
   dispatch_floating(dt, binary_op_name(op), [&](auto tag) {
     using T = decltype(tag);
-    binary_kernel<T><<<blocks_for(p.numel), kThreads, 0, stream()>>>(op, static_cast<const T*>(a), static_cast<const T*>(b),
-                                                          static_cast<T*>(out), p);
+    binary_kernel<T><<<blocks_for(p.numel), kThreads, 0, stream()>>>(op, static_cast<const T*>(a),
+                                                                     static_cast<const T*>(b), static_cast<T*>(out), p);
     SL_CUDA_CHECK_LAUNCH();
   });
 }
@@ -145,8 +142,8 @@ void unary_backward(UnaryOp op, DType dt, const void* x, const void* y, const vo
   if (n <= 0) return;
   dispatch_floating(dt, unary_op_name(op), [&](auto tag) {
     using T = decltype(tag);
-    unary_backward_kernel<T><<<blocks_for(n), kThreads, 0, stream()>>>(op, static_cast<const T*>(x), static_cast<const T*>(y),
-                                                           static_cast<const T*>(gy), static_cast<T*>(gx), n);
+    unary_backward_kernel<T><<<blocks_for(n), kThreads, 0, stream()>>>(
+        op, static_cast<const T*>(x), static_cast<const T*>(y), static_cast<const T*>(gy), static_cast<T*>(gx), n);
     SL_CUDA_CHECK_LAUNCH();
   });
 }
@@ -155,8 +152,8 @@ void clamp(DType dt, const void* x, void* y, int64_t n, double lo, double hi) {
   if (n <= 0) return;
   dispatch_floating(dt, "clamp", [&](auto tag) {
     using T = decltype(tag);
-    clamp_kernel<T><<<blocks_for(n), kThreads, 0, stream()>>>(static_cast<const T*>(x), static_cast<T*>(y), n, static_cast<T>(lo),
-                                                  static_cast<T>(hi));
+    clamp_kernel<T><<<blocks_for(n), kThreads, 0, stream()>>>(static_cast<const T*>(x), static_cast<T*>(y), n,
+                                                              static_cast<T>(lo), static_cast<T>(hi));
     SL_CUDA_CHECK_LAUNCH();
   });
 }
@@ -165,9 +162,9 @@ void clamp_backward(DType dt, const void* x, const void* gy, void* gx, int64_t n
   if (n <= 0) return;
   dispatch_floating(dt, "clamp_backward", [&](auto tag) {
     using T = decltype(tag);
-    clamp_backward_kernel<T><<<blocks_for(n), kThreads, 0, stream()>>>(static_cast<const T*>(x), static_cast<const T*>(gy),
-                                                           static_cast<T*>(gx), n, static_cast<T>(lo),
-                                                           static_cast<T>(hi));
+    clamp_backward_kernel<T><<<blocks_for(n), kThreads, 0, stream()>>>(static_cast<const T*>(x),
+                                                                       static_cast<const T*>(gy), static_cast<T*>(gx),
+                                                                       n, static_cast<T>(lo), static_cast<T>(hi));
     SL_CUDA_CHECK_LAUNCH();
   });
 }

@@ -32,7 +32,9 @@ int to_int(int64_t v, const char* what) {
 
 // A row-major matrix with one row never reads its leading dimension, but cuBLAS still checks it
 // against the column count; give it the smallest valid value.
-int64_t fix_ld(int64_t ld, int64_t rows, int64_t cols) { return rows <= 1 && ld < cols ? std::max<int64_t>(cols, 1) : ld; }
+int64_t fix_ld(int64_t ld, int64_t rows, int64_t cols) {
+  return rows <= 1 && ld < cols ? std::max<int64_t>(cols, 1) : ld;
+}
 
 template <class T>
 __global__ void scale_kernel(T* c, int64_t ldc, int64_t stride_c, int64_t m, int64_t n, int64_t batch, T beta) {
@@ -43,18 +45,18 @@ __global__ void scale_kernel(T* c, int64_t ldc, int64_t stride_c, int64_t m, int
   }
 }
 
-void strided_call(float alpha, const float* a, int lda, long long sa, const float* b, int ldb, long long sb,
-                  float beta, float* c, int ldc, long long sc, cublasOperation_t opa, cublasOperation_t opb, int m,
-                  int n, int k, int batch) {
-  SL_CUBLAS_CHECK(cublasSgemmStridedBatched(handle(), opb, opa, n, m, k, &alpha, b, ldb, sb, a, lda, sa, &beta, c,
-                                            ldc, sc, batch));
+void strided_call(float alpha, const float* a, int lda, long long sa, const float* b, int ldb, long long sb, float beta,
+                  float* c, int ldc, long long sc, cublasOperation_t opa, cublasOperation_t opb, int m, int n, int k,
+                  int batch) {
+  SL_CUBLAS_CHECK(
+      cublasSgemmStridedBatched(handle(), opb, opa, n, m, k, &alpha, b, ldb, sb, a, lda, sa, &beta, c, ldc, sc, batch));
 }
 
 void strided_call(double alpha, const double* a, int lda, long long sa, const double* b, int ldb, long long sb,
                   double beta, double* c, int ldc, long long sc, cublasOperation_t opa, cublasOperation_t opb, int m,
                   int n, int k, int batch) {
-  SL_CUBLAS_CHECK(cublasDgemmStridedBatched(handle(), opb, opa, n, m, k, &alpha, b, ldb, sb, a, lda, sa, &beta, c,
-                                            ldc, sc, batch));
+  SL_CUBLAS_CHECK(
+      cublasDgemmStridedBatched(handle(), opb, opa, n, m, k, &alpha, b, ldb, sb, a, lda, sa, &beta, c, ldc, sc, batch));
 }
 
 }  // namespace
@@ -89,8 +91,8 @@ void gemm(DType dt, bool ta, bool tb, int64_t m, int64_t n, int64_t k, double al
           int64_t batch) {
   dispatch_floating(dt, "gemm", [&](auto tag) {
     using T = decltype(tag);
-    gemm_strided<T>(ta, tb, m, n, k, static_cast<T>(alpha), static_cast<const T*>(a), lda, sa,
-                    static_cast<const T*>(b), ldb, sb, static_cast<T>(beta), static_cast<T*>(c), ldc, sc, batch);
+    gemm_strided<T>(ta, tb, m, n, k, static_cast<T>(alpha), static_cast<const T*>(a), lda, sa, static_cast<const T*>(b),
+                    ldb, sb, static_cast<T>(beta), static_cast<T*>(c), ldc, sc, batch);
   });
 }
 

@@ -104,8 +104,8 @@ void copy_2d(DType dt, const void* src, int64_t src_ld, void* dst, int64_t dst_l
   int64_t es64 = static_cast<int64_t>(es);
   if (src_ld >= cols && dst_ld >= cols && src_ld * es64 < kPitchLimit && dst_ld * es64 < kPitchLimit) {
     SL_CUDA_CHECK(cudaMemcpy2DAsync(dst, static_cast<size_t>(dst_ld) * es, src, static_cast<size_t>(src_ld) * es,
-                                    static_cast<size_t>(cols) * es, static_cast<size_t>(rows),
-                                    cudaMemcpyDeviceToDevice, stream()));
+                                    static_cast<size_t>(cols) * es, static_cast<size_t>(rows), cudaMemcpyDeviceToDevice,
+                                    stream()));
     return;
   }
   switch (es) {

@@ -41,7 +41,7 @@ void synchronize() { SL_CUDA_CHECK(cudaStreamSynchronize(stream())); }
 
 template <class T>
 __global__ void fill_kernel(T* out, int64_t n, T value) {
-  SL_CUDA_LOOP(i, n) out[i] = value;
+  SL_CUDA_LOOP(i, n) { out[i] = value; }
 }
 
 template <class T>
@@ -69,7 +69,7 @@ void fill(DType dt, void* out, int64_t n, double value) {
 
 template <class From, class To>
 __global__ void cast_kernel(const From* x, To* y, int64_t n) {
-  SL_CUDA_LOOP(i, n) y[i] = static_cast<To>(x[i]);
+  SL_CUDA_LOOP(i, n) { y[i] = static_cast<To>(x[i]); }
 }
 
 template <class From, class To>

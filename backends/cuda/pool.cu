@@ -128,8 +128,8 @@ void avg_fwd(DType dt, const Pool2dParams& p, const void* x, void* y) {
   dispatch_floating(dt, Adaptive ? "adaptive_avg_pool2d" : "avg_pool2d", [&](auto tag) {
     using T = decltype(tag);
     if (outputs(p) <= 0) return;
-    avg_forward_kernel<T, Adaptive><<<blocks_for(outputs(p)), kThreads, 0, stream()>>>(p, static_cast<const T*>(x),
-                                                                                       static_cast<T*>(y));
+    avg_forward_kernel<T, Adaptive>
+        <<<blocks_for(outputs(p)), kThreads, 0, stream()>>>(p, static_cast<const T*>(x), static_cast<T*>(y));
     SL_CUDA_CHECK_LAUNCH();
   });
 }
@@ -139,8 +139,8 @@ void avg_bwd(DType dt, const Pool2dParams& p, const void* gy, void* gx) {
   dispatch_floating(dt, Adaptive ? "adaptive_avg_pool2d_backward" : "avg_pool2d_backward", [&](auto tag) {
     using T = decltype(tag);
     if (inputs(p) <= 0) return;
-    avg_backward_kernel<T, Adaptive><<<blocks_for(inputs(p)), kThreads, 0, stream()>>>(p, static_cast<const T*>(gy),
-                                                                                       static_cast<T*>(gx));
+    avg_backward_kernel<T, Adaptive>
+        <<<blocks_for(inputs(p)), kThreads, 0, stream()>>>(p, static_cast<const T*>(gy), static_cast<T*>(gx));
     SL_CUDA_CHECK_LAUNCH();
   });
 }
@@ -149,8 +149,8 @@ void max_pool_fwd(DType dt, const Pool2dParams& p, const void* x, void* y, int32
   dispatch_floating(dt, "max_pool2d", [&](auto tag) {
     using T = decltype(tag);
     if (outputs(p) <= 0) return;
-    max_forward_kernel<T><<<blocks_for(outputs(p)), kThreads, 0, stream()>>>(p, static_cast<const T*>(x),
-                                                                             static_cast<T*>(y), index);
+    max_forward_kernel<T>
+        <<<blocks_for(outputs(p)), kThreads, 0, stream()>>>(p, static_cast<const T*>(x), static_cast<T*>(y), index);
     SL_CUDA_CHECK_LAUNCH();
   });
 }
@@ -159,8 +159,8 @@ void max_pool_bwd(DType dt, const Pool2dParams& p, const void* gy, const int32_t
   dispatch_floating(dt, "max_pool2d_backward", [&](auto tag) {
     using T = decltype(tag);
     if (inputs(p) <= 0) return;
-    max_backward_kernel<T><<<blocks_for(inputs(p)), kThreads, 0, stream()>>>(p, static_cast<const T*>(gy), index,
-                                                                             static_cast<T*>(gx));
+    max_backward_kernel<T>
+        <<<blocks_for(inputs(p)), kThreads, 0, stream()>>>(p, static_cast<const T*>(gy), index, static_cast<T*>(gx));
     SL_CUDA_CHECK_LAUNCH();
   });
 }

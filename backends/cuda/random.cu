@@ -52,7 +52,8 @@ void fill_uniform(DType dt, void* out, int64_t n, uint64_t seed, uint64_t offset
   dispatch_floating(dt, "rand", [&](auto tag) {
     using T = decltype(tag);
     if (n <= 0) return;
-    uniform_kernel<T><<<blocks_for((n + 3) / 4), kThreads, 0, stream()>>>(static_cast<T*>(out), n, seed, offset, lo, hi);
+    uniform_kernel<T>
+        <<<blocks_for((n + 3) / 4), kThreads, 0, stream()>>>(static_cast<T*>(out), n, seed, offset, lo, hi);
     SL_CUDA_CHECK_LAUNCH();
   });
 }
@@ -61,8 +62,8 @@ void fill_normal(DType dt, void* out, int64_t n, uint64_t seed, uint64_t offset,
   dispatch_floating(dt, "randn", [&](auto tag) {
     using T = decltype(tag);
     if (n <= 0) return;
-    normal_kernel<T><<<blocks_for((n + 3) / 4), kThreads, 0, stream()>>>(static_cast<T*>(out), n, seed, offset, mean,
-                                                                         stddev);
+    normal_kernel<T>
+        <<<blocks_for((n + 3) / 4), kThreads, 0, stream()>>>(static_cast<T*>(out), n, seed, offset, mean, stddev);
     SL_CUDA_CHECK_LAUNCH();
   });
 }

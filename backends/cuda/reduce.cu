@@ -65,12 +65,12 @@ void sum_typed(const T* x, ReduceDims d, T* out) {
   }
   // Two passes: per-chunk partial sums in double, then each output's partials in a fixed tree.
   Scratch partial(static_cast<size_t>(outputs * nchunks) * sizeof(double));
-  sum_blocks_kernel<T, double><<<job_blocks(outputs * nchunks), kReduceThreads, 0, stream()>>>(
-      x, d, kSumChunk, nchunks, partial.as<double>());
+  sum_blocks_kernel<T, double>
+      <<<job_blocks(outputs * nchunks), kReduceThreads, 0, stream()>>>(x, d, kSumChunk, nchunks, partial.as<double>());
   SL_CUDA_CHECK_LAUNCH();
   ReduceDims d2{outputs, nchunks, 1};
-  sum_blocks_kernel<double, T><<<job_blocks(outputs), reduce_threads(nchunks), 0, stream()>>>(
-      partial.as<double>(), d2, nchunks, 1, out);
+  sum_blocks_kernel<double, T>
+      <<<job_blocks(outputs), reduce_threads(nchunks), 0, stream()>>>(partial.as<double>(), d2, nchunks, 1, out);
   SL_CUDA_CHECK_LAUNCH();
 }
 
@@ -193,8 +193,8 @@ void reduce_max_backward(DType dt, const void* gy, const int32_t* index, ReduceD
     int64_t total = d.outer * d.extent * d.inner;
     if (total <= 0) return;
     SL_CUDA_CHECK(cudaMemsetAsync(gx, 0, static_cast<size_t>(total) * sizeof(T), stream()));
-    max_scatter_kernel<T><<<blocks_for(d.outer * d.inner), kThreads, 0, stream()>>>(static_cast<const T*>(gy), index,
-                                                                                    d, static_cast<T*>(gx));
+    max_scatter_kernel<T><<<blocks_for(d.outer * d.inner), kThreads, 0, stream()>>>(static_cast<const T*>(gy), index, d,
+                                                                                    static_cast<T*>(gx));
     SL_CUDA_CHECK_LAUNCH();
   });
 }

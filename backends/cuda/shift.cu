@@ -25,7 +25,7 @@ void shift2d(DType dt, int64_t n, int64_t c, int64_t h, int64_t w, int64_t kerne
     int64_t total = n * c * h * w;
     if (total <= 0) return;
     shift_kernel<T><<<blocks_for(total), kThreads, 0, stream()>>>(n, c, h, w, kernel, dilation, direction,
-                                                                   static_cast<const T*>(x), static_cast<T*>(y));
+                                                                  static_cast<const T*>(x), static_cast<T*>(y));
     SL_CUDA_CHECK_LAUNCH();
   });
 }

@@ -114,7 +114,8 @@ template <class T>
 void softmax_fwd(bool log, const T* x, ReduceDims d, T* y) {
   if (d.outer * d.inner <= 0 || d.extent <= 0) return;
   if (d.inner == 1) {
-    softmax_rows_kernel<T><<<row_blocks(d.outer), reduce_threads(d.extent), 0, stream()>>>(log, x, d.outer, d.extent, y);
+    softmax_rows_kernel<T>
+        <<<row_blocks(d.outer), reduce_threads(d.extent), 0, stream()>>>(log, x, d.outer, d.extent, y);
   } else {
     softmax_strided_kernel<T><<<blocks_for(d.outer * d.inner), kThreads, 0, stream()>>>(log, x, d, y);
   }
@@ -137,8 +138,8 @@ void softmax_backward(DType dt, bool log, const void* y, const void* gy, ReduceD
       softmax_backward_rows_kernel<T><<<row_blocks(d.outer), reduce_threads(d.extent), 0, stream()>>>(
           log, ys, gs, d.outer, d.extent, static_cast<T*>(gx));
     } else {
-      softmax_backward_strided_kernel<T><<<blocks_for(d.outer * d.inner), kThreads, 0, stream()>>>(
-          log, ys, gs, d, static_cast<T*>(gx));
+      softmax_backward_strided_kernel<T>
+          <<<blocks_for(d.outer * d.inner), kThreads, 0, stream()>>>(log, ys, gs, d, static_cast<T*>(gx));
     }
     SL_CUDA_CHECK_LAUNCH();
   });
@@ -189,7 +190,8 @@ int64_t cross_entropy_forward(DType dt, const void* logits, const int32_t* label
     using T = decltype(tag);
     T* lp = static_cast<T*>(logprobs);
     softmax_fwd(true, static_cast<const T*>(logits), ReduceDims{n, c, 1}, lp);
-    cross_entropy_loss_kernel<T><<<1, kReduceThreads, 0, stream()>>>(lp, labels, n, c, smoothing, static_cast<T*>(loss));
+    cross_entropy_loss_kernel<T>
+        <<<1, kReduceThreads, 0, stream()>>>(lp, labels, n, c, smoothing, static_cast<T*>(loss));
     SL_CUDA_CHECK_LAUNCH();
   });
   return -1;

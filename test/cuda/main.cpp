@@ -6,7 +6,6 @@
 // it says nothing about the CUDA kernels, and says so on stdout.
 #define CATCH_CONFIG_RUNNER
 #include <catch2/catch.hpp>
-
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>

@@ -1,9 +1,8 @@
 // Helpers of the CPU/CUDA parity tests: the device under test, tolerance checks that report the
 // worst element, and reproducible inputs.
 #pragma once
-#include <catch2/catch.hpp>
-
 #include <algorithm>
+#include <catch2/catch.hpp>
 #include <cmath>
 #include <functional>
 #include <string>
@@ -74,9 +73,9 @@ inline void check_close(const Tensor& cpu, const Tensor& got, double tol, const 
   }
   if (bad > 0) {
     size_t w = static_cast<size_t>(worst);
-    UNSCOPED_INFO(bad << " of " << a.size() << " elements differ (tol " << tol << ", shape "
-                      << shape_str(cpu.shape()) << "); first at " << w << ": cpu " << a[w] << ", "
-                      << device_name(device()) << " " << b[w] << "; worst error/bound " << worst_ratio);
+    UNSCOPED_INFO(bad << " of " << a.size() << " elements differ (tol " << tol << ", shape " << shape_str(cpu.shape())
+                      << "); first at " << w << ": cpu " << a[w] << ", " << device_name(device()) << " " << b[w]
+                      << "; worst error/bound " << worst_ratio);
   }
   CHECK(bad == 0);
 }

@@ -54,7 +54,8 @@ TEST_CASE("parity: the caching allocator reuses freed blocks", "[parity][memory]
 TEST_CASE("parity: broadcasting binary ops", "[parity][elementwise]") {
   for_each_dtype([](DType dt) {
     Tensor a = uniform({4, 1, 33}, 1, -2, 2, dt), b = uniform({5, 33}, 2, 0.5, 2, dt);
-    Tensor s = uniform({}, 3, 1, 2, dt), c = uniform({2, 3, 1, 5, 1, 7}, 4, -1, 1, dt), d = uniform({3, 4, 5, 1, 7}, 5, -1, 1, dt);
+    Tensor s = uniform({}, 3, 1, 2, dt), c = uniform({2, 3, 1, 5, 1, 7}, 4, -1, 1, dt),
+           d = uniform({3, 4, 5, 1, 7}, 5, -1, 1, dt);
     double tol = tol_for(dt);
     for (auto f : {add, sub, mul, div}) {
       check_op([f](const TensorList& t) { return f(t[0], t[1]); }, {a, b}, tol);
@@ -121,10 +122,9 @@ TEST_CASE("parity: sum, mean, var over every shape class", "[parity][reduce]") {
     double tol = tol_for(dt);
     // many outputs / short rows, few outputs / long rows, strided rows, one very long row (two passes)
     std::vector<std::pair<Shape, std::vector<int64_t>>> cases = {
-        {{300, 40}, {1}},      {{300, 40}, {0}},   {{4, 5000}, {1}},       {{5000, 4}, {0}},
-        {{7, 3, 1000}, {1}},   {{64, 300, 3}, {1}}, {{2, 3, 4, 5}, {0, 2}}, {{300001}, {0}},
-        {{3, 140000}, {1}},    {{9000, 33}, {1}},   {{2, 3, 4, 5}, {}},     {{3, 0, 4}, {1}},
-        {{40000, 3}, {0}},     {{100, 20000}, {1}}};
+        {{300, 40}, {1}},    {{300, 40}, {0}},       {{4, 5000}, {1}},  {{5000, 4}, {0}},   {{7, 3, 1000}, {1}},
+        {{64, 300, 3}, {1}}, {{2, 3, 4, 5}, {0, 2}}, {{300001}, {0}},   {{3, 140000}, {1}}, {{9000, 33}, {1}},
+        {{2, 3, 4, 5}, {}},  {{3, 0, 4}, {1}},       {{40000, 3}, {0}}, {{100, 20000}, {1}}};
     for (const auto& [shape, dims] : cases) {
       INFO("shape " << shape_str(shape) << " dims " << dims.size());
       Tensor x = uniform(shape, 21, -1, 1, dt);
@@ -187,8 +187,9 @@ TEST_CASE("parity: matmul, batched matmul, linear and the raw gemm contract", "[
           Tensor c = uniform({batch, m, n}, 16, -1, 1, dt);
           Tensor ad = dev(a), bd = dev(b), cd = dev(c);
           auto run = [&](Tensor& A, Tensor& B, Tensor& C) {
-            backend(C.device()).gemm(dt, ta, tb, m, n, kk, 0.75, A.raw_data(), ta ? m : kk, A.numel() / batch,
-                                     B.raw_data(), tb ? kk : n, B.numel() / batch, -0.5, C.raw_data(), n, m * n, batch);
+            backend(C.device())
+                .gemm(dt, ta, tb, m, n, kk, 0.75, A.raw_data(), ta ? m : kk, A.numel() / batch, B.raw_data(),
+                      tb ? kk : n, B.numel() / batch, -0.5, C.raw_data(), n, m * n, batch);
           };
           run(a, b, c);
           run(ad, bd, cd);

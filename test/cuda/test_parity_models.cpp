@@ -107,15 +107,19 @@ TEST_CASE("parity: DeepShift-Q, DeepShift-PS and fixed-point rounding", "[parity
   }
   for (auto [i, f] : std::vector<std::pair<int, int>>{{16, 16}, {3, 5}, {1, 4}}) {
     INFO("fixed point " << i << "." << f);
-    check_op([i = i, f = f](const TensorList& t) { return FixedPointInput({i, f})(t[0]); },
-             {uniform({1000}, 6, -6, 6)}, 0);
+    check_op(
+        [i = i, f = f](const TensorList& t) {
+          return FixedPointInput({i, f})(t[0]);
+        },
+        {uniform({1000}, 6, -6, 6)}, 0);
   }
 }
 
 TEST_CASE("parity: APoT weights, activations and the 8-bit first/last layer", "[parity][quant][apot]") {
   Tensor w = normal({32, 16, 3, 3}, 7);
   for (APoTFlavour fl : {APoTFlavour::imagenet, APoTFlavour::cifar}) {
-    for (auto [bits, power] : std::vector<std::pair<int, bool>>{{2, true}, {3, true}, {4, true}, {5, true}, {4, false}}) {
+    for (auto [bits, power] :
+         std::vector<std::pair<int, bool>>{{2, true}, {3, true}, {4, true}, {5, true}, {4, false}}) {
       if (!power && fl == APoTFlavour::cifar) continue;  // the uniform variant is imagenet-only upstream
       APoTOptions o;
       o.bits = bits;

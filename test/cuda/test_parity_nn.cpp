@@ -193,7 +193,8 @@ TEST_CASE("parity: cross-entropy with label smoothing, and the bad-label error",
 
 TEST_CASE("parity: Shift2d is exact for every kernel, dilation and channel count", "[parity][shift]") {
   for_each_dtype([](DType dt) {
-    for (auto [c, k, dil] : std::vector<std::array<int64_t, 3>>{{9, 3, 1}, {20, 3, 1}, {25, 5, 1}, {18, 3, 2}, {4, 3, 1}}) {
+    for (auto [c, k, dil] :
+         std::vector<std::array<int64_t, 3>>{{9, 3, 1}, {20, 3, 1}, {25, 5, 1}, {18, 3, 2}, {4, 3, 1}}) {
       INFO("channels " << c << " kernel " << k << " dilation " << dil);
       Tensor x = uniform({2, c, 7, 6}, 16, -1, 1, dt);
       check_op([k = k, dil = dil](const TensorList& t) { return shift2d(t[0], k, dil); }, {x}, 0);
@@ -221,8 +222,9 @@ TEST_CASE("parity: projection onto APoT level sets is exact, ties included", "[p
 }
 
 TEST_CASE("parity: a small network end to end (conv, batch norm, pools, linear, cross-entropy)", "[parity][graph]") {
-  TensorList params = {uniform({8, 3, 3, 3}, 20, -0.5, 0.5), uniform({8}, 21), uniform({8}, 22, 0.5, 1.5),
-                       uniform({8}, 23), uniform({10, 8 * 4 * 4}, 24, -0.2, 0.2), uniform({10}, 25)};
+  TensorList params = {
+      uniform({8, 3, 3, 3}, 20, -0.5, 0.5),    uniform({8}, 21), uniform({8}, 22, 0.5, 1.5), uniform({8}, 23),
+      uniform({10, 8 * 4 * 4}, 24, -0.2, 0.2), uniform({10}, 25)};
   Tensor x = uniform({6, 3, 16, 16}, 26);
   Tensor labels = from_vector<int32_t>({0, 3, 9, 1, 1, 7});
   auto net = [&](const TensorList& t, bool reference) {
