@@ -26,7 +26,7 @@ struct BenchOptions {
   std::string device = "cpu";
 };
 
-// "12 threads" on the CPU, the GPU's name on cuda. Asking for the backend first makes an
+// "on cpu, 12 threads", or "on <GPU name, arch, SMs, memory>". Asking for the backend first makes an
 // unavailable CUDA fail here, with its reason, before any tensor is made.
 std::string where(Device d) {
   backend(d);
