@@ -3,6 +3,13 @@
 #pragma once
 #include <cstdint>
 
+// Helpers below are shared with device code (backends/cuda/): callable on both sides under nvcc.
+#ifdef __CUDACC__
+#define SL_HOST_DEVICE __host__ __device__
+#else
+#define SL_HOST_DEVICE
+#endif
+
 namespace sl {
 
 enum class BinaryOp : uint8_t { add, sub, mul, div, max, min, pow, eq, ne, lt, le, gt, ge, COUNT };
@@ -42,7 +49,7 @@ struct Pool2dParams {
 struct ShiftOffset {
   int64_t dy, dx;
 };
-inline ShiftOffset shift2d_offset(int64_t channel, int64_t channels, int64_t kernel, int64_t dilation) {
+SL_HOST_DEVICE inline ShiftOffset shift2d_offset(int64_t channel, int64_t channels, int64_t kernel, int64_t dilation) {
   int64_t k2 = kernel * kernel, shifted = channels / k2 * k2, half = kernel / 2;
   if (channel >= shifted) return {0, 0};
   return {dilation * ((channel / kernel) % kernel - half), dilation * (channel % kernel - half)};

@@ -1,11 +1,16 @@
-// `shiftlab bench gemm|conv`: achieved GFLOP/s of the CPU GEMM and of a conv layer (forward and
-// both backward passes), with the thread count set by --threads.
+// `shiftlab bench gemm|conv`: achieved GFLOP/s of the GEMM and of a conv layer (forward and both
+// backward passes) on --device cpu (thread count set by --threads) or cuda. Every timed call ends
+// with the backend's synchronize(), so GPU times cover the kernels, not just their launch.
 #include <fmt/format.h>
 
 #include <memory>
+#include <string>
 
 #include "autograd/ops.h"
 #include "backends/backend.h"
+#ifdef SHIFTLAB_WITH_CUDA
+#include "backends/cuda/cuda_backend.h"
+#endif
 #include "engine/factory.h"
 #include "engine/threads.h"
 #include "tools/commands.h"
@@ -18,7 +23,28 @@ namespace {
 struct BenchOptions {
   int threads = 0;  // 0: all cores
   double budget = 2.0;
+  std::string device = "cpu";
 };
+
+// "on cpu, 12 threads", or "on <GPU name, arch, SMs, memory>". Asking for the backend first makes an
+// unavailable CUDA fail here, with its reason, before any tensor is made.
+std::string where(Device d) {
+  backend(d);
+#ifdef SHIFTLAB_WITH_CUDA
+  if (d == Device::cuda) return "on " + cuda::device_description();
+#endif
+  return fmt::format("on cpu, {} threads", num_threads());
+}
+
+// Times fn followed by a device synchronisation.
+Timing time_on(Backend& be, const std::function<void()>& fn, double budget) {
+  return time_calls(
+      [&] {
+        fn();
+        be.synchronize();
+      },
+      2, 7, budget);
+}
 
 void report(const char* what, double flops, const Timing& t) {
   fmt::print("{:<28} {:>9.3f} ms min {:>9.3f} ms median {:>8.1f} GFLOP/s (median) {:>8.1f} GFLOP/s (best)\n", what,
@@ -27,15 +53,18 @@ void report(const char* what, double flops, const Timing& t) {
 
 void bench_gemm(int64_t m, int64_t n, int64_t k, const BenchOptions& o) {
   ThreadLimit limit(o.threads);
-  Tensor a = randn({m, k}), b = randn({k, n}), c = zeros({m, n});
-  Backend& be = backend(Device::cpu);
-  Timing t = time_calls(
+  Device d = device_from_name(o.device);
+  std::string on = where(d);
+  Tensor a = randn({m, k}, DType::f32, d), b = randn({k, n}, DType::f32, d), c = zeros({m, n}, DType::f32, d);
+  Backend& be = backend(d);
+  Timing t = time_on(
+      be,
       [&] {
         be.gemm(DType::f32, false, false, m, n, k, 1.0, a.raw_data(), k, 0, b.raw_data(), n, 0, 0.0, c.raw_data(), n,
                 0, 1);
       },
-      2, 7, o.budget);
-  fmt::print("gemm f32 {}x{}x{}, {} threads\n", m, n, k, num_threads());
+      o.budget);
+  fmt::print("gemm f32 {}x{}x{}, {}\n", m, n, k, on);
   report("gemm", 2.0 * static_cast<double>(m * n * k), t);
 }
 
@@ -45,8 +74,10 @@ struct ConvShape {
 
 void bench_conv(const ConvShape& s, const BenchOptions& o) {
   ThreadLimit limit(o.threads);
-  Tensor x = randn({s.batch, s.cin, s.size, s.size});
-  Tensor w = randn({s.cout, s.cin / s.groups, s.kernel, s.kernel});
+  Device d = device_from_name(o.device);
+  std::string on = where(d);
+  Tensor x = randn({s.batch, s.cin, s.size, s.size}, DType::f32, d);
+  Tensor w = randn({s.cout, s.cin / s.groups, s.kernel, s.kernel}, DType::f32, d);
   Conv2dArgs args;
   args.stride = {s.stride, s.stride};
   args.padding = {s.padding, s.padding};
@@ -55,19 +86,18 @@ void bench_conv(const ConvShape& s, const BenchOptions& o) {
   double macs = static_cast<double>(y.numel()) * static_cast<double>(s.cin / s.groups * s.kernel * s.kernel);
   Conv2dParams p{s.batch, s.cin, s.size, s.size, s.cout, s.kernel, s.kernel, s.stride, s.stride,
                  s.padding, s.padding, 1, 1, s.groups, y.size(2), y.size(3)};
-  Backend& be = backend(Device::cpu);
+  Backend& be = backend(d);
   Tensor gx = empty_like(x), gw = empty_like(w);
-  fmt::print("conv2d f32 x [{}, {}, {}, {}] w [{}, {}, {}, {}] stride {} padding {} groups {}, {} threads\n", s.batch,
-             s.cin, s.size, s.size, s.cout, s.cin / s.groups, s.kernel, s.kernel, s.stride, s.padding, s.groups,
-             num_threads());
+  fmt::print("conv2d f32 x [{}, {}, {}, {}] w [{}, {}, {}, {}] stride {} padding {} groups {}, {}\n", s.batch, s.cin,
+             s.size, s.size, s.cout, s.cin / s.groups, s.kernel, s.kernel, s.stride, s.padding, s.groups, on);
   report("forward", 2 * macs,
-         time_calls([&] { be.conv2d_forward(DType::f32, p, x.raw_data(), w.raw_data(), y.raw_data()); }, 2, 7, o.budget));
+         time_on(be, [&] { be.conv2d_forward(DType::f32, p, x.raw_data(), w.raw_data(), y.raw_data()); }, o.budget));
   report("backward input", 2 * macs,
-         time_calls([&] { be.conv2d_backward_input(DType::f32, p, y.raw_data(), w.raw_data(), gx.raw_data()); }, 2, 7,
-                    o.budget));
+         time_on(be, [&] { be.conv2d_backward_input(DType::f32, p, y.raw_data(), w.raw_data(), gx.raw_data()); },
+                 o.budget));
   report("backward weight", 2 * macs,
-         time_calls([&] { be.conv2d_backward_weight(DType::f32, p, x.raw_data(), y.raw_data(), gw.raw_data()); }, 2, 7,
-                    o.budget));
+         time_on(be, [&] { be.conv2d_backward_weight(DType::f32, p, x.raw_data(), y.raw_data(), gw.raw_data()); },
+                 o.budget));
 }
 
 }  // namespace
@@ -81,9 +111,10 @@ void add_bench_command(CLI::App& app) {
   auto add_common = [opts](CLI::App* cmd) {
     cmd->add_option("--threads", opts->threads, "Worker threads (0 = all cores)")->check(CLI::NonNegativeNumber);
     cmd->add_option("--budget", opts->budget, "Seconds of timed work per measurement")->check(CLI::PositiveNumber);
+    cmd->add_option("--device", opts->device, "Device to run on: cpu or cuda")->check(CLI::IsMember({"cpu", "cuda"}));
   };
 
-  auto* gemm = bench->add_subcommand("gemm", "Time the f32 GEMM C = A B (Eigen + oneTBB)");
+  auto* gemm = bench->add_subcommand("gemm", "Time the f32 GEMM C = A B (Eigen + oneTBB, or cuBLAS with --device cuda)");
   auto size = std::make_shared<std::array<int64_t, 3>>(std::array<int64_t, 3>{1024, 1024, 1024});
   gemm->add_option("--m", (*size)[0], "Rows of A and C")->check(CLI::PositiveNumber);
   gemm->add_option("--n", (*size)[1], "Columns of B and C")->check(CLI::PositiveNumber);

@@ -29,7 +29,9 @@ void fill_uniform(DType dt, void* out, int64_t n, uint64_t seed, uint64_t offset
     using T = decltype(tag);
     fill_blocks(static_cast<T*>(out), n, seed, offset, [&](const std::array<uint32_t, 4>& r, T* v) {
       for (int l = 0; l < 4; ++l) {
-        T u = static_cast<T>(lo + (hi - lo) * uniform01(r[static_cast<size_t>(l)]));
+        // One explicit fused multiply-add, so the value does not depend on whether the compiler
+        // contracts (-march=native) or not, and the CUDA twin can reproduce it bit for bit.
+        T u = static_cast<T>(std::fma(hi - lo, uniform01(r[static_cast<size_t>(l)]), lo));
         v[l] = u < static_cast<T>(hi) ? u : static_cast<T>(lo);  // float rounding must not reach hi
       }
     });

@@ -1,5 +1,8 @@
-// The CUDA backend's entry points, callable from plain C++ (backends/backend.cpp).
+// The CUDA backend's entry points, callable from plain C++ (backends/backend.cpp, tools, tests).
+// Only declared when shiftlab is built with CUDA (SHIFTLAB_WITH_CUDA).
 #pragma once
+#include <cstddef>
+#include <cstdint>
 #include <string>
 
 #include "backends/backend.h"
@@ -9,9 +12,33 @@ namespace sl::cuda {
 void register_kernels(Backend& b);
 // Empty when a GPU is usable; otherwise why not (the CUDA runtime's own message).
 std::string unavailable_reason();
+// "NVIDIA A100-SXM4-40GB (sm_80, 108 SMs, 40.0 GiB)" for the device in use.
+std::string device_description();
+
+// Counters of the caching allocator (backends/cuda/allocator.cuh).
+struct AllocatorStats {
+  size_t in_use_bytes = 0;     // handed out (size classes, not requests)
+  size_t cached_bytes = 0;     // on the free lists
+  size_t peak_bytes = 0;       // max of in_use + cached
+  int64_t device_mallocs = 0;  // cudaMalloc calls that succeeded
+  int64_t cache_hits = 0;      // allocations served from a free list
+};
+AllocatorStats allocator_stats();
+// Returns every cached block to the driver (cudaFree), after waiting for queued work.
+void empty_cache();
 
 // Per-file registration (backends/cuda/*.cu).
 void register_memory(Backend& b);
 void register_elementwise(Backend& b);
+void register_layout(Backend& b);
+void register_reduce(Backend& b);
+void register_gemm(Backend& b);
+void register_conv2d(Backend& b);
+void register_pool(Backend& b);
+void register_batch_norm(Backend& b);
+void register_softmax(Backend& b);
+void register_random(Backend& b);
+void register_quant(Backend& b);
+void register_shift(Backend& b);
 
 }  // namespace sl::cuda

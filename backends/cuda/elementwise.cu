@@ -1,8 +1,7 @@
 // Element-wise kernels on the GPU: the twins of backends/cpu/elementwise.cpp (same op codes, same
-// broadcasting plan, same NaN and rounding rules).
+// broadcasting plan, same NaN and rounding rules: max/min propagate NaN, round is half to even).
 #include "backends/broadcast.h"
-#include "backends/cuda/check.cuh"
-#include "backends/cuda/cuda_backend.h"
+#include "backends/cuda/common.cuh"
 
 namespace sl::cuda {
 
@@ -30,7 +29,7 @@ __device__ T binary_apply(BinaryOp op, T x, T y) {
 
 template <class T>
 __global__ void binary_kernel(BinaryOp op, const T* a, const T* b, T* out, BroadcastPlan p) {
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < p.numel; i += int64_t(gridDim.x) * blockDim.x) {
+  SL_CUDA_LOOP(i, p.numel) {
     int64_t rem = i, oa = 0, ob = 0;
     for (int d = p.ndim - 1; d >= 0; --d) {
       int64_t idx = rem % p.size[d];
@@ -42,16 +41,24 @@ __global__ void binary_kernel(BinaryOp op, const T* a, const T* b, T* out, Broad
   }
 }
 
+// 2^v, exact for integer v as glibc's exp2 is: the shift quantizers build their power-of-two levels
+// with exp2 of rounded exponents, and CUDA's exp2 only promises a few ulps.
+template <class T>
+__device__ T exact_exp2(T v) {
+  if (v == floor(v) && fabs(v) < T(2048)) return ldexp(T(1), static_cast<int>(v));
+  return exp2(v);
+}
+
 template <class T>
 __device__ T unary_apply(UnaryOp op, T v) {
   switch (op) {
     case UnaryOp::neg: return -v;
-    case UnaryOp::abs: return v < T(0) ? -v : v;
+    case UnaryOp::abs: return fabs(v);  // as std::abs: -0 -> +0
     case UnaryOp::sign: return T((v > T(0)) - (v < T(0)));
     case UnaryOp::exp: return exp(v);
     case UnaryOp::log: return log(v);
     case UnaryOp::log2: return log2(v);
-    case UnaryOp::exp2: return exp2(v);
+    case UnaryOp::exp2: return exact_exp2(v);
     case UnaryOp::sqrt: return sqrt(v);
     case UnaryOp::round: return rint(v);  // half to even
     case UnaryOp::floor: return floor(v);
@@ -89,19 +96,17 @@ __device__ T unary_grad(UnaryOp op, T x, T y, T g) {
 
 template <class T>
 __global__ void unary_kernel(UnaryOp op, const T* x, T* y, int64_t n) {
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
-    y[i] = unary_apply(op, x[i]);
+  SL_CUDA_LOOP(i, n) { y[i] = unary_apply(op, x[i]); }
 }
 
 template <class T>
 __global__ void unary_backward_kernel(UnaryOp op, const T* x, const T* y, const T* gy, T* gx, int64_t n) {
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
-    gx[i] = unary_grad(op, x[i], y[i], gy[i]);
+  SL_CUDA_LOOP(i, n) { gx[i] = unary_grad(op, x[i], y[i], gy[i]); }
 }
 
 template <class T>
 __global__ void clamp_kernel(const T* x, T* y, int64_t n, T lo, T hi) {
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x) {
+  SL_CUDA_LOOP(i, n) {
     T v = x[i];
     y[i] = v < lo ? lo : (v > hi ? hi : v);
   }
@@ -109,17 +114,7 @@ __global__ void clamp_kernel(const T* x, T* y, int64_t n, T lo, T hi) {
 
 template <class T>
 __global__ void clamp_backward_kernel(const T* x, const T* gy, T* gx, int64_t n, T lo, T hi) {
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
-    gx[i] = (x[i] >= lo && x[i] <= hi) ? gy[i] : T(0);
-}
-
-template <class F>
-void dispatch_floating(DType dt, const char* kernel, F&& f) {
-  switch (dt) {
-    case DType::f32: f(float{}); return;
-    case DType::f64: f(double{}); return;
-    default: fail("{}: dtype {} is not supported on cuda (f32 or f64 only)", kernel, dtype_name(dt));
-  }
+  SL_CUDA_LOOP(i, n) { gx[i] = (x[i] >= lo && x[i] <= hi) ? gy[i] : T(0); }
 }
 
 void binary(BinaryOp op, DType dt, const void* a, const Shape& as, const void* b, const Shape& bs, void* out,
@@ -128,44 +123,48 @@ void binary(BinaryOp op, DType dt, const void* a, const Shape& as, const void* b
   if (p.numel == 0) return;
   dispatch_floating(dt, binary_op_name(op), [&](auto tag) {
     using T = decltype(tag);
-    binary_kernel<T><<<blocks_for(p.numel), kThreads>>>(op, static_cast<const T*>(a), static_cast<const T*>(b),
-                                                          static_cast<T*>(out), p);
+    binary_kernel<T><<<blocks_for(p.numel), kThreads, 0, stream()>>>(op, static_cast<const T*>(a),
+                                                                     static_cast<const T*>(b), static_cast<T*>(out), p);
     SL_CUDA_CHECK_LAUNCH();
   });
 }
 
 void unary(UnaryOp op, DType dt, const void* x, void* y, int64_t n) {
+  if (n <= 0) return;
   dispatch_floating(dt, unary_op_name(op), [&](auto tag) {
     using T = decltype(tag);
-    unary_kernel<T><<<blocks_for(n), kThreads>>>(op, static_cast<const T*>(x), static_cast<T*>(y), n);
+    unary_kernel<T><<<blocks_for(n), kThreads, 0, stream()>>>(op, static_cast<const T*>(x), static_cast<T*>(y), n);
     SL_CUDA_CHECK_LAUNCH();
   });
 }
 
 void unary_backward(UnaryOp op, DType dt, const void* x, const void* y, const void* gy, void* gx, int64_t n) {
+  if (n <= 0) return;
   dispatch_floating(dt, unary_op_name(op), [&](auto tag) {
     using T = decltype(tag);
-    unary_backward_kernel<T><<<blocks_for(n), kThreads>>>(op, static_cast<const T*>(x), static_cast<const T*>(y),
-                                                           static_cast<const T*>(gy), static_cast<T*>(gx), n);
+    unary_backward_kernel<T><<<blocks_for(n), kThreads, 0, stream()>>>(
+        op, static_cast<const T*>(x), static_cast<const T*>(y), static_cast<const T*>(gy), static_cast<T*>(gx), n);
     SL_CUDA_CHECK_LAUNCH();
   });
 }
 
 void clamp(DType dt, const void* x, void* y, int64_t n, double lo, double hi) {
+  if (n <= 0) return;
   dispatch_floating(dt, "clamp", [&](auto tag) {
     using T = decltype(tag);
-    clamp_kernel<T><<<blocks_for(n), kThreads>>>(static_cast<const T*>(x), static_cast<T*>(y), n, static_cast<T>(lo),
-                                                  static_cast<T>(hi));
+    clamp_kernel<T><<<blocks_for(n), kThreads, 0, stream()>>>(static_cast<const T*>(x), static_cast<T*>(y), n,
+                                                              static_cast<T>(lo), static_cast<T>(hi));
     SL_CUDA_CHECK_LAUNCH();
   });
 }
 
 void clamp_backward(DType dt, const void* x, const void* gy, void* gx, int64_t n, double lo, double hi) {
+  if (n <= 0) return;
   dispatch_floating(dt, "clamp_backward", [&](auto tag) {
     using T = decltype(tag);
-    clamp_backward_kernel<T><<<blocks_for(n), kThreads>>>(static_cast<const T*>(x), static_cast<const T*>(gy),
-                                                           static_cast<T*>(gx), n, static_cast<T>(lo),
-                                                           static_cast<T>(hi));
+    clamp_backward_kernel<T><<<blocks_for(n), kThreads, 0, stream()>>>(static_cast<const T*>(x),
+                                                                       static_cast<const T*>(gy), static_cast<T*>(gx),
+                                                                       n, static_cast<T>(lo), static_cast<T>(hi));
     SL_CUDA_CHECK_LAUNCH();
   });
 }

@@ -1,46 +1,61 @@
-// Device memory and copies. Allocation goes straight to cudaMalloc for now; the caching allocator
-// belongs to the full CUDA backend.
+// Device memory, copies, fill and cast: the twins of backends/cpu/memory.cpp. Memory comes from the
+// caching allocator; every copy is queued on the backend's stream, and a copy that involves host
+// memory returns only when the host buffer may be reused (to host: the data has arrived; from host:
+// the pageable source has been consumed, which cudaMemcpyAsync alone does not promise).
+#include <cmath>
 #include <string>
 
-#include "backends/cuda/check.cuh"
-#include "backends/cuda/cuda_backend.h"
+#include "backends/cuda/common.cuh"
 
 namespace sl::cuda {
 
+cudaStream_t stream() {
+  static cudaStream_t s = [] {
+    cudaStream_t created = nullptr;
+    SL_CUDA_CHECK(cudaStreamCreateWithFlags(&created, cudaStreamNonBlocking));
+    return created;  // never destroyed: it lives as long as the process, like the allocator
+  }();
+  return s;
+}
+
 namespace {
 
-void* alloc(size_t nbytes) {
-  void* p = nullptr;
-  SL_CUDA_CHECK(cudaMalloc(&p, nbytes));
-  return p;
-}
-
-void release(void* p) { cudaFree(p); }  // errors at free time cannot be reported usefully
+void* alloc(size_t nbytes) { return allocator().allocate(nbytes); }
+void release(void* p) { allocator().release(p); }
 
 void copy(void* dst, const void* src, size_t nbytes) {
-  SL_CUDA_CHECK(cudaMemcpy(dst, src, nbytes, cudaMemcpyDeviceToDevice));
+  if (nbytes == 0) return;
+  SL_CUDA_CHECK(cudaMemcpyAsync(dst, src, nbytes, cudaMemcpyDeviceToDevice, stream()));
 }
 void copy_from_host(void* dst, const void* src, size_t nbytes) {
-  SL_CUDA_CHECK(cudaMemcpy(dst, src, nbytes, cudaMemcpyHostToDevice));
+  if (nbytes == 0) return;
+  SL_CUDA_CHECK(cudaMemcpyAsync(dst, src, nbytes, cudaMemcpyHostToDevice, stream()));
+  SL_CUDA_CHECK(cudaStreamSynchronize(stream()));
 }
 void copy_to_host(void* dst, const void* src, size_t nbytes) {
-  SL_CUDA_CHECK(cudaMemcpy(dst, src, nbytes, cudaMemcpyDeviceToHost));
+  if (nbytes == 0) return;
+  SL_CUDA_CHECK(cudaMemcpyAsync(dst, src, nbytes, cudaMemcpyDeviceToHost, stream()));
+  SL_CUDA_CHECK(cudaStreamSynchronize(stream()));
 }
-void synchronize() { SL_CUDA_CHECK(cudaDeviceSynchronize()); }
+void synchronize() { SL_CUDA_CHECK(cudaStreamSynchronize(stream())); }
 
 template <class T>
 __global__ void fill_kernel(T* out, int64_t n, T value) {
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
-    out[i] = value;
+  SL_CUDA_LOOP(i, n) { out[i] = value; }
 }
 
 template <class T>
 void fill_typed(void* out, int64_t n, double value) {
-  fill_kernel<<<blocks_for(n), kThreads>>>(static_cast<T*>(out), n, static_cast<T>(value));
+  fill_kernel<<<blocks_for(n), kThreads, 0, stream()>>>(static_cast<T*>(out), n, static_cast<T>(value));
   SL_CUDA_CHECK_LAUNCH();
 }
 
 void fill(DType dt, void* out, int64_t n, double value) {
+  if (n <= 0) return;
+  if (value == 0 && !std::signbit(value)) {  // +0 is all-zero bits in every dtype
+    SL_CUDA_CHECK(cudaMemsetAsync(out, 0, static_cast<size_t>(n) * dtype_size(dt), stream()));
+    return;
+  }
   switch (dt) {
     case DType::f32: return fill_typed<float>(out, n, value);
     case DType::f64: return fill_typed<double>(out, n, value);
@@ -52,17 +67,67 @@ void fill(DType dt, void* out, int64_t n, double value) {
   }
 }
 
+template <class From, class To>
+__global__ void cast_kernel(const From* x, To* y, int64_t n) {
+  SL_CUDA_LOOP(i, n) { y[i] = static_cast<To>(x[i]); }
+}
+
+template <class From, class To>
+void cast_typed(const void* x, void* y, int64_t n) {
+  cast_kernel<From, To><<<blocks_for(n), kThreads, 0, stream()>>>(static_cast<const From*>(x), static_cast<To*>(y), n);
+  SL_CUDA_CHECK_LAUNCH();
+}
+
+template <class From>
+void cast_from(const void* x, DType to, void* y, int64_t n) {
+  switch (to) {
+    case DType::f32: return cast_typed<From, float>(x, y, n);
+    case DType::f64: return cast_typed<From, double>(x, y, n);
+    case DType::i32: return cast_typed<From, int32_t>(x, y, n);
+    case DType::i64: return cast_typed<From, int64_t>(x, y, n);
+    case DType::i8: return cast_typed<From, int8_t>(x, y, n);
+    case DType::u8: return cast_typed<From, uint8_t>(x, y, n);
+    default: fail("cast: invalid target dtype");
+  }
+}
+
+void cast(DType from, const void* x, DType to, void* y, int64_t n) {
+  if (n <= 0) return;
+  switch (from) {
+    case DType::f32: return cast_from<float>(x, to, y, n);
+    case DType::f64: return cast_from<double>(x, to, y, n);
+    case DType::i32: return cast_from<int32_t>(x, to, y, n);
+    case DType::i64: return cast_from<int64_t>(x, to, y, n);
+    case DType::i8: return cast_from<int8_t>(x, to, y, n);
+    case DType::u8: return cast_from<uint8_t>(x, to, y, n);
+    default: fail("cast: invalid source dtype");
+  }
+}
+
 }  // namespace
 
 std::string unavailable_reason() {
   static const std::string reason = [] {
     int count = 0;
     cudaError_t err = cudaGetDeviceCount(&count);
-    if (err != cudaSuccess) return std::string("no usable GPU: ") + cudaGetErrorString(err);
+    if (err != cudaSuccess) {
+      (void)cudaGetLastError();
+      return std::string("no usable GPU: ") + cudaGetErrorString(err);
+    }
     if (count == 0) return std::string("no GPU is visible to the CUDA runtime");
     return std::string();
   }();
   return reason;
+}
+
+std::string device_description() {
+  SL_CHECK(unavailable_reason().empty(), "CUDA device requested but unavailable: {}", unavailable_reason());
+  int dev = 0;
+  SL_CUDA_CHECK(cudaGetDevice(&dev));
+  cudaDeviceProp prop{};
+  SL_CUDA_CHECK(cudaGetDeviceProperties(&prop, dev));
+  return fmt::format("{} (sm_{}{}, {} SMs, {:.1f} GiB)", prop.name, prop.major, prop.minor, prop.multiProcessorCount,
+                     static_cast<double>(prop.totalGlobalMem) / (1024.0 * 1024.0 * 1024.0));
 }
 
 void register_memory(Backend& b) {
@@ -73,11 +138,7 @@ void register_memory(Backend& b) {
   b.copy_to_host = copy_to_host;
   b.synchronize = synchronize;
   b.fill = fill;
-}
-
-void register_kernels(Backend& b) {
-  register_memory(b);
-  register_elementwise(b);
+  b.cast = cast;
 }
 
 }  // namespace sl::cuda
