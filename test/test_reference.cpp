@@ -193,3 +193,27 @@ TEST_CASE("softmax rows sum to one and cross-entropy equals -log p[label]", "[re
   for (int i = 0; i < 4; ++i) want -= std::log(pv[static_cast<size_t>(i * 5 + labels.data<int32_t>()[i])]);
   CHECK(cross_entropy(logits, labels).item() == Approx(want / 4).epsilon(1e-5));
 }
+
+#include "backends/cpu/gemm_small.h"
+
+TEST_CASE("small-m GEMM kernel matches a reference loop for every block and tail size", "[reference][gemm]") {
+  for (int64_t m : {1, 7, 8, 9, 16, 20, 50}) {
+    for (int64_t n : {16, 17, 47, 48, 49, 100, 1024}) {
+      int64_t k = 37;
+      Tensor a = randf({m, k}, 20), b = randf({k, n + 3}, 21), c0 = randf({m, n + 5}, 22);
+      std::vector<float> av = a.to_vector<float>(), bv = b.to_vector<float>(), cv = c0.to_vector<float>();
+      for (bool accumulate : {false, true}) {
+        std::vector<float> c = cv;
+        sl::cpu::gemm_small_m(m, n, k, av.data(), k, bv.data(), n + 3, c.data(), n + 5, accumulate);
+        for (int64_t i = 0; i < m; ++i)
+          for (int64_t j = 0; j < n + 5; ++j) {
+            double want = j < n ? (accumulate ? cv[static_cast<size_t>(i * (n + 5) + j)] : 0.0) : cv[static_cast<size_t>(i * (n + 5) + j)];
+            if (j < n)
+              for (int64_t p = 0; p < k; ++p) want += static_cast<double>(av[static_cast<size_t>(i * k + p)]) * bv[static_cast<size_t>(p * (n + 3) + j)];
+            INFO("m " << m << " n " << n << " i " << i << " j " << j << " accumulate " << accumulate);
+            REQUIRE(c[static_cast<size_t>(i * (n + 5) + j)] == Approx(want).margin(1e-4));
+          }
+      }
+    }
+  }
+}

@@ -4,10 +4,12 @@
 #include <tbb/enumerable_thread_specific.h>
 
 #include <algorithm>
+#include <type_traits>
 #include <vector>
 
 #include "backends/cpu/cpu_kernels.h"
 #include "backends/cpu/gemm.h"
+#include "backends/cpu/gemm_small.h"
 #include "backends/cpu/parallel.h"
 
 namespace sl::cpu {
@@ -98,6 +100,22 @@ void for_each_image(int64_t n, size_t scratch_elems, Body body) {
 template <class T>
 void gemm_any(bool parallel, bool ta, bool tb, int64_t m, int64_t n, int64_t k, T alpha, const T* a, int64_t lda,
               const T* b, int64_t ldb, T beta, T* c, int64_t ldc) {
+  if constexpr (std::is_same_v<T, float>) {
+    if (!ta && !tb && alpha == 1 && (beta == 0 || beta == 1) && gemm_small_fits(m, n)) {
+      if (!parallel) {
+        gemm_small_m(m, n, k, a, lda, b, ldb, c, ldc, beta == 1);
+        return;
+      }
+      // Column panels (multiples of the kernel's 48-wide block) per thread: each element is still
+      // computed by the same kernel in the same order, so batch size and threads do not change it.
+      int64_t panel = std::max<int64_t>(48, (n / num_threads() + 47) / 48 * 48);
+      tbb::parallel_for(int64_t{0}, (n + panel - 1) / panel, [&](int64_t i) {
+        int64_t j = i * panel, len = std::min(panel, n - j);
+        gemm_small_m(m, len, k, a, lda, b + j, ldb, c + j, ldc, beta == 1);
+      });
+      return;
+    }
+  }
   if (parallel)
     gemm_parallel(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
   else
@@ -190,14 +208,15 @@ void backward_weight_typed(const Conv2dParams& p, const T* x, const T* gy, T* gw
     for (int64_t n = n0; n < n1; ++n) {
       for (int64_t grp = 0; grp < p.groups; ++grp) {
         const T* xg = x + (n * p.cin + grp * g.cin_g) * g.hw_in;
+        const T* gyg = gy + (n * p.cout + grp * g.cout_g) * g.hw_out;
+        T* accg = acc + grp * g.cout_g * g.k;
         const T* colp = xg;
         if (!g.pointwise) {
           im2col(p, g.cin_g, xg, col);
           colp = col;
         }
-        gemm_any(par_gemm, false, true, g.cout_g, g.k, g.hw_out, T(1),
-                 gy + (n * p.cout + grp * g.cout_g) * g.hw_out, g.hw_out, colp, g.hw_out, n == n0 ? T(0) : T(1),
-                 acc + grp * g.cout_g * g.k, g.k);
+        gemm_any(par_gemm, false, true, g.cout_g, g.k, g.hw_out, T(1), gyg, g.hw_out, colp, g.hw_out,
+                 n == n0 ? T(0) : T(1), accg, g.k);
       }
     }
   });

@@ -1,0 +1,82 @@
+#include "backends/cpu/gemm_small.h"
+
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+namespace sl::cpu {
+
+namespace {
+
+// 16 floats: one AVX-512 register with -march=native on this machine; GCC splits it on narrower ISAs.
+typedef float v16 __attribute__((vector_size(64)));
+constexpr int kMr = 8;  // rows of C per block
+constexpr int kLanes = 16;
+
+inline v16 load(const float* p) {
+  v16 v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+inline void store(float* p, v16 v) { std::memcpy(p, &v, sizeof v); }
+
+// C[rows x 16*NV] block: packed A (k x kMr, zero-padded rows), B rows of 16*NV floats.
+template <int NV>
+void micro(int64_t k, const float* ap, const float* b, int64_t ldb, float* c, int64_t ldc, int rows, bool accumulate) {
+  v16 sum[kMr][NV];
+  for (int r = 0; r < kMr; ++r)
+    for (int j = 0; j < NV; ++j) sum[r][j] = v16{};
+  for (int64_t p = 0; p < k; ++p) {
+    v16 bv[NV];
+    for (int j = 0; j < NV; ++j) bv[j] = load(b + p * ldb + j * kLanes);
+    const float* a = ap + p * kMr;
+    for (int r = 0; r < kMr; ++r)
+      for (int j = 0; j < NV; ++j) sum[r][j] += bv[j] * a[r];
+  }
+  for (int r = 0; r < rows; ++r)
+    for (int j = 0; j < NV; ++j) {
+      float* dst = c + r * ldc + j * kLanes;
+      store(dst, accumulate ? sum[r][j] + load(dst) : sum[r][j]);
+    }
+}
+
+// The last n % 16 columns, plainly.
+void tail(int64_t m, int64_t n0, int64_t n, int64_t k, const float* a, int64_t lda, const float* b, int64_t ldb,
+          float* c, int64_t ldc, bool accumulate) {
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t j = n0; j < n; ++j) {
+      float s = 0;
+      for (int64_t p = 0; p < k; ++p) s += a[i * lda + p] * b[p * ldb + j];
+      c[i * ldc + j] = accumulate ? c[i * ldc + j] + s : s;
+    }
+}
+
+}  // namespace
+
+void gemm_small_m(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const float* b, int64_t ldb, float* c,
+                  int64_t ldc, bool accumulate) {
+  if (m == 0 || n == 0) return;
+  if (k == 0) {
+    if (!accumulate)
+      for (int64_t i = 0; i < m; ++i) std::fill(c + i * ldc, c + i * ldc + n, 0.0f);
+    return;
+  }
+  // A in panels of kMr rows, k-major, so each step broadcasts kMr consecutive floats.
+  int64_t panels = (m + kMr - 1) / kMr;
+  thread_local std::vector<float> packed;
+  packed.assign(static_cast<size_t>(panels * k * kMr), 0.0f);
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t p = 0; p < k; ++p) packed[static_cast<size_t>(((i / kMr) * k + p) * kMr + i % kMr)] = a[i * lda + p];
+  int64_t j = 0;
+  for (; j + 3 * kLanes <= n; j += 3 * kLanes)
+    for (int64_t pn = 0; pn < panels; ++pn)
+      micro<3>(k, packed.data() + pn * k * kMr, b + j, ldb, c + pn * kMr * ldc + j, ldc,
+               static_cast<int>(std::min<int64_t>(kMr, m - pn * kMr)), accumulate);
+  for (; j + kLanes <= n; j += kLanes)
+    for (int64_t pn = 0; pn < panels; ++pn)
+      micro<1>(k, packed.data() + pn * k * kMr, b + j, ldb, c + pn * kMr * ldc + j, ldc,
+               static_cast<int>(std::min<int64_t>(kMr, m - pn * kMr)), accumulate);
+  if (j < n) tail(m, j, n, k, a, lda, b, ldb, c, ldc, accumulate);
+}
+
+}  // namespace sl::cpu

@@ -1,0 +1,16 @@
+// A GEMM for few output rows: C[m x n] (+)= A[m x k] * B[k x n], row-major f32, m small (the output
+// channels of a conv: 16-64), n long (the pixels). Eigen's general kernel loses much of its speed on
+// such shapes; this one keeps an 8 x 48 block of C in vector registers and streams B once.
+// Serial; every element of C is summed over k in order, so results do not depend on threads.
+#pragma once
+#include <cstdint>
+
+namespace sl::cpu {
+
+// Worth using instead of Eigen for this shape (m <= 64 and n at least one vector).
+inline bool gemm_small_fits(int64_t m, int64_t n) { return m <= 64 && n >= 16; }
+
+void gemm_small_m(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const float* b, int64_t ldb, float* c,
+                  int64_t ldc, bool accumulate);
+
+}  // namespace sl::cpu
