@@ -195,6 +195,9 @@ template <class T>
 void backward_weight_typed(const Conv2dParams& p, const T* x, const T* gy, T* gw) {
   Geometry g = geometry(p);
   const int64_t wsize = p.cout * g.k;
+  // With few output channels Eigen runs gW^T = col * gy^T (k x cout) about twice as fast as
+  // gW = gy * col^T, so those partial sums are kept transposed and turned back when combined.
+  const bool transposed = g.cout_g < 32;
   // Fixed partition of the batch (independent of the thread count), summed in order at the end.
   const int64_t parts = std::min<int64_t>(p.n, 8);
   std::vector<T> partial(static_cast<size_t>(parts * wsize));
@@ -215,15 +218,28 @@ void backward_weight_typed(const Conv2dParams& p, const T* x, const T* gy, T* gw
           im2col(p, g.cin_g, xg, col);
           colp = col;
         }
-        gemm_any(par_gemm, false, true, g.cout_g, g.k, g.hw_out, T(1), gyg, g.hw_out, colp, g.hw_out,
-                 n == n0 ? T(0) : T(1), accg, g.k);
+        T beta = n == n0 ? T(0) : T(1);
+        if (transposed)
+          gemm_any(par_gemm, false, true, g.k, g.cout_g, g.hw_out, T(1), colp, g.hw_out, gyg, g.hw_out, beta, accg,
+                   g.cout_g);
+        else
+          gemm_any(par_gemm, false, true, g.cout_g, g.k, g.hw_out, T(1), gyg, g.hw_out, colp, g.hw_out, beta, accg, g.k);
       }
     }
   });
-  std::copy(partial.begin(), partial.begin() + wsize, gw);
-  for (int64_t part = 1; part < parts; ++part) {
+  std::fill(gw, gw + wsize, T(0));
+  for (int64_t part = 0; part < parts; ++part) {
     const T* src = partial.data() + part * wsize;
-    for (int64_t i = 0; i < wsize; ++i) gw[i] += src[i];
+    if (!transposed) {
+      for (int64_t i = 0; i < wsize; ++i) gw[i] += src[i];
+      continue;
+    }
+    for (int64_t grp = 0; grp < p.groups; ++grp) {
+      const T* s = src + grp * g.cout_g * g.k;
+      T* d = gw + grp * g.cout_g * g.k;
+      for (int64_t o = 0; o < g.cout_g; ++o)
+        for (int64_t kk = 0; kk < g.k; ++kk) d[o * g.k + kk] += s[kk * g.cout_g + o];
+    }
   }
 }
 
