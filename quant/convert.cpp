@@ -180,7 +180,16 @@ void convert_layer(const Found& f, const QuantConfig& c, int bits, bool rescale,
     layer.set_weight_parametrization(
         std::make_shared<S3Weight>(layer.weight(), bits, s3_init_from_name(c.s3_init), gen, scale));
   } else if (c.method == "denseshift") {
-    double scale = rescale ? unit_scale(layer) : 1.0;
+    // At initialisation each gate is open with probability 1/2: P(p = j) = 2^-(j+1) for j < K and
+    // 2^-K for p = K, so E[W^2] = sum P(p) 4^p grows fast with the bits (11.5 at 3 bits, 190 at 4);
+    // the scale divides it out so the layer starts at the variance of PyTorch's default init.
+    double scale = 1.0;
+    if (rescale) {
+      int gates = (1 << (bits - 1)) - 1;
+      double second_moment = std::ldexp(1.0, gates);  // p = K: 2^-K * 4^K
+      for (int j = 0; j < gates; ++j) second_moment += std::ldexp(1.0, j - 1);  // 2^-(j+1) * 4^j
+      scale = unit_scale(layer) / std::sqrt(second_moment);
+    }
     layer.set_weight_parametrization(std::make_shared<DenseShiftWeight>(layer.weight(), bits, gen, 1e-3, scale));
   }
 }

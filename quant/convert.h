@@ -22,8 +22,9 @@ struct QuantConfig {
   std::string first_last = "auto";  // auto | quantize | fp32 | 8bit
   // APoT, S3 and DenseShift assume a BatchNorm after each quantized layer to absorb the scale of
   // their levels (alpha, or +-1..+-8). "auto" adds a constant per-layer scale when the model has no
-  // BatchNorm at all (DeepShift's MNIST nets): APoT keeps the weight's std, S3/DenseShift use
-  // 1/sqrt(3 fan_in) (PyTorch's default-init std for a +-1 weight). "on" / "off" force it.
+  // BatchNorm at all (DeepShift's MNIST nets): APoT keeps the weight's std, S3 uses 1/sqrt(3 fan_in)
+  // (PyTorch's default-init std for a +-1 weight), DenseShift that divided by the RMS of its initial
+  // levels. "on" / "off" force it.
   std::string scale = "auto";
   std::string rounding = "deterministic";
   std::string apot_flavour = "imagenet";
