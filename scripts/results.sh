@@ -2,6 +2,7 @@
 # Trains the rows of docs/results.md and prints them as Markdown (run from the repository root after
 # scripts/setup.sh). Every row is one `shiftlab train` command, printed beside its numbers.
 #   scripts/results.sh quant [EPOCHS]   FP32 vs every quantizer family on mnist-fc and mnist-conv
+#   scripts/results.sh denseshift [EPOCHS]  only the DenseShift rows of `quant`
 #   scripts/results.sh shift [EPOCHS]   ShiftResNet20 vs ResNet20 baselines on Fashion-MNIST
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -45,6 +46,11 @@ if [ "$what" = quant ]; then
     for bits in 4 3 2; do row "$arch s3 $bits-bit" $common --quant s3 --weight-bits $bits; done
     for bits in 4 3 2; do row "$arch denseshift $bits-bit" $common --quant denseshift --weight-bits $bits; done
   done
+elif [ "$what" = denseshift ]; then
+  for arch in mnist-fc mnist-conv; do
+    header
+    for bits in 4 3 2; do row "$arch denseshift $bits-bit" --arch $arch --epochs $epochs --seed 1 --quant denseshift --weight-bits $bits; done
+  done
 elif [ "$what" = shift ]; then
   echo
   echo "### ShiftResNet20 vs ResNet20 on Fashion-MNIST (native 28x28, 1-channel stem), $epochs epochs, seed 1"
@@ -55,6 +61,6 @@ elif [ "$what" = shift ]; then
   row "resnet20 r=2.8 block" --arch resnet20 --reduction 2.8 --reduction-mode block $common
   row "shiftresnet20 e=3, deepshift-q 5-bit" --arch shiftresnet20 --expansion 3 --quant deepshift-q $common
 else
-  echo "usage: scripts/results.sh quant|shift [EPOCHS]" >&2
+  echo "usage: scripts/results.sh quant|denseshift|shift [EPOCHS]" >&2
   exit 2
 fi
