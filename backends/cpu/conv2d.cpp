@@ -122,8 +122,59 @@ void gemm_any(bool parallel, bool ta, bool tb, int64_t m, int64_t n, int64_t k, 
     gemm_serial(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
+// Stride-1 f32 convolution without im2col ("implicit GEMM"): the input is copied once into a
+// zero-padded plane per channel, of width wp = w + 2pw; output pixel (oh, ow) is then computed at
+// q = oh*wp + ow, where tap (c, i, j) reads padded[c] + i*dh*wp + j*dw + q: every GEMM row is a
+// pointer into the padded input. Columns ow >= wo of each row are computed and dropped.
+bool forward_implicit(const Conv2dParams& p, const float* x, const float* w, float* y) {
+  Geometry g = geometry(p);
+  if (p.sh != 1 || p.sw != 1 || g.pointwise || !gemm_small_fits(g.cout_g, p.ho * p.wo)) return false;
+  const int64_t hp = p.h + 2 * p.ph, wp = p.w + 2 * p.pw, plane = hp * wp;
+  const int64_t n_cols = p.ho * wp;
+  // Padded planes, plus slack so the dropped columns of the last row may read past the end.
+  const size_t padded_size = static_cast<size_t>(g.cin_g * plane + p.dw * (p.kw - 1) + 16);
+  const size_t out_size = static_cast<size_t>(g.cout_g * n_cols);
+  for_each_image<float>(p.n, padded_size + out_size, [&](int64_t n, float* scratch, bool par) {
+    // The scratch starts zeroed and only the interior of the planes is ever written, so the
+    // borders stay zero from image to image.
+    float* padded = scratch;
+    float* out = scratch + padded_size;
+    std::vector<const float*> rows(static_cast<size_t>(g.k));
+    for (int64_t grp = 0; grp < p.groups; ++grp) {
+      const float* xg = x + (n * p.cin + grp * g.cin_g) * g.hw_in;
+      for (int64_t c = 0; c < g.cin_g; ++c)
+        for (int64_t r = 0; r < p.h; ++r)
+          std::copy(xg + (c * p.h + r) * p.w, xg + (c * p.h + r + 1) * p.w, padded + c * plane + (r + p.ph) * wp + p.pw);
+      for (int64_t c = 0; c < g.cin_g; ++c)
+        for (int64_t i = 0; i < p.kh; ++i)
+          for (int64_t j = 0; j < p.kw; ++j)
+            rows[static_cast<size_t>((c * p.kh + i) * p.kw + j)] = padded + c * plane + i * p.dh * wp + j * p.dw;
+      const float* wg = w + grp * g.cout_g * g.k;
+      if (par) {
+        int64_t panel = std::max<int64_t>(48, (n_cols / num_threads() + 47) / 48 * 48);
+        tbb::parallel_for(int64_t{0}, (n_cols + panel - 1) / panel, [&](int64_t t) {
+          int64_t j0 = t * panel, len = std::min(panel, n_cols - j0);
+          std::vector<const float*> shifted(rows.size());
+          for (size_t r = 0; r < rows.size(); ++r) shifted[r] = rows[r] + j0;
+          gemm_small_rows(g.cout_g, len, g.k, wg, g.k, shifted.data(), out + j0, n_cols, false);
+        });
+      } else {
+        gemm_small_rows(g.cout_g, n_cols, g.k, wg, g.k, rows.data(), out, n_cols, false);
+      }
+      float* yg = y + (n * p.cout + grp * g.cout_g) * g.hw_out;
+      for (int64_t o = 0; o < g.cout_g; ++o)
+        for (int64_t r = 0; r < p.ho; ++r)
+          std::copy(out + o * n_cols + r * wp, out + o * n_cols + r * wp + p.wo, yg + (o * p.ho + r) * p.wo);
+    }
+  });
+  return true;
+}
+
 template <class T>
 void forward_typed(const Conv2dParams& p, const T* x, const T* w, T* y) {
+  if constexpr (std::is_same_v<T, float>) {
+    if (forward_implicit(p, x, w, y)) return;
+  }
   Geometry g = geometry(p);
   size_t scratch = g.pointwise ? 0 : static_cast<size_t>(g.k * g.hw_out);
   for_each_image<T>(p.n, scratch, [&](int64_t n, T* col, bool par) {

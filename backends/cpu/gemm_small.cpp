@@ -20,15 +20,16 @@ inline v16 load(const float* p) {
 }
 inline void store(float* p, v16 v) { std::memcpy(p, &v, sizeof v); }
 
-// C[rows x 16*NV] block: packed A (k x kMr, zero-padded rows), B rows of 16*NV floats.
+// C[rows x 16*NV] block: packed A (k x kMr, zero-padded rows), B row p starting at brow[p] + j.
 template <int NV>
-void micro(int64_t k, const float* ap, const float* b, int64_t ldb, float* c, int64_t ldc, int rows, bool accumulate) {
+void micro(int64_t k, const float* ap, const float* const* brow, int64_t j0, float* c, int64_t ldc, int rows,
+           bool accumulate) {
   v16 sum[kMr][NV];
   for (int r = 0; r < kMr; ++r)
     for (int j = 0; j < NV; ++j) sum[r][j] = v16{};
   for (int64_t p = 0; p < k; ++p) {
     v16 bv[NV];
-    for (int j = 0; j < NV; ++j) bv[j] = load(b + p * ldb + j * kLanes);
+    for (int j = 0; j < NV; ++j) bv[j] = load(brow[p] + j0 + j * kLanes);
     const float* a = ap + p * kMr;
     for (int r = 0; r < kMr; ++r)
       for (int j = 0; j < NV; ++j) sum[r][j] += bv[j] * a[r];
@@ -41,20 +42,20 @@ void micro(int64_t k, const float* ap, const float* b, int64_t ldb, float* c, in
 }
 
 // The last n % 16 columns, plainly.
-void tail(int64_t m, int64_t n0, int64_t n, int64_t k, const float* a, int64_t lda, const float* b, int64_t ldb,
+void tail(int64_t m, int64_t n0, int64_t n, int64_t k, const float* a, int64_t lda, const float* const* brow,
           float* c, int64_t ldc, bool accumulate) {
   for (int64_t i = 0; i < m; ++i)
     for (int64_t j = n0; j < n; ++j) {
       float s = 0;
-      for (int64_t p = 0; p < k; ++p) s += a[i * lda + p] * b[p * ldb + j];
+      for (int64_t p = 0; p < k; ++p) s += a[i * lda + p] * brow[p][j];
       c[i * ldc + j] = accumulate ? c[i * ldc + j] + s : s;
     }
 }
 
 }  // namespace
 
-void gemm_small_m(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const float* b, int64_t ldb, float* c,
-                  int64_t ldc, bool accumulate) {
+void gemm_small_rows(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const float* const* brow, float* c,
+                     int64_t ldc, bool accumulate) {
   if (m == 0 || n == 0) return;
   if (k == 0) {
     if (!accumulate)
@@ -70,13 +71,21 @@ void gemm_small_m(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, 
   int64_t j = 0;
   for (; j + 3 * kLanes <= n; j += 3 * kLanes)
     for (int64_t pn = 0; pn < panels; ++pn)
-      micro<3>(k, packed.data() + pn * k * kMr, b + j, ldb, c + pn * kMr * ldc + j, ldc,
+      micro<3>(k, packed.data() + pn * k * kMr, brow, j, c + pn * kMr * ldc + j, ldc,
                static_cast<int>(std::min<int64_t>(kMr, m - pn * kMr)), accumulate);
   for (; j + kLanes <= n; j += kLanes)
     for (int64_t pn = 0; pn < panels; ++pn)
-      micro<1>(k, packed.data() + pn * k * kMr, b + j, ldb, c + pn * kMr * ldc + j, ldc,
+      micro<1>(k, packed.data() + pn * k * kMr, brow, j, c + pn * kMr * ldc + j, ldc,
                static_cast<int>(std::min<int64_t>(kMr, m - pn * kMr)), accumulate);
-  if (j < n) tail(m, j, n, k, a, lda, b, ldb, c, ldc, accumulate);
+  if (j < n) tail(m, j, n, k, a, lda, brow, c, ldc, accumulate);
+}
+
+void gemm_small_m(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const float* b, int64_t ldb, float* c,
+                  int64_t ldc, bool accumulate) {
+  thread_local std::vector<const float*> rows;
+  rows.resize(static_cast<size_t>(k));
+  for (int64_t p = 0; p < k; ++p) rows[static_cast<size_t>(p)] = b + p * ldb;
+  gemm_small_rows(m, n, k, a, lda, rows.data(), c, ldc, accumulate);
 }
 
 }  // namespace sl::cpu

@@ -13,4 +13,9 @@ inline bool gemm_small_fits(int64_t m, int64_t n) { return m <= 64 && n >= 16; }
 void gemm_small_m(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const float* b, int64_t ldb, float* c,
                   int64_t ldc, bool accumulate);
 
+// The same with row p of B starting at brow[p] (columns contiguous from there): lets a convolution
+// point its rows straight into a zero-padded input instead of copying an im2col matrix.
+void gemm_small_rows(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const float* const* brow, float* c,
+                     int64_t ldc, bool accumulate);
+
 }  // namespace sl::cpu
