@@ -2,7 +2,6 @@
 
 #include <algorithm>
 
-#include "engine/file_io.h"
 #include "train/checkpoint.h"
 
 namespace sl::tools {
@@ -67,13 +66,8 @@ bool given(const CliState& st, const std::string& key) {
 
 // Defaults <- checkpoint config <- --config file <- flags.
 RunConfig resolve(const CliState& st, const std::string& checkpoint_key, const std::string& checkpoint) {
-  RunConfig file_cfg;
   nlohmann::json file_json = nlohmann::json::object();
-  if (!st.config_file.empty()) {
-    file_cfg = load_run_config(st.config_file);  // validates keys and types
-    std::vector<char> bytes = read_file(st.config_file);
-    file_json = nlohmann::json::parse(bytes.begin(), bytes.end());
-  }
+  if (!st.config_file.empty()) file_json = load_config_json(st.config_file);
   std::string ckpt = given(st, checkpoint_key) ? (checkpoint_key == "resume" ? st.flags.resume : st.flags.weights)
                                                 : (file_json.contains(checkpoint_key) ? file_json[checkpoint_key].get<std::string>() : "");
   if (!checkpoint.empty()) ckpt = checkpoint;

@@ -143,7 +143,7 @@ void apply_json(RunConfig& config, const nlohmann::json& json, const std::string
   }
 }
 
-RunConfig load_run_config(const std::string& path) {
+nlohmann::json load_config_json(const std::string& path) {
   std::vector<char> bytes = read_file(path);
   nlohmann::json j;
   try {
@@ -151,10 +151,12 @@ RunConfig load_run_config(const std::string& path) {
   } catch (const nlohmann::json::exception& e) {
     fail("{}: not valid JSON: {}", path, e.what());
   }
-  RunConfig c;
-  apply_json(c, j, path);
-  return c;
+  RunConfig scratch;
+  apply_json(scratch, j, path);
+  return j;
 }
+
+
 
 namespace {
 void check_choice(const std::string& key, const std::string& value, std::initializer_list<const char*> choices) {

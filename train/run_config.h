@@ -80,7 +80,8 @@ nlohmann::ordered_json to_json(const RunConfig& config);
 // Reads keys from `json` into `config` (others keep their values). Throws naming `source` and the
 // key on an unknown key, a wrong type, or a value out of range.
 void apply_json(RunConfig& config, const nlohmann::json& json, const std::string& source);
-RunConfig load_run_config(const std::string& path);
+// Parses a config file, checking its keys and value types (errors name the file and the key).
+nlohmann::json load_config_json(const std::string& path);
 // Checks ranges and choices; throws naming the key.
 void validate(const RunConfig& config);
 

@@ -62,7 +62,10 @@ Trainer::Trainer(RunConfig config, bool train) : config_(std::move(config)) {
   device_ = device_from_name(config_.device);
   if (device_ != Device::cpu) backend(device_);  // a clear error now if CUDA is unavailable
   loaders_ = build_loaders(config_, train);
-  BuiltModel built = build_model(config_, loaders_.test_set.info);
+  // A resumed run takes its weights from the checkpoint; --weights only initialised the first start.
+  RunConfig build_config = config_;
+  if (!config_.resume.empty()) build_config.weights.clear();
+  BuiltModel built = build_model(build_config, loaders_.test_set.info);
   model_ = built.model;
   quantization_ = built.quantization;
   model_->to(device_);
