@@ -179,3 +179,21 @@ TEST_CASE("train/eval: bad input gives one clear error and leaves saved files in
   CHECK(slurp(out + "/config.json") == config);
   CHECK(slurp(out + "/metrics.jsonl") == metric);
 }
+
+TEST_CASE("train: --config keys, overridden by the flags given; -e evaluates a checkpoint", "[cli][train]") {
+  TempDir tmp("config");
+  std::string out = tmp.file("run");
+  write_file_atomic(tmp.file("run.json"), R"({"epochs": 1, "lr": 0.05, "subset": 600, "test_subset": 200, "momentum": 0.5})");
+  auto r = run_cli("train --config " + tmp.file("run.json") + " --lr 0.02 --out " + out + " --print-freq 1000");
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  auto config = nlohmann::json::parse(slurp(out + "/config.json"));
+  CHECK(config["lr"] == 0.02);        // the flag wins
+  CHECK(config["momentum"] == 0.5);   // from the file
+  CHECK(config["subset"] == 600);
+  CHECK(metrics(out).size() == 1);
+  auto e = run_cli("train -e --weights " + out + "/last.safetensors --test-subset 200");
+  INFO(e.output);
+  CHECK(e.exit_code == 0);
+  CHECK(has(e.output, fmt::format(" * Acc@1 {:.3f}", metrics(out)[0]["test_acc1"].get<double>())));
+}
