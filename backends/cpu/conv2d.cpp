@@ -122,6 +122,38 @@ void gemm_any(bool parallel, bool ta, bool tb, int64_t m, int64_t n, int64_t k, 
     gemm_serial(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
+// Zero-padded input planes for the implicit-GEMM paths (stride 1): plane c is (h + 2ph) x wp with
+// wp = w + 2pw. Only the interior is written, so a zeroed buffer keeps its zero borders.
+struct PaddedLayout {
+  int64_t hp, wp, plane;
+  size_t size;  // with slack: the dropped columns of the last output row read a little past the end
+};
+
+PaddedLayout padded_layout(const Conv2dParams& p, int64_t channels) {
+  PaddedLayout l;
+  l.hp = p.h + 2 * p.ph;
+  l.wp = p.w + 2 * p.pw;
+  l.plane = l.hp * l.wp;
+  l.size = static_cast<size_t>(channels * l.plane + p.dw * (p.kw - 1) + 16);
+  return l;
+}
+
+void pad_planes(const Conv2dParams& p, const PaddedLayout& l, int64_t channels, const float* x, float* padded) {
+  for (int64_t c = 0; c < channels; ++c)
+    for (int64_t r = 0; r < p.h; ++r)
+      std::copy(x + (c * p.h + r) * p.w, x + (c * p.h + r + 1) * p.w, padded + c * l.plane + (r + p.ph) * l.wp + p.pw);
+}
+
+// Row (c, i, j) of the implicit column matrix: where tap (i, j) of channel c starts.
+void tap_rows(const Conv2dParams& p, const PaddedLayout& l, int64_t channels, const float* padded,
+              std::vector<const float*>& rows) {
+  rows.resize(static_cast<size_t>(channels * p.kh * p.kw));
+  for (int64_t c = 0; c < channels; ++c)
+    for (int64_t i = 0; i < p.kh; ++i)
+      for (int64_t j = 0; j < p.kw; ++j)
+        rows[static_cast<size_t>((c * p.kh + i) * p.kw + j)] = padded + c * l.plane + i * p.dh * l.wp + j * p.dw;
+}
+
 // Stride-1 f32 convolution without im2col ("implicit GEMM"): the input is copied once into a
 // zero-padded plane per channel, of width wp = w + 2pw; output pixel (oh, ow) is then computed at
 // q = oh*wp + ow, where tap (c, i, j) reads padded[c] + i*dh*wp + j*dw + q: every GEMM row is a
@@ -129,26 +161,19 @@ void gemm_any(bool parallel, bool ta, bool tb, int64_t m, int64_t n, int64_t k, 
 bool forward_implicit(const Conv2dParams& p, const float* x, const float* w, float* y) {
   Geometry g = geometry(p);
   if (p.sh != 1 || p.sw != 1 || g.pointwise || !gemm_small_fits(g.cout_g, p.ho * p.wo)) return false;
-  const int64_t hp = p.h + 2 * p.ph, wp = p.w + 2 * p.pw, plane = hp * wp;
-  const int64_t n_cols = p.ho * wp;
-  // Padded planes, plus slack so the dropped columns of the last row may read past the end.
-  const size_t padded_size = static_cast<size_t>(g.cin_g * plane + p.dw * (p.kw - 1) + 16);
+  const PaddedLayout l = padded_layout(p, g.cin_g);
+  const int64_t wp = l.wp, n_cols = p.ho * wp;
+  const size_t padded_size = l.size;
   const size_t out_size = static_cast<size_t>(g.cout_g * n_cols);
   for_each_image<float>(p.n, padded_size + out_size, [&](int64_t n, float* scratch, bool par) {
     // The scratch starts zeroed and only the interior of the planes is ever written, so the
     // borders stay zero from image to image.
     float* padded = scratch;
     float* out = scratch + padded_size;
-    std::vector<const float*> rows(static_cast<size_t>(g.k));
+    std::vector<const float*> rows;
     for (int64_t grp = 0; grp < p.groups; ++grp) {
-      const float* xg = x + (n * p.cin + grp * g.cin_g) * g.hw_in;
-      for (int64_t c = 0; c < g.cin_g; ++c)
-        for (int64_t r = 0; r < p.h; ++r)
-          std::copy(xg + (c * p.h + r) * p.w, xg + (c * p.h + r + 1) * p.w, padded + c * plane + (r + p.ph) * wp + p.pw);
-      for (int64_t c = 0; c < g.cin_g; ++c)
-        for (int64_t i = 0; i < p.kh; ++i)
-          for (int64_t j = 0; j < p.kw; ++j)
-            rows[static_cast<size_t>((c * p.kh + i) * p.kw + j)] = padded + c * plane + i * p.dh * wp + j * p.dw;
+      pad_planes(p, l, g.cin_g, x + (n * p.cin + grp * g.cin_g) * g.hw_in, padded);
+      tap_rows(p, l, g.cin_g, padded, rows);
       const float* wg = w + grp * g.cout_g * g.k;
       if (par) {
         int64_t panel = std::max<int64_t>(48, (n_cols / num_threads() + 47) / 48 * 48);
@@ -242,13 +267,45 @@ void backward_input_typed(const Conv2dParams& p, const T* gy, const T* w, T* gx)
   });
 }
 
+// The weight gradient of a stride-1 f32 conv as gW^T = (implicit column rows) * gy'^T: the rows
+// point into the zero-padded input (as the forward), gy' is gy transposed into the padded-width
+// pixel order with zeros in the dropped columns, so no im2col matrix is written. Partial sums are
+// kept transposed (k x cout per group).
+bool weight_partial_implicit(const Conv2dParams& p, int64_t n0, int64_t n1, const float* x, const float* gy,
+                             float* acc, std::vector<float>& scratch) {
+  Geometry g = geometry(p);
+  if (p.sh != 1 || p.sw != 1 || g.pointwise || g.cout_g > 64) return false;
+  const PaddedLayout l = padded_layout(p, g.cin_g);
+  const int64_t q = p.ho * l.wp;
+  if (scratch.size() < l.size + static_cast<size_t>(q * g.cout_g)) scratch.resize(l.size + static_cast<size_t>(q * g.cout_g));
+  float* padded = scratch.data();
+  std::fill(padded, padded + l.size, 0.0f);  // the scratch may hold another layout's interior
+  float* gyt = padded + l.size;
+  std::vector<const float*> rows;
+  for (int64_t n = n0; n < n1; ++n) {
+    for (int64_t grp = 0; grp < p.groups; ++grp) {
+      pad_planes(p, l, g.cin_g, x + (n * p.cin + grp * g.cin_g) * g.hw_in, padded);
+      tap_rows(p, l, g.cin_g, padded, rows);
+      const float* gyg = gy + (n * p.cout + grp * g.cout_g) * g.hw_out;
+      for (int64_t oh = 0; oh < p.ho; ++oh)
+        for (int64_t ow = 0; ow < l.wp; ++ow)
+          for (int64_t o = 0; o < g.cout_g; ++o)
+            gyt[(oh * l.wp + ow) * g.cout_g + o] = ow < p.wo ? gyg[(o * p.ho + oh) * p.wo + ow] : 0.0f;
+      gemm_rows_a(g.k, g.cout_g, q, rows.data(), gyt, g.cout_g, acc + grp * g.cout_g * g.k, g.cout_g, n != n0);
+    }
+  }
+  return true;
+}
+
 template <class T>
 void backward_weight_typed(const Conv2dParams& p, const T* x, const T* gy, T* gw) {
   Geometry g = geometry(p);
   const int64_t wsize = p.cout * g.k;
+  bool implicit = false;
+  if constexpr (std::is_same_v<T, float>) implicit = p.sh == 1 && p.sw == 1 && !g.pointwise && g.cout_g <= 64;
   // With few output channels Eigen runs gW^T = col * gy^T (k x cout) about twice as fast as
   // gW = gy * col^T, so those partial sums are kept transposed and turned back when combined.
-  const bool transposed = g.cout_g < 32;
+  const bool transposed = implicit || g.cout_g < 32;
   // Fixed partition of the batch (independent of the thread count), summed in order at the end.
   const int64_t parts = std::min<int64_t>(p.n, 8);
   std::vector<T> partial(static_cast<size_t>(parts * wsize));
@@ -258,6 +315,13 @@ void backward_weight_typed(const Conv2dParams& p, const T* x, const T* gy, T* gw
   tbb::parallel_for(int64_t{0}, parts, [&](int64_t part) {
     int64_t n0 = p.n * part / parts, n1 = p.n * (part + 1) / parts;
     T* acc = partial.data() + part * wsize;
+    if constexpr (std::is_same_v<T, float>) {
+      if (implicit) {
+        thread_local std::vector<float> buffer;
+        weight_partial_implicit(p, n0, n1, x, gy, acc, buffer);
+        return;
+      }
+    }
     T* col = cols.local().data();
     for (int64_t n = n0; n < n1; ++n) {
       for (int64_t grp = 0; grp < p.groups; ++grp) {

@@ -52,7 +52,49 @@ void tail(int64_t m, int64_t n0, int64_t n, int64_t k, const float* a, int64_t l
     }
 }
 
+// C[rows x 16*NV] block with A rows given by pointers (broadcast straight from them).
+template <int NV>
+void micro_rows_a(int64_t k, const float* const* arow, int rows, const float* b, int64_t ldb, int64_t j0, float* c,
+                  int64_t ldc, bool accumulate) {
+  const float* a[kMr];
+  for (int r = 0; r < kMr; ++r) a[r] = arow[r < rows ? r : 0];
+  v16 sum[kMr][NV];
+  for (int r = 0; r < kMr; ++r)
+    for (int j = 0; j < NV; ++j) sum[r][j] = v16{};
+  for (int64_t p = 0; p < k; ++p) {
+    v16 bv[NV];
+    for (int j = 0; j < NV; ++j) bv[j] = load(b + p * ldb + j0 + j * kLanes);
+    for (int r = 0; r < kMr; ++r)
+      for (int j = 0; j < NV; ++j) sum[r][j] += bv[j] * a[r][p];
+  }
+  for (int r = 0; r < rows; ++r)
+    for (int j = 0; j < NV; ++j) {
+      float* dst = c + r * ldc + j0 + j * kLanes;
+      store(dst, accumulate ? sum[r][j] + load(dst) : sum[r][j]);
+    }
+}
+
 }  // namespace
+
+void gemm_rows_a(int64_t m, int64_t n, int64_t k, const float* const* arow, const float* b, int64_t ldb, float* c,
+                 int64_t ldc, bool accumulate) {
+  for (int64_t i = 0; i < m; i += kMr) {
+    int rows = static_cast<int>(std::min<int64_t>(kMr, m - i));
+    int64_t j = 0;
+    for (; j + 3 * kLanes <= n; j += 3 * kLanes)
+      micro_rows_a<3>(k, arow + i, rows, b, ldb, j, c + i * ldc, ldc, accumulate);
+    for (; j + 2 * kLanes <= n; j += 2 * kLanes)
+      micro_rows_a<2>(k, arow + i, rows, b, ldb, j, c + i * ldc, ldc, accumulate);
+    for (; j + kLanes <= n; j += kLanes) micro_rows_a<1>(k, arow + i, rows, b, ldb, j, c + i * ldc, ldc, accumulate);
+    for (; j < n; ++j)  // scalar tail
+      for (int r = 0; r < rows; ++r) {
+        float s = 0;
+        for (int64_t p = 0; p < k; ++p) s += arow[i + r][p] * b[p * ldb + j];
+        float* dst = c + (i + r) * ldc + j;
+        *dst = accumulate ? *dst + s : s;
+      }
+  }
+}
 
 void gemm_small_rows(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const float* const* brow, float* c,
                      int64_t ldc, bool accumulate) {

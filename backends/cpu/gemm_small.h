@@ -18,4 +18,10 @@ void gemm_small_m(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, 
 void gemm_small_rows(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const float* const* brow, float* c,
                      int64_t ldc, bool accumulate);
 
+// C[m x n] (+)= A[m x k] * B[k x n] with row i of A starting at arow[i] (contiguous along k) and B
+// row-major with n <= 64: a conv's weight gradient gW^T = (input rows) * gy^T, where each A row
+// points into the zero-padded input and no im2col matrix is built. Vectorised over n.
+void gemm_rows_a(int64_t m, int64_t n, int64_t k, const float* const* arow, const float* b, int64_t ldb, float* c,
+                 int64_t ldc, bool accumulate);
+
 }  // namespace sl::cpu
