@@ -182,6 +182,27 @@ TEST_CASE("batch norm matches reference statistics, output and running averages"
   check_close(ye.to_vector<float>(), rye, 1e-5);
 }
 
+TEST_CASE("f32 batch norm stays precise when the mean is large against the spread", "[reference][batchnorm]") {
+  // Values near 1000 with spread ~0.6: a naive one-pass E[x^2] - E[x]^2 in f32 would lose the
+  // variance entirely. The f64 run of the same values is the reference; inner = 36 exercises the
+  // vector lanes and their tail.
+  Tensor x = add(randf({8, 3, 6, 6}, 21), full({1}, 1000.0f));
+  Tensor gamma = randf({3}, 22, 0.5, 1.5), beta = randf({3}, 23), gy = randf({8, 3, 6, 6}, 24);
+  auto run = [&](DType dt, Tensor& gx) {
+    Tensor xi = x.to(dt).detach();
+    xi.requires_grad_();
+    Tensor rm = zeros({3}, dt), rv = ones({3}, dt);
+    Tensor y = batch_norm(xi, gamma.to(dt), beta.to(dt), rm, rv, true, 0.1, 1e-5);
+    y.backward(gy.to(dt));
+    gx = xi.grad();
+    return y.detach();
+  };
+  Tensor gx32, gx64;
+  Tensor y32 = run(DType::f32, gx32), y64 = run(DType::f64, gx64);
+  check_close(y32.to_vector<float>(), y64.to_vector<double>(), 2e-4);
+  check_close(gx32.to_vector<float>(), gx64.to_vector<double>(), 2e-4);
+}
+
 TEST_CASE("softmax rows sum to one and cross-entropy equals -log p[label]", "[reference][softmax]") {
   Tensor logits = randf({4, 5}, 12, -3, 3);
   Tensor p = softmax(logits, 1);
