@@ -32,6 +32,19 @@ Geometry geometry(const Conv2dParams& p) {
   return g;
 }
 
+// Output columns [ow0, ow1) of tap column offset `off` read inside the input row: iw = ow*sw + off
+// in [0, w). Outside them im2col writes zeros and col2im adds nothing.
+struct ValidCols {
+  int64_t ow0, ow1;
+};
+
+ValidCols valid_cols(const Conv2dParams& p, int64_t off) {
+  auto ceil_div = [](int64_t a, int64_t b) { return a >= 0 ? (a + b - 1) / b : -((-a) / b); };
+  int64_t ow0 = std::clamp<int64_t>(ceil_div(-off, p.sw), 0, p.wo);
+  int64_t ow1 = std::clamp<int64_t>(ceil_div(p.w - off, p.sw), ow0, p.wo);
+  return {ow0, ow1};
+}
+
 // col[(c*kh + i)*kw + j, oh*wo + ow] = x[c, oh*sh - ph + i*dh, ow*sw - pw + j*dw] (0 outside).
 template <class T>
 void im2col(const Conv2dParams& p, int64_t channels, const T* x, T* col) {
@@ -40,6 +53,8 @@ void im2col(const Conv2dParams& p, int64_t channels, const T* x, T* col) {
     for (int64_t i = 0; i < p.kh; ++i) {
       for (int64_t j = 0; j < p.kw; ++j) {
         T* row = col + ((c * p.kh + i) * p.kw + j) * p.ho * p.wo;
+        const int64_t off = j * p.dw - p.pw;
+        const ValidCols v = valid_cols(p, off);
         for (int64_t oh = 0; oh < p.ho; ++oh) {
           int64_t ih = oh * p.sh - p.ph + i * p.dh;
           T* out = row + oh * p.wo;
@@ -48,11 +63,13 @@ void im2col(const Conv2dParams& p, int64_t channels, const T* x, T* col) {
             continue;
           }
           const T* xr = xc + ih * p.w;
-          int64_t off = j * p.dw - p.pw;
-          for (int64_t ow = 0; ow < p.wo; ++ow) {
-            int64_t iw = ow * p.sw + off;
-            out[ow] = (iw >= 0 && iw < p.w) ? xr[iw] : T(0);
+          std::fill(out, out + v.ow0, T(0));
+          if (p.sw == 1) {
+            std::copy(xr + v.ow0 + off, xr + v.ow1 + off, out + v.ow0);
+          } else {
+            for (int64_t ow = v.ow0; ow < v.ow1; ++ow) out[ow] = xr[ow * p.sw + off];
           }
+          std::fill(out + v.ow1, out + p.wo, T(0));
         }
       }
     }
@@ -67,16 +84,14 @@ void col2im(const Conv2dParams& p, int64_t channels, const T* col, T* x) {
     for (int64_t i = 0; i < p.kh; ++i) {
       for (int64_t j = 0; j < p.kw; ++j) {
         const T* row = col + ((c * p.kh + i) * p.kw + j) * p.ho * p.wo;
+        const int64_t off = j * p.dw - p.pw;
+        const ValidCols v = valid_cols(p, off);
         for (int64_t oh = 0; oh < p.ho; ++oh) {
           int64_t ih = oh * p.sh - p.ph + i * p.dh;
           if (ih < 0 || ih >= p.h) continue;
           T* xr = xc + ih * p.w;
           const T* in = row + oh * p.wo;
-          int64_t off = j * p.dw - p.pw;
-          for (int64_t ow = 0; ow < p.wo; ++ow) {
-            int64_t iw = ow * p.sw + off;
-            if (iw >= 0 && iw < p.w) xr[iw] += in[ow];
-          }
+          for (int64_t ow = v.ow0; ow < v.ow1; ++ow) xr[ow * p.sw + off] += in[ow];
         }
       }
     }
@@ -97,13 +112,20 @@ void for_each_image(int64_t n, size_t scratch_elems, Body body) {
   }
 }
 
+// C = alpha op(A) op(B) + beta C through the small-m kernel when it fits (f32, no transposes), with
+// A already packed when `packed` is given, else through Eigen.
 template <class T>
 void gemm_any(bool parallel, bool ta, bool tb, int64_t m, int64_t n, int64_t k, T alpha, const T* a, int64_t lda,
-              const T* b, int64_t ldb, T beta, T* c, int64_t ldc) {
+              const T* b, int64_t ldb, T beta, T* c, int64_t ldc, const PackedA* packed = nullptr) {
   if constexpr (std::is_same_v<T, float>) {
     if (!ta && !tb && alpha == 1 && (beta == 0 || beta == 1) && gemm_small_fits(m, n)) {
+      thread_local PackedA local;
+      if (!packed) {
+        pack_a(m, k, a, lda, local);
+        packed = &local;
+      }
       if (!parallel) {
-        gemm_small_m(m, n, k, a, lda, b, ldb, c, ldc, beta == 1);
+        gemm_small_m(*packed, n, b, ldb, c, ldc, beta == 1);
         return;
       }
       // Column panels (multiples of the kernel's 48-wide block) per thread: each element is still
@@ -111,7 +133,7 @@ void gemm_any(bool parallel, bool ta, bool tb, int64_t m, int64_t n, int64_t k, 
       int64_t panel = std::max<int64_t>(48, (n / num_threads() + 47) / 48 * 48);
       tbb::parallel_for(int64_t{0}, (n + panel - 1) / panel, [&](int64_t i) {
         int64_t j = i * panel, len = std::min(panel, n - j);
-        gemm_small_m(m, len, k, a, lda, b + j, ldb, c + j, ldc, beta == 1);
+        gemm_small_m(*packed, len, b + j, ldb, c + j, ldc, beta == 1);
       });
       return;
     }
@@ -120,6 +142,19 @@ void gemm_any(bool parallel, bool ta, bool tb, int64_t m, int64_t n, int64_t k, 
     gemm_parallel(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
   else
     gemm_serial(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
+// The weights of every group packed for the small-m kernel, once per call (f32 only; empty for
+// other types or shapes the kernel does not take).
+template <class T>
+std::vector<PackedA> pack_weights(const Conv2dParams& p, int64_t cout_g, int64_t k, int64_t n, const T* w) {
+  std::vector<PackedA> packs;
+  if constexpr (std::is_same_v<T, float>) {
+    if (!gemm_small_fits(cout_g, n)) return packs;
+    packs.resize(static_cast<size_t>(p.groups));
+    for (int64_t grp = 0; grp < p.groups; ++grp) pack_a(cout_g, k, w + grp * cout_g * k, k, packs[size_t(grp)]);
+  }
+  return packs;
 }
 
 // Zero-padded input planes for the implicit-GEMM paths (stride 1): plane c is (h + 2ph) x wp with
@@ -165,6 +200,7 @@ bool forward_implicit(const Conv2dParams& p, const float* x, const float* w, flo
   const int64_t wp = l.wp, n_cols = p.ho * wp;
   const size_t padded_size = l.size;
   const size_t out_size = static_cast<size_t>(g.cout_g * n_cols);
+  const std::vector<PackedA> packs = pack_weights(p, g.cout_g, g.k, n_cols, w);
   for_each_image<float>(p.n, padded_size + out_size, [&](int64_t n, float* scratch, bool par) {
     // The scratch starts zeroed and only the interior of the planes is ever written, so the
     // borders stay zero from image to image.
@@ -174,17 +210,17 @@ bool forward_implicit(const Conv2dParams& p, const float* x, const float* w, flo
     for (int64_t grp = 0; grp < p.groups; ++grp) {
       pad_planes(p, l, g.cin_g, x + (n * p.cin + grp * g.cin_g) * g.hw_in, padded);
       tap_rows(p, l, g.cin_g, padded, rows);
-      const float* wg = w + grp * g.cout_g * g.k;
+      const PackedA& wg = packs[static_cast<size_t>(grp)];
       if (par) {
         int64_t panel = std::max<int64_t>(48, (n_cols / num_threads() + 47) / 48 * 48);
         tbb::parallel_for(int64_t{0}, (n_cols + panel - 1) / panel, [&](int64_t t) {
           int64_t j0 = t * panel, len = std::min(panel, n_cols - j0);
           std::vector<const float*> shifted(rows.size());
           for (size_t r = 0; r < rows.size(); ++r) shifted[r] = rows[r] + j0;
-          gemm_small_rows(g.cout_g, len, g.k, wg, g.k, shifted.data(), out + j0, n_cols, false);
+          gemm_small_rows(wg, len, shifted.data(), out + j0, n_cols, false);
         });
       } else {
-        gemm_small_rows(g.cout_g, n_cols, g.k, wg, g.k, rows.data(), out, n_cols, false);
+        gemm_small_rows(wg, n_cols, rows.data(), out, n_cols, false);
       }
       float* yg = y + (n * p.cout + grp * g.cout_g) * g.hw_out;
       for (int64_t o = 0; o < g.cout_g; ++o)
@@ -202,6 +238,7 @@ void forward_typed(const Conv2dParams& p, const T* x, const T* w, T* y) {
   }
   Geometry g = geometry(p);
   size_t scratch = g.pointwise ? 0 : static_cast<size_t>(g.k * g.hw_out);
+  const std::vector<PackedA> packs = pack_weights(p, g.cout_g, g.k, g.hw_out, w);
   for_each_image<T>(p.n, scratch, [&](int64_t n, T* col, bool par) {
     for (int64_t grp = 0; grp < p.groups; ++grp) {
       const T* xg = x + (n * p.cin + grp * g.cin_g) * g.hw_in;
@@ -211,7 +248,8 @@ void forward_typed(const Conv2dParams& p, const T* x, const T* w, T* y) {
         cols = col;
       }
       gemm_any(par, false, false, g.cout_g, g.hw_out, g.k, T(1), w + grp * g.cout_g * g.k, g.k, cols, g.hw_out,
-               T(0), y + (n * p.cout + grp * g.cout_g) * g.hw_out, g.hw_out);
+               T(0), y + (n * p.cout + grp * g.cout_g) * g.hw_out, g.hw_out,
+               packs.empty() ? nullptr : &packs[static_cast<size_t>(grp)]);
     }
   });
 }

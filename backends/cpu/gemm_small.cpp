@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <type_traits>
 #include <vector>
 
 namespace sl::cpu {
@@ -41,15 +42,27 @@ void micro(int64_t k, const float* ap, const float* const* brow, int64_t j0, flo
     }
 }
 
-// The last n % 16 columns, plainly.
-void tail(int64_t m, int64_t n0, int64_t n, int64_t k, const float* a, int64_t lda, const float* const* brow,
-          float* c, int64_t ldc, bool accumulate) {
-  for (int64_t i = 0; i < m; ++i)
-    for (int64_t j = n0; j < n; ++j) {
-      float s = 0;
-      for (int64_t p = 0; p < k; ++p) s += a[i * lda + p] * brow[p][j];
-      c[i * ldc + j] = accumulate ? c[i * ldc + j] + s : s;
-    }
+// The last n % 16 columns of B, copied into a zero-padded k x 16 block so they run through the
+// vector kernel too (a scalar loop here cost more than the rest of a 7x7-pixel conv).
+struct TailBlock {
+  std::vector<float> b;
+  std::vector<const float*> rows;
+};
+
+const float* const* tail_rows(int64_t k, const float* const* brow, int64_t j0, int64_t width, TailBlock& t) {
+  t.b.assign(static_cast<size_t>(k * kLanes), 0.0f);
+  t.rows.resize(static_cast<size_t>(k));
+  for (int64_t p = 0; p < k; ++p) {
+    std::copy(brow[p] + j0, brow[p] + j0 + width, t.b.data() + p * kLanes);
+    t.rows[static_cast<size_t>(p)] = t.b.data() + p * kLanes;
+  }
+  return t.rows.data();
+}
+
+// Adds (or stores) the first `width` columns of a rows x 16 block into C.
+void store_tail(const float* block, int rows, int64_t width, float* c, int64_t ldc, bool accumulate) {
+  for (int r = 0; r < rows; ++r)
+    for (int64_t j = 0; j < width; ++j) c[r * ldc + j] = accumulate ? c[r * ldc + j] + block[r * kLanes + j] : block[r * kLanes + j];
 }
 
 // C[rows x 16*NV] block with A rows given by pointers (broadcast straight from them).
@@ -78,6 +91,14 @@ void micro_rows_a(int64_t k, const float* const* arow, int rows, const float* b,
 
 void gemm_rows_a(int64_t m, int64_t n, int64_t k, const float* const* arow, const float* b, int64_t ldb, float* c,
                  int64_t ldc, bool accumulate) {
+  // The last n % 16 columns of B, zero-padded to 16 once for all row blocks.
+  thread_local TailBlock tail_b;
+  tail_b.b.clear();
+  std::vector<const float*> b_rows;
+  if (n % kLanes != 0) {
+    b_rows.resize(static_cast<size_t>(k));
+    for (int64_t p = 0; p < k; ++p) b_rows[static_cast<size_t>(p)] = b + p * ldb;
+  }
   for (int64_t i = 0; i < m; i += kMr) {
     int rows = static_cast<int>(std::min<int64_t>(kMr, m - i));
     int64_t j = 0;
@@ -86,48 +107,74 @@ void gemm_rows_a(int64_t m, int64_t n, int64_t k, const float* const* arow, cons
     for (; j + 2 * kLanes <= n; j += 2 * kLanes)
       micro_rows_a<2>(k, arow + i, rows, b, ldb, j, c + i * ldc, ldc, accumulate);
     for (; j + kLanes <= n; j += kLanes) micro_rows_a<1>(k, arow + i, rows, b, ldb, j, c + i * ldc, ldc, accumulate);
-    for (; j < n; ++j)  // scalar tail
-      for (int r = 0; r < rows; ++r) {
-        float s = 0;
-        for (int64_t p = 0; p < k; ++p) s += arow[i + r][p] * b[p * ldb + j];
-        float* dst = c + (i + r) * ldc + j;
-        *dst = accumulate ? *dst + s : s;
-      }
+    if (j < n) {
+      if (tail_b.b.empty()) tail_rows(k, b_rows.data(), j, n - j, tail_b);
+      float block[kMr * kLanes];
+      micro_rows_a<1>(k, arow + i, rows, tail_b.b.data(), kLanes, 0, block, kLanes, false);
+      store_tail(block, rows, n - j, c + i * ldc + j, ldc, accumulate);
+    }
   }
 }
 
-void gemm_small_rows(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const float* const* brow, float* c,
-                     int64_t ldc, bool accumulate) {
+void pack_a(int64_t m, int64_t k, const float* a, int64_t lda, PackedA& out) {
+  const int64_t panels = (m + kMr - 1) / kMr;
+  out.m = m;
+  out.k = k;
+  out.data.assign(static_cast<size_t>(panels * k * kMr), 0.0f);
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t p = 0; p < k; ++p) out.data[static_cast<size_t>(((i / kMr) * k + p) * kMr + i % kMr)] = a[i * lda + p];
+}
+
+void gemm_small_rows(const PackedA& pa, int64_t n, const float* const* brow, float* c, int64_t ldc, bool accumulate) {
+  const int64_t m = pa.m, k = pa.k;
   if (m == 0 || n == 0) return;
   if (k == 0) {
     if (!accumulate)
       for (int64_t i = 0; i < m; ++i) std::fill(c + i * ldc, c + i * ldc + n, 0.0f);
     return;
   }
-  // A in panels of kMr rows, k-major, so each step broadcasts kMr consecutive floats.
-  int64_t panels = (m + kMr - 1) / kMr;
-  thread_local std::vector<float> packed;
-  packed.assign(static_cast<size_t>(panels * k * kMr), 0.0f);
-  for (int64_t i = 0; i < m; ++i)
-    for (int64_t p = 0; p < k; ++p) packed[static_cast<size_t>(((i / kMr) * k + p) * kMr + i % kMr)] = a[i * lda + p];
+  const int64_t panels = (m + kMr - 1) / kMr;
+  const float* packed = pa.data.data();
+  // One 16*NV-column block of C (all row panels) at column j of B's rows.
+  auto block = [&](auto nv, int64_t j, float* cj, int64_t ldcj, const float* const* rows, bool acc) {
+    for (int64_t pn = 0; pn < panels; ++pn)
+      micro<decltype(nv)::value>(k, packed + pn * k * kMr, rows, j, cj + pn * kMr * ldcj, ldcj,
+                                 static_cast<int>(std::min<int64_t>(kMr, m - pn * kMr)), acc);
+  };
   int64_t j = 0;
-  for (; j + 3 * kLanes <= n; j += 3 * kLanes)
+  for (; j + 3 * kLanes <= n; j += 3 * kLanes) block(std::integral_constant<int, 3>{}, j, c + j, ldc, brow, accumulate);
+  for (; j + kLanes <= n; j += kLanes) block(std::integral_constant<int, 1>{}, j, c + j, ldc, brow, accumulate);
+  if (j < n) {
+    thread_local TailBlock t;
+    const float* const* rows = tail_rows(k, brow, j, n - j, t);
+    thread_local std::vector<float> tail_c;
+    tail_c.resize(static_cast<size_t>(panels * kMr * kLanes));
+    block(std::integral_constant<int, 1>{}, 0, tail_c.data(), kLanes, rows, false);
     for (int64_t pn = 0; pn < panels; ++pn)
-      micro<3>(k, packed.data() + pn * k * kMr, brow, j, c + pn * kMr * ldc + j, ldc,
-               static_cast<int>(std::min<int64_t>(kMr, m - pn * kMr)), accumulate);
-  for (; j + kLanes <= n; j += kLanes)
-    for (int64_t pn = 0; pn < panels; ++pn)
-      micro<1>(k, packed.data() + pn * k * kMr, brow, j, c + pn * kMr * ldc + j, ldc,
-               static_cast<int>(std::min<int64_t>(kMr, m - pn * kMr)), accumulate);
-  if (j < n) tail(m, j, n, k, a, lda, brow, c, ldc, accumulate);
+      store_tail(tail_c.data() + pn * kMr * kLanes, static_cast<int>(std::min<int64_t>(kMr, m - pn * kMr)), n - j,
+                 c + pn * kMr * ldc + j, ldc, accumulate);
+  }
+}
+
+void gemm_small_rows(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const float* const* brow, float* c,
+                     int64_t ldc, bool accumulate) {
+  thread_local PackedA packed;
+  pack_a(m, k, a, lda, packed);
+  gemm_small_rows(packed, n, brow, c, ldc, accumulate);
+}
+
+void gemm_small_m(const PackedA& a, int64_t n, const float* b, int64_t ldb, float* c, int64_t ldc, bool accumulate) {
+  thread_local std::vector<const float*> rows;
+  rows.resize(static_cast<size_t>(a.k));
+  for (int64_t p = 0; p < a.k; ++p) rows[static_cast<size_t>(p)] = b + p * ldb;
+  gemm_small_rows(a, n, rows.data(), c, ldc, accumulate);
 }
 
 void gemm_small_m(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const float* b, int64_t ldb, float* c,
                   int64_t ldc, bool accumulate) {
-  thread_local std::vector<const float*> rows;
-  rows.resize(static_cast<size_t>(k));
-  for (int64_t p = 0; p < k; ++p) rows[static_cast<size_t>(p)] = b + p * ldb;
-  gemm_small_rows(m, n, k, a, lda, rows.data(), c, ldc, accumulate);
+  thread_local PackedA packed;
+  pack_a(m, k, a, lda, packed);
+  gemm_small_m(packed, n, b, ldb, c, ldc, accumulate);
 }
 
 }  // namespace sl::cpu
