@@ -1,9 +1,9 @@
-// Batch normalisation over [n, c, inner], in parallel over blocks of channels. Sums run in 16
-// independent lanes of T per contiguous plane (so the compiler vectorises them) and are combined in
-// double per plane; values are taken relative to a per-channel pivot so the one-pass variance does
-// not cancel.
+// Batch normalisation over [n, c, inner], in parallel over blocks of channels. Sums run in 16 lanes
+// of T held in one vector register and are combined in double once per plane; values are taken
+// relative to a per-channel pivot so the one-pass variance does not cancel.
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <vector>
 
 #include "backends/cpu/cpu_kernels.h"
@@ -26,31 +26,36 @@ void for_channel_blocks(const BatchNormParams& p, F f) {
 // Offset of plane (image i, channel ch).
 inline int64_t plane(const BatchNormParams& p, int64_t i, int64_t ch) { return (i * p.c + ch) * p.inner; }
 
-constexpr int kLanes = 16;
-
-// s1 += sum(a[j] - pa), s2 += sum((a[j] - pa) * (b[j] - pb)) over j < len, in a fixed order.
+// s1 += sum(a[j] - pa), s2 += sum((a[j] - pa) * (b[j] - pb)) over j < len, in a fixed order: 16
+// lanes of T in vector registers, summed pairwise into double once per plane.
 template <class T>
 void lane_sums(const T* a, T pa, const T* b, T pb, int64_t len, double& s1, double& s2) {
-  T acc1[kLanes] = {}, acc2[kLanes] = {};
+  typedef T lanes __attribute__((vector_size(16 * sizeof(T))));
+  constexpr int64_t kLanes = 16;
+  auto load = [](const T* p) {
+    lanes v;
+    std::memcpy(&v, p, sizeof v);
+    return v;
+  };
+  lanes acc1 = {}, acc2 = {};
   int64_t j = 0;
-  for (; j + kLanes <= len; j += kLanes)
-    for (int l = 0; l < kLanes; ++l) {
-      T u = a[j + l] - pa;
-      acc1[l] += u;
-      acc2[l] += u * (b[j + l] - pb);
-    }
+  for (; j + kLanes <= len; j += kLanes) {
+    lanes u = load(a + j) - pa;
+    acc1 += u;
+    acc2 += u * (load(b + j) - pb);
+  }
   for (int64_t t = j; t < len; ++t) {
     T u = a[t] - pa;
     acc1[t - j] += u;
     acc2[t - j] += u * (b[t] - pb);
   }
-  double t1 = 0, t2 = 0;
-  for (int l = 0; l < kLanes; ++l) {
-    t1 += acc1[l];
-    t2 += acc2[l];
-  }
-  s1 += t1;
-  s2 += t2;
+  for (int64_t width = kLanes / 2; width >= 1; width /= 2)
+    for (int64_t l = 0; l < width; ++l) {
+      acc1[l] += acc1[l + width];
+      acc2[l] += acc2[l + width];
+    }
+  s1 += acc1[0];
+  s2 += acc2[0];
 }
 
 // y = (x - mean) * scale + beta per channel of [c0, c1). Centring first keeps f32 precise when the

@@ -82,11 +82,21 @@ Window adaptive_window(const Pool2dParams& p, int64_t oh, int64_t ow) {
   return {h0, h1, w0, w1, static_cast<double>((h1 - h0) * (w1 - w0))};
 }
 
+// A 1x1 window without padding is a strided subsample (ResNet's option-A shortcut, x[:, :, ::2, ::2]):
+// no window arithmetic, no division.
+bool subsample(const Pool2dParams& p) { return p.kh == 1 && p.kw == 1 && p.ph == 0 && p.pw == 0; }
+
 template <class T, class WindowFn>
-void avg_forward(const Pool2dParams& p, const T* x, T* y, WindowFn window) {
+void avg_forward(const Pool2dParams& p, const T* x, T* y, WindowFn window, bool adaptive) {
+  const bool plain = !adaptive && subsample(p);
   parallel_for(p.n * p.c, plane_grain(p), [&](int64_t b, int64_t e) {
     for (int64_t pl = b; pl < e; ++pl) {
       const T* xp = x + pl * p.h * p.w;
+      if (plain) {
+        for (int64_t oh = 0; oh < p.ho; ++oh)
+          for (int64_t ow = 0; ow < p.wo; ++ow) y[(pl * p.ho + oh) * p.wo + ow] = xp[oh * p.sh * p.w + ow * p.sw];
+        continue;
+      }
       for (int64_t oh = 0; oh < p.ho; ++oh) {
         for (int64_t ow = 0; ow < p.wo; ++ow) {
           Window win = window(p, oh, ow);
@@ -101,11 +111,17 @@ void avg_forward(const Pool2dParams& p, const T* x, T* y, WindowFn window) {
 }
 
 template <class T, class WindowFn>
-void avg_backward(const Pool2dParams& p, const T* gy, T* gx, WindowFn window) {
+void avg_backward(const Pool2dParams& p, const T* gy, T* gx, WindowFn window, bool adaptive) {
+  const bool plain = !adaptive && subsample(p);
   parallel_for(p.n * p.c, plane_grain(p), [&](int64_t b, int64_t e) {
     for (int64_t pl = b; pl < e; ++pl) {
       T* gp = gx + pl * p.h * p.w;
       std::fill(gp, gp + p.h * p.w, T(0));
+      if (plain) {
+        for (int64_t oh = 0; oh < p.ho; ++oh)
+          for (int64_t ow = 0; ow < p.wo; ++ow) gp[oh * p.sh * p.w + ow * p.sw] += gy[(pl * p.ho + oh) * p.wo + ow];
+        continue;
+      }
       for (int64_t oh = 0; oh < p.ho; ++oh) {
         for (int64_t ow = 0; ow < p.wo; ++ow) {
           Window win = window(p, oh, ow);
@@ -127,13 +143,13 @@ void avg_backward(const Pool2dParams& p, const T* gy, T* gx, WindowFn window) {
     });                                                               \
   }
 
-SL_POOL_KERNEL(avg_pool_fwd, "avg_pool2d", avg_forward(p, static_cast<const T*>(in), static_cast<T*>(out), avg_window))
+SL_POOL_KERNEL(avg_pool_fwd, "avg_pool2d", avg_forward(p, static_cast<const T*>(in), static_cast<T*>(out), avg_window, false))
 SL_POOL_KERNEL(avg_pool_bwd, "avg_pool2d_backward",
-               avg_backward(p, static_cast<const T*>(in), static_cast<T*>(out), avg_window))
+               avg_backward(p, static_cast<const T*>(in), static_cast<T*>(out), avg_window, false))
 SL_POOL_KERNEL(adaptive_fwd, "adaptive_avg_pool2d",
-               avg_forward(p, static_cast<const T*>(in), static_cast<T*>(out), adaptive_window))
+               avg_forward(p, static_cast<const T*>(in), static_cast<T*>(out), adaptive_window, true))
 SL_POOL_KERNEL(adaptive_bwd, "adaptive_avg_pool2d_backward",
-               avg_backward(p, static_cast<const T*>(in), static_cast<T*>(out), adaptive_window))
+               avg_backward(p, static_cast<const T*>(in), static_cast<T*>(out), adaptive_window, true))
 #undef SL_POOL_KERNEL
 
 void max_pool_fwd(DType dt, const Pool2dParams& p, const void* x, void* y, int32_t* index) {
