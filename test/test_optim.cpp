@@ -2,6 +2,7 @@
 // RAdam / Ranger golden trajectories (test/data/golden/deepshift); parameter groups, name-keyed state
 // round trips, in-place updates and errors.
 #include <cmath>
+#include <limits>
 
 #include "layers/activation.h"
 #include "layers/batch_norm.h"
@@ -288,4 +289,31 @@ TEST_CASE("SGD with momentum trains a small model built from layers", "[optim][t
   }
   INFO("loss " << first << " -> " << last);
   CHECK(last < 0.6 * first);
+}
+
+TEST_CASE("moments that decay below the smallest normal float become exactly 0", "[optim]") {
+  // One step with gradient 1, then 900 with gradient 0: 0.9^900 ~ 7e-42 would be a subnormal float,
+  // which makes every later update of that weight ~100x slower on x86.
+  Linear lin(4, 1);
+  NamedTensors params = {{"weight", lin.weight()}};
+  SGD sgd(params, OptimizerOptions::sgd(1e-3).momentum(0.9));
+  Adam adam(params, OptimizerOptions::adam(1e-3));
+  RAdam radam(params, OptimizerOptions::radam(1e-3));
+  for (Optimizer* opt : std::initializer_list<Optimizer*>{&sgd, &adam, &radam}) {
+    for (int step = 0; step < 901; ++step) {
+      opt->zero_grad();
+      Tensor x = full({1, 4}, step == 0 ? 1.0 : 0.0);
+      sum(linear(x, lin.weight(), Tensor())).backward();
+      opt->step();
+    }
+    for (const auto& [key, value] : opt->state("weight")) {
+      if (value.dtype() != DType::f32) continue;
+      for (float v : value.to_vector<float>()) {
+        INFO("state " << key << " value " << v);
+        CHECK((v == 0.0f || std::abs(v) >= std::numeric_limits<float>::min()));
+      }
+    }
+  }
+  CHECK(sgd.state("weight").at("momentum_buffer").to_vector<float>()[0] == 0.0f);
+  CHECK(adam.state("weight").at("exp_avg").to_vector<float>()[0] == 0.0f);
 }

@@ -45,8 +45,8 @@ void Adam::update(const std::string& name, Tensor& param, const Tensor& grad, co
     for (int64_t i = 0; i < n; ++i) {
       if (decoupled_) p[i] *= decay;
       T gi = l2 ? std::fma(p[i], wd, g[i]) : g[i];
-      m[i] = std::fma(gi, one_b1, m[i] * b1);
-      v[i] = v[i] * b2 + one_b2 * gi * gi;
+      m[i] = detail::flush_subnormal(std::fma(gi, one_b1, m[i] * b1));
+      v[i] = detail::flush_subnormal(v[i] * b2 + one_b2 * gi * gi);
       T second = v[i];
       if (vmax) second = vmax[i] = std::max(vmax[i], v[i]);
       T denom = std::sqrt(second) / c2 + eps;

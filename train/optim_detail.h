@@ -1,6 +1,8 @@
 // Shared by the optimizer files (not public): host access to a parameter and its gradient, and the
 // dtype dispatch of the update loops.
 #pragma once
+#include <cmath>
+#include <limits>
 #include <type_traits>
 
 #include "backends/backend.h"
@@ -32,5 +34,14 @@ void with_host_data(const Tensor& param, const Tensor& grad, Fn&& fn) {
 // The element type of a host pointer passed by with_host_data.
 template <class P>
 using elem_t = std::remove_const_t<std::remove_pointer_t<P>>;
+
+// A moment that has decayed below the smallest normal float becomes 0. Weights whose gradient stays
+// 0 (common in shift networks) would otherwise keep subnormal exp_avg / momentum values, and
+// subnormal arithmetic is ~100x slower on x86: a DeepShift-PS run slowed down 40 % over 5 epochs.
+// The effect on the update is below 1e-30.
+template <class T>
+inline T flush_subnormal(T x) {
+  return std::abs(x) < std::numeric_limits<T>::min() ? T(0) : x;
+}
 
 }  // namespace sl::detail

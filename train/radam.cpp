@@ -66,8 +66,8 @@ void RAdam::update(const std::string& name, Tensor& param, const Tensor& grad, c
     const T decay = static_cast<T>(-o.weight_decay() * o.lr()), neg_step = static_cast<T>(-step_size * o.lr());
     const T eps = static_cast<T>(o.eps()), alpha = static_cast<T>(o.alpha());
     for (int64_t i = 0; i < n; ++i) {
-      v[i] = v[i] * fb2 + one_b2 * g[i] * g[i];                       // exp_avg_sq.mul_(b2).addcmul_(1 - b2, g, g)
-      m[i] = std::fma(g[i], one_b1, m[i] * fb1);                      // exp_avg.mul_(b1).add_(1 - b1, g)
+      v[i] = detail::flush_subnormal(v[i] * fb2 + one_b2 * g[i] * g[i]);  // exp_avg_sq.mul_(b2).addcmul_(1 - b2, g, g)
+      m[i] = detail::flush_subnormal(std::fma(g[i], one_b1, m[i] * fb1));  // exp_avg.mul_(b1).add_(1 - b1, g)
       if (o.weight_decay() != 0) p[i] = std::fma(p[i], decay, p[i]);  // p.add_(-wd * lr, p)
       if (rectified)
         p[i] = p[i] + neg_step * m[i] / (std::sqrt(v[i]) + eps);  // p.addcdiv_(-step * lr, m, denom)

@@ -28,7 +28,7 @@ void SGD::update(const std::string& name, Tensor& param, const Tensor& grad, con
     for (int64_t i = 0; i < n; ++i) {
       T d = o.weight_decay() != 0 ? std::fma(p[i], wd, g[i]) : g[i];
       if (b) {
-        b[i] = first ? d : std::fma(d, damp, b[i] * mu);
+        b[i] = first ? d : detail::flush_subnormal(std::fma(d, damp, b[i] * mu));
         d = o.nesterov() ? std::fma(b[i], mu, d) : b[i];
       }
       p[i] = std::fma(d, neg_lr, p[i]);
