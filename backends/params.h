@@ -60,4 +60,16 @@ struct BatchNormParams {
   double eps, momentum;
 };
 
+// PyTorch's running-statistics update for channel ch from the batch's mean and biased variance over
+// m values (the running variance takes the unbiased one). Either pointer may be null.
+template <class T>
+SL_HOST_DEVICE inline void update_running_stats(const BatchNormParams& p, int64_t ch, double m, double mean, double var,
+                                                T* rmean, T* rvar) {
+  if (rmean) rmean[ch] = static_cast<T>((1 - p.momentum) * rmean[ch] + p.momentum * mean);
+  if (rvar) {
+    double unbiased = m > 1 ? var * m / (m - 1) : var;
+    rvar[ch] = static_cast<T>((1 - p.momentum) * rvar[ch] + p.momentum * unbiased);
+  }
+}
+
 }  // namespace sl

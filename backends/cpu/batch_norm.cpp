@@ -97,11 +97,7 @@ void train_forward(const BatchNormParams& p, const T* x, const T* gamma, const T
       scale[k] = static_cast<T>(invstd * (gamma ? static_cast<double>(gamma[ch]) : 1.0));
       mean_out[ch] = static_cast<T>(mean);
       invstd_out[ch] = static_cast<T>(invstd);
-      if (rmean) rmean[ch] = static_cast<T>((1 - p.momentum) * rmean[ch] + p.momentum * mean);
-      if (rvar) {
-        double unbiased = m > 1 ? var * m / (m - 1) : var;
-        rvar[ch] = static_cast<T>((1 - p.momentum) * rvar[ch] + p.momentum * unbiased);
-      }
+      update_running_stats(p, ch, m, mean, var, rmean, rvar);
     }
     normalize(p, c0, c1, x, mean_t.data(), scale.data(), beta, y);
   });

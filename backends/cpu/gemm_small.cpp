@@ -91,13 +91,12 @@ void micro_rows_a(int64_t k, const float* const* arow, int rows, const float* b,
 
 void gemm_rows_a(int64_t m, int64_t n, int64_t k, const float* const* arow, const float* b, int64_t ldb, float* c,
                  int64_t ldc, bool accumulate) {
-  // The last n % 16 columns of B, zero-padded to 16 once for all row blocks.
-  thread_local TailBlock tail_b;
-  tail_b.b.clear();
-  std::vector<const float*> b_rows;
-  if (n % kLanes != 0) {
-    b_rows.resize(static_cast<size_t>(k));
-    for (int64_t p = 0; p < k; ++p) b_rows[static_cast<size_t>(p)] = b + p * ldb;
+  // The last n % 16 columns of B, zero-padded to 16 columns once for all row blocks.
+  const int64_t j_tail = n / kLanes * kLanes;
+  thread_local std::vector<float> tail_b;
+  if (j_tail < n) {
+    tail_b.assign(static_cast<size_t>(k * kLanes), 0.0f);
+    for (int64_t p = 0; p < k; ++p) std::copy(b + p * ldb + j_tail, b + p * ldb + n, tail_b.data() + p * kLanes);
   }
   for (int64_t i = 0; i < m; i += kMr) {
     int rows = static_cast<int>(std::min<int64_t>(kMr, m - i));
@@ -108,9 +107,8 @@ void gemm_rows_a(int64_t m, int64_t n, int64_t k, const float* const* arow, cons
       micro_rows_a<2>(k, arow + i, rows, b, ldb, j, c + i * ldc, ldc, accumulate);
     for (; j + kLanes <= n; j += kLanes) micro_rows_a<1>(k, arow + i, rows, b, ldb, j, c + i * ldc, ldc, accumulate);
     if (j < n) {
-      if (tail_b.b.empty()) tail_rows(k, b_rows.data(), j, n - j, tail_b);
       float block[kMr * kLanes];
-      micro_rows_a<1>(k, arow + i, rows, tail_b.b.data(), kLanes, 0, block, kLanes, false);
+      micro_rows_a<1>(k, arow + i, rows, tail_b.data(), kLanes, 0, block, kLanes, false);
       store_tail(block, rows, n - j, c + i * ldc + j, ldc, accumulate);
     }
   }

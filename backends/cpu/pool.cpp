@@ -83,12 +83,11 @@ Window adaptive_window(const Pool2dParams& p, int64_t oh, int64_t ow) {
 }
 
 // A 1x1 window without padding is a strided subsample (ResNet's option-A shortcut, x[:, :, ::2, ::2]):
-// no window arithmetic, no division.
+// avg_forward/avg_backward then run with `plain` set, without window arithmetic or division.
 bool subsample(const Pool2dParams& p) { return p.kh == 1 && p.kw == 1 && p.ph == 0 && p.pw == 0; }
 
 template <class T, class WindowFn>
-void avg_forward(const Pool2dParams& p, const T* x, T* y, WindowFn window, bool adaptive) {
-  const bool plain = !adaptive && subsample(p);
+void avg_forward(const Pool2dParams& p, const T* x, T* y, WindowFn window, bool plain) {
   parallel_for(p.n * p.c, plane_grain(p), [&](int64_t b, int64_t e) {
     for (int64_t pl = b; pl < e; ++pl) {
       const T* xp = x + pl * p.h * p.w;
@@ -111,8 +110,7 @@ void avg_forward(const Pool2dParams& p, const T* x, T* y, WindowFn window, bool 
 }
 
 template <class T, class WindowFn>
-void avg_backward(const Pool2dParams& p, const T* gy, T* gx, WindowFn window, bool adaptive) {
-  const bool plain = !adaptive && subsample(p);
+void avg_backward(const Pool2dParams& p, const T* gy, T* gx, WindowFn window, bool plain) {
   parallel_for(p.n * p.c, plane_grain(p), [&](int64_t b, int64_t e) {
     for (int64_t pl = b; pl < e; ++pl) {
       T* gp = gx + pl * p.h * p.w;
@@ -143,13 +141,14 @@ void avg_backward(const Pool2dParams& p, const T* gy, T* gx, WindowFn window, bo
     });                                                               \
   }
 
-SL_POOL_KERNEL(avg_pool_fwd, "avg_pool2d", avg_forward(p, static_cast<const T*>(in), static_cast<T*>(out), avg_window, false))
+SL_POOL_KERNEL(avg_pool_fwd, "avg_pool2d",
+               avg_forward(p, static_cast<const T*>(in), static_cast<T*>(out), avg_window, subsample(p)))
 SL_POOL_KERNEL(avg_pool_bwd, "avg_pool2d_backward",
-               avg_backward(p, static_cast<const T*>(in), static_cast<T*>(out), avg_window, false))
+               avg_backward(p, static_cast<const T*>(in), static_cast<T*>(out), avg_window, subsample(p)))
 SL_POOL_KERNEL(adaptive_fwd, "adaptive_avg_pool2d",
-               avg_forward(p, static_cast<const T*>(in), static_cast<T*>(out), adaptive_window, true))
+               avg_forward(p, static_cast<const T*>(in), static_cast<T*>(out), adaptive_window, false))
 SL_POOL_KERNEL(adaptive_bwd, "adaptive_avg_pool2d_backward",
-               avg_backward(p, static_cast<const T*>(in), static_cast<T*>(out), adaptive_window, true))
+               avg_backward(p, static_cast<const T*>(in), static_cast<T*>(out), adaptive_window, false))
 #undef SL_POOL_KERNEL
 
 void max_pool_fwd(DType dt, const Pool2dParams& p, const void* x, void* y, int32_t* index) {

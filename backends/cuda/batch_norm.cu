@@ -83,11 +83,7 @@ __global__ void train_stats_kernel(BatchNormParams p, int64_t nchunks, const Mom
     coef[ch] = {static_cast<double>(scale), static_cast<double>(shift)};
     mean_out[ch] = static_cast<T>(mean);
     invstd_out[ch] = static_cast<T>(invstd);
-    if (rmean) rmean[ch] = static_cast<T>((1 - p.momentum) * rmean[ch] + p.momentum * mean);
-    if (rvar) {
-      double unbiased = m > 1 ? var * m / (m - 1) : var;
-      rvar[ch] = static_cast<T>((1 - p.momentum) * rvar[ch] + p.momentum * unbiased);
-    }
+    update_running_stats(p, ch, m, mean, var, rmean, rvar);
   }
 }
 
