@@ -2,44 +2,17 @@
 #include <cmath>
 #include <limits>
 
+#include "backends/cpu/simd/target.h"
+#include "engine/threads.h"
 #include "helpers.h"
+#include "reference_conv.h"
 
 using namespace sl;
 using sl::test::randf;
+using sl::test::ConvCase;
+using sl::test::conv_reference;
 
 namespace {
-
-struct ConvCase {
-  int64_t n, cin, h, w, cout, k, stride, pad, dil, groups;
-};
-
-// y[n,o,i,j] = b[o] + sum_{c,ki,kj} x[n, g*cin_g + c, i*s - p + ki*d, j*s - p + kj*d] * w[o, c, ki, kj]
-void conv_reference(const ConvCase& c, const std::vector<float>& x, const std::vector<float>& w,
-                    const std::vector<float>& gy, int64_t ho, int64_t wo, std::vector<double>& y,
-                    std::vector<double>& gx, std::vector<double>& gw) {
-  int64_t cin_g = c.cin / c.groups, cout_g = c.cout / c.groups;
-  y.assign(static_cast<size_t>(c.n * c.cout * ho * wo), 0);
-  gx.assign(x.size(), 0);
-  gw.assign(w.size(), 0);
-  for (int64_t n = 0; n < c.n; ++n)
-    for (int64_t o = 0; o < c.cout; ++o)
-      for (int64_t i = 0; i < ho; ++i)
-        for (int64_t j = 0; j < wo; ++j) {
-          size_t yi = static_cast<size_t>(((n * c.cout + o) * ho + i) * wo + j);
-          int64_t grp = o / cout_g;
-          for (int64_t ci = 0; ci < cin_g; ++ci)
-            for (int64_t ki = 0; ki < c.k; ++ki)
-              for (int64_t kj = 0; kj < c.k; ++kj) {
-                int64_t ih = i * c.stride - c.pad + ki * c.dil, iw = j * c.stride - c.pad + kj * c.dil;
-                if (ih < 0 || ih >= c.h || iw < 0 || iw >= c.w) continue;
-                size_t xi = static_cast<size_t>(((n * c.cin + grp * cin_g + ci) * c.h + ih) * c.w + iw);
-                size_t wi = static_cast<size_t>(((o * cin_g + ci) * c.k + ki) * c.k + kj);
-                y[yi] += static_cast<double>(x[xi]) * w[wi];
-                gx[xi] += static_cast<double>(gy[yi]) * w[wi];
-                gw[wi] += static_cast<double>(gy[yi]) * x[xi];
-              }
-        }
-}
 
 void check_close(const std::vector<float>& got, const std::vector<double>& want, double tol) {
   REQUIRE(got.size() == want.size());
@@ -51,31 +24,81 @@ void check_close(const std::vector<float>& got, const std::vector<double>& want,
 
 }  // namespace
 
-TEST_CASE("conv2d forward and both backward passes match reference loops", "[reference][conv]") {
-  for (ConvCase c : {ConvCase{3, 3, 9, 8, 4, 3, 1, 1, 1, 1}, ConvCase{2, 4, 9, 9, 6, 3, 2, 1, 1, 2},
-                     ConvCase{5, 6, 7, 7, 6, 3, 1, 1, 1, 6}, ConvCase{2, 3, 8, 8, 5, 1, 1, 0, 1, 1},
-                     ConvCase{2, 2, 10, 9, 3, 3, 1, 2, 2, 1}, ConvCase{9, 8, 5, 5, 16, 5, 1, 2, 1, 1},
-                     ConvCase{1, 16, 12, 12, 8, 3, 2, 1, 1, 1}}) {
-    INFO("case n " << c.n << " cin " << c.cin << " cout " << c.cout << " k " << c.k << " stride " << c.stride
-                   << " groups " << c.groups << " dilation " << c.dil);
-    Tensor x = randf({c.n, c.cin, c.h, c.w}, 1);
-    Tensor w = randf({c.cout, c.cin / c.groups, c.k, c.k}, 2);
-    x.requires_grad_();
-    w.requires_grad_();
-    Conv2dArgs a;
-    a.stride = {c.stride, c.stride};
-    a.padding = {c.pad, c.pad};
-    a.dilation = {c.dil, c.dil};
-    a.groups = c.groups;
-    Tensor y = conv2d(x, w, Tensor(), a);
-    Tensor gy = randf(y.shape(), 3);
-    y.backward(gy);
-    std::vector<double> ry, rgx, rgw;
-    conv_reference(c, x.detach().to_vector<float>(), w.detach().to_vector<float>(), gy.to_vector<float>(), y.size(2),
-                   y.size(3), ry, rgx, rgw);
-    check_close(y.detach().to_vector<float>(), ry, 1e-4);
-    check_close(x.grad().to_vector<float>(), rgx, 1e-4);
-    check_close(w.grad().to_vector<float>(), rgw, 1e-3);
+namespace {
+
+// conv2d forward and both gradients through autograd (the CPU backend's kernels).
+struct ConvRun {
+  std::vector<float> y, gx, gw;
+};
+
+ConvRun run_conv(const ConvCase& c) {
+  Tensor x = randf({c.n, c.cin, c.h, c.w}, 1);
+  Tensor w = randf({c.cout, c.cin / c.groups, c.k, c.k}, 2);
+  x.requires_grad_();
+  w.requires_grad_();
+  Conv2dArgs a;
+  a.stride = {c.stride, c.stride};
+  a.padding = {c.pad, c.pad};
+  a.dilation = {c.dil, c.dil};
+  a.groups = c.groups;
+  Tensor y = conv2d(x, w, Tensor(), a);
+  Tensor gy = randf(y.shape(), 3);
+  y.backward(gy);
+  return {y.detach().to_vector<float>(), x.grad().to_vector<float>(), w.grad().to_vector<float>()};
+}
+
+// 1x1 to 7x7 kernels, stride 1 and 2, batch 1, odd channel counts, widths that leave every tail.
+const std::vector<ConvCase> kConvCases = {
+    {3, 3, 9, 8, 4, 3, 1, 1, 1, 1},    {2, 4, 9, 9, 6, 3, 2, 1, 1, 2},   {5, 6, 7, 7, 6, 3, 1, 1, 1, 6},
+    {2, 3, 8, 8, 5, 1, 1, 0, 1, 1},    {2, 2, 10, 9, 3, 3, 1, 2, 2, 1},  {9, 8, 5, 5, 16, 5, 1, 2, 1, 1},
+    {1, 16, 12, 12, 8, 3, 2, 1, 1, 1}, {1, 5, 13, 11, 7, 7, 2, 3, 1, 1}, {1, 3, 17, 19, 9, 7, 1, 3, 1, 1},
+    {2, 7, 6, 21, 33, 1, 2, 0, 1, 1},  {3, 5, 11, 10, 17, 5, 2, 2, 1, 1}, {1, 20, 12, 12, 50, 5, 1, 0, 1, 1},
+    {2, 9, 15, 15, 70, 3, 1, 1, 1, 1}};
+
+}  // namespace
+
+TEST_CASE("conv2d forward and both backward passes match reference loops on every CPU target", "[reference][conv]") {
+  for (const std::string& target : cpu::available_cpu_targets()) {
+    cpu::ScopedCpuTarget scoped(target);
+    for (const ConvCase& c : kConvCases) {
+      INFO("target " << target << " case n " << c.n << " cin " << c.cin << " cout " << c.cout << " k " << c.k
+                     << " stride " << c.stride << " groups " << c.groups << " dilation " << c.dil);
+      ConvRun got = run_conv(c);
+      std::vector<double> ry, rgx, rgw;
+      const int64_t ho = (c.h + 2 * c.pad - c.dil * (c.k - 1) - 1) / c.stride + 1;
+      const int64_t wo = (c.w + 2 * c.pad - c.dil * (c.k - 1) - 1) / c.stride + 1;
+      conv_reference(c, randf({c.n, c.cin, c.h, c.w}, 1).to_vector<float>(),
+                     randf({c.cout, c.cin / c.groups, c.k, c.k}, 2).to_vector<float>(),
+                     randf({c.n, c.cout, ho, wo}, 3).to_vector<float>(), ho, wo, ry, rgx, rgw);
+      check_close(got.y, ry, 1e-4);
+      check_close(got.gx, rgx, 1e-4);
+      check_close(got.gw, rgw, 1e-3);
+    }
+  }
+}
+
+TEST_CASE("conv2d results are bitwise identical across FMA targets and thread counts", "[reference][conv][determinism]") {
+  for (const ConvCase& c : {ConvCase{8, 16, 16, 16, 16, 3, 1, 1, 1, 1}, ConvCase{8, 16, 16, 16, 32, 3, 2, 1, 1, 1},
+                            ConvCase{4, 20, 12, 12, 50, 5, 1, 0, 1, 1}, ConvCase{4, 32, 8, 8, 96, 1, 1, 0, 1, 1}}) {
+    ConvRun first;
+    std::string first_target;
+    for (const std::string& target : cpu::available_cpu_targets()) {
+      if (target != "avx512" && target != "avx2" && target != "neon") continue;  // one rounding per multiply-add
+      cpu::ScopedCpuTarget scoped(target);
+      for (int threads : {1, 2}) {
+        ThreadLimit limit(threads);
+        ConvRun run = run_conv(c);
+        if (first_target.empty()) {
+          first = run;
+          first_target = target;
+        }
+        INFO("cout " << c.cout << " k " << c.k << " stride " << c.stride << ": " << target << ", " << threads
+                     << " threads, against " << first_target << ", 1 thread");
+        CHECK(run.y == first.y);
+        CHECK(run.gx == first.gx);
+        CHECK(run.gw == first.gw);
+      }
+    }
   }
 }
 
@@ -213,54 +236,4 @@ TEST_CASE("softmax rows sum to one and cross-entropy equals -log p[label]", "[re
   double want = 0;
   for (int i = 0; i < 4; ++i) want -= std::log(pv[static_cast<size_t>(i * 5 + labels.data<int32_t>()[i])]);
   CHECK(cross_entropy(logits, labels).item() == Approx(want / 4).epsilon(1e-5));
-}
-
-#include "backends/cpu/gemm_small.h"
-
-TEST_CASE("small-m GEMM kernel matches a reference loop for every block and tail size", "[reference][gemm]") {
-  for (int64_t m : {1, 7, 8, 9, 16, 20, 50}) {
-    for (int64_t n : {16, 17, 47, 48, 49, 100, 1024}) {
-      int64_t k = 37;
-      Tensor a = randf({m, k}, 20), b = randf({k, n + 3}, 21), c0 = randf({m, n + 5}, 22);
-      std::vector<float> av = a.to_vector<float>(), bv = b.to_vector<float>(), cv = c0.to_vector<float>();
-      for (bool accumulate : {false, true}) {
-        std::vector<float> c = cv;
-        sl::cpu::gemm_small_m(m, n, k, av.data(), k, bv.data(), n + 3, c.data(), n + 5, accumulate);
-        for (int64_t i = 0; i < m; ++i)
-          for (int64_t j = 0; j < n + 5; ++j) {
-            double want = j < n ? (accumulate ? cv[static_cast<size_t>(i * (n + 5) + j)] : 0.0) : cv[static_cast<size_t>(i * (n + 5) + j)];
-            if (j < n)
-              for (int64_t p = 0; p < k; ++p) want += static_cast<double>(av[static_cast<size_t>(i * k + p)]) * bv[static_cast<size_t>(p * (n + 3) + j)];
-            INFO("m " << m << " n " << n << " i " << i << " j " << j << " accumulate " << accumulate);
-            REQUIRE(c[static_cast<size_t>(i * (n + 5) + j)] == Approx(want).margin(1e-4));
-          }
-      }
-    }
-  }
-}
-
-TEST_CASE("row-pointer GEMM (conv weight gradient) matches a reference loop for every tail size", "[reference][gemm]") {
-  for (int64_t m : {1, 8, 13}) {
-    for (int64_t n : {1, 5, 16, 21, 48, 64}) {
-      const int64_t k = 53, lda = k + 2, ldb = n + 3, ldc = n + 5;
-      Tensor a = randf({m, lda}, 30), b = randf({k, ldb}, 31), c0 = randf({m, ldc}, 32);
-      std::vector<float> av = a.to_vector<float>(), bv = b.to_vector<float>(), cv = c0.to_vector<float>();
-      std::vector<const float*> rows;
-      for (int64_t i = 0; i < m; ++i) rows.push_back(av.data() + i * lda);
-      for (bool accumulate : {false, true}) {
-        std::vector<float> c = cv;
-        sl::cpu::gemm_rows_a(m, n, k, rows.data(), bv.data(), ldb, c.data(), ldc, accumulate);
-        for (int64_t i = 0; i < m; ++i)
-          for (int64_t j = 0; j < ldc; ++j) {
-            const size_t at = static_cast<size_t>(i * ldc + j);
-            double want = j < n && !accumulate ? 0.0 : cv[at];
-            if (j < n)
-              for (int64_t p = 0; p < k; ++p)
-                want += static_cast<double>(av[static_cast<size_t>(i * lda + p)]) * bv[static_cast<size_t>(p * ldb + j)];
-            INFO("m " << m << " n " << n << " i " << i << " j " << j << " accumulate " << accumulate);
-            REQUIRE(c[at] == Approx(want).margin(1e-4));
-          }
-      }
-    }
-  }
 }

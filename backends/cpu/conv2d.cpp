@@ -9,7 +9,6 @@
 
 #include "backends/cpu/cpu_kernels.h"
 #include "backends/cpu/gemm.h"
-#include "backends/cpu/gemm_small.h"
 #include "backends/cpu/parallel.h"
 
 namespace sl::cpu {
@@ -112,50 +111,20 @@ void for_each_image(int64_t n, size_t scratch_elems, Body body) {
   }
 }
 
-// C = alpha op(A) op(B) + beta C through the small-m kernel when it fits (f32, no transposes), with
-// A already packed when `packed` is given, else through Eigen.
+// The weights of every group packed for the GEMM tiles, once per call (f32 only; empty otherwise).
 template <class T>
-void gemm_any(bool parallel, bool ta, bool tb, int64_t m, int64_t n, int64_t k, T alpha, const T* a, int64_t lda,
-              const T* b, int64_t ldb, T beta, T* c, int64_t ldc, const PackedA* packed = nullptr) {
-  if constexpr (std::is_same_v<T, float>) {
-    if (!ta && !tb && alpha == 1 && (beta == 0 || beta == 1) && gemm_small_fits(m, n)) {
-      thread_local PackedA local;
-      if (!packed) {
-        pack_a(m, k, a, lda, local);
-        packed = &local;
-      }
-      if (!parallel) {
-        gemm_small_m(*packed, n, b, ldb, c, ldc, beta == 1);
-        return;
-      }
-      // Column panels (multiples of the kernel's 48-wide block) per thread: each element is still
-      // computed by the same kernel in the same order, so batch size and threads do not change it.
-      int64_t panel = std::max<int64_t>(48, (n / num_threads() + 47) / 48 * 48);
-      tbb::parallel_for(int64_t{0}, (n + panel - 1) / panel, [&](int64_t i) {
-        int64_t j = i * panel, len = std::min(panel, n - j);
-        gemm_small_m(*packed, len, b + j, ldb, c + j, ldc, beta == 1);
-      });
-      return;
-    }
-  }
-  if (parallel)
-    gemm_parallel(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-  else
-    gemm_serial(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-}
-
-// The weights of every group packed for the small-m kernel, once per call (f32 only; empty for
-// other types or shapes the kernel does not take).
-template <class T>
-std::vector<PackedA> pack_weights(const Conv2dParams& p, int64_t cout_g, int64_t k, int64_t n, const T* w) {
+std::vector<PackedA> pack_weights(const Conv2dParams& p, int64_t cout_g, int64_t k, const T* w) {
   std::vector<PackedA> packs;
   if constexpr (std::is_same_v<T, float>) {
-    if (!gemm_small_fits(cout_g, n)) return packs;
     packs.resize(static_cast<size_t>(p.groups));
     for (int64_t grp = 0; grp < p.groups; ++grp) pack_a(cout_g, k, w + grp * cout_g * k, k, packs[size_t(grp)]);
   }
   return packs;
 }
+
+// The implicit-GEMM paths keep all of a group's packed weights next to the row pointers: meant for
+// the few output channels (<= 64) of the small convs, where im2col would cost as much as the product.
+bool implicit_fits(int64_t cout_g, int64_t pixels) { return cout_g <= 64 && pixels >= 16; }
 
 // Zero-padded input planes for the implicit-GEMM paths (stride 1): plane c is (h + 2ph) x wp with
 // wp = w + 2pw. Only the interior is written, so a zeroed buffer keeps its zero borders.
@@ -195,12 +164,12 @@ void tap_rows(const Conv2dParams& p, const PaddedLayout& l, int64_t channels, co
 // pointer into the padded input. Columns ow >= wo of each row are computed and dropped.
 bool forward_implicit(const Conv2dParams& p, const float* x, const float* w, float* y) {
   Geometry g = geometry(p);
-  if (p.sh != 1 || p.sw != 1 || g.pointwise || !gemm_small_fits(g.cout_g, p.ho * p.wo)) return false;
+  if (p.sh != 1 || p.sw != 1 || g.pointwise || !implicit_fits(g.cout_g, p.ho * p.wo)) return false;
   const PaddedLayout l = padded_layout(p, g.cin_g);
   const int64_t wp = l.wp, n_cols = p.ho * wp;
   const size_t padded_size = l.size;
   const size_t out_size = static_cast<size_t>(g.cout_g * n_cols);
-  const std::vector<PackedA> packs = pack_weights(p, g.cout_g, g.k, n_cols, w);
+  const std::vector<PackedA> packs = pack_weights(p, g.cout_g, g.k, w);
   for_each_image<float>(p.n, padded_size + out_size, [&](int64_t n, float* scratch, bool par) {
     // The scratch starts zeroed and only the interior of the planes is ever written, so the
     // borders stay zero from image to image.
@@ -217,10 +186,10 @@ bool forward_implicit(const Conv2dParams& p, const float* x, const float* w, flo
           int64_t j0 = t * panel, len = std::min(panel, n_cols - j0);
           std::vector<const float*> shifted(rows.size());
           for (size_t r = 0; r < rows.size(); ++r) shifted[r] = rows[r] + j0;
-          gemm_small_rows(wg, len, shifted.data(), out + j0, n_cols, false);
+          gemm_packed_rows(wg, len, shifted.data(), out + j0, n_cols, false);
         });
       } else {
-        gemm_small_rows(wg, n_cols, rows.data(), out, n_cols, false);
+        gemm_packed_rows(wg, n_cols, rows.data(), out, n_cols, false);
       }
       float* yg = y + (n * p.cout + grp * g.cout_g) * g.hw_out;
       for (int64_t o = 0; o < g.cout_g; ++o)
@@ -238,7 +207,7 @@ void forward_typed(const Conv2dParams& p, const T* x, const T* w, T* y) {
   }
   Geometry g = geometry(p);
   size_t scratch = g.pointwise ? 0 : static_cast<size_t>(g.k * g.hw_out);
-  const std::vector<PackedA> packs = pack_weights(p, g.cout_g, g.k, g.hw_out, w);
+  const std::vector<PackedA> packs = pack_weights(p, g.cout_g, g.k, w);
   for_each_image<T>(p.n, scratch, [&](int64_t n, T* col, bool par) {
     for (int64_t grp = 0; grp < p.groups; ++grp) {
       const T* xg = x + (n * p.cin + grp * g.cin_g) * g.hw_in;
@@ -247,9 +216,9 @@ void forward_typed(const Conv2dParams& p, const T* x, const T* w, T* y) {
         im2col(p, g.cin_g, xg, col);
         cols = col;
       }
-      gemm_any(par, false, false, g.cout_g, g.hw_out, g.k, T(1), w + grp * g.cout_g * g.k, g.k, cols, g.hw_out,
-               T(0), y + (n * p.cout + grp * g.cout_g) * g.hw_out, g.hw_out,
-               packs.empty() ? nullptr : &packs[static_cast<size_t>(grp)]);
+      gemm<T>(par, false, false, g.cout_g, g.hw_out, g.k, T(1), w + grp * g.cout_g * g.k, g.k, cols, g.hw_out, T(0),
+              y + (n * p.cout + grp * g.cout_g) * g.hw_out, g.hw_out,
+              packs.empty() ? nullptr : &packs[static_cast<size_t>(grp)]);
     }
   });
 }
@@ -295,10 +264,10 @@ void backward_input_typed(const Conv2dParams& p, const T* gy, const T* w, T* gx)
       T* gxg = gx + (n * p.cin + grp * g.cin_g) * g.hw_in;
       const T* wg = w + grp * g.cout_g * g.k;
       if (g.pointwise) {
-        gemm_any(par, true, false, g.k, g.hw_out, g.cout_g, T(1), wg, g.k, gyg, g.hw_out, T(0), gxg, g.hw_out);
+        gemm<T>(par, true, false, g.k, g.hw_out, g.cout_g, T(1), wg, g.k, gyg, g.hw_out, T(0), gxg, g.hw_out);
         continue;
       }
-      gemm_any(par, true, false, g.k, g.hw_out, g.cout_g, T(1), wg, g.k, gyg, g.hw_out, T(0), col, g.hw_out);
+      gemm<T>(par, true, false, g.k, g.hw_out, g.cout_g, T(1), wg, g.k, gyg, g.hw_out, T(0), col, g.hw_out);
       std::fill(gxg, gxg + g.cin_g * g.hw_in, T(0));
       col2im(p, g.cin_g, col, gxg);
     }
@@ -329,7 +298,8 @@ bool weight_partial_implicit(const Conv2dParams& p, int64_t n0, int64_t n1, cons
         for (int64_t ow = 0; ow < l.wp; ++ow)
           for (int64_t o = 0; o < g.cout_g; ++o)
             gyt[(oh * l.wp + ow) * g.cout_g + o] = ow < p.wo ? gyg[(o * p.ho + oh) * p.wo + ow] : 0.0f;
-      gemm_rows_a(g.k, g.cout_g, q, rows.data(), gyt, g.cout_g, acc + grp * g.cout_g * g.k, g.cout_g, n != n0);
+      simd().gemm_rows_a(g.k, g.cout_g, q, rows.data(), gyt, g.cout_g, acc + grp * g.cout_g * g.k, g.cout_g,
+                         n != n0);
     }
   }
   return true;
@@ -341,8 +311,9 @@ void backward_weight_typed(const Conv2dParams& p, const T* x, const T* gy, T* gw
   const int64_t wsize = p.cout * g.k;
   bool implicit = false;
   if constexpr (std::is_same_v<T, float>) implicit = p.sh == 1 && p.sw == 1 && !g.pointwise && g.cout_g <= 64;
-  // With few output channels Eigen runs gW^T = col * gy^T (k x cout) about twice as fast as
-  // gW = gy * col^T, so those partial sums are kept transposed and turned back when combined.
+  // With few output channels gW^T = col * gy^T (k x cout) is the faster product (its transposed
+  // operand, gy, is the small one), so those partial sums are kept transposed and turned back when
+  // combined.
   const bool transposed = implicit || g.cout_g < 32;
   // Fixed partition of the batch (independent of the thread count), summed in order at the end.
   const int64_t parts = std::min<int64_t>(p.n, 8);
@@ -373,10 +344,10 @@ void backward_weight_typed(const Conv2dParams& p, const T* x, const T* gy, T* gw
         }
         T beta = n == n0 ? T(0) : T(1);
         if (transposed)
-          gemm_any(par_gemm, false, true, g.k, g.cout_g, g.hw_out, T(1), colp, g.hw_out, gyg, g.hw_out, beta, accg,
+          gemm<T>(par_gemm, false, true, g.k, g.cout_g, g.hw_out, T(1), colp, g.hw_out, gyg, g.hw_out, beta, accg,
                    g.cout_g);
         else
-          gemm_any(par_gemm, false, true, g.cout_g, g.k, g.hw_out, T(1), gyg, g.hw_out, colp, g.hw_out, beta, accg, g.k);
+          gemm<T>(par_gemm, false, true, g.cout_g, g.k, g.hw_out, T(1), gyg, g.hw_out, colp, g.hw_out, beta, accg, g.k);
       }
     }
   });

@@ -1,28 +1,28 @@
-// Single-threaded row-major GEMM on Eigen, for kernels that parallelise at a coarser level (conv
-// over images); the registered `gemm` kernel adds oneTBB parallelism on top of it.
+// The CPU GEMM front end. f32 runs on the per-target register tiles of simd/gemm_kernels.cpp
+// (blocked over k and rows, split over threads); f64 (gradient checks, not a hot path) on Eigen.
 #pragma once
 #include <cstdint>
 
+#include "backends/cpu/simd/kernels.h"
+
 namespace sl::cpu {
 
-// C = alpha * op(A) * op(B) + beta * C; A is m x k (k x m if trans_a), B is k x n (n x k if trans_b).
+// C = alpha * op(A) * op(B) + beta * C, row-major; A is m x k (k x m if trans_a), B is k x n (n x k
+// if trans_b). `parallel` splits C over the oneTBB threads; each element is computed the same way
+// whatever the split. `packed_a`, when given, is A already packed (pack_a, not transposed, alpha 1).
 template <class T>
-void gemm_serial(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, const T* a, int64_t lda,
-                 const T* b, int64_t ldb, T beta, T* c, int64_t ldc);
+void gemm(bool parallel, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, const T* a, int64_t lda,
+          const T* b, int64_t ldb, T beta, T* c, int64_t ldc, const PackedA* packed_a = nullptr);
 
-// Same contract, split into per-thread panels when the product is large enough.
-template <class T>
-void gemm_parallel(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, const T* a, int64_t lda,
-                   const T* b, int64_t ldb, T beta, T* c, int64_t ldc);
+// A (m x k, row pitch lda) packed for the target in use.
+void pack_a(int64_t m, int64_t k, const float* a, int64_t lda, PackedA& out);
 
-extern template void gemm_serial<float>(bool, bool, int64_t, int64_t, int64_t, float, const float*, int64_t,
-                                        const float*, int64_t, float, float*, int64_t);
-extern template void gemm_serial<double>(bool, bool, int64_t, int64_t, int64_t, double, const double*, int64_t,
-                                         const double*, int64_t, double, double*, int64_t);
+// C[m x n] (+)= packed A * B with B's row p at brow[p]: the implicit-GEMM convolution's product.
+void gemm_packed_rows(const PackedA& a, int64_t n, const float* const* brow, float* c, int64_t ldc, bool accumulate);
 
-extern template void gemm_parallel<float>(bool, bool, int64_t, int64_t, int64_t, float, const float*, int64_t,
-                                          const float*, int64_t, float, float*, int64_t);
-extern template void gemm_parallel<double>(bool, bool, int64_t, int64_t, int64_t, double, const double*, int64_t,
-                                           const double*, int64_t, double, double*, int64_t);
+extern template void gemm<float>(bool, bool, bool, int64_t, int64_t, int64_t, float, const float*, int64_t,
+                                 const float*, int64_t, float, float*, int64_t, const PackedA*);
+extern template void gemm<double>(bool, bool, bool, int64_t, int64_t, int64_t, double, const double*, int64_t,
+                                  const double*, int64_t, double, double*, int64_t, const PackedA*);
 
 }  // namespace sl::cpu

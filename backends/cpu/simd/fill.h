@@ -1,0 +1,10 @@
+// Each per-target kernel file fills its part of a SimdKernels table for the target Highway has
+// chosen at the moment of the call (target.cpp calls them once per target).
+#pragma once
+#include "backends/cpu/simd/kernels.h"
+
+namespace sl::cpu {
+
+void fill_gemm_kernels(SimdKernels& k);
+
+}  // namespace sl::cpu

@@ -1,0 +1,48 @@
+// The second-level CPU kernel table: one SimdKernels per SIMD target compiled into this binary
+// (backends/cpu/simd/*_kernels.cpp, each a Highway foreach_target translation unit), and simd()
+// returning the table of the target in use (see target.h). The CPU Backend's kernels call through
+// it, so a kernel is written once and runs on AVX-512, AVX2, SSE4, NEON or scalar code.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+namespace sl::cpu {
+
+struct SimdKernels;
+
+// A (m x k) rearranged for the GEMM kernels of one target: row panels of that target's tile height,
+// each k-major (panel rows interleaved per k step). Pack once when the same A multiplies many Bs
+// (a conv's weights, once per call rather than once per image).
+struct PackedA {
+  int64_t m = 0, k = 0;
+  int64_t panels = 0;                // panel p holds rows [m * p / panels, m * (p + 1) / panels)
+  const SimdKernels* packer = nullptr;  // the table that packed it: panel heights are per target
+  std::vector<float> data;           // panel p starts at row0(p) * k
+};
+
+struct SimdKernels {
+  const char* target = "";  // avx512, avx2, sse4, neon, scalar
+  int f32_lanes = 0;        // floats per vector register
+  int vector_registers = 0;
+  int gemm_rows = 0;  // largest register tile of the GEMM: gemm_rows x gemm_cols floats of C
+  int gemm_cols = 0;
+
+  // ---- GEMM (f32, row-major). Every element of C is one chain of fused multiply-adds over k in
+  // order (starting from 0, or from C's value when accumulating), so results do not depend on the
+  // tiling, the thread split or the target among those with FMA (AVX2, AVX-512, NEON).
+  // A (m x k with row pitch lda; trans: A is stored k x m) packed for this target's tiles.
+  void (*pack_a)(int64_t m, int64_t k, const float* a, int64_t lda, bool trans, PackedA& out) = nullptr;
+  // C[m x n] (+)= A * B with B's row p at brow[p] (columns contiguous from there): the rows may
+  // point anywhere, e.g. into a zero-padded input (an implicit-GEMM convolution).
+  void (*gemm_packed)(const PackedA& a, int64_t n, const float* const* brow, float* c, int64_t ldc,
+                      bool accumulate) = nullptr;
+  // C[m x n] (+)= A * B with A's row i at arow[i] (contiguous along k) and B row-major (k x n):
+  // a conv's weight gradient with A rows pointing into the padded input.
+  void (*gemm_rows_a)(int64_t m, int64_t n, int64_t k, const float* const* arow, const float* b, int64_t ldb,
+                      float* c, int64_t ldc, bool accumulate) = nullptr;
+};
+
+// The table of the target in use.
+const SimdKernels& simd();
+
+}  // namespace sl::cpu
