@@ -3,6 +3,7 @@
 // target with FMA, and for 1 and 2 threads).
 #include <cmath>
 #include <cstring>
+#include <limits>
 
 #include "backends/backend.h"
 #include "backends/cpu/gemm.h"
@@ -146,6 +147,221 @@ TEST_CASE("GEMM results are bitwise identical across FMA targets and thread coun
       }
       INFO("target " << target << ", " << threads << " threads, against " << first_target << ", 1 thread");
       CHECK(same_bits(c, first));
+    }
+  }
+}
+
+namespace {
+
+// Values that exercise every branch: signs, zeros, halves (rounding ties), the ReLU6 edges, NaN, inf.
+template <class T>
+std::vector<T> special_values(size_t n) {
+  const T nan = std::numeric_limits<T>::quiet_NaN(), inf = std::numeric_limits<T>::infinity();
+  std::vector<T> base = {T(0), T(-0.0), T(0.5), T(-0.5), T(1.5), T(2.5), T(-2.5), T(6), T(6.5), T(-7.25), T(1e-3),
+                         T(3), nan, inf, -inf, T(0.75)};
+  std::vector<T> v(n);
+  Generator g(9);
+  Tensor r = rand({static_cast<int64_t>(n)}, DType::f64, Device::cpu, -8, 8, &g);
+  for (size_t i = 0; i < n; ++i) v[i] = i % 3 == 0 ? base[(i / 3) % base.size()] : static_cast<T>(r.data<double>()[i]);
+  return v;
+}
+
+template <class T>
+bool same_value(T a, T b) {
+  return (std::isnan(a) && std::isnan(b)) || std::memcmp(&a, &b, sizeof(T)) == 0;
+}
+
+// The scalar definition of every unary op and derivative (what the kernels must reproduce exactly).
+template <class T>
+T unary_ref(UnaryOp op, T v) {
+  switch (op) {
+    case UnaryOp::neg: return -v;
+    case UnaryOp::abs: return std::abs(v);
+    case UnaryOp::sign: return T((v > 0) - (v < 0));
+    case UnaryOp::exp: return std::exp(v);
+    case UnaryOp::log: return std::log(v);
+    case UnaryOp::log2: return std::log2(v);
+    case UnaryOp::exp2: return std::exp2(v);
+    case UnaryOp::sqrt: return std::sqrt(v);
+    case UnaryOp::round: return std::nearbyint(v);
+    case UnaryOp::floor: return std::floor(v);
+    case UnaryOp::ceil: return std::ceil(v);
+    case UnaryOp::relu: return v < 0 ? T(0) : v;
+    case UnaryOp::relu6: return v < 0 ? T(0) : (v > 6 ? T(6) : v);
+    case UnaryOp::sigmoid: return T(1) / (T(1) + std::exp(-v));
+    case UnaryOp::tanh: return std::tanh(v);
+    case UnaryOp::reciprocal: return T(1) / v;
+    case UnaryOp::square: return v * v;
+    default: return 0;
+  }
+}
+
+template <class T>
+T unary_grad_ref(UnaryOp op, T v, T r, T g) {
+  const T ln2 = T(0.6931471805599453);
+  switch (op) {
+    case UnaryOp::neg: return -g;
+    case UnaryOp::abs: return g * T((v > 0) - (v < 0));
+    case UnaryOp::exp: return g * r;
+    case UnaryOp::log: return g / v;
+    case UnaryOp::log2: return g / (v * ln2);
+    case UnaryOp::exp2: return g * r * ln2;
+    case UnaryOp::sqrt: return g / (T(2) * r);
+    case UnaryOp::relu: return v > 0 ? g : T(0);
+    case UnaryOp::relu6: return (v > 0 && v < 6) ? g : T(0);
+    case UnaryOp::sigmoid: return g * r * (T(1) - r);
+    case UnaryOp::tanh: return g * (T(1) - r * r);
+    case UnaryOp::reciprocal: return -g * r * r;
+    case UnaryOp::square: return T(2) * v * g;
+    default: return T(0);  // sign, round, floor, ceil
+  }
+}
+
+template <class T>
+T binary_ref(BinaryOp op, T x, T y) {
+  switch (op) {
+    case BinaryOp::add: return x + y;
+    case BinaryOp::sub: return x - y;
+    case BinaryOp::mul: return x * y;
+    case BinaryOp::div: return x / y;
+    case BinaryOp::max: return (x != x || x > y) ? x : y;
+    case BinaryOp::min: return (x != x || x < y) ? x : y;
+    case BinaryOp::pow: return std::pow(x, y);
+    case BinaryOp::eq: return T(x == y);
+    case BinaryOp::ne: return T(x != y);
+    case BinaryOp::lt: return T(x < y);
+    case BinaryOp::le: return T(x <= y);
+    case BinaryOp::gt: return T(x > y);
+    case BinaryOp::ge: return T(x >= y);
+    default: return 0;
+  }
+}
+
+template <class T>
+void check_elementwise_on_every_target() {
+  const size_t n = 37;  // several vectors of any width plus a tail
+  const std::vector<T> x = special_values<T>(n), y = special_values<T>(n + 5), g = special_values<T>(n + 11);
+  for (const std::string& target : cpu::available_cpu_targets()) {
+    ScopedCpuTarget scoped(target);
+    const cpu::TypedKernels<T>& k = cpu::simd().typed<T>();
+    for (int o = 0; o < static_cast<int>(UnaryOp::COUNT); ++o) {
+      const UnaryOp op = static_cast<UnaryOp>(o);
+      std::vector<T> out(n), r(n), gx(n);
+      k.unary(op, x.data(), out.data(), static_cast<int64_t>(n));
+      for (size_t i = 0; i < n; ++i) r[i] = unary_ref(op, x[i]);
+      k.unary_backward(op, x.data(), r.data(), g.data(), gx.data(), static_cast<int64_t>(n));
+      for (size_t i = 0; i < n; ++i) {
+        INFO(target << " " << unary_op_name(op) << " of " << x[i] << " (element " << i << ")");
+        CHECK(same_value(out[i], r[i]));
+        CHECK(same_value(gx[i], unary_grad_ref(op, x[i], r[i], g[i])));
+      }
+    }
+    for (int o = 0; o < static_cast<int>(BinaryOp::COUNT); ++o) {
+      const BinaryOp op = static_cast<BinaryOp>(o);
+      for (int64_t sa : {0, 1})
+        for (int64_t sb : {0, 1}) {
+          std::vector<T> out(n);
+          k.binary(op, y.data() + 2, sa, g.data() + 1, sb, out.data(), static_cast<int64_t>(n));
+          for (size_t i = 0; i < n; ++i) {
+            const T want = binary_ref(op, y[2 + i * static_cast<size_t>(sa)], g[1 + i * static_cast<size_t>(sb)]);
+            INFO(target << " " << binary_op_name(op) << " steps " << sa << sb << " element " << i);
+            CHECK(same_value(out[i], want));
+          }
+        }
+    }
+    std::vector<T> c(n), gc(n);
+    k.clamp(x.data(), c.data(), static_cast<int64_t>(n), T(-1.5), T(2.5));
+    k.clamp_backward(x.data(), g.data(), gc.data(), static_cast<int64_t>(n), T(-1.5), T(2.5));
+    for (size_t i = 0; i < n; ++i) {
+      INFO(target << " clamp of " << x[i]);
+      CHECK(same_value(c[i], x[i] < T(-1.5) ? T(-1.5) : (x[i] > T(2.5) ? T(2.5) : x[i])));
+      CHECK(same_value(gc[i], (x[i] >= T(-1.5) && x[i] <= T(2.5)) ? g[i] : T(0)));
+    }
+  }
+}
+
+}  // namespace
+
+TEST_CASE("element-wise kernels equal their scalar definitions bit for bit on every target", "[simd][elementwise]") {
+  check_elementwise_on_every_target<float>();
+  check_elementwise_on_every_target<double>();
+}
+
+namespace {
+
+template <class T>
+void check_batch_norm_kernels_on_every_target() {
+  for (int64_t len : {1, 15, 16, 17, 64, 100, 1024}) {
+    std::vector<T> a(static_cast<size_t>(len)), b(static_cast<size_t>(len)), gy(static_cast<size_t>(len));
+    Generator gen(static_cast<uint64_t>(len));
+    Tensor r = rand({3 * len}, DType::f64, Device::cpu, -3, 5, &gen);
+    for (int64_t i = 0; i < len; ++i) {
+      a[static_cast<size_t>(i)] = static_cast<T>(r.data<double>()[i] * 100);
+      b[static_cast<size_t>(i)] = static_cast<T>(r.data<double>()[len + i]);
+      gy[static_cast<size_t>(i)] = static_cast<T>(r.data<double>()[2 * len + i]);
+    }
+    double first_s1 = 0, first_s2 = 0;
+    std::vector<T> first_y, first_gx;
+    std::string first_target;
+    for (const std::string& target : cpu::available_cpu_targets()) {
+      ScopedCpuTarget scoped(target);
+      const cpu::TypedKernels<T>& k = cpu::simd().typed<T>();
+      double s1 = 0, s2 = 0;
+      k.bn_sums(a.data(), a[0], b.data(), T(0.25), len, s1, s2);
+      std::vector<T> y(a.size()), gx(a.size());
+      k.bn_normalize(a.data(), len, T(3), T(0.5), T(-1), y.data());
+      k.bn_backward(gy.data(), a.data(), len, T(0.5), T(-0.125), T(3), T(0.75), gx.data());
+      double want1 = 0, want2 = 0;
+      for (size_t i = 0; i < a.size(); ++i) {
+        want1 += static_cast<double>(a[i]) - static_cast<double>(a[0]);
+        want2 += (static_cast<double>(a[i]) - static_cast<double>(a[0])) * (static_cast<double>(b[i]) - 0.25);
+        INFO(target << " len " << len << " element " << i);
+        CHECK(same_value(y[i], T((a[i] - T(3)) * T(0.5) + T(-1))));
+        CHECK(same_value(gx[i], T(T(0.5) * gy[i] + T(-0.125) * (a[i] - T(3)) + T(0.75))));
+      }
+      INFO(target << " len " << len);
+      CHECK(s1 == Approx(want1).margin(1e-3 * static_cast<double>(len)));
+      CHECK(s2 == Approx(want2).margin(1e-3 * static_cast<double>(len)));
+      if (first_target.empty()) {
+        first_target = target;
+        first_s1 = s1;
+        first_s2 = s2;
+      }
+      INFO("against " << first_target);
+      CHECK(s1 == first_s1);  // 16 fixed lanes: the same sums on every target
+      CHECK(s2 == first_s2);
+    }
+  }
+}
+
+}  // namespace
+
+TEST_CASE("batch-norm kernels are exact and bitwise identical on every target", "[simd][batchnorm]") {
+  check_batch_norm_kernels_on_every_target<float>();
+  check_batch_norm_kernels_on_every_target<double>();
+}
+
+TEST_CASE("batch norm, reductions and softmax give the same bits with 1 and 2 threads", "[simd][determinism]") {
+  Tensor x = randf({32, 24, 9, 9}, 40), gy = randf({32, 24, 9, 9}, 41);
+  Tensor gamma = randf({24}, 42), beta = randf({24}, 43);
+  std::vector<std::vector<float>> first;
+  for (int threads : {1, 2}) {
+    ThreadLimit limit(threads);
+    Tensor xr = x.detach().clone();
+    xr.requires_grad_();
+    Tensor g = gamma.detach().clone(), b = beta.detach().clone();
+    g.requires_grad_();
+    b.requires_grad_();
+    Tensor y = batch_norm(xr, g, b, Tensor(), Tensor(), true, 0.1, 1e-5);
+    y.backward(gy);
+    std::vector<std::vector<float>> got = {y.detach().to_vector<float>(), xr.grad().to_vector<float>(),
+                                           g.grad().to_vector<float>(), b.grad().to_vector<float>(),
+                                           sum(x, {0, 2, 3}).to_vector<float>(), sum(x).to_vector<float>(),
+                                           log_softmax(x.reshape({32, -1}), 1).to_vector<float>()};
+    if (first.empty()) first = got;
+    for (size_t i = 0; i < got.size(); ++i) {
+      INFO("output " << i << " with " << threads << " threads");
+      CHECK(same_bits(got[i], first[i]));
     }
   }
 }

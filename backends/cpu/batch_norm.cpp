@@ -1,13 +1,13 @@
-// Batch normalisation over [n, c, inner], in parallel over blocks of channels. Sums run in 16 lanes
-// of T held in one vector register and are combined in double once per plane; values are taken
-// relative to a per-channel pivot so the one-pass variance does not cancel.
+// Batch normalisation over [n, c, inner], in parallel over blocks of channels. The per-plane loops
+// are the per-target kernels of simd/norm_kernels.cpp: sums in 16 lanes, combined in double once per
+// plane; values are taken relative to a per-channel pivot so the one-pass variance does not cancel.
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 #include <vector>
 
 #include "backends/cpu/cpu_kernels.h"
 #include "backends/cpu/parallel.h"
+#include "backends/cpu/simd/kernels.h"
 
 namespace sl::cpu {
 
@@ -26,38 +26,6 @@ void for_channel_blocks(const BatchNormParams& p, F f) {
 // Offset of plane (image i, channel ch).
 inline int64_t plane(const BatchNormParams& p, int64_t i, int64_t ch) { return (i * p.c + ch) * p.inner; }
 
-// s1 += sum(a[j] - pa), s2 += sum((a[j] - pa) * (b[j] - pb)) over j < len, in a fixed order: 16
-// lanes of T in vector registers, summed pairwise into double once per plane.
-template <class T>
-void lane_sums(const T* a, T pa, const T* b, T pb, int64_t len, double& s1, double& s2) {
-  typedef T lanes __attribute__((vector_size(16 * sizeof(T))));
-  constexpr int64_t kLanes = 16;
-  auto load = [](const T* p) {
-    lanes v;
-    std::memcpy(&v, p, sizeof v);
-    return v;
-  };
-  lanes acc1 = {}, acc2 = {};
-  int64_t j = 0;
-  for (; j + kLanes <= len; j += kLanes) {
-    lanes u = load(a + j) - pa;
-    acc1 += u;
-    acc2 += u * (load(b + j) - pb);
-  }
-  for (int64_t t = j; t < len; ++t) {
-    T u = a[t] - pa;
-    acc1[t - j] += u;
-    acc2[t - j] += u * (b[t] - pb);
-  }
-  for (int64_t width = kLanes / 2; width >= 1; width /= 2)
-    for (int64_t l = 0; l < width; ++l) {
-      acc1[l] += acc1[l + width];
-      acc2[l] += acc2[l + width];
-    }
-  s1 += acc1[0];
-  s2 += acc2[0];
-}
-
 // y = (x - mean) * scale + beta per channel of [c0, c1). Centring first keeps f32 precise when the
 // mean is large against the spread (x * scale + shift would cancel).
 template <class T>
@@ -67,7 +35,7 @@ void normalize(const BatchNormParams& p, int64_t c0, int64_t c1, const T* x, con
     for (int64_t ch = c0; ch < c1; ++ch) {
       const int64_t o = plane(p, i, ch);
       const T mu = mean[ch - c0], k = scale[ch - c0], b = beta ? beta[ch] : T(0);
-      for (int64_t j = 0; j < p.inner; ++j) y[o + j] = (x[o + j] - mu) * k + b;
+      simd().typed<T>().bn_normalize(x + o, p.inner, mu, k, b, y + o);
     }
 }
 
@@ -81,6 +49,7 @@ void train_forward(const BatchNormParams& p, const T* x, const T* gamma, const T
     // values near zero, so E[u^2] - E[u]^2 keeps its precision).
     std::vector<double> sum(nc), sumsq(nc);
     std::vector<T> mean_t(nc), scale(nc);
+    const auto lane_sums = simd().typed<T>().bn_sums;
     for (int64_t i = 0; i < p.n; ++i)
       for (int64_t ch = c0; ch < c1; ++ch) {
         const T pivot = x[plane(p, 0, ch)];
@@ -123,6 +92,7 @@ void backward(const BatchNormParams& p, bool train, const T* x, const T* gy, con
     const size_t nc = static_cast<size_t>(c1 - c0);
     // sum(gy) and sum(gy * (x - mean)); the latter times invstd is sum(gy * xhat).
     std::vector<double> sum_gy(nc), sum_gy_xc(nc);
+    const auto lane_sums = simd().typed<T>().bn_sums;
     for (int64_t i = 0; i < p.n; ++i)
       for (int64_t ch = c0; ch < c1; ++ch) {
         const int64_t o = plane(p, i, ch);
@@ -146,8 +116,7 @@ void backward(const BatchNormParams& p, bool train, const T* x, const T* gy, con
       for (int64_t ch = c0; ch < c1; ++ch) {
         const int64_t o = plane(p, i, ch);
         const size_t k = static_cast<size_t>(ch - c0);
-        const T ak = a[k], bk = b[k], ck = c[k], mu = mean[ch];
-        for (int64_t j = 0; j < p.inner; ++j) gx[o + j] = ak * gy[o + j] + bk * (x[o + j] - mu) + ck;
+        simd().typed<T>().bn_backward(gy + o, x + o, p.inner, a[k], b[k], mean[ch], c[k], gx + o);
       }
   });
 }

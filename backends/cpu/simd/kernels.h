@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "backends/params.h"
+
 namespace sl::cpu {
 
 struct SimdKernels;
@@ -18,6 +20,29 @@ struct PackedA {
   int64_t panels = 0;                // panel p holds rows [m * p / panels, m * (p + 1) / panels)
   const SimdKernels* packer = nullptr;  // the table that packed it: panel heights are per target
   std::vector<float> data;           // panel p starts at row0(p) * k
+};
+
+// Kernels with an f32 and an f64 version.
+template <class T>
+struct TypedKernels {
+  // ---- Batch norm, per plane; bitwise identical on every target (16 fixed lanes, no FMA).
+  // s1 += sum(a - pa), s2 += sum((a - pa) * (b - pb)), summed in 16 lanes folded pairwise.
+  void (*bn_sums)(const T* a, T pa, const T* b, T pb, int64_t len, double& s1, double& s2) = nullptr;
+  // y = (x - mu) * k + b.
+  void (*bn_normalize)(const T* x, int64_t n, T mu, T k, T b, T* y) = nullptr;
+  // gx = a * gy + b * (x - mu) + c.
+  void (*bn_backward)(const T* gy, const T* x, int64_t n, T a, T b, T mu, T c, T* gx) = nullptr;
+
+  // ---- Element-wise, on a range (elementwise.cpp splits the work over threads). Bitwise identical
+  // on every target: each element takes the same IEEE operations.
+  void (*unary)(UnaryOp op, const T* x, T* y, int64_t n) = nullptr;
+  // gx = gy * d op(x)/dx, given x and y = op(x).
+  void (*unary_backward)(UnaryOp op, const T* x, const T* y, const T* gy, T* gx, int64_t n) = nullptr;
+  // out[i] = a[i * a_step] op b[i * b_step]; steps are 0 (a broadcast scalar) or 1.
+  void (*binary)(BinaryOp op, const T* a, int64_t a_step, const T* b, int64_t b_step, T* out, int64_t n) = nullptr;
+  void (*clamp)(const T* x, T* y, int64_t n, T lo, T hi) = nullptr;
+  // gx = gy where lo <= x <= hi, else 0.
+  void (*clamp_backward)(const T* x, const T* gy, T* gx, int64_t n, T lo, T hi) = nullptr;
 };
 
 struct SimdKernels {
@@ -40,6 +65,13 @@ struct SimdKernels {
   // a conv's weight gradient with A rows pointing into the padded input.
   void (*gemm_rows_a)(int64_t m, int64_t n, int64_t k, const float* const* arow, const float* b, int64_t ldb,
                       float* c, int64_t ldc, bool accumulate) = nullptr;
+
+  TypedKernels<float> f32;
+  TypedKernels<double> f64;
+  template <class T>
+  const TypedKernels<T>& typed() const {
+    if constexpr (sizeof(T) == sizeof(float)) return f32; else return f64;
+  }
 };
 
 // The table of the target in use.

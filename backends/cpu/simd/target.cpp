@@ -57,6 +57,8 @@ std::vector<Entry> build_entries() {
     Entry e;
     e.name = target_name(bit);
     fill_gemm_kernels(e.kernels);
+    fill_norm_kernels(e.kernels);
+    fill_elementwise_kernels(e.kernels);
     entries.push_back(std::move(e));
   }
   hwy::SetSupportedTargetsForTest(0);

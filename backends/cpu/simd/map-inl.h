@@ -1,0 +1,34 @@
+// Element-wise loops for the per-target kernel files: include it after <hwy/highway.h> in a
+// foreach_target file (Highway's -inl.h pattern: it is compiled once per target).
+#if defined(SL_SIMD_MAP_INL_H_) == defined(HWY_TARGET_TOGGLE)
+#ifdef SL_SIMD_MAP_INL_H_
+#undef SL_SIMD_MAP_INL_H_
+#else
+#define SL_SIMD_MAP_INL_H_
+#endif
+
+#include <hwy/highway.h>
+
+#include <cstdint>
+
+HWY_BEFORE_NAMESPACE();
+namespace sl::cpu::HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+
+// out[i] = f(d, in[i]...) for i < n, f written once over Highway vectors. Whole vectors first, then
+// the last n % lanes elements one by one through one-lane vectors: the same operations on every
+// element, so the tail rounds exactly like the body.
+template <class T, class F, class... In>
+HWY_INLINE void Map(T* HWY_RESTRICT out, int64_t n, const F& f, const In* HWY_RESTRICT... in) {
+  const hn::ScalableTag<T> d;
+  const int64_t lanes = static_cast<int64_t>(hn::Lanes(d));
+  int64_t i = 0;
+  for (; i + lanes <= n; i += lanes) hn::StoreU(f(d, hn::LoadU(d, in + i)...), d, out + i);
+  const hn::CappedTag<T, 1> d1;
+  for (; i < n; ++i) hn::StoreU(f(d1, hn::LoadU(d1, in + i)...), d1, out + i);
+}
+
+}  // namespace sl::cpu::HWY_NAMESPACE
+HWY_AFTER_NAMESPACE();
+
+#endif  // SL_SIMD_MAP_INL_H_

@@ -1,0 +1,105 @@
+// Batch-norm inner loops per SIMD target. The sums run in 16 lanes whatever the vector width (one
+// AVX-512 register, two AVX2, four SSE4/NEON), folded in a fixed pairwise order, and every product
+// and sum is a separate rounding (no fused multiply-add): results are bitwise identical on every
+// target and thread count.
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "backends/cpu/simd/norm_kernels.cpp"
+#include <hwy/foreach_target.h>  // IWYU pragma: keep
+#include <hwy/highway.h>
+
+#include <algorithm>
+
+#include "backends/cpu/simd/kernels.h"
+#include "backends/cpu/simd/map-inl.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace sl::cpu::HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+
+namespace {
+
+constexpr int64_t kSumLanes = 16;
+
+// s1 += sum(a[j] - pa), s2 += sum((a[j] - pa) * (b[j] - pb)) over j < len.
+template <class T>
+void LaneSums(const T* HWY_RESTRICT a, T pa, const T* HWY_RESTRICT b, T pb, int64_t len, double& s1, double& s2) {
+  using D = hn::ScalableTag<T>;
+  const D d;
+  constexpr int64_t L = static_cast<int64_t>(hn::MaxLanes(D()));
+  constexpr int NS = static_cast<int>(kSumLanes / L);  // vectors per 16 lanes
+  static_assert(NS >= 1 && NS * L == kSumLanes, "16 lanes must be whole vectors");
+  using V = hn::Vec<D>;
+  const V vpa = hn::Set(d, pa), vpb = hn::Set(d, pb);
+  V acc1[NS], acc2[NS];
+  for (int s = 0; s < NS; ++s) acc1[s] = acc2[s] = hn::Zero(d);
+  auto step = [&](const T* pa_row, const T* pb_row) HWY_ATTR {
+    for (int s = 0; s < NS; ++s) {
+      const V u = hn::Sub(hn::LoadU(d, pa_row + s * L), vpa);
+      acc1[s] = hn::Add(acc1[s], u);
+      acc2[s] = hn::Add(acc2[s], hn::Mul(u, hn::Sub(hn::LoadU(d, pb_row + s * L), vpb)));
+    }
+  };
+  int64_t j = 0;
+  for (; j + kSumLanes <= len; j += kSumLanes) step(a + j, b + j);
+  if (j < len) {  // the tail, padded with the pivots: it adds zeros to the lanes past the end
+    T ta[kSumLanes], tb[kSumLanes];
+    std::fill(ta, ta + kSumLanes, pa);
+    std::fill(tb, tb + kSumLanes, pb);
+    std::copy(a + j, a + len, ta);
+    std::copy(b + j, b + len, tb);
+    step(ta, tb);
+  }
+  T l1[kSumLanes], l2[kSumLanes];
+  for (int s = 0; s < NS; ++s) {
+    hn::StoreU(acc1[s], d, l1 + s * L);
+    hn::StoreU(acc2[s], d, l2 + s * L);
+  }
+  for (int64_t width = kSumLanes / 2; width >= 1; width /= 2)
+    for (int64_t l = 0; l < width; ++l) {
+      l1[l] += l1[l + width];
+      l2[l] += l2[l + width];
+    }
+  s1 += static_cast<double>(l1[0]);
+  s2 += static_cast<double>(l2[0]);
+}
+
+// y = (x - mu) * k + b: centred first, so f32 stays precise when the mean is large against the spread.
+template <class T>
+void Normalize(const T* HWY_RESTRICT x, int64_t n, T mu, T k, T b, T* HWY_RESTRICT y) {
+  Map(y, n, [mu, k, b](auto d, auto v) HWY_ATTR {
+    return hn::Add(hn::Mul(hn::Sub(v, hn::Set(d, mu)), hn::Set(d, k)), hn::Set(d, b));
+  }, x);
+}
+
+// gx = a * gy + b * (x - mu) + c.
+template <class T>
+void Backward(const T* HWY_RESTRICT gy, const T* HWY_RESTRICT x, int64_t n, T a, T b, T mu, T c, T* HWY_RESTRICT gx) {
+  Map(gx, n, [a, b, mu, c](auto d, auto g, auto v) HWY_ATTR {
+    const auto t = hn::Add(hn::Mul(hn::Set(d, a), g), hn::Mul(hn::Set(d, b), hn::Sub(v, hn::Set(d, mu))));
+    return hn::Add(t, hn::Set(d, c));
+  }, gy, x);
+}
+
+template <class T>
+void FillTyped(TypedKernels<T>& t) {
+  t.bn_sums = LaneSums<T>;
+  t.bn_normalize = Normalize<T>;
+  t.bn_backward = Backward<T>;
+}
+
+}  // namespace
+
+void FillNormKernels(SimdKernels* k) {
+  FillTyped(k->f32);
+  FillTyped(k->f64);
+}
+
+}  // namespace sl::cpu::HWY_NAMESPACE
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+namespace sl::cpu {
+HWY_EXPORT(FillNormKernels);
+void fill_norm_kernels(SimdKernels& k) { HWY_DYNAMIC_DISPATCH(FillNormKernels)(&k); }
+}  // namespace sl::cpu
+#endif
