@@ -2,6 +2,7 @@
 // run: each against a reference loop, and the bitwise promises (GEMM and conv identical on every
 // target with FMA, and for 1 and 2 threads).
 #include <cmath>
+#include <algorithm>
 #include <cstring>
 #include <limits>
 
@@ -362,6 +363,88 @@ TEST_CASE("batch norm, reductions and softmax give the same bits with 1 and 2 th
     for (size_t i = 0; i < got.size(); ++i) {
       INFO("output " << i << " with " << threads << " threads");
       CHECK(same_bits(got[i], first[i]));
+    }
+  }
+}
+
+TEST_CASE("2x2 max pooling matches the scan rule on every target (ties, NaN, tails)", "[simd][pool]") {
+  const int64_t h = 9, w = 37, ho = 4, wo = 18;
+  std::vector<float> x = random_floats(static_cast<size_t>(h * w), 50);
+  for (size_t i = 0; i < x.size(); i += 7) x[i] = 0.5f;  // ties
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  for (size_t i : {40, 41, 78, 120, 157, 200}) x[i] = nan;
+  std::vector<float> want(static_cast<size_t>(ho * wo));
+  std::vector<int32_t> want_idx(want.size());
+  for (int64_t oh = 0; oh < ho; ++oh)
+    for (int64_t ow = 0; ow < wo; ++ow) {
+      float best = 0;
+      int32_t arg = -1;
+      for (int64_t ih = 2 * oh; ih < 2 * oh + 2; ++ih)
+        for (int64_t iw = 2 * ow; iw < 2 * ow + 2; ++iw) {
+          const float v = x[static_cast<size_t>(ih * w + iw)];
+          const bool nan_held = arg >= 0 && std::isnan(best);
+          if (arg < 0 || (!nan_held && (v > best || std::isnan(v)))) {
+            best = v;
+            arg = static_cast<int32_t>(ih * w + iw);
+          }
+        }
+      want[static_cast<size_t>(oh * wo + ow)] = best;
+      want_idx[static_cast<size_t>(oh * wo + ow)] = arg;
+    }
+  for (const std::string& target : cpu::available_cpu_targets()) {
+    ScopedCpuTarget scoped(target);
+    std::vector<float> y(want.size());
+    std::vector<int32_t> idx(want.size());
+    cpu::simd().f32.max_pool_2x2(x.data(), w, ho, wo, y.data(), idx.data());
+    for (size_t i = 0; i < y.size(); ++i) {
+      INFO(target << " output " << i);
+      CHECK(same_value(y[i], want[i]));
+      CHECK(idx[i] == want_idx[i]);
+    }
+  }
+}
+
+TEST_CASE("nearest-level projection matches the scalar window rule on every target", "[simd][quant]") {
+  const float nan = std::numeric_limits<float>::quiet_NaN(), inf = std::numeric_limits<float>::infinity();
+  for (int64_t nlev : {1, 2, 5, 16, 64, 65}) {
+    std::vector<double> levels(static_cast<size_t>(nlev));
+    std::vector<int32_t> rank(static_cast<size_t>(nlev));
+    for (int64_t l = 0; l < nlev; ++l) {
+      levels[static_cast<size_t>(l)] = static_cast<double>(l * l) / 16.0 - 1.0;  // uneven spacing
+      rank[static_cast<size_t>(l)] = static_cast<int32_t>((l * 7) % nlev);      // ties go against the order
+    }
+    std::vector<float> x = random_floats(301, static_cast<uint64_t>(60 + nlev));
+    for (size_t i = 0; i < x.size(); ++i) x[i] *= static_cast<float>(nlev * nlev) / 16.0f;
+    for (int64_t l = 0; l + 1 < nlev && l < 40; ++l)  // exact midpoints: equal distances
+      x[static_cast<size_t>(3 * l)] = static_cast<float>((levels[size_t(l)] + levels[size_t(l + 1)]) / 2);
+    x[1] = nan;
+    x[4] = inf;
+    x[7] = -inf;
+    std::vector<float> lf(levels.begin(), levels.end());
+    std::vector<float> want(x.size());
+    std::vector<int32_t> want_idx(x.size());
+    for (size_t i = 0; i < x.size(); ++i) {
+      const int64_t hi = std::lower_bound(lf.begin(), lf.end(), x[i]) - lf.begin();
+      const int64_t lo = std::max<int64_t>(0, hi - 2), end = std::min<int64_t>(nlev, hi + 2);
+      int64_t best = lo;
+      for (int64_t k = lo + 1; k < end; ++k) {
+        const float dk = std::abs(x[i] - lf[size_t(k)]), db = std::abs(x[i] - lf[size_t(best)]);
+        if (dk < db || (dk == db && rank[size_t(k)] < rank[size_t(best)])) best = k;
+      }
+      want[i] = lf[size_t(best)];
+      want_idx[i] = static_cast<int32_t>(best);
+    }
+    for (const std::string& target : cpu::available_cpu_targets()) {
+      ScopedCpuTarget scoped(target);
+      std::vector<float> value(x.size());
+      std::vector<int32_t> index(x.size());
+      backend(Device::cpu).nearest_level(DType::f32, x.data(), static_cast<int64_t>(x.size()), levels.data(),
+                                         rank.data(), nlev, value.data(), index.data());
+      for (size_t i = 0; i < x.size(); ++i) {
+        INFO(target << " with " << nlev << " levels, x = " << x[i] << " (element " << i << ")");
+        CHECK(value[i] == want[i]);
+        CHECK(index[i] == want_idx[i]);
+      }
     }
   }
 }

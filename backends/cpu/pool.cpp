@@ -6,6 +6,7 @@
 
 #include "backends/cpu/cpu_kernels.h"
 #include "backends/cpu/parallel.h"
+#include "backends/cpu/simd/kernels.h"
 
 namespace sl::cpu {
 
@@ -15,11 +16,21 @@ int64_t plane_grain(const Pool2dParams& p) {
   return std::max<int64_t>(1, kElementwiseGrain / std::max<int64_t>(1, p.h * p.w));
 }
 
+// A 2x2 window with stride 2 and no padding (the MNIST nets' pools) runs the per-target kernel.
+bool max_2x2(const Pool2dParams& p) {
+  return p.kh == 2 && p.kw == 2 && p.sh == 2 && p.sw == 2 && p.ph == 0 && p.pw == 0;
+}
+
 template <class T>
 void max_forward(const Pool2dParams& p, const T* x, T* y, int32_t* index) {
+  const auto pool_2x2 = simd().typed<T>().max_pool_2x2;
   parallel_for(p.n * p.c, plane_grain(p), [&](int64_t b, int64_t e) {
     for (int64_t pl = b; pl < e; ++pl) {
       const T* xp = x + pl * p.h * p.w;
+      if (max_2x2(p)) {
+        pool_2x2(xp, p.w, p.ho, p.wo, y + pl * p.ho * p.wo, index + pl * p.ho * p.wo);
+        continue;
+      }
       for (int64_t oh = 0; oh < p.ho; ++oh) {
         for (int64_t ow = 0; ow < p.wo; ++ow) {
           int64_t h0 = oh * p.sh - p.ph, w0 = ow * p.sw - p.pw;
@@ -28,10 +39,10 @@ void max_forward(const Pool2dParams& p, const T* x, T* y, int32_t* index) {
           for (int64_t ih = std::max<int64_t>(h0, 0); ih < std::min(h0 + p.kh, p.h); ++ih) {
             for (int64_t iw = std::max<int64_t>(w0, 0); iw < std::min(w0 + p.kw, p.w); ++iw) {
               T v = xp[ih * p.w + iw];
-              if (arg < 0 || v > best || v != v) {
+              // The first maximum wins; the first NaN wins and stays (it propagates).
+              if (arg < 0 || (best == best && (v > best || v != v))) {
                 best = v;
                 arg = static_cast<int32_t>(ih * p.w + iw);
-                if (v != v) break;
               }
             }
           }

@@ -62,10 +62,10 @@ __global__ void max_forward_kernel(Pool2dParams p, const T* x, T* y, int32_t* in
     for (int64_t ih = max(h0, int64_t{0}); ih < min(h0 + p.kh, p.h); ++ih) {
       for (int64_t iw = max(w0, int64_t{0}); iw < min(w0 + p.kw, p.w); ++iw) {
         T v = xp[ih * p.w + iw];
-        if (arg < 0 || v > best || v != v) {
+        // The first maximum wins; the first NaN wins and stays (it propagates).
+        if (arg < 0 || (best == best && (v > best || v != v))) {
           best = v;
           arg = static_cast<int32_t>(ih * p.w + iw);
-          if (v != v) break;
         }
       }
     }

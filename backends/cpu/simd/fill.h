@@ -8,5 +8,6 @@ namespace sl::cpu {
 void fill_gemm_kernels(SimdKernels& k);
 void fill_norm_kernels(SimdKernels& k);
 void fill_elementwise_kernels(SimdKernels& k);
+void fill_pool_quant_kernels(SimdKernels& k);
 
 }  // namespace sl::cpu

@@ -43,6 +43,14 @@ struct TypedKernels {
   void (*clamp)(const T* x, T* y, int64_t n, T lo, T hi) = nullptr;
   // gx = gy where lo <= x <= hi, else 0.
   void (*clamp_backward)(const T* x, const T* gy, T* gx, int64_t n, T lo, T hi) = nullptr;
+
+  // ---- Max pooling, 2x2 window, stride 2, no padding, one plane (w input columns; ho x wo outputs):
+  // values and flat input indices; the first maximum wins, the first NaN wins.
+  void (*max_pool_2x2)(const T* x, int64_t w, int64_t ho, int64_t wo, T* y, int32_t* index) = nullptr;
+
+  // ---- The nearest level of an ascending level set (the Backend's nearest_level contract).
+  void (*nearest_level)(const T* x, int64_t n, const T* levels, const int32_t* tie_rank, int64_t nlevels, T* value,
+                        int32_t* index) = nullptr;
 };
 
 struct SimdKernels {

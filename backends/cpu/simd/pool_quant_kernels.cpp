@@ -1,0 +1,167 @@
+// Max pooling 2x2 / stride 2 (the MNIST nets' pools) and the quantizers' projection onto a level set,
+// per SIMD target. Both only compare and select, so they give the scalar loops' results exactly, ties
+// and NaN included, on every target.
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "backends/cpu/simd/pool_quant_kernels.cpp"
+#include <hwy/foreach_target.h>  // IWYU pragma: keep
+#include <hwy/highway.h>
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "backends/cpu/simd/kernels.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace sl::cpu::HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+
+namespace {
+
+// One output of a 2x2 window at (2oh, 2ow), as pool.cpp's scan: the first maximum wins, the first
+// NaN wins and stays.
+template <class T>
+void MaxWindowScalar(const T* x, int64_t w, int64_t oh, int64_t ow, T* y, int32_t* idx) {
+  T best = 0;
+  int32_t arg = -1;
+  for (int64_t ih = 2 * oh; ih < 2 * oh + 2; ++ih)
+    for (int64_t iw = 2 * ow; iw < 2 * ow + 2; ++iw) {
+      const T v = x[ih * w + iw];
+      if (arg < 0 || (best == best && (v > best || v != v))) {
+        best = v;
+        arg = static_cast<int32_t>(ih * w + iw);
+      }
+    }
+  *y = best;
+  *idx = arg;
+}
+
+// Max pooling with a 2x2 window and stride 2, no padding, over one plane (h x w in, ho x wo out;
+// ho <= h / 2, wo <= w / 2): values and the flat input index of each maximum.
+template <class T>
+void MaxPool2x2(const T* HWY_RESTRICT x, int64_t w, int64_t ho, int64_t wo, T* HWY_RESTRICT y,
+                int32_t* HWY_RESTRICT idx) {
+#if HWY_TARGET != HWY_SCALAR  // one-lane vectors have no even/odd lanes to split
+  using D = hn::ScalableTag<T>;
+  const D d;
+  const hn::RebindToSigned<D> di;
+  const int64_t L = static_cast<int64_t>(hn::Lanes(d));
+  if constexpr (sizeof(T) == sizeof(int32_t)) {
+    const auto even_cols = hn::Mul(hn::Iota(di, 0), hn::Set(di, 2));  // 2 * lane
+    for (int64_t oh = 0; oh < ho; ++oh) {
+      const T* r0 = x + 2 * oh * w;
+      const T* r1 = r0 + w;
+      int64_t ow = 0;
+      for (; ow + L <= wo; ow += L) {
+        const auto a0 = hn::LoadU(d, r0 + 2 * ow), a1 = hn::LoadU(d, r0 + 2 * ow + L);
+        const auto b0 = hn::LoadU(d, r1 + 2 * ow), b1 = hn::LoadU(d, r1 + 2 * ow + L);
+        const auto base = hn::Add(even_cols, hn::Set(di, static_cast<int32_t>(2 * oh * w + 2 * ow)));
+        auto best = hn::ConcatEven(d, a1, a0);
+        auto arg = base;
+        auto consider = [&](decltype(best) v, int32_t offset) HWY_ATTR {
+          const auto take = hn::AndNot(hn::IsNaN(best), hn::Or(hn::Gt(v, best), hn::IsNaN(v)));
+          best = hn::IfThenElse(take, v, best);
+          arg = hn::IfThenElse(hn::RebindMask(di, take), hn::Add(base, hn::Set(di, offset)), arg);
+        };
+        consider(hn::ConcatOdd(d, a1, a0), 1);
+        consider(hn::ConcatEven(d, b1, b0), static_cast<int32_t>(w));
+        consider(hn::ConcatOdd(d, b1, b0), static_cast<int32_t>(w + 1));
+        hn::StoreU(best, d, y + oh * wo + ow);
+        hn::StoreU(arg, di, idx + oh * wo + ow);
+      }
+      for (; ow < wo; ++ow) MaxWindowScalar(x, w, oh, ow, y + oh * wo + ow, idx + oh * wo + ow);
+    }
+    return;
+  }
+#endif
+  for (int64_t oh = 0; oh < ho; ++oh)
+    for (int64_t ow = 0; ow < wo; ++ow) MaxWindowScalar(x, w, oh, ow, y + oh * wo + ow, idx + oh * wo + ow);
+}
+
+// The level of `levels` (ascending) nearest to v, as the scalar kernel defines it: the first level
+// >= v (hi) is found, then the window [hi - 2, hi + 2) is scanned in order, keeping the smaller
+// distance, or on equal distance the smaller tie rank.
+template <class T>
+void NearestScalar(T v, const T* levels, const int32_t* rank, int64_t nlev, T* value, int32_t* index) {
+  const int64_t hi = std::lower_bound(levels, levels + nlev, v) - levels;
+  const int64_t lo = std::max<int64_t>(0, hi - 2), end = std::min<int64_t>(nlev, hi + 2);
+  int64_t best = lo;
+  T best_d = std::abs(v - levels[lo]);
+  for (int64_t k = lo + 1; k < end; ++k) {
+    const T dist = std::abs(v - levels[k]);
+    if (dist < best_d || (dist == best_d && rank[k] < rank[best])) {
+      best = k;
+      best_d = dist;
+    }
+  }
+  if (value) *value = levels[best];
+  if (index) *index = static_cast<int32_t>(best);
+}
+
+// Level sets up to this size run vectorised: two passes over the levels per vector of inputs (count
+// the levels below, then scan the window), branch-free. Larger sets take the scalar binary search.
+constexpr int64_t kMaxVectorLevels = 64;
+
+template <class T>
+void NearestLevel(const T* HWY_RESTRICT x, int64_t n, const T* levels, const int32_t* rank, int64_t nlev,
+                  T* HWY_RESTRICT value, int32_t* HWY_RESTRICT index) {
+  using D = hn::ScalableTag<T>;
+  const D d;
+  const int64_t L = static_cast<int64_t>(hn::Lanes(d));
+  int64_t i = 0;
+  if (nlev <= kMaxVectorLevels) {
+    // Positions and ranks as T (exact: both are small integers), so all lanes stay of one type.
+    std::vector<T> rank_t(rank, rank + nlev);
+    const auto zero = hn::Zero(d), one = hn::Set(d, T(1)), two = hn::Set(d, T(2));
+    const auto last = hn::Set(d, static_cast<T>(nlev));
+    for (; i + L <= n; i += L) {
+      const auto v = hn::LoadU(d, x + i);
+      auto hi = zero;  // levels < v: lower_bound's position
+      for (int64_t l = 0; l < nlev; ++l) hi = hn::Add(hi, hn::IfThenElseZero(hn::Lt(hn::Set(d, levels[l]), v), one));
+      const auto lo = hn::Max(hn::Sub(hi, two), zero), end = hn::Min(hn::Add(hi, two), last);
+      auto best = lo, best_d = zero, best_rank = zero, best_level = zero;
+      for (int64_t l = 0; l < nlev; ++l) {
+        const auto pos = hn::Set(d, static_cast<T>(l)), lev = hn::Set(d, levels[l]), rk = hn::Set(d, rank_t[size_t(l)]);
+        const auto dist = hn::Abs(hn::Sub(v, lev));
+        const auto first = hn::Eq(pos, lo);
+        const auto inside = hn::And(hn::Gt(pos, lo), hn::Lt(pos, end));
+        const auto better = hn::Or(hn::Lt(dist, best_d), hn::And(hn::Eq(dist, best_d), hn::Lt(rk, best_rank)));
+        const auto take = hn::Or(first, hn::And(inside, better));
+        best = hn::IfThenElse(take, pos, best);
+        best_d = hn::IfThenElse(take, dist, best_d);
+        best_rank = hn::IfThenElse(take, rk, best_rank);
+        best_level = hn::IfThenElse(take, lev, best_level);
+      }
+      if (value) hn::StoreU(best_level, d, value + i);
+      if (index) {
+        T pos[hn::MaxLanes(D())];
+        hn::StoreU(best, d, pos);
+        for (int64_t j = 0; j < L; ++j) index[i + j] = static_cast<int32_t>(pos[j]);
+      }
+    }
+  }
+  for (; i < n; ++i) NearestScalar(x[i], levels, rank, nlev, value ? value + i : nullptr, index ? index + i : nullptr);
+}
+
+template <class T>
+void FillTyped(TypedKernels<T>& t) {
+  t.max_pool_2x2 = MaxPool2x2<T>;
+  t.nearest_level = NearestLevel<T>;
+}
+
+}  // namespace
+
+void FillPoolQuantKernels(SimdKernels* k) {
+  FillTyped(k->f32);
+  FillTyped(k->f64);
+}
+
+}  // namespace sl::cpu::HWY_NAMESPACE
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+namespace sl::cpu {
+HWY_EXPORT(FillPoolQuantKernels);
+void fill_pool_quant_kernels(SimdKernels& k) { HWY_DYNAMIC_DISPATCH(FillPoolQuantKernels)(&k); }
+}  // namespace sl::cpu
+#endif
