@@ -91,9 +91,10 @@ struct CliResult {
   std::string output;  // stdout and stderr together
 };
 
-// Runs the shiftlab binary built with the tests, with `args` passed through the shell.
-inline CliResult run_cli(const std::string& args) {
-  std::string cmd = std::string(SHIFTLAB_CLI) + " " + args + " 2>&1";
+// Runs the shiftlab binary built with the tests, with `args` passed through the shell and `env`
+// (e.g. "SHIFTLAB_CPU_TARGET=avx2") set for it.
+inline CliResult run_cli(const std::string& args, const std::string& env = "") {
+  std::string cmd = (env.empty() ? "" : "env " + env + " ") + std::string(SHIFTLAB_CLI) + " " + args + " 2>&1";
   CliResult r;
   FILE* pipe = popen(cmd.c_str(), "r");
   REQUIRE(pipe != nullptr);

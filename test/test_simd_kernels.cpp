@@ -448,3 +448,42 @@ TEST_CASE("nearest-level projection matches the scalar window rule on every targ
     }
   }
 }
+
+TEST_CASE("shiftlab --version names the CPU and its targets; SHIFTLAB_CPU_TARGET forces one or fails clearly",
+          "[simd][cli]") {
+  const std::vector<std::string> targets = cpu::available_cpu_targets();
+  test::CliResult plain = test::run_cli("--version");
+  CHECK(plain.exit_code == 0);
+  CHECK(plain.output.find("target " + targets.front()) != std::string::npos);
+  CHECK(plain.output.find("available: " + targets.front()) != std::string::npos);
+  test::CliResult forced = test::run_cli("--version", "SHIFTLAB_CPU_TARGET=" + targets.back());
+  CHECK(forced.exit_code == 0);
+  CHECK(forced.output.find("target " + targets.back() + " (") != std::string::npos);
+  test::CliResult bad = test::run_cli("bench gemm --m 8 --n 8 --k 8", "SHIFTLAB_CPU_TARGET=avx1024");
+  CHECK(bad.exit_code == 1);
+  CHECK(bad.output.find("SHIFTLAB_CPU_TARGET=avx1024") != std::string::npos);
+  CHECK(bad.output.find("run only the targets") != std::string::npos);
+}
+
+TEST_CASE("denormals are flushed to zero in the kernels' threads", "[simd][denormals]") {
+  // 1e-30 * 1e-10 = 1e-40 is subnormal in f32: flushed to 0 on the calling thread and on every oneTBB
+  // worker (x86 MXCSR FTZ/DAZ, AArch64 FPCR.FZ). On other architectures nothing is promised.
+#if defined(__x86_64__) || defined(__aarch64__)
+  backend(Device::cpu);  // installs the flush on this thread and the worker observer
+  const int64_t n = 1 << 20;  // several oneTBB chunks, so workers run some of them
+  std::vector<float> a(static_cast<size_t>(n), 1e-30f), b(static_cast<size_t>(n), 1e-10f), c(static_cast<size_t>(n), 1.0f);
+  for (int threads : {1, 2}) {
+    ThreadLimit limit(threads);
+    backend(Device::cpu).binary(BinaryOp::mul, DType::f32, a.data(), Shape{n}, b.data(), Shape{n}, c.data(), Shape{n});
+    int64_t nonzero = 0;
+    for (float v : c) nonzero += v != 0.0f;
+    INFO(threads << " threads");
+    CHECK(nonzero == 0);
+  }
+  // Subnormal inputs read as zero too (DAZ): 1e-40 * 1e30 would be 1e-10 without it.
+  std::vector<float> sub(static_cast<size_t>(n), 1e-40f), big(static_cast<size_t>(n), 1e30f);
+  backend(Device::cpu).binary(BinaryOp::mul, DType::f32, sub.data(), Shape{n}, big.data(), Shape{n}, c.data(), Shape{n});
+  CHECK(c.front() == 0.0f);
+  CHECK(c.back() == 0.0f);
+#endif
+}

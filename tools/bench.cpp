@@ -8,6 +8,7 @@
 
 #include "autograd/ops.h"
 #include "backends/backend.h"
+#include "backends/cpu/simd/target.h"
 #ifdef SHIFTLAB_WITH_CUDA
 #include "backends/cuda/cuda_backend.h"
 #endif
@@ -26,14 +27,14 @@ struct BenchOptions {
   std::string device = "cpu";
 };
 
-// "on cpu, 12 threads", or "on <GPU name, arch, SMs, memory>". Asking for the backend first makes an
+// "on cpu, 12 threads, <CPU model>, target avx2 (available: ...)", or "on <GPU name, arch, SMs, memory>". Asking for the backend first makes an
 // unavailable CUDA fail here, with its reason, before any tensor is made.
 std::string where(Device d) {
   backend(d);
 #ifdef SHIFTLAB_WITH_CUDA
   if (d == Device::cuda) return "on " + cuda::device_description();
 #endif
-  return fmt::format("on cpu, {} threads", num_threads());
+  return fmt::format("on cpu, {} threads, {}", num_threads(), cpu::cpu_description());
 }
 
 // Times fn followed by a device synchronisation.
@@ -114,7 +115,7 @@ void add_bench_command(CLI::App& app) {
     cmd->add_option("--device", opts->device, "Device to run on: cpu or cuda")->check(CLI::IsMember({"cpu", "cuda"}));
   };
 
-  auto* gemm = bench->add_subcommand("gemm", "Time the f32 GEMM C = A B (Eigen + oneTBB, or cuBLAS with --device cuda)");
+  auto* gemm = bench->add_subcommand("gemm", "Time the f32 GEMM C = A B (the CPU target's register tiles + oneTBB, or cuBLAS with --device cuda)");
   auto size = std::make_shared<std::array<int64_t, 3>>(std::array<int64_t, 3>{1024, 1024, 1024});
   gemm->add_option("--m", (*size)[0], "Rows of A and C")->check(CLI::PositiveNumber);
   gemm->add_option("--n", (*size)[1], "Columns of B and C")->check(CLI::PositiveNumber);

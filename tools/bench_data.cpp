@@ -17,6 +17,7 @@
 #include "data/loader.h"
 #include "data/registry.h"
 #include "engine/rng.h"
+#include "backends/cpu/simd/target.h"
 #include "engine/threads.h"
 #include "tools/commands.h"
 
@@ -95,7 +96,8 @@ void measure(const std::string& what, const std::shared_ptr<const data::Dataset>
 
 void bench_data(const BenchDataOptions& o) {
   data::LoadedDataset idx = data::make_dataset(o.dataset, o.dir, true);
-  fmt::print("data loaders, batch {}, prefetch on; 'threads' = the loader's decode/augment workers\n", o.batch_size);
+  fmt::print("data loaders, batch {}, prefetch on; 'threads' = the loader's decode/augment workers; {}\n", o.batch_size,
+             cpu::cpu_description());
   fmt::print("{:<48} {:>7} {:>8} {:>8} {:>9} {:>10}\n", "loader", "threads", "batches", "images", "seconds",
              "images/s");
   std::string idx_name = fmt::format("{} train ({})", o.dataset, idx.transform.describe());

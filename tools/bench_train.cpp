@@ -10,6 +10,7 @@
 
 #include "autograd/ops.h"
 #include "backends/backend.h"
+#include "backends/cpu/simd/target.h"
 #include "backends/profiler.h"
 #include "engine/factory.h"
 #include "engine/threads.h"
@@ -85,8 +86,9 @@ nlohmann::ordered_json bench_one(const TrainBenchOptions& o, int threads) {
   double gflop = 2.0 * total * 1e-9;
   std::string id = bench_id(o);
   int used = num_threads();
-  fmt::print("{:<32} {} threads  {:8.2f} ms min  {:8.2f} ms median  {:8.0f} img/s  {:6.1f} GFLOP/s\n", id, used,
-             t.ms_min, t.ms_median, static_cast<double>(o.batch) / t.ms_median * 1e3, gflop / t.ms_median * 1e3);
+  fmt::print("{:<32} {} threads  {:8.2f} ms min  {:8.2f} ms median  {:8.0f} img/s  {:6.1f} GFLOP/s  ({})\n", id, used,
+             t.ms_min, t.ms_median, static_cast<double>(o.batch) / t.ms_median * 1e3, gflop / t.ms_median * 1e3,
+             o.device == "cpu" ? cpu::cpu_description() : o.device);
   return {{"id", id},
           {"threads", std::to_string(threads > 0 ? threads : used)},
           {"batch", o.batch},
@@ -95,14 +97,22 @@ nlohmann::ordered_json bench_one(const TrainBenchOptions& o, int threads) {
           {"items_per_s_median", static_cast<double>(o.batch) / t.ms_median * 1e3},
           {"gflop_per_call", gflop},
           {"gflop_per_s", gflop / t.ms_median * 1e3},
-          {"samples", t.samples}};
+          {"samples", t.samples},
+          {"cpu", cpu::cpu_model()},
+          {"cpu_target", cpu::cpu_target()},
+          {"cpu_targets_available", cpu::available_cpu_targets()}};
 }
 
 void run(const TrainBenchOptions& o) {
   nlohmann::ordered_json results = nlohmann::ordered_json::array();
   for (int threads : o.threads) results.push_back(bench_one(o, threads));
   if (o.json.empty()) return;
-  nlohmann::ordered_json doc = {{"meta", {{"engine", std::string("shiftlab ") + SHIFTLAB_VERSION}, {"device", o.device}}},
+  nlohmann::ordered_json doc = {{"meta",
+                                 {{"engine", std::string("shiftlab ") + SHIFTLAB_VERSION},
+                                  {"device", o.device},
+                                  {"cpu", cpu::cpu_model()},
+                                  {"cpu_target", cpu::cpu_target()},
+                                  {"cpu_targets_available", cpu::available_cpu_targets()}}},
                                 {"results", results}};
   std::ofstream(o.json) << doc.dump(2) << "\n";
   fmt::print("wrote {}\n", o.json);

@@ -6,12 +6,17 @@
 #include <cstdio>
 #include <exception>
 
+#include "backends/backend.h"
+#include "backends/cpu/simd/target.h"
 #include "engine/error.h"
 #include "tools/commands.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"shiftlab: train, evaluate and benchmark shift networks (DeepShift, APoT, S3, DenseShift, ShiftResNet)"};
-  app.set_version_flag("--version", std::string("shiftlab ") + SHIFTLAB_VERSION);
+  app.set_version_flag("--version", [] {
+    return fmt::format("shiftlab {}\nCPU: {}\nCUDA: {}", SHIFTLAB_VERSION, sl::cpu::cpu_description(),
+                       sl::cuda_available() ? "available" : sl::cuda_unavailable_reason());
+  });
   app.require_subcommand(1);
   int exit_code = 0;
   sl::tools::add_train_commands(app, exit_code);
