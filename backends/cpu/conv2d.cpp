@@ -65,6 +65,8 @@ void im2col(const Conv2dParams& p, int64_t channels, const T* x, T* col) {
           std::fill(out, out + v.ow0, T(0));
           if (p.sw == 1) {
             std::copy(xr + v.ow0 + off, xr + v.ow1 + off, out + v.ow0);
+          } else if (p.sw == 2) {
+            simd().typed<T>().gather_stride2(xr + v.ow0 * 2 + off, out + v.ow0, v.ow1 - v.ow0);
           } else {
             for (int64_t ow = v.ow0; ow < v.ow1; ++ow) out[ow] = xr[ow * p.sw + off];
           }
@@ -286,18 +288,24 @@ bool weight_partial_implicit(const Conv2dParams& p, int64_t n0, int64_t n1, cons
   const int64_t q = p.ho * l.wp;
   if (scratch.size() < l.size + static_cast<size_t>(q * g.cout_g)) scratch.resize(l.size + static_cast<size_t>(q * g.cout_g));
   float* padded = scratch.data();
-  std::fill(padded, padded + l.size, 0.0f);  // the scratch may hold another layout's interior
   float* gyt = padded + l.size;
+  // Zeroed once: the scratch may hold another layout's interior. Images write only the interior of
+  // the planes and the kept columns of gy', so the borders and dropped columns stay zero.
+  std::fill(padded, gyt + q * g.cout_g, 0.0f);
   std::vector<const float*> rows;
   for (int64_t n = n0; n < n1; ++n) {
     for (int64_t grp = 0; grp < p.groups; ++grp) {
       pad_planes(p, l, g.cin_g, x + (n * p.cin + grp * g.cin_g) * g.hw_in, padded);
       tap_rows(p, l, g.cin_g, padded, rows);
       const float* gyg = gy + (n * p.cout + grp * g.cout_g) * g.hw_out;
+      // One output row at a time (its wp x cout block stays in L1), read along gy's rows, written with
+      // stride cout; no branch: the dropped columns stay zero.
       for (int64_t oh = 0; oh < p.ho; ++oh)
-        for (int64_t ow = 0; ow < l.wp; ++ow)
-          for (int64_t o = 0; o < g.cout_g; ++o)
-            gyt[(oh * l.wp + ow) * g.cout_g + o] = ow < p.wo ? gyg[(o * p.ho + oh) * p.wo + ow] : 0.0f;
+        for (int64_t o = 0; o < g.cout_g; ++o) {
+          const float* src = gyg + (o * p.ho + oh) * p.wo;
+          float* dst = gyt + oh * l.wp * g.cout_g + o;
+          for (int64_t ow = 0; ow < p.wo; ++ow) dst[ow * g.cout_g] = src[ow];
+        }
       simd().gemm_rows_a(g.k, g.cout_g, q, rows.data(), gyt, g.cout_g, acc + grp * g.cout_g * g.k, g.cout_g,
                          n != n0);
     }
@@ -311,10 +319,10 @@ void backward_weight_typed(const Conv2dParams& p, const T* x, const T* gy, T* gw
   const int64_t wsize = p.cout * g.k;
   bool implicit = false;
   if constexpr (std::is_same_v<T, float>) implicit = p.sh == 1 && p.sw == 1 && !g.pointwise && g.cout_g <= 64;
-  // With few output channels gW^T = col * gy^T (k x cout) is the faster product (its transposed
-  // operand, gy, is the small one), so those partial sums are kept transposed and turned back when
-  // combined.
-  const bool transposed = implicit || g.cout_g < 32;
+  // gW^T = col * gy^T (k x cout) transposes the small operand, gy, where gW = gy * col^T would
+  // transpose the column matrix: f32 (whose GEMM copies a transposed B) and, on Eigen (f64), few
+  // output channels keep their partial sums transposed and turn them back when combined.
+  const bool transposed = implicit || std::is_same_v<T, float> || g.cout_g < 32;
   // Fixed partition of the batch (independent of the thread count), summed in order at the end.
   const int64_t parts = std::min<int64_t>(p.n, 8);
   std::vector<T> partial(static_cast<size_t>(parts * wsize));

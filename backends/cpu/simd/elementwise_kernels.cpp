@@ -171,7 +171,20 @@ void ClampBackward(const T* HWY_RESTRICT x, const T* HWY_RESTRICT gy, T* HWY_RES
 }
 
 template <class T>
+void GatherStride2(const T* HWY_RESTRICT src, T* HWY_RESTRICT dst, int64_t n) {
+  int64_t i = 0;
+#if HWY_TARGET != HWY_SCALAR  // one-lane vectors have no even lanes to pick
+  const hn::ScalableTag<T> d;
+  const int64_t L = static_cast<int64_t>(hn::Lanes(d));
+  // The second load ends at src[2 (i + L) - 1], inside the row while i + L < n.
+  for (; i + L < n; i += L) hn::StoreU(hn::ConcatEven(d, hn::LoadU(d, src + 2 * i + L), hn::LoadU(d, src + 2 * i)), d, dst + i);
+#endif
+  for (; i < n; ++i) dst[i] = src[2 * i];
+}
+
+template <class T>
 void FillTyped(TypedKernels<T>& t) {
+  t.gather_stride2 = GatherStride2<T>;
   t.unary = Unary<T>;
   t.unary_backward = UnaryBackward<T>;
   t.binary = Binary<T>;

@@ -27,9 +27,6 @@ using V = hn::Vec<D>;
 constexpr int kLanes = static_cast<int>(hn::MaxLanes(D()));
 constexpr TileShape kShape = tile_shape(SL_SIMD_VECTOR_REGISTERS);
 constexpr int kMaxRows = kShape.max_rows;
-// Columns handled per sweep over the row panels: a multiple of every tile width (1, 2 or 3
-// vectors), so the B block of a sweep is read from memory once and then from cache by every panel.
-constexpr int64_t kSweep = 6 * kLanes;
 
 // C[R x NV*kLanes] (+)= A * B: a(r, q) is A's element (r, q), b(q) points at B's row q (this tile's
 // first column). One FMA chain per element of C, over q in order.
@@ -149,8 +146,12 @@ void GemmPacked(const PackedA& pa, int64_t n, const float* const* brow, float* c
     }
   };
   const int64_t full = n / kLanes * kLanes;
-  for (int64_t j0 = 0; j0 < full; j0 += kSweep) {
-    const int64_t j1 = std::min(j0 + kSweep, full);
+  // Columns handled per sweep over the row panels: one tile of the first panel (the others have
+  // the same width but in rare shapes), so the sweep's k x width block of B stays in L1 while
+  // every panel reads it.
+  const int64_t sweep = tile_vectors(SL_SIMD_VECTOR_REGISTERS, static_cast<int>(panel_row(m, pa.panels, 1))) * kLanes;
+  for (int64_t j0 = 0; j0 < full; j0 += sweep) {
+    const int64_t j1 = std::min(j0 + sweep, full);
     each_panel([&](auto rc, const auto& a, int64_t r0) HWY_ATTR {
       PanelColumns<decltype(rc)::value>(k, a, rows_of, j0, j1, c + r0 * ldc, ldc, accumulate);
     });

@@ -17,8 +17,7 @@ struct TileShape {
 // registers, 14 with 32.
 constexpr TileShape tile_shape(int registers) { return {(registers - 3) / 2}; }
 
-// Vectors per row for a panel of `rows` rows: as many as the registers allow, 1 to 3 (3 keeps the
-// column sweep at 6 vectors, a multiple of every width).
+// Vectors per row for a panel of `rows` rows: as many as the registers allow, 1 to 3.
 constexpr int tile_vectors(int registers, int rows) {
   const int nv = (registers - 1) / (rows + 1);
   return nv < 1 ? 1 : (nv > 3 ? 3 : nv);
