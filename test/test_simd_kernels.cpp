@@ -368,38 +368,42 @@ TEST_CASE("batch norm, reductions and softmax give the same bits with 1 and 2 th
 }
 
 TEST_CASE("2x2 max pooling matches the scan rule on every target (ties, NaN, tails)", "[simd][pool]") {
-  const int64_t h = 9, w = 37, ho = 4, wo = 18;
-  std::vector<float> x = random_floats(static_cast<size_t>(h * w), 50);
-  for (size_t i = 0; i < x.size(); i += 7) x[i] = 0.5f;  // ties
-  const float nan = std::numeric_limits<float>::quiet_NaN();
-  for (size_t i : {40, 41, 78, 120, 157, 200}) x[i] = nan;
-  std::vector<float> want(static_cast<size_t>(ho * wo));
-  std::vector<int32_t> want_idx(want.size());
-  for (int64_t oh = 0; oh < ho; ++oh)
-    for (int64_t ow = 0; ow < wo; ++ow) {
-      float best = 0;
-      int32_t arg = -1;
-      for (int64_t ih = 2 * oh; ih < 2 * oh + 2; ++ih)
-        for (int64_t iw = 2 * ow; iw < 2 * ow + 2; ++iw) {
-          const float v = x[static_cast<size_t>(ih * w + iw)];
-          const bool nan_held = arg >= 0 && std::isnan(best);
-          if (arg < 0 || (!nan_held && (v > best || std::isnan(v)))) {
-            best = v;
-            arg = static_cast<int32_t>(ih * w + iw);
+  // Output widths 18, 15 and 4 run every vector width from 16 lanes down to 2, and the scalar tail.
+  for (auto [h, w] : {std::pair<int64_t, int64_t>{9, 37}, {7, 31}, {8, 8}, {3, 3}}) {
+    const int64_t ho = h / 2, wo = w / 2;
+    std::vector<float> x = random_floats(static_cast<size_t>(h * w), static_cast<uint64_t>(50 + w));
+    for (size_t i = 0; i < x.size(); i += 7) x[i] = 0.5f;  // ties
+    const float nan = std::numeric_limits<float>::quiet_NaN();
+    for (size_t i : {4, 40, 41, 78, 120, 157, 200})
+      if (i < x.size()) x[i] = nan;
+    std::vector<float> want(static_cast<size_t>(ho * wo));
+    std::vector<int32_t> want_idx(want.size());
+    for (int64_t oh = 0; oh < ho; ++oh)
+      for (int64_t ow = 0; ow < wo; ++ow) {
+        float best = 0;
+        int32_t arg = -1;
+        for (int64_t ih = 2 * oh; ih < 2 * oh + 2; ++ih)
+          for (int64_t iw = 2 * ow; iw < 2 * ow + 2; ++iw) {
+            const float v = x[static_cast<size_t>(ih * w + iw)];
+            const bool nan_held = arg >= 0 && std::isnan(best);
+            if (arg < 0 || (!nan_held && (v > best || std::isnan(v)))) {
+              best = v;
+              arg = static_cast<int32_t>(ih * w + iw);
+            }
           }
-        }
-      want[static_cast<size_t>(oh * wo + ow)] = best;
-      want_idx[static_cast<size_t>(oh * wo + ow)] = arg;
-    }
-  for (const std::string& target : cpu::available_cpu_targets()) {
-    ScopedCpuTarget scoped(target);
-    std::vector<float> y(want.size());
-    std::vector<int32_t> idx(want.size());
-    cpu::simd().f32.max_pool_2x2(x.data(), w, ho, wo, y.data(), idx.data());
-    for (size_t i = 0; i < y.size(); ++i) {
-      INFO(target << " output " << i);
-      CHECK(same_value(y[i], want[i]));
-      CHECK(idx[i] == want_idx[i]);
+        want[static_cast<size_t>(oh * wo + ow)] = best;
+        want_idx[static_cast<size_t>(oh * wo + ow)] = arg;
+      }
+    for (const std::string& target : cpu::available_cpu_targets()) {
+      ScopedCpuTarget scoped(target);
+      std::vector<float> y(want.size());
+      std::vector<int32_t> idx(want.size());
+      cpu::simd().f32.max_pool_2x2(x.data(), w, ho, wo, y.data(), idx.data());
+      for (size_t i = 0; i < y.size(); ++i) {
+        INFO(target << " plane " << h << "x" << w << " output " << i);
+        CHECK(same_value(y[i], want[i]));
+        CHECK(idx[i] == want_idx[i]);
+      }
     }
   }
 }

@@ -232,6 +232,10 @@ template <class T>
 bool backward_input_as_conv(const Conv2dParams& p, const T* gy, const T* w, T* gx) {
   int64_t pad_h = p.dh * (p.kh - 1) - p.ph, pad_w = p.dw * (p.kw - 1) - p.pw;
   if (p.sh != 1 || p.sw != 1 || pad_h < 0 || pad_w < 0) return false;
+  // The flipped conv computes h x (wo + 2 pad_w) pixels from every padded tap, against ho x wo for
+  // the GEMM + col2im path: a "full" conv (padding k - 1, e.g. 5x5 unpadded: 8x8 -> 12x12) would
+  // multiply mostly padding zeros, so it goes the GEMM way.
+  if (static_cast<double>(p.h * (p.wo + 2 * pad_w)) > 1.5 * static_cast<double>(p.ho * p.wo)) return false;
   Geometry g = geometry(p);
   std::vector<T> flipped(static_cast<size_t>(p.cout * g.cin_g * p.kh * p.kw));
   for (int64_t grp = 0; grp < p.groups; ++grp)

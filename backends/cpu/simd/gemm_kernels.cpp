@@ -27,6 +27,9 @@ using V = hn::Vec<D>;
 constexpr int kLanes = static_cast<int>(hn::MaxLanes(D()));
 constexpr TileShape kShape = tile_shape(SL_SIMD_VECTOR_REGISTERS);
 constexpr int kMaxRows = kShape.max_rows;
+// k steps per block of the packed-A GEMM: a block of B rows one sweep wide (16 KiB on AVX-512) and
+// of A (7 KiB per 14-row panel) fit L1 together.
+constexpr int64_t kBlockK = 128;
 
 // C[R x NV*kLanes] (+)= A * B: a(r, q) is A's element (r, q), b(q) points at B's row q (this tile's
 // first column). One FMA chain per element of C, over q in order.
@@ -134,38 +137,49 @@ void GemmPacked(const PackedA& pa, int64_t n, const float* const* brow, float* c
       for (int64_t i = 0; i < m; ++i) std::fill(c + i * ldc, c + i * ldc + n, 0.0f);
     return;
   }
-  auto rows_of = [&](int64_t q) { return brow[q]; };
-  auto each_panel = [&](const auto& body) {
+  // Every panel's tile rows over k steps [p0, p0 + kc): the packed panel is k-major, so a k block of
+  // it is contiguous from ap + p0 * rows.
+  auto each_panel = [&](int64_t p0, const auto& body) {
     for (int64_t p = 0; p < pa.panels; ++p) {
       const int64_t r0 = panel_row(m, pa.panels, p), rows = panel_row(m, pa.panels, p + 1) - r0;
       WithRows(static_cast<int>(rows), [&](auto rc) HWY_ATTR {
         constexpr int R = decltype(rc)::value;
-        const float* ap = pa.data.data() + r0 * k;
+        const float* ap = pa.data.data() + r0 * k + p0 * R;
         body(rc, [ap](int r, int64_t q) { return ap[q * R + r]; }, r0);
       });
     }
   };
   const int64_t full = n / kLanes * kLanes;
   // Columns handled per sweep over the row panels: one tile of the first panel (the others have
-  // the same width but in rare shapes), so the sweep's k x width block of B stays in L1 while
-  // every panel reads it.
+  // the same width but in rare shapes). With k cut into blocks of kBlockK, a sweep's block of B and
+  // the panels' blocks of A stay in L1 while every panel reads them; the FMA chain of each element
+  // still runs over k in order (a block continues from the previous block's C).
   const int64_t sweep = tile_vectors(SL_SIMD_VECTOR_REGISTERS, static_cast<int>(panel_row(m, pa.panels, 1))) * kLanes;
-  for (int64_t j0 = 0; j0 < full; j0 += sweep) {
-    const int64_t j1 = std::min(j0 + sweep, full);
-    each_panel([&](auto rc, const auto& a, int64_t r0) HWY_ATTR {
-      PanelColumns<decltype(rc)::value>(k, a, rows_of, j0, j1, c + r0 * ldc, ldc, accumulate);
-    });
-  }
+  TailBuffers* t = nullptr;
   if (full < n) {
-    TailBuffers& t = tail_buffers();
-    LoadTail(k, m, n - full, brow, full, c, ldc, accumulate, t);
-    const float* const* trows = t.rows.data();
-    each_panel([&](auto rc, const auto& a, int64_t r0) HWY_ATTR {
-      Tile<decltype(rc)::value, 1>(k, a, [trows](int64_t q) { return trows[q]; }, t.c.data() + r0 * kLanes, kLanes,
-                                   accumulate);
-    });
-    StoreTail(m, n - full, t, c, ldc, full);
+    t = &tail_buffers();
+    LoadTail(k, m, n - full, brow, full, c, ldc, accumulate, *t);
   }
+  for (int64_t p0 = 0; p0 < k; p0 += kBlockK) {
+    const int64_t kc = std::min(kBlockK, k - p0);
+    const bool acc = accumulate || p0 > 0;
+    const float* const* rows = brow + p0;
+    auto rows_of = [rows](int64_t q) { return rows[q]; };
+    for (int64_t j0 = 0; j0 < full; j0 += sweep) {
+      const int64_t j1 = std::min(j0 + sweep, full);
+      each_panel(p0, [&](auto rc, const auto& a, int64_t r0) HWY_ATTR {
+        PanelColumns<decltype(rc)::value>(kc, a, rows_of, j0, j1, c + r0 * ldc, ldc, acc);
+      });
+    }
+    if (t) {
+      const float* const* trows = t->rows.data() + p0;
+      each_panel(p0, [&](auto rc, const auto& a, int64_t r0) HWY_ATTR {
+        Tile<decltype(rc)::value, 1>(kc, a, [trows](int64_t q) { return trows[q]; }, t->c.data() + r0 * kLanes, kLanes,
+                                     acc);
+      });
+    }
+  }
+  if (t) StoreTail(m, n - full, *t, c, ldc, full);
 }
 
 void GemmRowsA(int64_t m, int64_t n, int64_t k, const float* const* arow, const float* b, int64_t ldb, float* c,

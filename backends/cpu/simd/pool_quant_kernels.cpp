@@ -36,46 +36,60 @@ void MaxWindowScalar(const T* x, int64_t w, int64_t oh, int64_t ow, T* y, int32_
   *idx = arg;
 }
 
-// Max pooling with a 2x2 window and stride 2, no padding, over one plane (h x w in, ho x wo out;
-// ho <= h / 2, wo <= w / 2): values and the flat input index of each maximum.
+#if HWY_TARGET != HWY_SCALAR  // one-lane vectors have no even/odd lanes to split
+// Outputs [ow, ow + lanes) of output row oh, with vectors of d's width: the window's four values come
+// from the even and odd lanes of two loads per input row.
+template <class D, class T>
+HWY_INLINE void MaxBlock2x2(D d, const T* HWY_RESTRICT x, int64_t w, int64_t oh, int64_t ow, T* HWY_RESTRICT y,
+                            int32_t* HWY_RESTRICT idx) {
+  const hn::RebindToSigned<D> di;
+  const int64_t L = static_cast<int64_t>(hn::Lanes(d));
+  const T* r0 = x + 2 * oh * w + 2 * ow;
+  const T* r1 = r0 + w;
+  const auto a0 = hn::LoadU(d, r0), a1 = hn::LoadU(d, r0 + L), b0 = hn::LoadU(d, r1), b1 = hn::LoadU(d, r1 + L);
+  const auto base = hn::Add(hn::Mul(hn::Iota(di, 0), hn::Set(di, 2)), hn::Set(di, static_cast<int32_t>(2 * oh * w + 2 * ow)));
+  auto best = hn::ConcatEven(d, a1, a0);
+  auto arg = base;
+  auto consider = [&](decltype(best) v, int32_t offset) HWY_ATTR {
+    const auto take = hn::AndNot(hn::IsNaN(best), hn::Or(hn::Gt(v, best), hn::IsNaN(v)));
+    best = hn::IfThenElse(take, v, best);
+    arg = hn::IfThenElse(hn::RebindMask(di, take), hn::Add(base, hn::Set(di, offset)), arg);
+  };
+  consider(hn::ConcatOdd(d, a1, a0), 1);
+  consider(hn::ConcatEven(d, b1, b0), static_cast<int32_t>(w));
+  consider(hn::ConcatOdd(d, b1, b0), static_cast<int32_t>(w + 1));
+  hn::StoreU(best, d, y + ow);
+  hn::StoreU(arg, di, idx + ow);
+}
+
+// Outputs [ow, wo) of a row: full vectors, then halves, quarters... down to two lanes (small
+// planes, e.g. 12 outputs per row, still run on vectors), the last one scalar.
+template <size_t N, class T>
+HWY_INLINE void MaxRow2x2(const T* x, int64_t w, int64_t oh, int64_t ow, int64_t wo, T* y, int32_t* idx) {
+  if constexpr (N >= 2) {
+    const hn::CappedTag<T, N> d;
+    for (; ow + static_cast<int64_t>(N) <= wo; ow += static_cast<int64_t>(N)) MaxBlock2x2(d, x, w, oh, ow, y, idx);
+    MaxRow2x2<N / 2>(x, w, oh, ow, wo, y, idx);
+  } else {
+    for (; ow < wo; ++ow) MaxWindowScalar(x, w, oh, ow, y + ow, idx + ow);
+  }
+}
+#endif
+
+// Max pooling with a 2x2 window and stride 2, no padding, over one plane (w input columns, ho x wo
+// outputs with 2 ho and 2 wo within the input): values and the flat input index of each maximum.
 template <class T>
 void MaxPool2x2(const T* HWY_RESTRICT x, int64_t w, int64_t ho, int64_t wo, T* HWY_RESTRICT y,
                 int32_t* HWY_RESTRICT idx) {
-#if HWY_TARGET != HWY_SCALAR  // one-lane vectors have no even/odd lanes to split
-  using D = hn::ScalableTag<T>;
-  const D d;
-  const hn::RebindToSigned<D> di;
-  const int64_t L = static_cast<int64_t>(hn::Lanes(d));
-  if constexpr (sizeof(T) == sizeof(int32_t)) {
-    const auto even_cols = hn::Mul(hn::Iota(di, 0), hn::Set(di, 2));  // 2 * lane
-    for (int64_t oh = 0; oh < ho; ++oh) {
-      const T* r0 = x + 2 * oh * w;
-      const T* r1 = r0 + w;
-      int64_t ow = 0;
-      for (; ow + L <= wo; ow += L) {
-        const auto a0 = hn::LoadU(d, r0 + 2 * ow), a1 = hn::LoadU(d, r0 + 2 * ow + L);
-        const auto b0 = hn::LoadU(d, r1 + 2 * ow), b1 = hn::LoadU(d, r1 + 2 * ow + L);
-        const auto base = hn::Add(even_cols, hn::Set(di, static_cast<int32_t>(2 * oh * w + 2 * ow)));
-        auto best = hn::ConcatEven(d, a1, a0);
-        auto arg = base;
-        auto consider = [&](decltype(best) v, int32_t offset) HWY_ATTR {
-          const auto take = hn::AndNot(hn::IsNaN(best), hn::Or(hn::Gt(v, best), hn::IsNaN(v)));
-          best = hn::IfThenElse(take, v, best);
-          arg = hn::IfThenElse(hn::RebindMask(di, take), hn::Add(base, hn::Set(di, offset)), arg);
-        };
-        consider(hn::ConcatOdd(d, a1, a0), 1);
-        consider(hn::ConcatEven(d, b1, b0), static_cast<int32_t>(w));
-        consider(hn::ConcatOdd(d, b1, b0), static_cast<int32_t>(w + 1));
-        hn::StoreU(best, d, y + oh * wo + ow);
-        hn::StoreU(arg, di, idx + oh * wo + ow);
-      }
-      for (; ow < wo; ++ow) MaxWindowScalar(x, w, oh, ow, y + oh * wo + ow, idx + oh * wo + ow);
+  for (int64_t oh = 0; oh < ho; ++oh) {
+#if HWY_TARGET != HWY_SCALAR
+    if constexpr (sizeof(T) == sizeof(int32_t)) {
+      MaxRow2x2<hn::MaxLanes(hn::ScalableTag<T>())>(x, w, oh, 0, wo, y + oh * wo, idx + oh * wo);
+      continue;
     }
-    return;
-  }
 #endif
-  for (int64_t oh = 0; oh < ho; ++oh)
     for (int64_t ow = 0; ow < wo; ++ow) MaxWindowScalar(x, w, oh, ow, y + oh * wo + ow, idx + oh * wo + ow);
+  }
 }
 
 // The level of `levels` (ascending) nearest to v, as the scalar kernel defines it: the first level
