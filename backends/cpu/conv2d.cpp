@@ -302,14 +302,9 @@ bool weight_partial_implicit(const Conv2dParams& p, int64_t n0, int64_t n1, cons
       pad_planes(p, l, g.cin_g, x + (n * p.cin + grp * g.cin_g) * g.hw_in, padded);
       tap_rows(p, l, g.cin_g, padded, rows);
       const float* gyg = gy + (n * p.cout + grp * g.cout_g) * g.hw_out;
-      // One output row at a time (its wp x cout block stays in L1), read along gy's rows, written with
-      // stride cout; no branch: the dropped columns stay zero.
+      // One output row at a time (its wp x cout block stays in L1); the dropped columns stay zero.
       for (int64_t oh = 0; oh < p.ho; ++oh)
-        for (int64_t o = 0; o < g.cout_g; ++o) {
-          const float* src = gyg + (o * p.ho + oh) * p.wo;
-          float* dst = gyt + oh * l.wp * g.cout_g + o;
-          for (int64_t ow = 0; ow < p.wo; ++ow) dst[ow * g.cout_g] = src[ow];
-        }
+        simd().f32.transpose(gyg + oh * p.wo, g.hw_out, g.cout_g, p.wo, gyt + oh * l.wp * g.cout_g, g.cout_g);
       simd().gemm_rows_a(g.k, g.cout_g, q, rows.data(), gyt, g.cout_g, acc + grp * g.cout_g * g.k, g.cout_g,
                          n != n0);
     }

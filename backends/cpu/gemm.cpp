@@ -78,8 +78,7 @@ void gemm_f32(bool parallel, bool ta, bool tb, int64_t m, int64_t n, int64_t k, 
   std::vector<float> b_copy;
   if (tb) {
     b_copy.resize(static_cast<size_t>(k * n));
-    for (int64_t j = 0; j < n; ++j)
-      for (int64_t q = 0; q < k; ++q) b_copy[static_cast<size_t>(q * n + j)] = b[j * ldb + q];
+    simd().f32.transpose(b, ldb, n, k, b_copy.data(), n);
     b = b_copy.data();
     ldb = n;
   }

@@ -45,6 +45,8 @@ struct TypedKernels {
   void (*clamp_backward)(const T* x, const T* gy, T* gx, int64_t n, T lo, T hi) = nullptr;
   // dst[i] = src[2 i] for i < n (im2col of stride-2 convs); reads nothing past src[2 (n - 1)].
   void (*gather_stride2)(const T* src, T* dst, int64_t n) = nullptr;
+  // dst[c * ldd + r] = src[r * lds + c] for r < rows, c < cols (4 x 4 blocks in registers).
+  void (*transpose)(const T* src, int64_t lds, int64_t rows, int64_t cols, T* dst, int64_t ldd) = nullptr;
 
   // ---- Max pooling, 2x2 window, stride 2, no padding, one plane (w input columns; ho x wo outputs):
   // values and flat input indices; the first maximum wins, the first NaN wins.
