@@ -496,3 +496,23 @@ TEST_CASE("denormals are flushed to zero in the kernels' threads", "[simd][denor
   CHECK(c.back() == 0.0f);
 #endif
 }
+
+TEST_CASE("transpose and stride-2 gather are exact on every target (blocks and edges)", "[simd][layout]") {
+  for (auto [rows, cols] : {std::pair<int64_t, int64_t>{1, 1}, {4, 4}, {5, 7}, {16, 33}, {13, 8}}) {
+    const int64_t lds = cols + 3, ldd = rows + 2;
+    std::vector<float> src = random_floats(static_cast<size_t>(rows * lds), 70);
+    for (const std::string& target : cpu::available_cpu_targets()) {
+      ScopedCpuTarget scoped(target);
+      std::vector<float> dst(static_cast<size_t>(cols * ldd), -7.0f);
+      cpu::simd().f32.transpose(src.data(), lds, rows, cols, dst.data(), ldd);
+      for (int64_t c = 0; c < cols; ++c)
+        for (int64_t r = 0; r < ldd; ++r) {
+          INFO(target << " " << rows << "x" << cols << " at (" << c << ", " << r << ")");
+          CHECK(dst[static_cast<size_t>(c * ldd + r)] == (r < rows ? src[static_cast<size_t>(r * lds + c)] : -7.0f));
+        }
+      std::vector<float> even(static_cast<size_t>(cols), -7.0f);
+      cpu::simd().f32.gather_stride2(src.data(), even.data(), std::min<int64_t>(cols, (rows * lds + 1) / 2));
+      for (int64_t i = 0; i < std::min<int64_t>(cols, (rows * lds + 1) / 2); ++i) CHECK(even[static_cast<size_t>(i)] == src[static_cast<size_t>(2 * i)]);
+    }
+  }
+}
