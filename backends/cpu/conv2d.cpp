@@ -339,6 +339,8 @@ void backward_weight_typed(const Conv2dParams& p, const T* x, const T* gy, T* gw
       }
     }
     T* col = cols.local().data();
+    std::vector<T> gyt;              // f32: gy^T (pixels x cout)
+    std::vector<const T*> col_rows;  // f32: the rows of the column matrix
     for (int64_t n = n0; n < n1; ++n) {
       for (int64_t grp = 0; grp < p.groups; ++grp) {
         const T* xg = x + (n * p.cin + grp * g.cin_g) * g.hw_in;
@@ -348,6 +350,17 @@ void backward_weight_typed(const Conv2dParams& p, const T* x, const T* gy, T* gw
         if (!g.pointwise) {
           im2col(p, g.cin_g, xg, col);
           colp = col;
+        }
+        if constexpr (std::is_same_v<T, float>) {
+          if (!par_gemm) {  // the column matrix's rows go straight into the tiles, without packing
+            gyt.resize(static_cast<size_t>(g.hw_out * g.cout_g));
+            simd().f32.transpose(gyg, g.hw_out, g.cout_g, g.hw_out, gyt.data(), g.cout_g);
+            col_rows.resize(static_cast<size_t>(g.k));
+            for (int64_t t = 0; t < g.k; ++t) col_rows[static_cast<size_t>(t)] = colp + t * g.hw_out;
+            simd().gemm_rows_a(g.k, g.cout_g, g.hw_out, col_rows.data(), gyt.data(), g.cout_g, accg, g.cout_g,
+                               n != n0);
+            continue;
+          }
         }
         T beta = n == n0 ? T(0) : T(1);
         if (transposed)
