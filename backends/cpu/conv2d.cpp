@@ -1,6 +1,7 @@
-// conv2d as im2col + GEMM per image and group. Images run in parallel (each thread owns its column
-// buffer); the weight gradient sums fixed batch partitions in a fixed order, so it is reproducible
-// whatever the thread count. 1x1 stride-1 unpadded convs skip im2col entirely.
+// conv2d on the per-target GEMM tiles, per image and group: stride-1 convs as implicit GEMMs over a
+// zero-padded copy of the input, others as im2col + GEMM (1x1 stride-1 unpadded convs read the input
+// directly). Images run in parallel (each thread owns its scratch); the weight gradient sums fixed
+// batch partitions in a fixed order, so it is reproducible whatever the thread count.
 #include <tbb/enumerable_thread_specific.h>
 
 #include <algorithm>

@@ -16,9 +16,11 @@ int64_t plane_grain(const Pool2dParams& p) {
   return std::max<int64_t>(1, kElementwiseGrain / std::max<int64_t>(1, p.h * p.w));
 }
 
-// A 2x2 window with stride 2 and no padding (the MNIST nets' pools) runs the per-target kernel.
+// A 2x2 window with stride 2 and no padding, every window inside the input (the MNIST nets' pools),
+// runs the per-target kernel.
 bool max_2x2(const Pool2dParams& p) {
-  return p.kh == 2 && p.kw == 2 && p.sh == 2 && p.sw == 2 && p.ph == 0 && p.pw == 0;
+  return p.kh == 2 && p.kw == 2 && p.sh == 2 && p.sw == 2 && p.ph == 0 && p.pw == 0 && 2 * p.ho <= p.h &&
+         2 * p.wo <= p.w;
 }
 
 template <class T>

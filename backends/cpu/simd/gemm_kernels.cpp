@@ -15,6 +15,7 @@
 
 #include "backends/cpu/simd/kernels.h"
 #include "backends/cpu/simd/tile.h"
+#include "backends/cpu/simd/transpose-inl.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace sl::cpu::HWY_NAMESPACE {
@@ -118,13 +119,11 @@ void PackA(int64_t m, int64_t k, const float* a, int64_t lda, bool trans, Packed
   out.data.resize(static_cast<size_t>(m * k));
   for (int64_t p = 0; p < out.panels; ++p) {
     const int64_t r0 = panel_row(m, out.panels, p), rows = panel_row(m, out.panels, p + 1) - r0;
-    float* dst = out.data.data() + r0 * k;
+    float* dst = out.data.data() + r0 * k;  // k-major: dst[q * rows + r] = A(r0 + r, q)
     if (trans) {
-      for (int64_t q = 0; q < k; ++q)
-        for (int64_t r = 0; r < rows; ++r) dst[q * rows + r] = a[q * lda + r0 + r];
+      for (int64_t q = 0; q < k; ++q) std::copy(a + q * lda + r0, a + q * lda + r0 + rows, dst + q * rows);
     } else {
-      for (int64_t r = 0; r < rows; ++r)
-        for (int64_t q = 0; q < k; ++q) dst[q * rows + r] = a[(r0 + r) * lda + q];
+      Transpose(a + r0 * lda, lda, rows, k, dst, rows);
     }
   }
 }
