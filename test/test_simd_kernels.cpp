@@ -1,6 +1,7 @@
 // The per-target CPU kernels (backends/cpu/simd/) on every SIMD target this machine runs, in one test
 // run: each against a reference loop, and the bitwise promises (GEMM and conv identical on every
 // target with FMA, and for 1 and 2 threads).
+#include <cctype>
 #include <cmath>
 #include <cstdlib>
 #include <algorithm>
@@ -465,7 +466,9 @@ TEST_CASE("shiftlab --version names the CPU and its targets; SHIFTLAB_CPU_TARGET
   CHECK(plain.exit_code == 0);
   CHECK(plain.output.find("target " + targets.front()) != std::string::npos);
   CHECK(plain.output.find("available: " + targets.front()) != std::string::npos);
-  test::CliResult forced = test::run_cli("--version", "SHIFTLAB_CPU_TARGET=" + targets.back());
+  std::string upper = targets.back();  // the variable's value is not case-sensitive
+  for (char& ch : upper) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+  test::CliResult forced = test::run_cli("--version", "SHIFTLAB_CPU_TARGET=" + upper);
   CHECK(forced.exit_code == 0);
   CHECK(forced.output.find("target " + targets.back() + " (") != std::string::npos);
   test::CliResult bad = test::run_cli("bench gemm --m 8 --n 8 --k 8", "SHIFTLAB_CPU_TARGET=avx1024");

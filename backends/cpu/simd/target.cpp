@@ -23,17 +23,18 @@ namespace sl::cpu {
 
 namespace {
 
+std::string lowercase(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char ch) { return std::tolower(ch); });
+  return s;
+}
+
 std::string target_name(int64_t bit) {
   switch (bit) {
     case HWY_AVX3_DL: return "avx512-dl";
     case HWY_AVX3: return "avx512";
     case HWY_EMU128:
     case HWY_SCALAR: return "scalar";
-    default: {
-      std::string s = hwy::TargetName(bit);
-      std::transform(s.begin(), s.end(), s.begin(), [](unsigned char ch) { return std::tolower(ch); });
-      return s;
-    }
+    default: return lowercase(hwy::TargetName(bit));
   }
 }
 
@@ -92,7 +93,7 @@ State& state() {
     s.entries = build_entries();
     s.active = &s.entries.front();
     const char* env = std::getenv("SHIFTLAB_CPU_TARGET");
-    if (env && *env) s.active = &checked(s, env, "SHIFTLAB_CPU_TARGET=");
+    if (env && *env) s.active = &checked(s, lowercase(env), "SHIFTLAB_CPU_TARGET=");
     return s;
   }();
   return st;
