@@ -106,6 +106,15 @@ struct Backend {
   SL_KERNEL(nearest_level, void(DType dt, const void* x, int64_t n, const double* levels, const int32_t* tie_rank,
                                 int64_t nlevels, void* value, int32_t* index));
 
+  // Optimizer steps (CPU; other devices stage their parameters through the host for now). Moments
+  // that decay below the smallest normal value become 0 (subnormal arithmetic is ~100x slower).
+  // momentum / vmax / slow may be null when the step does not use them.
+  SL_KERNEL(sgd_step, void(DType dt, const SgdStep& s, void* p, const void* g, void* momentum, int64_t n));
+  SL_KERNEL(adam_step,
+            void(DType dt, const AdamStep& s, void* p, const void* g, void* m, void* v, void* vmax, int64_t n));
+  SL_KERNEL(radam_step,
+            void(DType dt, const RAdamStep& s, void* p, const void* g, void* m, void* v, void* slow, int64_t n));
+
   // Counter-based random numbers: element i uses Philox4x32-10 block (offset + i / 4), lane i % 4,
   // keyed by seed, so values do not depend on thread count or device.
   SL_KERNEL(fill_uniform, void(DType dt, void* out, int64_t n, uint64_t seed, uint64_t offset, double lo, double hi));

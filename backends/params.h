@@ -72,4 +72,34 @@ SL_HOST_DEVICE inline void update_running_stats(const BatchNormParams& p, int64_
   }
 }
 
+// One optimizer step over a parameter's elements. The scalars are the ones the update formulas use,
+// computed in double by the optimizer and cast to the parameter's dtype by the kernel (as PyTorch's
+// CPU kernels do); `a + b * c` written fma(b, c, a) is one rounding, as in PyTorch's vectorised kernels.
+struct SgdStep {
+  double weight_decay;  // d = fma(p, weight_decay, g) when nonzero
+  double momentum;      // buf = fma(d, 1 - dampening, buf * momentum), or d on the first step
+  double dampening;
+  double neg_lr;        // p = fma(d, neg_lr, p)
+  bool nesterov;        // d = fma(buf, momentum, d)
+  bool first;           // the momentum buffer is new
+};
+
+struct AdamStep {
+  double beta1, beta2, eps;
+  double l2;         // coupled weight decay (Adam): g = fma(p, l2, g) when nonzero
+  double decay;      // decoupled weight decay (AdamW): p *= decay when `decoupled`
+  bool decoupled;
+  double bc2_sqrt;   // sqrt(1 - beta2^t)
+  double neg_step;   // -lr / (1 - beta1^t)
+};
+
+struct RAdamStep {
+  double beta1, beta2, eps;
+  double decay;      // p = fma(p, decay, p) when nonzero (decay = -weight_decay * lr)
+  bool rectified;    // p += neg_step * m / (sqrt(v) + eps), else p = fma(m, neg_step, p)
+  double neg_step;
+  bool sync;         // Lookahead (Ranger): slow = fma(p - slow, alpha, slow); p = slow
+  double alpha;
+};
+
 }  // namespace sl

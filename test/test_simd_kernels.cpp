@@ -519,3 +519,43 @@ TEST_CASE("transpose and stride-2 gather are exact on every target (blocks and e
     }
   }
 }
+
+TEST_CASE("optimizer steps give the same bits on every target", "[simd][optim]") {
+  // std::fma is exactly rounded whether it is one instruction (AVX2, AVX-512, NEON) or the C library's.
+  const int64_t n = 1000;
+  const std::vector<float> p0 = random_floats(n, 80), g = random_floats(n, 81), m0 = random_floats(n, 82);
+  std::vector<float> v0 = random_floats(n, 83);
+  for (float& x : v0) x = x * x;
+  const SgdStep sgd{1e-4, 0.9, 0.1, -0.05, false, false};
+  AdamStep adam{0.9, 0.999, 1e-8, 1e-4, 1.0, false, std::sqrt(1 - 0.999 * 0.999), -0.001 / (1 - 0.81)};
+  const RAdamStep radam{0.9, 0.999, 1e-5, -1e-6, true, -0.01, true, 0.5};
+  std::vector<std::vector<float>> first;
+  std::string first_target;
+  for (const std::string& target : cpu::available_cpu_targets()) {
+    ScopedCpuTarget scoped(target);
+    Backend& be = backend(Device::cpu);
+    std::vector<float> ps = p0, buf = m0, pa = p0, ma = m0, va = v0, vmax(static_cast<size_t>(n), 0.5f);
+    std::vector<float> pr = p0, mr = m0, vr = v0, slow = g;
+    be.sgd_step(DType::f32, sgd, ps.data(), g.data(), buf.data(), n);
+    be.adam_step(DType::f32, adam, pa.data(), g.data(), ma.data(), va.data(), vmax.data(), n);
+    be.radam_step(DType::f32, radam, pr.data(), g.data(), mr.data(), vr.data(), slow.data(), n);
+    // SGD by its definition (momentum 0.9, dampening 0.1, weight decay 1e-4, lr 0.05).
+    for (int64_t i = 0; i < n; ++i) {
+      const size_t k = static_cast<size_t>(i);
+      const float d = std::fma(p0[k], 1e-4f, g[k]);
+      const float b = std::fma(d, 0.9f, m0[k] * 0.9f);
+      INFO(target << " sgd element " << i);
+      CHECK(buf[k] == b);
+      CHECK(ps[k] == std::fma(b, -0.05f, p0[k]));
+    }
+    std::vector<std::vector<float>> got = {ps, buf, pa, ma, va, vmax, pr, mr, vr, slow};
+    if (first_target.empty()) {
+      first = got;
+      first_target = target;
+    }
+    for (size_t i = 0; i < got.size(); ++i) {
+      INFO(target << " against " << first_target << ", output " << i);
+      CHECK(same_bits(got[i], first[i]));
+    }
+  }
+}

@@ -2,7 +2,6 @@
 // the step size are computed in double, as the Python code does, then cast.
 #include "train/adam.h"
 
-#include <algorithm>
 #include <cmath>
 
 #include "train/optim_detail.h"
@@ -32,26 +31,18 @@ void Adam::update(const std::string& name, Tensor& param, const Tensor& grad, co
   Tensor vmax_t = o.amsgrad() ? state_tensor(name, "max_exp_avg_sq", param) : Tensor();
   const double bc1 = 1 - std::pow(o.beta1(), step), bc2 = 1 - std::pow(o.beta2(), step);
   const double step_size = o.lr() / bc1, bc2_sqrt = std::sqrt(bc2);
-  detail::with_host_data(param, grad, [&](auto* p, const auto* g, int64_t n) {
-    using T = detail::elem_t<decltype(p)>;
-    T* m = m_t.template data<T>();
-    T* v = v_t.template data<T>();
-    T* vmax = vmax_t.defined() ? vmax_t.template data<T>() : nullptr;
-    const T b1 = static_cast<T>(o.beta1()), b2 = static_cast<T>(o.beta2());
-    const T one_b1 = static_cast<T>(1 - o.beta1()), one_b2 = static_cast<T>(1 - o.beta2());
-    const T wd = static_cast<T>(o.weight_decay()), decay = static_cast<T>(1 - o.lr() * o.weight_decay());
-    const T eps = static_cast<T>(o.eps()), c2 = static_cast<T>(bc2_sqrt), neg_step = static_cast<T>(-step_size);
-    const bool l2 = !decoupled_ && o.weight_decay() != 0;
-    for (int64_t i = 0; i < n; ++i) {
-      if (decoupled_) p[i] *= decay;
-      T gi = l2 ? std::fma(p[i], wd, g[i]) : g[i];
-      m[i] = detail::flush_subnormal(std::fma(gi, one_b1, m[i] * b1));
-      v[i] = detail::flush_subnormal(v[i] * b2 + one_b2 * gi * gi);
-      T second = v[i];
-      if (vmax) second = vmax[i] = std::max(vmax[i], v[i]);
-      T denom = std::sqrt(second) / c2 + eps;
-      p[i] = p[i] + neg_step * m[i] / denom;
-    }
+  AdamStep s{};
+  s.beta1 = o.beta1();
+  s.beta2 = o.beta2();
+  s.eps = o.eps();
+  s.l2 = decoupled_ ? 0.0 : o.weight_decay();
+  s.decay = 1 - o.lr() * o.weight_decay();
+  s.decoupled = decoupled_;
+  s.bc2_sqrt = bc2_sqrt;
+  s.neg_step = -step_size;
+  detail::with_host_data(param, grad, [&](void* p, const void* g, int64_t n) {
+    backend(Device::cpu).adam_step(param.dtype(), s, p, g, m_t.raw_data(), v_t.raw_data(),
+                                   vmax_t.defined() ? vmax_t.raw_data() : nullptr, n);
   });
 }
 

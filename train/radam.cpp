@@ -56,28 +56,18 @@ void RAdam::update(const std::string& name, Tensor& param, const Tensor& grad, c
           : 1.0 / bc1;
   const bool sync = lookahead_ && t % o.k() == 0;
 
-  detail::with_host_data(param, grad, [&](auto* p, const auto* g, int64_t n) {
-    using T = detail::elem_t<decltype(p)>;
-    T* m = m_t.template data<T>();
-    T* v = v_t.template data<T>();
-    T* slow = slow_t.defined() ? slow_t.template data<T>() : nullptr;
-    const T fb1 = static_cast<T>(b1), fb2 = static_cast<T>(b2);
-    const T one_b1 = static_cast<T>(1 - b1), one_b2 = static_cast<T>(1 - b2);
-    const T decay = static_cast<T>(-o.weight_decay() * o.lr()), neg_step = static_cast<T>(-step_size * o.lr());
-    const T eps = static_cast<T>(o.eps()), alpha = static_cast<T>(o.alpha());
-    for (int64_t i = 0; i < n; ++i) {
-      v[i] = detail::flush_subnormal(v[i] * fb2 + one_b2 * g[i] * g[i]);  // exp_avg_sq.mul_(b2).addcmul_(1 - b2, g, g)
-      m[i] = detail::flush_subnormal(std::fma(g[i], one_b1, m[i] * fb1));  // exp_avg.mul_(b1).add_(1 - b1, g)
-      if (o.weight_decay() != 0) p[i] = std::fma(p[i], decay, p[i]);  // p.add_(-wd * lr, p)
-      if (rectified)
-        p[i] = p[i] + neg_step * m[i] / (std::sqrt(v[i]) + eps);  // p.addcdiv_(-step * lr, m, denom)
-      else
-        p[i] = std::fma(m[i], neg_step, p[i]);  // p.add_(-step * lr, m)
-      if (sync) {
-        slow[i] = std::fma(p[i] - slow[i], alpha, slow[i]);  // slow.add_(alpha, p - slow)
-        p[i] = slow[i];
-      }
-    }
+  RAdamStep s{};
+  s.beta1 = b1;
+  s.beta2 = b2;
+  s.eps = o.eps();
+  s.decay = -o.weight_decay() * o.lr();
+  s.rectified = rectified;
+  s.neg_step = -step_size * o.lr();
+  s.sync = sync;
+  s.alpha = o.alpha();
+  detail::with_host_data(param, grad, [&](void* p, const void* g, int64_t n) {
+    backend(Device::cpu).radam_step(param.dtype(), s, p, g, m_t.raw_data(), v_t.raw_data(),
+                                    slow_t.defined() ? slow_t.raw_data() : nullptr, n);
   });
 }
 

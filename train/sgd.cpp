@@ -1,8 +1,7 @@
-// SGD. Scalars are cast to the parameter's dtype and `a + alpha * b` is a fused multiply-add, as in
-// PyTorch's vectorised CPU kernels, so f32 trajectories match torch to the last bit or nearly.
+// SGD. The update runs as the backend's sgd_step kernel: scalars are cast to the parameter's dtype and
+// `a + alpha * b` is a fused multiply-add, as in PyTorch's vectorised CPU kernels, so f32 trajectories
+// match torch to the last bit or nearly.
 #include "train/sgd.h"
-
-#include <cmath>
 
 #include "train/optim_detail.h"
 
@@ -20,19 +19,9 @@ void SGD::check_options(const OptimizerOptions& o, size_t g) const {
 void SGD::update(const std::string& name, Tensor& param, const Tensor& grad, const OptimizerOptions& o) {
   bool first = o.momentum() != 0 && !has_state(name, "momentum_buffer");
   Tensor buf = o.momentum() != 0 ? state_tensor(name, "momentum_buffer", param) : Tensor();
-  detail::with_host_data(param, grad, [&](auto* p, const auto* g, int64_t n) {
-    using T = detail::elem_t<decltype(p)>;
-    const T wd = static_cast<T>(o.weight_decay()), mu = static_cast<T>(o.momentum());
-    const T damp = static_cast<T>(1 - o.dampening()), neg_lr = static_cast<T>(-o.lr());
-    T* b = buf.defined() ? buf.template data<T>() : nullptr;
-    for (int64_t i = 0; i < n; ++i) {
-      T d = o.weight_decay() != 0 ? std::fma(p[i], wd, g[i]) : g[i];
-      if (b) {
-        b[i] = first ? d : detail::flush_subnormal(std::fma(d, damp, b[i] * mu));
-        d = o.nesterov() ? std::fma(b[i], mu, d) : b[i];
-      }
-      p[i] = std::fma(d, neg_lr, p[i]);
-    }
+  const SgdStep step{o.weight_decay(), o.momentum(), o.dampening(), -o.lr(), o.nesterov(), first};
+  detail::with_host_data(param, grad, [&](void* p, const void* g, int64_t n) {
+    backend(Device::cpu).sgd_step(param.dtype(), step, p, g, buf.defined() ? buf.raw_data() : nullptr, n);
   });
 }
 

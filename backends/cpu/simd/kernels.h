@@ -52,6 +52,11 @@ struct TypedKernels {
   // values and flat input indices; the first maximum wins, the first NaN wins.
   void (*max_pool_2x2)(const T* x, int64_t w, int64_t ho, int64_t wo, T* y, int32_t* index) = nullptr;
 
+  // ---- Optimizer steps on a range (the Backend's sgd_step / adam_step / radam_step contract).
+  void (*sgd_step)(const SgdStep& s, T* p, const T* g, T* momentum, int64_t n) = nullptr;
+  void (*adam_step)(const AdamStep& s, T* p, const T* g, T* m, T* v, T* vmax, int64_t n) = nullptr;
+  void (*radam_step)(const RAdamStep& s, T* p, const T* g, T* m, T* v, T* slow, int64_t n) = nullptr;
+
   // ---- The nearest level of an ascending level set (the Backend's nearest_level contract).
   void (*nearest_level)(const T* x, int64_t n, const T* levels, const int32_t* tie_rank, int64_t nlevels, T* value,
                         int32_t* index) = nullptr;
