@@ -28,7 +28,9 @@ namespace {
 struct TrainBenchOptions {
   std::string arch = "resnet20";
   int64_t batch = 128;
-  std::string quant = "none";
+  std::vector<std::string> quant{"none"};
+  int weight_bits = 0;        // 0: each family's default
+  std::vector<int> act_bits;  // empty: each family's default
   std::vector<int> threads{0};
   double budget = 4.0;
   std::string json;
@@ -38,12 +40,15 @@ struct TrainBenchOptions {
 
 // torch_ref.py's ids: "<arch>-train-b<batch>", DeepShift-Q with fixed-point activations as
 // "<arch>-pow2w-fx-train-b<batch>".
-std::string bench_id(const TrainBenchOptions& o) {
-  std::string q = o.quant == "none" ? "" : o.quant == "deepshift-q" ? "-pow2w-fx" : "-" + o.quant;
+// Non-default bits add "-w<bits>" and "-a<bits>".
+std::string bench_id(const TrainBenchOptions& o, const std::string& quant) {
+  std::string q = quant == "none" ? "" : quant == "deepshift-q" ? "-pow2w-fx" : "-" + quant;
+  if (quant != "none" && o.weight_bits > 0) q += fmt::format("-w{}", o.weight_bits);
+  if (quant != "none" && !o.act_bits.empty()) q += fmt::format("-a{}", fmt::join(o.act_bits, "."));
   return fmt::format("{}{}-train-b{}", o.arch, q, o.batch);
 }
 
-nlohmann::ordered_json bench_one(const TrainBenchOptions& o, int threads) {
+nlohmann::ordered_json bench_one(const TrainBenchOptions& o, const std::string& quant, int threads) {
   ThreadLimit limit(threads);
   Device device = device_from_name(o.device);
   const ModelInfo& info = model_info(o.arch);
@@ -56,7 +61,11 @@ nlohmann::ordered_json bench_one(const TrainBenchOptions& o, int threads) {
   if (!macs.empty()) total -= static_cast<double>(macs.front().macs);  // no input gradient for the first layer
   Generator gen(0);
   QuantConfig qc;
-  qc.method = o.quant;
+  qc.method = quant;
+  if (quant != "none") {
+    qc.weight_bits = o.weight_bits;
+    qc.act_bits = o.act_bits;
+  }
   quantize_model(*model, qc, gen);
   model->to(device);
   model->train();
@@ -84,7 +93,7 @@ nlohmann::ordered_json bench_one(const TrainBenchOptions& o, int threads) {
     fmt::print("profile of {} steps ({:.1f} ms per step):\n{}", steps, wall / steps * 1e3, KernelProfiler::report(wall));
   }
   double gflop = 2.0 * total * 1e-9;
-  std::string id = bench_id(o);
+  std::string id = bench_id(o, quant);
   int used = num_threads();
   fmt::print("{:<32} {} threads  {:8.2f} ms min  {:8.2f} ms median  {:8.0f} img/s  {:6.1f} GFLOP/s  ({})\n", id, used,
              t.ms_min, t.ms_median, static_cast<double>(o.batch) / t.ms_median * 1e3, gflop / t.ms_median * 1e3,
@@ -105,7 +114,21 @@ nlohmann::ordered_json bench_one(const TrainBenchOptions& o, int threads) {
 
 void run(const TrainBenchOptions& o) {
   nlohmann::ordered_json results = nlohmann::ordered_json::array();
-  for (int threads : o.threads) results.push_back(bench_one(o, threads));
+  for (int threads : o.threads) {
+    // Each family beside the FP32 step of the same model and thread count, when "none" is listed.
+    double fp32_ms = 0;
+    for (const std::string& quant : o.quant) {
+      nlohmann::ordered_json r = bench_one(o, quant, threads);
+      if (quant == "none") fp32_ms = r["ms_median"].get<double>();
+      results.push_back(r);
+    }
+    if (fp32_ms <= 0) continue;
+    for (nlohmann::ordered_json& r : results)
+      if (r["threads"] == results.back()["threads"] && !r.contains("vs_fp32")) {
+        r["vs_fp32"] = r["ms_median"].get<double>() / fp32_ms;
+        fmt::print("  {:<40} {:5.2f} x the FP32 step\n", r["id"].get<std::string>(), r["vs_fp32"].get<double>());
+      }
+  }
   if (o.json.empty()) return;
   nlohmann::ordered_json doc = {{"meta",
                                  {{"engine", std::string("shiftlab ") + SHIFTLAB_VERSION},
@@ -125,7 +148,13 @@ void add_bench_train_command(CLI::App& bench) {
   auto* cmd = bench.add_subcommand("train", "Time training steps of a model on synthetic data (ids as torch_ref.py)");
   cmd->add_option("-a,--arch", o->arch, "Model (its natural input size and classes)");
   cmd->add_option("-b,--batch-size", o->batch, "Batch size")->check(CLI::PositiveNumber);
-  cmd->add_option("--quant", o->quant, "Quantize the model first (none, deepshift-q, deepshift-ps, apot, uniform, s3, denseshift)");
+  cmd->add_option("--quant", o->quant,
+                  "Quantizer families to time, each on a fresh model (none, deepshift-q, deepshift-ps, apot, uniform, "
+                  "s3, denseshift); with none among them every family's step is also given as a multiple of FP32's")
+      ->check(CLI::IsMember({"none", "deepshift-q", "deepshift-ps", "apot", "uniform", "s3", "denseshift"}));
+  cmd->add_option("--weight-bits", o->weight_bits, "Weight bits of the quantized families (0 = each family's default)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--act-bits", o->act_bits, "Activation bits (DeepShift: I F; APoT/uniform: B); default: the family's");
   cmd->add_option("--threads", o->threads, "Thread counts to run, e.g. --threads 1 2 (0 = all cores)");
   cmd->add_option("--budget", o->budget, "Seconds of timed steps per measurement")->check(CLI::PositiveNumber);
   cmd->add_option("--json", o->json, "Write the results in torch_ref.py's JSON schema (for compare.py)");

@@ -1,0 +1,29 @@
+// `shiftlab bench train` run for real: quantizer families beside FP32, ids, the JSON record.
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "helpers.h"
+
+using namespace sl;
+
+TEST_CASE("bench train times quantizer families beside FP32 and names the CPU target", "[cli][bench]") {
+  test::TempDir dir("bench");
+  const std::string json = dir / "out.json";
+  test::CliResult r = test::run_cli("bench train -a mnist-fc -b 8 --threads 1 --budget 0.05 --quant none deepshift-ps apot "
+                                    "--weight-bits 4 --json " + json);
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  CHECK(r.output.find("mnist-fc-deepshift-ps-w4-train-b8") != std::string::npos);
+  CHECK(r.output.find("x the FP32 step") != std::string::npos);
+  std::ifstream in(json);
+  nlohmann::json doc = nlohmann::json::parse(in);
+  CHECK(doc["meta"]["cpu_target"].get<std::string>() == doc["results"][0]["cpu_target"].get<std::string>());
+  REQUIRE(doc["results"].size() == 3);
+  CHECK(doc["results"][0]["vs_fp32"].get<double>() == 1.0);
+  CHECK(doc["results"][2]["id"].get<std::string>() == "mnist-fc-apot-w4-train-b8");
+  CHECK(doc["results"][2]["vs_fp32"].get<double>() > 0);
+
+  test::CliResult bad = test::run_cli("bench train -a mnist-fc --quant apotx");
+  CHECK(bad.exit_code != 0);
+  CHECK(bad.output.find("apotx") != std::string::npos);
+}
