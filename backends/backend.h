@@ -106,6 +106,18 @@ struct Backend {
   SL_KERNEL(nearest_level, void(DType dt, const void* x, int64_t n, const double* levels, const int32_t* tie_rank,
                                 int64_t nlevels, void* value, int32_t* index));
 
+  // Fused quantizer kernels, one pass each over weights and latents. They take the floating-point
+  // steps of the element-wise compositions they replace, so results are identical.
+  // y = clamp(floor(x / delta) * delta, lo, hi): fixed point with delta = 2^-F.
+  SL_KERNEL(round_to_fixed, void(DType dt, const void* x, int64_t n, double delta, double lo, double hi, void* y));
+  // DeepShift-PS: shift = clamp(shift, lo, 0) in place; w = 2^round(shift) * sign(round(sign)).
+  SL_KERNEL(deepshift_ps_forward, void(DType dt, int64_t n, double lo, void* shift, const void* sign, void* w));
+  // gshift = (g * sign(round(sign))) * (2^round(shift) * ln 2).
+  SL_KERNEL(deepshift_ps_backward,
+            void(DType dt, int64_t n, const void* shift, const void* sign, const void* g, void* gshift));
+  // DeepShift-Q: w = sign(w) * clamp(|w|, lo, hi) in place; wq = 2^round(log(|w|) / ln 2) * sign(w).
+  SL_KERNEL(deepshift_q_forward, void(DType dt, int64_t n, double lo, double hi, void* w, void* wq));
+
   // Optimizer steps (CPU; other devices stage their parameters through the host for now). Moments
   // that decay below the smallest normal value become 0 (subnormal arithmetic is ~100x slower).
   // momentum / vmax / slow may be null when the step does not use them.

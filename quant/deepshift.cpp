@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "autograd/function.h"
+#include "backends/backend.h"
 #include "engine/factory.h"
 
 namespace sl {
@@ -47,8 +48,11 @@ Tensor round_to_fixed(const Tensor& x, int integer_bits, int fraction_bits) {
   NoGradGuard no_grad;
   if (integer_bits == 1) return sub(sign(x), scalar_like(1.0, x));  // upstream's placeholder, kept for fidelity
   double delta = std::ldexp(1.0, -fraction_bits), bound = std::ldexp(1.0, integer_bits - 1);
-  Tensor y = mul(floor(div(x, scalar_like(delta, x))), scalar_like(delta, x));
-  return clamp(y, -bound, bound - 1);
+  // clamp(floor(x / delta) * delta, -bound, bound - 1) in one pass.
+  Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
+  if (x.numel() > 0)
+    backend(x.device()).round_to_fixed(x.dtype(), x.raw_data(), x.numel(), delta, -bound, bound - 1, y.raw_data());
+  return y;
 }
 
 Tensor stochastic_round_with(const Tensor& x, const Tensor& u) {
@@ -93,10 +97,20 @@ std::vector<double> DeepShiftQ::magnitudes() const { return powers_from(deepshif
 
 Tensor DeepShiftQ::effective_weight(const Tensor& weight) {
   SL_CHECK(weight.defined(), "deepshift-q needs the layer's weight");
-  int lo = deepshift_q_min_shift(bits_);
+  const double lo = std::ldexp(1.0, deepshift_q_min_shift(bits_));
+  if (rounding_ == Rounding::deterministic) {
+    // Upstream clamps the master weight itself, permanently; the kernel does that and rounds to a
+    // power of two in one pass. The gradient passes straight through to the latent weight.
+    Tensor latent = weight;  // a handle: the kernel writes the clamped values into the parameter
+    Tensor wq = Tensor::empty(weight.shape(), weight.dtype(), weight.device());
+    if (weight.numel() > 0)
+      backend(weight.device()).deepshift_q_forward(weight.dtype(), weight.numel(), lo, 1.0, latent.raw_data(),
+                                                   wq.raw_data());
+    return record("deepshift_q", wq, {weight}, [](const Tensor& g, const std::vector<bool>&) { return TensorList{g}; });
+  }
   {
-    NoGradGuard no_grad;  // upstream clamps the master weight itself, permanently
-    copy_data(weight, clampabs(weight, std::ldexp(1.0, lo), 1.0));
+    NoGradGuard no_grad;
+    copy_data(weight, clampabs(weight, lo, 1.0));
   }
   Rounding r = rounding_;
   return straight_through(
@@ -128,6 +142,26 @@ std::vector<double> DeepShiftPS::magnitudes() const { return powers_from(deepshi
 
 Tensor DeepShiftPS::effective_weight(const Tensor&) {
   int lo = deepshift_ps_min_shift(bits_);
+  if (rounding_ == Rounding::deterministic) {
+    // One pass each way: the kernel clamps the shift latent in place (upstream's permanent clamp)
+    // and builds the weight; the backward recomputes 2^p and the sign from the latents.
+    Tensor w = Tensor::empty(shift_.shape(), shift_.dtype(), shift_.device());
+    Backend& be = backend(shift_.device());
+    if (w.numel() > 0)
+      be.deepshift_ps_forward(w.dtype(), w.numel(), lo, shift_.raw_data(), sign_.raw_data(), w.raw_data());
+    Tensor shift = shift_.detach(), sign = sign_.detach();
+    return record("deepshift_ps", w, {shift_, sign_}, [shift, sign](const Tensor& g, const std::vector<bool>& needs) {
+      TensorList grads(2);
+      if (needs[0]) {
+        grads[0] = Tensor::empty(g.shape(), g.dtype(), g.device());
+        if (g.numel() > 0)
+          backend(g.device()).deepshift_ps_backward(g.dtype(), g.numel(), shift.raw_data(), sign.raw_data(), g.raw_data(),
+                                                    grads[0].raw_data());
+      }
+      if (needs[1]) grads[1] = g;
+      return grads;
+    });
+  }
   Tensor p_round, s_round;
   {
     NoGradGuard no_grad;

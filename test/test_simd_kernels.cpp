@@ -559,3 +559,66 @@ TEST_CASE("optimizer steps give the same bits on every target", "[simd][optim]")
     }
   }
 }
+
+#include "quant/deepshift.h"
+
+namespace {
+
+// Weights and latents with the hard cases: zeros, NaN, infinities, exponents far out of range, values
+// at and around sqrt(2) * 2^k (where log2 rounds either way) and at .5 (rounding ties).
+template <class T>
+Tensor quant_inputs(int64_t n, uint64_t seed, double scale) {
+  std::vector<T> v = special_values<T>(static_cast<size_t>(n));
+  Generator g(seed);
+  Tensor r = rand({n}, DType::f64, Device::cpu, -1, 1, &g);
+  for (int64_t i = 0; i < n; ++i) {
+    const size_t k = static_cast<size_t>(i);
+    if (i % 3 != 0) v[k] = static_cast<T>(r.data<double>()[i] * scale);
+    if (i % 17 == 5) v[k] = static_cast<T>(std::sqrt(2.0) * std::ldexp(1.0, -(i % 9)) * (i % 2 ? 1 : -1));
+    if (i % 23 == 7) v[k] = std::nextafter(static_cast<T>(std::sqrt(2.0) / 8), T(1));
+  }
+  v[1] = T(-200);
+  return from_vector(v);
+}
+
+template <class T>
+void check_fused_deepshift_on_every_target() {
+  const int64_t n = 203;
+  const int lo = -14;
+  Tensor x = quant_inputs<T>(n, 90, 40.0), shift0 = quant_inputs<T>(n, 91, 20.0), sign0 = quant_inputs<T>(n, 92, 1.5);
+  Tensor w0 = quant_inputs<T>(n, 93, 1.2), g = quant_inputs<T>(n, 94, 1.0);
+  // The compositions of element-wise ops the kernels replace.
+  Tensor fixed = clamp(mul(floor(div(x, scalar_like(1.0 / 256, x))), scalar_like(1.0 / 256, x)), -8, 7);
+  Tensor shift_c = clamp(shift0, lo, 0);
+  Tensor s_round = sign(round(sign0)), mag = exp2(round(shift_c));
+  Tensor w_ps = mul(mag, s_round);
+  Tensor g_ps = mul(mul(g, s_round), mul(mag, scalar_like(0.6931471805599453, mag)));
+  Tensor w_c = clampabs(w0, std::ldexp(1.0, lo), 1.0);
+  Tensor w_q = round_power_of_2(w_c, Rounding::deterministic);
+  for (const std::string& target : cpu::available_cpu_targets()) {
+    ScopedCpuTarget scoped(target);
+    Backend& be = backend(Device::cpu);
+    const DType dt = x.dtype();
+    Tensor y = empty_like(x), shift = shift0.clone(), w = empty_like(x), gs = empty_like(x), wl = w0.clone(), wq = empty_like(x);
+    be.round_to_fixed(dt, x.raw_data(), n, 1.0 / 256, -8, 7, y.raw_data());
+    be.deepshift_ps_forward(dt, n, lo, shift.raw_data(), sign0.raw_data(), w.raw_data());
+    be.deepshift_ps_backward(dt, n, shift.raw_data(), sign0.raw_data(), g.raw_data(), gs.raw_data());
+    be.deepshift_q_forward(dt, n, std::ldexp(1.0, lo), 1.0, wl.raw_data(), wq.raw_data());
+    const std::vector<std::pair<Tensor, Tensor>> pairs = {{y, fixed}, {shift, shift_c}, {w, w_ps}, {gs, g_ps}, {wl, w_c}, {wq, w_q}};
+    for (size_t k = 0; k < pairs.size(); ++k) {
+      std::vector<T> got = pairs[k].first.template to_vector<T>(), want = pairs[k].second.template to_vector<T>();
+      for (int64_t i = 0; i < n; ++i) {
+        INFO(target << " output " << k << " element " << i);
+        CHECK(same_value(got[static_cast<size_t>(i)], want[static_cast<size_t>(i)]));
+      }
+    }
+  }
+}
+
+}  // namespace
+
+TEST_CASE("fused DeepShift and fixed-point kernels equal the element-wise compositions on every target",
+          "[simd][quant][deepshift]") {
+  check_fused_deepshift_on_every_target<float>();
+  check_fused_deepshift_on_every_target<double>();
+}

@@ -1,5 +1,6 @@
-// Quantizer kernels: projection onto a sorted level set (APoT, uniform and any table-driven family),
-// on the per-target kernel of simd/pool_quant_kernels.cpp, split over threads.
+// Quantizer kernels: projection onto a sorted level set (APoT, uniform and any table-driven family)
+// and the fused DeepShift / fixed-point kernels, on the per-target kernels of simd/, split over
+// threads (element-wise, so the split does not change results).
 #include <vector>
 
 #include "backends/cpu/cpu_kernels.h"
@@ -25,8 +26,63 @@ void nearest_level(DType dt, const void* x, int64_t n, const double* levels, con
   });
 }
 
+template <class T>
+T* at(void* p, int64_t i) {
+  return static_cast<T*>(p) + i;
+}
+template <class T>
+const T* at(const void* p, int64_t i) {
+  return static_cast<const T*>(p) + i;
+}
+
+void round_to_fixed(DType dt, const void* x, int64_t n, double delta, double lo, double hi, void* y) {
+  dispatch_floating(dt, "round_to_fixed", [&](auto tag) {
+    using T = decltype(tag);
+    const auto run = simd().typed<T>().round_to_fixed;
+    parallel_for(n, kElementwiseGrain, [&](int64_t b, int64_t e) {
+      run(at<T>(x, b), e - b, static_cast<T>(delta), static_cast<T>(lo), static_cast<T>(hi), at<T>(y, b));
+    });
+  });
+}
+
+void deepshift_ps_forward(DType dt, int64_t n, double lo, void* shift, const void* sign, void* w) {
+  dispatch_floating(dt, "deepshift_ps_forward", [&](auto tag) {
+    using T = decltype(tag);
+    const auto run = simd().typed<T>().deepshift_ps_forward;
+    parallel_for(n, kElementwiseGrain, [&](int64_t b, int64_t e) {
+      run(e - b, static_cast<T>(lo), at<T>(shift, b), at<T>(sign, b), at<T>(w, b));
+    });
+  });
+}
+
+void deepshift_ps_backward(DType dt, int64_t n, const void* shift, const void* sign, const void* g, void* gshift) {
+  dispatch_floating(dt, "deepshift_ps_backward", [&](auto tag) {
+    using T = decltype(tag);
+    const auto run = simd().typed<T>().deepshift_ps_backward;
+    parallel_for(n, kElementwiseGrain, [&](int64_t b, int64_t e) {
+      run(e - b, at<T>(shift, b), at<T>(sign, b), at<T>(g, b), at<T>(gshift, b));
+    });
+  });
+}
+
+void deepshift_q_forward(DType dt, int64_t n, double lo, double hi, void* w, void* wq) {
+  dispatch_floating(dt, "deepshift_q_forward", [&](auto tag) {
+    using T = decltype(tag);
+    const auto run = simd().typed<T>().deepshift_q_forward;
+    parallel_for(n, kElementwiseGrain / 8, [&](int64_t b, int64_t e) {
+      run(e - b, static_cast<T>(lo), static_cast<T>(hi), at<T>(w, b), at<T>(wq, b));
+    });
+  });
+}
+
 }  // namespace
 
-void register_quant(Backend& b) { b.nearest_level = nearest_level; }
+void register_quant(Backend& b) {
+  b.nearest_level = nearest_level;
+  b.round_to_fixed = round_to_fixed;
+  b.deepshift_ps_forward = deepshift_ps_forward;
+  b.deepshift_ps_backward = deepshift_ps_backward;
+  b.deepshift_q_forward = deepshift_q_forward;
+}
 
 }  // namespace sl::cpu

@@ -47,6 +47,26 @@ class Scratch {
   void* ptr_;
 };
 
+// 2^v, exact for integer v as glibc's exp2 is: the shift quantizers build their power-of-two levels
+// with exp2 of rounded exponents, and CUDA's exp2 only promises a few ulps.
+template <class T>
+__device__ T exact_exp2(T v) {
+  if (v == floor(v) && fabs(v) < T(2048)) return ldexp(T(1), static_cast<int>(v));
+  return exp2(v);
+}
+
+// T((v > 0) - (v < 0)), the CPU's sign: 0 for 0 and NaN.
+template <class T>
+__device__ T sign_of(T v) {
+  return static_cast<T>((v > T(0)) - (v < T(0)));
+}
+
+// v < lo ? lo : (v > hi ? hi : v), the CPU's clamp: NaN passes through.
+template <class T>
+__device__ T clamp_to(T v, T lo, T hi) {
+  return v < lo ? lo : (v > hi ? hi : v);
+}
+
 // Threads of the reduction blocks; a power of two.
 constexpr int kReduceThreads = 256;
 

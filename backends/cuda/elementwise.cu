@@ -41,14 +41,6 @@ __global__ void binary_kernel(BinaryOp op, const T* a, const T* b, T* out, Broad
   }
 }
 
-// 2^v, exact for integer v as glibc's exp2 is: the shift quantizers build their power-of-two levels
-// with exp2 of rounded exponents, and CUDA's exp2 only promises a few ulps.
-template <class T>
-__device__ T exact_exp2(T v) {
-  if (v == floor(v) && fabs(v) < T(2048)) return ldexp(T(1), static_cast<int>(v));
-  return exp2(v);
-}
-
 template <class T>
 __device__ T unary_apply(UnaryOp op, T v) {
   switch (op) {

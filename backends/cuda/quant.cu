@@ -1,7 +1,6 @@
-// Quantizer kernel: projection onto a sorted level set (the twin of backends/cpu/quant.cpp; APoT,
-// uniform and any table-driven family). The other quantizer formulas (DeepShift's power-of-two and
-// fixed-point rounding, S3 and DenseShift reconstruction) are compositions of element-wise ops and
-// need no kernel of their own.
+// Quantizer kernels, the twins of backends/cpu/quant.cpp: projection onto a sorted level set (APoT,
+// uniform and any table-driven family) and the fused DeepShift / fixed-point kernels (the formulas of
+// backends/cpu/simd/shift_quant_kernels.cpp, element by element).
 //
 // Level sets arrive as host arrays on every call but are few and fixed per quantizer, so each
 // distinct (dtype, levels, tie ranks) table is uploaded once and kept on the device.
@@ -105,8 +104,87 @@ void nearest_level(DType dt, const void* x, int64_t n, const double* levels, con
   });
 }
 
+constexpr double kLn2 = 0.6931471805599453;
+
+template <class T>
+__global__ void round_to_fixed_kernel(const T* x, int64_t n, T delta, T lo, T hi, T* y) {
+  SL_CUDA_LOOP(i, n) { y[i] = clamp_to(floor(x[i] / delta) * delta, lo, hi); }
+}
+
+template <class T>
+__global__ void deepshift_ps_forward_kernel(int64_t n, T lo, T* shift, const T* sign, T* w) {
+  SL_CUDA_LOOP(i, n) {
+    const T s = clamp_to(shift[i], lo, T(0));
+    shift[i] = s;
+    w[i] = exact_exp2(rint(s)) * sign_of(rint(sign[i]));
+  }
+}
+
+template <class T>
+__global__ void deepshift_ps_backward_kernel(int64_t n, const T* shift, const T* sign, const T* g, T* gshift) {
+  SL_CUDA_LOOP(i, n) {
+    gshift[i] = (g[i] * sign_of(rint(sign[i]))) * (exact_exp2(rint(shift[i])) * static_cast<T>(kLn2));
+  }
+}
+
+template <class T>
+__global__ void deepshift_q_forward_kernel(int64_t n, T lo, T hi, T* w, T* wq) {
+  SL_CUDA_LOOP(i, n) {
+    const T sg = sign_of(w[i]);
+    const T c = sg * clamp_to(fabs(w[i]), lo, hi);
+    w[i] = c;
+    wq[i] = exact_exp2(rint(log(fabs(c)) / static_cast<T>(kLn2))) * sg;
+  }
+}
+
+void round_to_fixed(DType dt, const void* x, int64_t n, double delta, double lo, double hi, void* y) {
+  dispatch_floating(dt, "round_to_fixed", [&](auto tag) {
+    using T = decltype(tag);
+    if (n <= 0) return;
+    round_to_fixed_kernel<T><<<blocks_for(n), kThreads, 0, stream()>>>(
+        static_cast<const T*>(x), n, static_cast<T>(delta), static_cast<T>(lo), static_cast<T>(hi), static_cast<T*>(y));
+    SL_CUDA_CHECK_LAUNCH();
+  });
+}
+
+void deepshift_ps_forward(DType dt, int64_t n, double lo, void* shift, const void* sign, void* w) {
+  dispatch_floating(dt, "deepshift_ps_forward", [&](auto tag) {
+    using T = decltype(tag);
+    if (n <= 0) return;
+    deepshift_ps_forward_kernel<T><<<blocks_for(n), kThreads, 0, stream()>>>(
+        n, static_cast<T>(lo), static_cast<T*>(shift), static_cast<const T*>(sign), static_cast<T*>(w));
+    SL_CUDA_CHECK_LAUNCH();
+  });
+}
+
+void deepshift_ps_backward(DType dt, int64_t n, const void* shift, const void* sign, const void* g, void* gshift) {
+  dispatch_floating(dt, "deepshift_ps_backward", [&](auto tag) {
+    using T = decltype(tag);
+    if (n <= 0) return;
+    deepshift_ps_backward_kernel<T><<<blocks_for(n), kThreads, 0, stream()>>>(
+        n, static_cast<const T*>(shift), static_cast<const T*>(sign), static_cast<const T*>(g), static_cast<T*>(gshift));
+    SL_CUDA_CHECK_LAUNCH();
+  });
+}
+
+void deepshift_q_forward(DType dt, int64_t n, double lo, double hi, void* w, void* wq) {
+  dispatch_floating(dt, "deepshift_q_forward", [&](auto tag) {
+    using T = decltype(tag);
+    if (n <= 0) return;
+    deepshift_q_forward_kernel<T><<<blocks_for(n), kThreads, 0, stream()>>>(
+        n, static_cast<T>(lo), static_cast<T>(hi), static_cast<T*>(w), static_cast<T*>(wq));
+    SL_CUDA_CHECK_LAUNCH();
+  });
+}
+
 }  // namespace
 
-void register_quant(Backend& b) { b.nearest_level = nearest_level; }
+void register_quant(Backend& b) {
+  b.nearest_level = nearest_level;
+  b.round_to_fixed = round_to_fixed;
+  b.deepshift_ps_forward = deepshift_ps_forward;
+  b.deepshift_ps_backward = deepshift_ps_backward;
+  b.deepshift_q_forward = deepshift_q_forward;
+}
 
 }  // namespace sl::cuda

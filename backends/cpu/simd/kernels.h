@@ -57,6 +57,12 @@ struct TypedKernels {
   void (*adam_step)(const AdamStep& s, T* p, const T* g, T* m, T* v, T* vmax, int64_t n) = nullptr;
   void (*radam_step)(const RAdamStep& s, T* p, const T* g, T* m, T* v, T* slow, int64_t n) = nullptr;
 
+  // ---- Fused DeepShift quantizers and fixed-point rounding (the Backend's contracts of the same names).
+  void (*round_to_fixed)(const T* x, int64_t n, T delta, T lo, T hi, T* y) = nullptr;
+  void (*deepshift_ps_forward)(int64_t n, T lo, T* shift, const T* sign, T* w) = nullptr;
+  void (*deepshift_ps_backward)(int64_t n, const T* shift, const T* sign, const T* g, T* gshift) = nullptr;
+  void (*deepshift_q_forward)(int64_t n, T lo, T hi, T* w, T* wq) = nullptr;
+
   // ---- The nearest level of an ascending level set (the Backend's nearest_level contract).
   void (*nearest_level)(const T* x, int64_t n, const T* levels, const int32_t* tie_rank, int64_t nlevels, T* value,
                         int32_t* index) = nullptr;

@@ -28,6 +28,18 @@ HWY_INLINE void Map(T* HWY_RESTRICT out, int64_t n, const F& f, const In* HWY_RE
   for (; i < n; ++i) hn::StoreU(f(d1, hn::LoadU(d1, in + i)...), d1, out + i);
 }
 
+// f(d, i) for the vectors that cover [0, n): whole vectors of d from i = 0, then one-lane vectors
+// for the tail, so every element takes the same instructions; f loads and stores what it needs.
+template <class T, class F>
+HWY_INLINE void ForEachVector(int64_t n, const F& f) {
+  const hn::ScalableTag<T> d;
+  const int64_t lanes = static_cast<int64_t>(hn::Lanes(d));
+  int64_t i = 0;
+  for (; i + lanes <= n; i += lanes) f(d, i);
+  const hn::CappedTag<T, 1> d1;
+  for (; i < n; ++i) f(d1, i);
+}
+
 }  // namespace sl::cpu::HWY_NAMESPACE
 HWY_AFTER_NAMESPACE();
 

@@ -62,6 +62,7 @@ std::vector<Entry> build_entries() {
     fill_elementwise_kernels(e.kernels);
     fill_pool_quant_kernels(e.kernels);
     fill_optim_kernels(e.kernels);
+    fill_shift_quant_kernels(e.kernels);
     entries.push_back(std::move(e));
   }
   hwy::SetSupportedTargetsForTest(0);
