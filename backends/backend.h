@@ -118,6 +118,21 @@ struct Backend {
   // DeepShift-Q: w = sign(w) * clamp(|w|, lo, hi) in place; wq = 2^round(log(|w|) / ln 2) * sign(w).
   SL_KERNEL(deepshift_q_forward, void(DType dt, int64_t n, double lo, double hi, void* w, void* wq));
 
+  // S3 (k shift latents, k <= 8): w = (s * [sparse > 0]) * 2^(b0 * (1 + b1 * (1 + ...))) * scale with
+  // s = +-1 the sign of `weight` (+1 at 0) and b_j = [shift_j > 0]; the backward writes the gradients
+  // of weight, sparse and every shift that is non-null, the thresholds being identity STEs.
+  SL_KERNEL(s3_forward, void(DType dt, int64_t n, int k, const void* weight, const void* sparse,
+                             const void* const* shifts, double scale, void* w));
+  SL_KERNEL(s3_backward, void(DType dt, int64_t n, int k, const void* weight, const void* sparse,
+                              const void* const* shifts, double scale, const void* g, void* gweight, void* gsparse,
+                              void* const* gshifts));
+  // DenseShift (k gates, k <= 8): w = s * 2^p * scale, p = ((b0 + 1) * b1 + 1) * b2 ... with
+  // b_j = [gate_j > 0]; the backward is the surrogate of the paper (r = sqrt(p + 1)).
+  SL_KERNEL(denseshift_forward,
+            void(DType dt, int64_t n, int k, const void* weight, const void* const* gates, double scale, void* w));
+  SL_KERNEL(denseshift_backward, void(DType dt, int64_t n, int k, const void* weight, const void* const* gates,
+                                      double scale, const void* g, void* gweight, void* const* ggates));
+
   // Optimizer steps (CPU; other devices stage their parameters through the host for now). Moments
   // that decay below the smallest normal value become 0 (subnormal arithmetic is ~100x slower).
   // momentum / vmax / slow may be null when the step does not use them.

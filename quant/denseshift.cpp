@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "autograd/function.h"
+#include "backends/backend.h"
 #include "engine/factory.h"
 
 namespace sl {
@@ -26,38 +27,37 @@ std::vector<double> DenseShiftWeight::magnitudes() const {
 
 Tensor DenseShiftWeight::effective_weight(const Tensor& weight) {
   SL_CHECK(weight.defined(), "denseshift needs the layer's weight (its sign latent)");
-  const size_t K = gates_.size();
-  Tensor s, r;
-  std::vector<Tensor> b(K), p_before(K);  // p_before[j] = p_{j-1} (0 for the first gate)
-  {
-    NoGradGuard no_grad;
-    Tensor ge0 = ge(weight, scalar_like(0.0, weight));
-    s = sub(mul(ge0, scalar_like(2.0, weight)), scalar_like(1.0, weight));
-    Tensor p = zeros_like(weight);
-    for (size_t j = 0; j < K; ++j) {
-      b[j] = gt(gates_[j], scalar_like(0.0, weight));
-      p_before[j] = p;
-      p = mul(add(p, scalar_like(1.0, weight)), b[j]);
-    }
-    r = sqrt(add(p, scalar_like(1.0, weight)));
-    p_before.push_back(p);  // p itself, last
-  }
-  Tensor w = mul(s, exp2(p_before.back()));
+  const int k = static_cast<int>(gates_.size());
+  std::vector<const void*> gates;
+  for (const Tensor& t : gates_) gates.push_back(t.raw_data());
+  // W = s * 2^p * scale with p built from the gates, in one pass each way (backends:
+  // denseshift_forward / backward). Surrogate: dW/dsign = r, dW/dp = s / (2r) with r = sqrt(p + 1);
+  // dp/dgate_j = (p_{j-1} + 1) * b_{j+1} * ... * b_K.
+  Tensor w = Tensor::empty(weight.shape(), weight.dtype(), weight.device());
+  if (w.numel() > 0)
+    backend(weight.device()).denseshift_forward(w.dtype(), w.numel(), k, weight.raw_data(), gates.data(), output_scale_,
+                                                w.raw_data());
   TensorList inputs{weight};
   inputs.insert(inputs.end(), gates_.begin(), gates_.end());
-  // Surrogate: dW/dsign = r, dW/dp = s / (2r); dp/dgate_j = (p_{j-1} + 1) * b_{j+1} * ... * b_K.
-  Tensor unit = record("denseshift_weight", w, inputs, [s, r, b, p_before](const Tensor& g, const std::vector<bool>& needs) {
+  TensorList latents;  // detached handles: the backward recomputes the gates from them
+  for (const Tensor& t : inputs) latents.push_back(t.detach());
+  const double scale = output_scale_;
+  return record("denseshift_weight", w, inputs, [latents, k, scale](const Tensor& g, const std::vector<bool>& needs) {
     TensorList grads(needs.size());
-    if (needs[0]) grads[0] = mul(g, r);
-    Tensor gp = div(mul(g, s), mul(r, scalar_like(2.0, r)));
-    Tensor suffix = ones_like(g);  // product of the gates after j
-    for (size_t j = b.size(); j-- > 0;) {
-      if (needs[j + 1]) grads[j + 1] = mul(mul(gp, suffix), add(p_before[j], scalar_like(1.0, g)));
-      suffix = mul(suffix, b[j]);
+    std::vector<const void*> gate_data;
+    std::vector<void*> ggates;
+    for (size_t i = 0; i < needs.size(); ++i) {
+      if (needs[i]) grads[i] = Tensor::empty(g.shape(), g.dtype(), g.device());
+      if (i >= 1) {
+        gate_data.push_back(latents[i].raw_data());
+        ggates.push_back(needs[i] ? grads[i].raw_data() : nullptr);
+      }
     }
+    if (g.numel() > 0)
+      backend(g.device()).denseshift_backward(g.dtype(), g.numel(), k, latents[0].raw_data(), gate_data.data(), scale,
+                                              g.raw_data(), needs[0] ? grads[0].raw_data() : nullptr, ggates.data());
     return grads;
   });
-  return output_scale_ == 1 ? unit : mul(unit, scalar_like(output_scale_, unit));
 }
 
 }  // namespace sl

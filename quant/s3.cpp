@@ -3,18 +3,12 @@
 #include <cmath>
 
 #include "autograd/function.h"
+#include "backends/backend.h"
 #include "engine/factory.h"
 
 namespace sl {
 
 namespace {
-constexpr double kLn2 = 0.6931471805599453;
-
-Tensor positive(const Tensor& t) { return gt(t, scalar_like(0.0, t)); }  // [t > 0]
-Tensor sign_ge0(const Tensor& t) {                                      // +1 for t >= 0, else -1
-  Tensor ge0 = ge(t, scalar_like(0.0, t));
-  return sub(mul(ge0, scalar_like(2.0, t)), scalar_like(1.0, t));
-}
 }  // namespace
 
 S3Init s3_init_from_name(const std::string& name) {
@@ -52,40 +46,39 @@ std::vector<double> S3Weight::magnitudes() const {
 
 Tensor S3Weight::effective_weight(const Tensor& weight) {
   SL_CHECK(weight.defined(), "s3 needs the layer's weight (its sign latent)");
-  const size_t K = shifts_.size();
-  Tensor s, z, p;
-  std::vector<Tensor> b(K), suffix(K);  // suffix[j] = 1 + b[j+1] * (1 + ...), so k = b0 * suffix[0]
-  {
-    NoGradGuard no_grad;
-    s = sign_ge0(weight);
-    z = positive(sparse_);
-    for (size_t j = 0; j < K; ++j) b[j] = positive(shifts_[j]);
-    Tensor k = zeros_like(weight);
-    for (size_t j = K; j-- > 0;) {
-      suffix[j] = add(scalar_like(1.0, weight), k);  // 1 + (the nested term after j)
-      k = mul(b[j], suffix[j]);
-    }
-    p = exp2(k);
-  }
-  Tensor w = mul(mul(s, z), p);
+  const int k = static_cast<int>(shifts_.size());
+  std::vector<const void*> shifts;
+  for (const Tensor& t : shifts_) shifts.push_back(t.raw_data());
+  // W = (sign * [sparse > 0]) * 2^k * scale, k = b0 * (1 + b1 * (1 + ...)), in one pass each way
+  // (backends: s3_forward / s3_backward). dW/dsign = z*P, dW/dsparse = s*P, dW/dshift_j =
+  // s*z*P*ln2 * dk/db_j with dk/db_j = (b_0 * ... * b_{j-1}) * (1 + the nested term after j): the
+  // thresholds are identity STEs.
+  Tensor w = Tensor::empty(weight.shape(), weight.dtype(), weight.device());
+  if (w.numel() > 0)
+    backend(weight.device()).s3_forward(w.dtype(), w.numel(), k, weight.raw_data(), sparse_.raw_data(), shifts.data(),
+                                        output_scale_, w.raw_data());
   TensorList inputs{weight, sparse_};
   inputs.insert(inputs.end(), shifts_.begin(), shifts_.end());
-  // dW/dsign = z*P, dW/dsparse = s*P, dW/dshift_j = s*z*P*ln2 * dk/db_j with
-  // dk/db_j = (b_0 * ... * b_{j-1}) * suffix_j (thresholds are identity STEs).
-  Tensor unit = record("s3_weight", w, inputs, [s, z, p, b, suffix](const Tensor& g, const std::vector<bool>& needs) {
+  TensorList latents;  // detached handles: the backward recomputes the gates from them
+  for (const Tensor& t : inputs) latents.push_back(t.detach());
+  const double scale = output_scale_;
+  return record("s3_weight", w, inputs, [latents, k, scale](const Tensor& g, const std::vector<bool>& needs) {
     TensorList grads(needs.size());
-    Tensor gp = mul(g, p);
-    if (needs[0]) grads[0] = mul(gp, z);
-    if (needs[1]) grads[1] = mul(gp, s);
-    Tensor base = mul(mul(mul(gp, s), z), scalar_like(kLn2, g));
-    Tensor prefix = ones_like(g);
-    for (size_t j = 0; j < b.size(); ++j) {
-      if (needs[j + 2]) grads[j + 2] = mul(base, mul(prefix, suffix[j]));
-      prefix = mul(prefix, b[j]);
+    std::vector<const void*> shift_data;
+    std::vector<void*> gshifts;
+    for (size_t i = 0; i < needs.size(); ++i) {
+      if (needs[i]) grads[i] = Tensor::empty(g.shape(), g.dtype(), g.device());
+      if (i >= 2) {
+        shift_data.push_back(latents[i].raw_data());
+        gshifts.push_back(needs[i] ? grads[i].raw_data() : nullptr);
+      }
     }
+    if (g.numel() > 0)
+      backend(g.device()).s3_backward(g.dtype(), g.numel(), k, latents[0].raw_data(), latents[1].raw_data(),
+                                      shift_data.data(), scale, g.raw_data(), needs[0] ? grads[0].raw_data() : nullptr,
+                                      needs[1] ? grads[1].raw_data() : nullptr, gshifts.data());
     return grads;
   });
-  return output_scale_ == 1 ? unit : mul(unit, scalar_like(output_scale_, unit));
 }
 
 Tensor S3Weight::regularization() { return sum(maximum(neg(sparse_), zeros_like(sparse_))); }

@@ -622,3 +622,92 @@ TEST_CASE("fused DeepShift and fixed-point kernels equal the element-wise compos
   check_fused_deepshift_on_every_target<float>();
   check_fused_deepshift_on_every_target<double>();
 }
+
+namespace {
+
+Tensor sign_ge0_ref(const Tensor& t) { return sub(mul(ge(t, scalar_like(0.0, t)), scalar_like(2.0, t)), scalar_like(1.0, t)); }
+Tensor positive_ref(const Tensor& t) { return gt(t, scalar_like(0.0, t)); }
+
+// S3 and DenseShift by their element-wise compositions (the code the fused kernels replaced), against
+// the kernels on every target, forward and every gradient, with a scale and with skipped gradients.
+template <class T>
+void check_fused_gated_on_every_target() {
+  const int64_t n = 157;
+  const int k = 3;
+  const double scale = 0.375;
+  Tensor w0 = quant_inputs<T>(n, 100, 2.0), sparse = quant_inputs<T>(n, 101, 1.0), g = quant_inputs<T>(n, 102, 1.0);
+  TensorList lat;
+  for (int j = 0; j < k; ++j) lat.push_back(quant_inputs<T>(n, 103 + static_cast<uint64_t>(j), 1.0));
+  const Tensor one = scalar_like(1.0, w0), sc = scalar_like(scale, w0);
+  // S3.
+  Tensor s = sign_ge0_ref(w0), z = positive_ref(sparse), kk = zeros_like(w0);
+  TensorList b(k), suffix(k);
+  for (int j = k; j-- > 0;) {
+    b[size_t(j)] = positive_ref(lat[size_t(j)]);
+    suffix[size_t(j)] = add(one, kk);
+    kk = mul(b[size_t(j)], suffix[size_t(j)]);
+  }
+  Tensor p = exp2(kk);
+  Tensor s3_w = mul(mul(mul(s, z), p), sc);
+  Tensor gs = mul(g, sc), gp = mul(gs, p);
+  TensorList s3_g = {mul(gp, z), mul(gp, s)};
+  Tensor base = mul(mul(mul(gp, s), z), scalar_like(0.6931471805599453, g)), prefix = ones_like(g);
+  for (int j = 0; j < k; ++j) {
+    s3_g.push_back(mul(base, mul(prefix, suffix[size_t(j)])));
+    prefix = mul(prefix, b[size_t(j)]);
+  }
+  // DenseShift.
+  Tensor pd = zeros_like(w0);
+  TensorList before(k);
+  for (int j = 0; j < k; ++j) {
+    before[size_t(j)] = pd;
+    pd = mul(add(pd, one), positive_ref(lat[size_t(j)]));
+  }
+  Tensor r = sqrt(add(pd, one));
+  Tensor ds_w = mul(mul(s, exp2(pd)), sc);
+  TensorList ds_g = {mul(gs, r)};
+  Tensor gpd = div(mul(gs, s), mul(r, scalar_like(2.0, r))), suf = ones_like(g);
+  TensorList ds_gates(k);
+  for (int j = k; j-- > 0;) {
+    ds_gates[size_t(j)] = mul(mul(gpd, suf), add(before[size_t(j)], one));
+    suf = mul(suf, positive_ref(lat[size_t(j)]));
+  }
+  ds_g.insert(ds_g.end(), ds_gates.begin(), ds_gates.end());
+
+  std::vector<const void*> lat_in;
+  for (const Tensor& t : lat) lat_in.push_back(t.raw_data());
+  for (const std::string& target : cpu::available_cpu_targets()) {
+    ScopedCpuTarget scoped(target);
+    Backend& be = backend(Device::cpu);
+    const DType dt = w0.dtype();
+    Tensor w3 = empty_like(w0), wd = empty_like(w0);
+    TensorList g3, gd;
+    for (int j = 0; j < k + 2; ++j) g3.push_back(full(w0.shape(), 7.0, dt));
+    for (int j = 0; j < k + 1; ++j) gd.push_back(full(w0.shape(), 7.0, dt));
+    std::vector<void*> g3_out, gd_out;
+    for (int j = 0; j < k; ++j) g3_out.push_back(j == 1 ? nullptr : g3[size_t(j + 2)].raw_data());  // one skipped
+    for (int j = 0; j < k; ++j) gd_out.push_back(gd[size_t(j + 1)].raw_data());
+    be.s3_forward(dt, n, k, w0.raw_data(), sparse.raw_data(), lat_in.data(), scale, w3.raw_data());
+    be.s3_backward(dt, n, k, w0.raw_data(), sparse.raw_data(), lat_in.data(), scale, g.raw_data(), g3[0].raw_data(),
+                   g3[1].raw_data(), g3_out.data());
+    be.denseshift_forward(dt, n, k, w0.raw_data(), lat_in.data(), scale, wd.raw_data());
+    be.denseshift_backward(dt, n, k, w0.raw_data(), lat_in.data(), scale, g.raw_data(), nullptr, gd_out.data());
+    std::vector<std::pair<Tensor, Tensor>> pairs = {{w3, s3_w}, {wd, ds_w}, {gd[0], full(w0.shape(), 7.0, dt)}};
+    for (int j = 0; j < k + 2; ++j) pairs.push_back({g3[size_t(j)], j == 3 ? full(w0.shape(), 7.0, dt) : s3_g[size_t(j)]});
+    for (int j = 1; j < k + 1; ++j) pairs.push_back({gd[size_t(j)], ds_g[size_t(j)]});
+    for (size_t q = 0; q < pairs.size(); ++q) {
+      std::vector<T> got = pairs[q].first.template to_vector<T>(), want = pairs[q].second.template to_vector<T>();
+      for (int64_t i = 0; i < n; ++i) {
+        INFO(target << " output " << q << " element " << i);
+        CHECK(same_value(got[static_cast<size_t>(i)], want[static_cast<size_t>(i)]));
+      }
+    }
+  }
+}
+
+}  // namespace
+
+TEST_CASE("fused S3 and DenseShift kernels equal the element-wise compositions on every target", "[simd][quant][s3]") {
+  check_fused_gated_on_every_target<float>();
+  check_fused_gated_on_every_target<double>();
+}

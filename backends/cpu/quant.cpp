@@ -1,6 +1,7 @@
 // Quantizer kernels: projection onto a sorted level set (APoT, uniform and any table-driven family)
 // and the fused DeepShift / fixed-point kernels, on the per-target kernels of simd/, split over
 // threads (element-wise, so the split does not change results).
+#include <array>
 #include <vector>
 
 #include "backends/cpu/cpu_kernels.h"
@@ -75,9 +76,88 @@ void deepshift_q_forward(DType dt, int64_t n, double lo, double hi, void* w, voi
   });
 }
 
+constexpr int kMaxLatents = 8;
+
+// The k latents (inputs) or their gradients (outputs, null when not wanted) from element b on.
+template <class T>
+std::array<const T*, kMaxLatents> offset_in(const void* const* p, int k, int64_t b) {
+  std::array<const T*, kMaxLatents> out{};
+  for (int j = 0; j < k; ++j) out[size_t(j)] = static_cast<const T*>(p[j]) + b;
+  return out;
+}
+template <class T>
+std::array<T*, kMaxLatents> offset_out(void* const* p, int k, int64_t b) {
+  std::array<T*, kMaxLatents> out{};
+  for (int j = 0; j < k; ++j) out[size_t(j)] = p[j] ? static_cast<T*>(p[j]) + b : nullptr;
+  return out;
+}
+
+void check_latents(const char* kernel, int k) {
+  SL_CHECK(k >= 0 && k <= kMaxLatents, "{}: {} latents, at most {}", kernel, k, kMaxLatents);
+}
+
+void s3_forward(DType dt, int64_t n, int k, const void* weight, const void* sparse, const void* const* shifts,
+                double scale, void* w) {
+  check_latents("s3_forward", k);
+  dispatch_floating(dt, "s3_forward", [&](auto tag) {
+    using T = decltype(tag);
+    const auto run = simd().typed<T>().s3_forward;
+    parallel_for(n, kElementwiseGrain, [&](int64_t b, int64_t e) {
+      const auto sh = offset_in<T>(shifts, k, b);
+      run(e - b, k, at<T>(weight, b), at<T>(sparse, b), sh.data(), static_cast<T>(scale), at<T>(w, b));
+    });
+  });
+}
+
+void s3_backward(DType dt, int64_t n, int k, const void* weight, const void* sparse, const void* const* shifts,
+                 double scale, const void* g, void* gweight, void* gsparse, void* const* gshifts) {
+  check_latents("s3_backward", k);
+  dispatch_floating(dt, "s3_backward", [&](auto tag) {
+    using T = decltype(tag);
+    const auto run = simd().typed<T>().s3_backward;
+    parallel_for(n, kElementwiseGrain, [&](int64_t b, int64_t e) {
+      const auto sh = offset_in<T>(shifts, k, b);
+      const auto gs = offset_out<T>(gshifts, k, b);
+      run(e - b, k, at<T>(weight, b), at<T>(sparse, b), sh.data(), static_cast<T>(scale), at<T>(g, b),
+          gweight ? at<T>(gweight, b) : nullptr, gsparse ? at<T>(gsparse, b) : nullptr, gs.data());
+    });
+  });
+}
+
+void denseshift_forward(DType dt, int64_t n, int k, const void* weight, const void* const* gates, double scale, void* w) {
+  check_latents("denseshift_forward", k);
+  dispatch_floating(dt, "denseshift_forward", [&](auto tag) {
+    using T = decltype(tag);
+    const auto run = simd().typed<T>().denseshift_forward;
+    parallel_for(n, kElementwiseGrain, [&](int64_t b, int64_t e) {
+      const auto gt = offset_in<T>(gates, k, b);
+      run(e - b, k, at<T>(weight, b), gt.data(), static_cast<T>(scale), at<T>(w, b));
+    });
+  });
+}
+
+void denseshift_backward(DType dt, int64_t n, int k, const void* weight, const void* const* gates, double scale,
+                         const void* g, void* gweight, void* const* ggates) {
+  check_latents("denseshift_backward", k);
+  dispatch_floating(dt, "denseshift_backward", [&](auto tag) {
+    using T = decltype(tag);
+    const auto run = simd().typed<T>().denseshift_backward;
+    parallel_for(n, kElementwiseGrain, [&](int64_t b, int64_t e) {
+      const auto gt = offset_in<T>(gates, k, b);
+      const auto gg = offset_out<T>(ggates, k, b);
+      run(e - b, k, at<T>(weight, b), gt.data(), static_cast<T>(scale), at<T>(g, b),
+          gweight ? at<T>(gweight, b) : nullptr, gg.data());
+    });
+  });
+}
+
 }  // namespace
 
 void register_quant(Backend& b) {
+  b.s3_forward = s3_forward;
+  b.s3_backward = s3_backward;
+  b.denseshift_forward = denseshift_forward;
+  b.denseshift_backward = denseshift_backward;
   b.nearest_level = nearest_level;
   b.round_to_fixed = round_to_fixed;
   b.deepshift_ps_forward = deepshift_ps_forward;

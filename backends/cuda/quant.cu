@@ -137,6 +137,154 @@ __global__ void deepshift_q_forward_kernel(int64_t n, T lo, T hi, T* w, T* wq) {
   }
 }
 
+constexpr int kMaxLatents = 8;
+
+// Latent pointers passed by value to the kernels.
+template <class P>
+struct Latents {
+  P p[kMaxLatents];
+};
+
+template <class T>
+__device__ T sign_ge0(T v) {  // +1 where v >= 0, else -1 (NaN too)
+  return v >= T(0) ? T(1) : T(-1);
+}
+
+template <class T>
+__device__ T positive(T v) {
+  return v > T(0) ? T(1) : T(0);
+}
+
+template <class T>
+__global__ void s3_forward_kernel(int64_t n, int k, const T* weight, const T* sparse, Latents<const T*> shifts, T scale,
+                                  T* w) {
+  SL_CUDA_LOOP(i, n) {
+    T kv = 0;
+    for (int j = k; j-- > 0;) kv = positive(shifts.p[j][i]) * (T(1) + kv);
+    T v = (sign_ge0(weight[i]) * positive(sparse[i])) * exact_exp2(kv);
+    w[i] = scale != T(1) ? v * scale : v;
+  }
+}
+
+template <class T>
+__global__ void s3_backward_kernel(int64_t n, int k, const T* weight, const T* sparse, Latents<const T*> shifts, T scale,
+                                   const T* g, T* gweight, T* gsparse, Latents<T*> gshifts) {
+  SL_CUDA_LOOP(i, n) {
+    T b[kMaxLatents], suffix[kMaxLatents], kv = 0;
+    for (int j = k; j-- > 0;) {
+      b[j] = positive(shifts.p[j][i]);
+      suffix[j] = T(1) + kv;
+      kv = b[j] * suffix[j];
+    }
+    const T s = sign_ge0(weight[i]), z = positive(sparse[i]);
+    const T gv = scale != T(1) ? g[i] * scale : g[i];
+    const T gp = gv * exact_exp2(kv);
+    if (gweight) gweight[i] = gp * z;
+    if (gsparse) gsparse[i] = gp * s;
+    const T base = ((gp * s) * z) * static_cast<T>(kLn2);
+    T prefix = 1;
+    for (int j = 0; j < k; ++j) {
+      if (gshifts.p[j]) gshifts.p[j][i] = base * (prefix * suffix[j]);
+      prefix = prefix * b[j];
+    }
+  }
+}
+
+template <class T>
+__global__ void denseshift_forward_kernel(int64_t n, int k, const T* weight, Latents<const T*> gates, T scale, T* w) {
+  SL_CUDA_LOOP(i, n) {
+    T p = 0;
+    for (int j = 0; j < k; ++j) p = (p + T(1)) * positive(gates.p[j][i]);
+    const T v = sign_ge0(weight[i]) * exact_exp2(p);
+    w[i] = scale != T(1) ? v * scale : v;
+  }
+}
+
+template <class T>
+__global__ void denseshift_backward_kernel(int64_t n, int k, const T* weight, Latents<const T*> gates, T scale,
+                                           const T* g, T* gweight, Latents<T*> ggates) {
+  SL_CUDA_LOOP(i, n) {
+    T b[kMaxLatents], before[kMaxLatents], p = 0;
+    for (int j = 0; j < k; ++j) {
+      b[j] = positive(gates.p[j][i]);
+      before[j] = p;
+      p = (p + T(1)) * b[j];
+    }
+    const T r = sqrt(p + T(1));
+    const T gv = scale != T(1) ? g[i] * scale : g[i];
+    if (gweight) gweight[i] = gv * r;
+    const T gp = (gv * sign_ge0(weight[i])) / (r * T(2));
+    T suffix = 1;
+    for (int j = k; j-- > 0;) {
+      if (ggates.p[j]) ggates.p[j][i] = (gp * suffix) * (before[j] + T(1));
+      suffix = suffix * b[j];
+    }
+  }
+}
+
+template <class T>
+Latents<const T*> latents_in(const void* const* p, int k) {
+  SL_CHECK(k >= 0 && k <= kMaxLatents, "at most {} quantizer latents, got {}", kMaxLatents, k);
+  Latents<const T*> l{};
+  for (int j = 0; j < k; ++j) l.p[j] = static_cast<const T*>(p[j]);
+  return l;
+}
+
+template <class T>
+Latents<T*> latents_out(void* const* p, int k) {
+  SL_CHECK(k >= 0 && k <= kMaxLatents, "at most {} quantizer latents, got {}", kMaxLatents, k);
+  Latents<T*> l{};
+  for (int j = 0; j < k; ++j) l.p[j] = static_cast<T*>(p[j]);
+  return l;
+}
+
+void s3_forward(DType dt, int64_t n, int k, const void* weight, const void* sparse, const void* const* shifts,
+                double scale, void* w) {
+  dispatch_floating(dt, "s3_forward", [&](auto tag) {
+    using T = decltype(tag);
+    if (n <= 0) return;
+    s3_forward_kernel<T><<<blocks_for(n), kThreads, 0, stream()>>>(n, k, static_cast<const T*>(weight),
+                                                                   static_cast<const T*>(sparse), latents_in<T>(shifts, k),
+                                                                   static_cast<T>(scale), static_cast<T*>(w));
+    SL_CUDA_CHECK_LAUNCH();
+  });
+}
+
+void s3_backward(DType dt, int64_t n, int k, const void* weight, const void* sparse, const void* const* shifts,
+                 double scale, const void* g, void* gweight, void* gsparse, void* const* gshifts) {
+  dispatch_floating(dt, "s3_backward", [&](auto tag) {
+    using T = decltype(tag);
+    if (n <= 0) return;
+    s3_backward_kernel<T><<<blocks_for(n), kThreads, 0, stream()>>>(
+        n, k, static_cast<const T*>(weight), static_cast<const T*>(sparse), latents_in<T>(shifts, k),
+        static_cast<T>(scale), static_cast<const T*>(g), static_cast<T*>(gweight), static_cast<T*>(gsparse),
+        latents_out<T>(gshifts, k));
+    SL_CUDA_CHECK_LAUNCH();
+  });
+}
+
+void denseshift_forward(DType dt, int64_t n, int k, const void* weight, const void* const* gates, double scale, void* w) {
+  dispatch_floating(dt, "denseshift_forward", [&](auto tag) {
+    using T = decltype(tag);
+    if (n <= 0) return;
+    denseshift_forward_kernel<T><<<blocks_for(n), kThreads, 0, stream()>>>(
+        n, k, static_cast<const T*>(weight), latents_in<T>(gates, k), static_cast<T>(scale), static_cast<T*>(w));
+    SL_CUDA_CHECK_LAUNCH();
+  });
+}
+
+void denseshift_backward(DType dt, int64_t n, int k, const void* weight, const void* const* gates, double scale,
+                         const void* g, void* gweight, void* const* ggates) {
+  dispatch_floating(dt, "denseshift_backward", [&](auto tag) {
+    using T = decltype(tag);
+    if (n <= 0) return;
+    denseshift_backward_kernel<T><<<blocks_for(n), kThreads, 0, stream()>>>(
+        n, k, static_cast<const T*>(weight), latents_in<T>(gates, k), static_cast<T>(scale), static_cast<const T*>(g),
+        static_cast<T*>(gweight), latents_out<T>(ggates, k));
+    SL_CUDA_CHECK_LAUNCH();
+  });
+}
+
 void round_to_fixed(DType dt, const void* x, int64_t n, double delta, double lo, double hi, void* y) {
   dispatch_floating(dt, "round_to_fixed", [&](auto tag) {
     using T = decltype(tag);
@@ -181,6 +329,10 @@ void deepshift_q_forward(DType dt, int64_t n, double lo, double hi, void* w, voi
 
 void register_quant(Backend& b) {
   b.nearest_level = nearest_level;
+  b.s3_forward = s3_forward;
+  b.s3_backward = s3_backward;
+  b.denseshift_forward = denseshift_forward;
+  b.denseshift_backward = denseshift_backward;
   b.round_to_fixed = round_to_fixed;
   b.deepshift_ps_forward = deepshift_ps_forward;
   b.deepshift_ps_backward = deepshift_ps_backward;

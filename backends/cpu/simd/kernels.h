@@ -62,6 +62,12 @@ struct TypedKernels {
   void (*deepshift_ps_forward)(int64_t n, T lo, T* shift, const T* sign, T* w) = nullptr;
   void (*deepshift_ps_backward)(int64_t n, const T* shift, const T* sign, const T* g, T* gshift) = nullptr;
   void (*deepshift_q_forward)(int64_t n, T lo, T hi, T* w, T* wq) = nullptr;
+  void (*s3_forward)(int64_t n, int k, const T* weight, const T* sparse, const T* const* shifts, T scale, T* w) = nullptr;
+  void (*s3_backward)(int64_t n, int k, const T* weight, const T* sparse, const T* const* shifts, T scale, const T* g,
+                      T* gweight, T* gsparse, T* const* gshifts) = nullptr;
+  void (*denseshift_forward)(int64_t n, int k, const T* weight, const T* const* gates, T scale, T* w) = nullptr;
+  void (*denseshift_backward)(int64_t n, int k, const T* weight, const T* const* gates, T scale, const T* g,
+                              T* gweight, T* const* ggates) = nullptr;
 
   // ---- The nearest level of an ascending level set (the Backend's nearest_level contract).
   void (*nearest_level)(const T* x, int64_t n, const T* levels, const int32_t* tie_rank, int64_t nlevels, T* value,
