@@ -133,6 +133,16 @@ struct Backend {
   SL_KERNEL(denseshift_backward, void(DType dt, int64_t n, int k, const void* weight, const void* const* gates,
                                       double scale, const void* g, void* gweight, void* const* ggates));
 
+  // APoT's clipped straight-through quantizer out = (c + (q - c)) * a with c = clamp(x / a, lo, hi)
+  // and q a projection of c: apot_clip makes c, apot_ste u = c + (q - c) and out, apot_backward the
+  // gradients autograd takes through div, clamp and mul: with r = x / a and gr = (lo <= r <= hi) ?
+  // g * a : 0, gx = gr / a (skipped when null) and the per-element terms of a's gradient, g * u and
+  // -((gr * r) / a), which the caller sums.
+  SL_KERNEL(apot_clip, void(DType dt, const void* x, int64_t n, double a, double lo, double hi, void* c));
+  SL_KERNEL(apot_ste, void(DType dt, const void* c, const void* q, int64_t n, double a, void* u, void* out));
+  SL_KERNEL(apot_backward, void(DType dt, const void* g, const void* x, const void* u, int64_t n, double a, double lo,
+                                double hi, void* gx, void* ga_out, void* ga_ratio));
+
   // Optimizer steps (CPU; other devices stage their parameters through the host for now). Moments
   // that decay below the smallest normal value become 0 (subnormal arithmetic is ~100x slower).
   // momentum / vmax / slow may be null when the step does not use them.

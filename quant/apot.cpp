@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "autograd/function.h"
+#include "backends/backend.h"
 #include "engine/factory.h"
 
 namespace sl {
@@ -60,6 +61,37 @@ Tensor clipped_ste(const Tensor& wn, const Tensor& alpha, double gs, Project pro
       grads[1] = gs != 0 ? mul(ga, scalar_like(gs, ga)) : ga;
     }
     return grads;
+  });
+}
+
+// (c + (q - c)) * a with c = clamp(x / a, lo, hi) and q = project(c) (no gradient through q): the
+// clipped straight-through quantizer of the imagenet flavour and of the activations. Three passes
+// (backend apot_clip, the projection, apot_ste) and one back (apot_backward, then a's two sums),
+// with exactly the gradients autograd takes through div -> clamp -> (c + detached) * a.
+template <class Project>
+Tensor clipped_quantize(const Tensor& x, const Tensor& a, double lo, double hi, Project project) {
+  const double av = a.item();
+  const int64_t n = x.numel();
+  Backend& be = backend(x.device());
+  Tensor c = Tensor::empty(x.shape(), x.dtype(), x.device()), u = Tensor::empty(x.shape(), x.dtype(), x.device());
+  Tensor out = Tensor::empty(x.shape(), x.dtype(), x.device()), q;
+  if (n > 0) be.apot_clip(x.dtype(), x.raw_data(), n, av, lo, hi, c.raw_data());
+  {
+    NoGradGuard no_grad;
+    q = project(c);
+  }
+  if (n > 0) be.apot_ste(x.dtype(), c.raw_data(), q.raw_data(), n, av, u.raw_data(), out.raw_data());
+  Tensor xd = x.detach();
+  Shape a_shape = a.shape();
+  return record("apot_quantize", out, {x, a}, [xd, u, av, lo, hi, a_shape](const Tensor& g, const std::vector<bool>& needs) {
+    Tensor gx = needs[0] ? Tensor::empty(g.shape(), g.dtype(), g.device()) : Tensor();
+    Tensor t_out = Tensor::empty(g.shape(), g.dtype(), g.device()), t_ratio = Tensor::empty(g.shape(), g.dtype(), g.device());
+    if (g.numel() > 0)
+      backend(g.device()).apot_backward(g.dtype(), g.raw_data(), xd.raw_data(), u.raw_data(), g.numel(), av, lo, hi,
+                                        needs[0] ? gx.raw_data() : nullptr, t_out.raw_data(), t_ratio.raw_data());
+    // a's gradient arrives from the product first, then from x / a, as autograd would sum them.
+    Tensor ga = needs[1] ? add(sum_to_shape(t_out, a_shape), sum_to_shape(t_ratio, a_shape)) : Tensor();
+    return TensorList{gx, ga};
   });
 }
 
@@ -124,18 +156,14 @@ Tensor APoTWeight::quantize(const Tensor& weight) {
   }
   // imagenet flavour: autograd through clamp and a straight-through projection, as upstream.
   Tensor a = o.grad_scale != 0 ? gradient_scale(alpha_, o.grad_scale) : alpha_;
-  Tensor c = clamp(div(wn, a), -1, 1);
-  Tensor q;
-  {
-    NoGradGuard no_grad;
-    if (o.power) {
-      q = mul(sign(c), project_to_levels(abs(c), levels_));
-    } else {
-      double n = static_cast<double>((int64_t{1} << (o.bits - 1)) - 1);
-      q = div(round(mul(c, scalar_like(n, c))), scalar_like(n, c));
-    }
+  if (o.power) {
+    const LevelSet& set = levels_;
+    return clipped_quantize(wn, a, -1, 1, [&set](const Tensor& c) { return mul(sign(c), project_to_levels(abs(c), set)); });
   }
-  return mul(add(c, sub(q, c).detach()), a);
+  const double n = static_cast<double>((int64_t{1} << (o.bits - 1)) - 1);
+  return clipped_quantize(wn, a, -1, 1, [n](const Tensor& c) {
+    return div(round(mul(c, scalar_like(n, c))), scalar_like(n, c));
+  });
 }
 
 // ---- activations ----
@@ -154,22 +182,17 @@ Tensor APoTActivation::forward(const Tensor& x) {
   check_alpha(alpha_, "act_alpha");
   const APoTOptions& o = options_;
   Tensor a = o.grad_scale != 0 ? gradient_scale(alpha_, o.grad_scale) : alpha_;
-  Tensor ratio = div(x, a);
   // imagenet clamps to [0, 1]; cifar only from above (negative inputs then project to level 0 but
   // keep their gradient).
   double lo = o.flavour == APoTFlavour::imagenet ? 0.0 : -INFINITY;
-  Tensor c = clamp(ratio, lo, 1);
-  Tensor q;
-  {
-    NoGradGuard no_grad;
-    if (o.power) {
-      q = project_to_levels(c, levels_);
-    } else {
-      double n = static_cast<double>((int64_t{1} << o.bits) - 1);
-      q = div(round(mul(clamp(c, 0, 1), scalar_like(n, c))), scalar_like(n, c));
-    }
+  if (o.power) {
+    const LevelSet& set = levels_;
+    return clipped_quantize(x, a, lo, 1, [&set](const Tensor& c) { return project_to_levels(c, set); });
   }
-  return mul(add(c, sub(q, c).detach()), a);
+  const double n = static_cast<double>((int64_t{1} << o.bits) - 1);
+  return clipped_quantize(x, a, lo, 1, [n](const Tensor& c) {
+    return div(round(mul(clamp(c, 0, 1), scalar_like(n, c))), scalar_like(n, c));
+  });
 }
 
 // ---- 8-bit first and last layers ----

@@ -151,9 +151,44 @@ void denseshift_backward(DType dt, int64_t n, int k, const void* weight, const v
   });
 }
 
+void apot_clip(DType dt, const void* x, int64_t n, double a, double lo, double hi, void* c) {
+  dispatch_floating(dt, "apot_clip", [&](auto tag) {
+    using T = decltype(tag);
+    const auto run = simd().typed<T>().apot_clip;
+    parallel_for(n, kElementwiseGrain, [&](int64_t b, int64_t e) {
+      run(at<T>(x, b), e - b, static_cast<T>(a), static_cast<T>(lo), static_cast<T>(hi), at<T>(c, b));
+    });
+  });
+}
+
+void apot_ste(DType dt, const void* c, const void* q, int64_t n, double a, void* u, void* out) {
+  dispatch_floating(dt, "apot_ste", [&](auto tag) {
+    using T = decltype(tag);
+    const auto run = simd().typed<T>().apot_ste;
+    parallel_for(n, kElementwiseGrain, [&](int64_t b, int64_t e) {
+      run(at<T>(c, b), at<T>(q, b), e - b, static_cast<T>(a), at<T>(u, b), at<T>(out, b));
+    });
+  });
+}
+
+void apot_backward(DType dt, const void* g, const void* x, const void* u, int64_t n, double a, double lo, double hi,
+                   void* gx, void* ga_out, void* ga_ratio) {
+  dispatch_floating(dt, "apot_backward", [&](auto tag) {
+    using T = decltype(tag);
+    const auto run = simd().typed<T>().apot_backward;
+    parallel_for(n, kElementwiseGrain, [&](int64_t b, int64_t e) {
+      run(at<T>(g, b), at<T>(x, b), at<T>(u, b), e - b, static_cast<T>(a), static_cast<T>(lo), static_cast<T>(hi),
+          gx ? at<T>(gx, b) : nullptr, at<T>(ga_out, b), at<T>(ga_ratio, b));
+    });
+  });
+}
+
 }  // namespace
 
 void register_quant(Backend& b) {
+  b.apot_clip = apot_clip;
+  b.apot_ste = apot_ste;
+  b.apot_backward = apot_backward;
   b.s3_forward = s3_forward;
   b.s3_backward = s3_backward;
   b.denseshift_forward = denseshift_forward;

@@ -285,6 +285,66 @@ void denseshift_backward(DType dt, int64_t n, int k, const void* weight, const v
   });
 }
 
+template <class T>
+__global__ void apot_clip_kernel(const T* x, int64_t n, T a, T lo, T hi, T* c) {
+  SL_CUDA_LOOP(i, n) { c[i] = clamp_to(x[i] / a, lo, hi); }
+}
+
+template <class T>
+__global__ void apot_ste_kernel(const T* c, const T* q, int64_t n, T a, T* u, T* out) {
+  SL_CUDA_LOOP(i, n) {
+    const T v = c[i] + (q[i] - c[i]);
+    u[i] = v;
+    out[i] = v * a;
+  }
+}
+
+template <class T>
+__global__ void apot_backward_kernel(const T* g, const T* x, const T* u, int64_t n, T a, T lo, T hi, T* gx, T* ga_out,
+                                     T* ga_ratio) {
+  SL_CUDA_LOOP(i, n) {
+    const T r = x[i] / a;
+    const T gr = (r >= lo && r <= hi) ? g[i] * a : T(0);
+    if (gx) gx[i] = gr / a;
+    ga_out[i] = g[i] * u[i];
+    ga_ratio[i] = -((gr * r) / a);
+  }
+}
+
+void apot_clip(DType dt, const void* x, int64_t n, double a, double lo, double hi, void* c) {
+  dispatch_floating(dt, "apot_clip", [&](auto tag) {
+    using T = decltype(tag);
+    if (n <= 0) return;
+    apot_clip_kernel<T><<<blocks_for(n), kThreads, 0, stream()>>>(static_cast<const T*>(x), n, static_cast<T>(a),
+                                                                  static_cast<T>(lo), static_cast<T>(hi),
+                                                                  static_cast<T*>(c));
+    SL_CUDA_CHECK_LAUNCH();
+  });
+}
+
+void apot_ste(DType dt, const void* c, const void* q, int64_t n, double a, void* u, void* out) {
+  dispatch_floating(dt, "apot_ste", [&](auto tag) {
+    using T = decltype(tag);
+    if (n <= 0) return;
+    apot_ste_kernel<T><<<blocks_for(n), kThreads, 0, stream()>>>(static_cast<const T*>(c), static_cast<const T*>(q), n,
+                                                                 static_cast<T>(a), static_cast<T*>(u),
+                                                                 static_cast<T*>(out));
+    SL_CUDA_CHECK_LAUNCH();
+  });
+}
+
+void apot_backward(DType dt, const void* g, const void* x, const void* u, int64_t n, double a, double lo, double hi,
+                   void* gx, void* ga_out, void* ga_ratio) {
+  dispatch_floating(dt, "apot_backward", [&](auto tag) {
+    using T = decltype(tag);
+    if (n <= 0) return;
+    apot_backward_kernel<T><<<blocks_for(n), kThreads, 0, stream()>>>(
+        static_cast<const T*>(g), static_cast<const T*>(x), static_cast<const T*>(u), n, static_cast<T>(a),
+        static_cast<T>(lo), static_cast<T>(hi), static_cast<T*>(gx), static_cast<T*>(ga_out), static_cast<T*>(ga_ratio));
+    SL_CUDA_CHECK_LAUNCH();
+  });
+}
+
 void round_to_fixed(DType dt, const void* x, int64_t n, double delta, double lo, double hi, void* y) {
   dispatch_floating(dt, "round_to_fixed", [&](auto tag) {
     using T = decltype(tag);
@@ -329,6 +389,9 @@ void deepshift_q_forward(DType dt, int64_t n, double lo, double hi, void* w, voi
 
 void register_quant(Backend& b) {
   b.nearest_level = nearest_level;
+  b.apot_clip = apot_clip;
+  b.apot_ste = apot_ste;
+  b.apot_backward = apot_backward;
   b.s3_forward = s3_forward;
   b.s3_backward = s3_backward;
   b.denseshift_forward = denseshift_forward;

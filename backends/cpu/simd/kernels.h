@@ -68,6 +68,10 @@ struct TypedKernels {
   void (*denseshift_forward)(int64_t n, int k, const T* weight, const T* const* gates, T scale, T* w) = nullptr;
   void (*denseshift_backward)(int64_t n, int k, const T* weight, const T* const* gates, T scale, const T* g,
                               T* gweight, T* const* ggates) = nullptr;
+  void (*apot_clip)(const T* x, int64_t n, T a, T lo, T hi, T* c) = nullptr;
+  void (*apot_ste)(const T* c, const T* q, int64_t n, T a, T* u, T* out) = nullptr;
+  void (*apot_backward)(const T* g, const T* x, const T* u, int64_t n, T a, T lo, T hi, T* gx, T* ga_out,
+                        T* ga_ratio) = nullptr;
 
   // ---- The nearest level of an ascending level set (the Backend's nearest_level contract).
   void (*nearest_level)(const T* x, int64_t n, const T* levels, const int32_t* tie_rank, int64_t nlevels, T* value,

@@ -1,6 +1,7 @@
 // Fused quantizer kernels per SIMD target: DeepShift's power-of-two weights (Q and PS), fixed-point
-// rounding, S3's and DenseShift's gated power-of-two weights, each in one pass over the weights and
-// latents (forward) and one pass writing every latent's gradient (backward). They take the same floating-point steps as
+// rounding, S3's and DenseShift's gated power-of-two weights, APoT's clipped straight-through
+// quantizer, each in one pass over the weights and latents (forward) and one pass writing every
+// latent's gradient (backward). They take the same floating-point steps as
 // the compositions of element-wise ops they replace (clamp, round half to even, exp2 of an integer,
 // sign, products in the same order), so the results are identical, on every target.
 #undef HWY_TARGET_INCLUDE
@@ -200,8 +201,45 @@ void DenseShiftBackward(int64_t n, int k, const T* weight, const T* const* gates
   });
 }
 
+// APoT's clipped straight-through quantizer, c = clamp(x / a, lo, hi) ...
+template <class T>
+void ApotClip(const T* HWY_RESTRICT x, int64_t n, T a, T lo, T hi, T* HWY_RESTRICT c) {
+  Map(c, n, [a, lo, hi](auto d, auto v) HWY_ATTR { return ClampTo(d, hn::Div(v, hn::Set(d, a)), lo, hi); }, x);
+}
+
+// ... u = c + (q - c) for the projection q of c, out = u * a ...
+template <class T>
+void ApotSte(const T* HWY_RESTRICT c, const T* HWY_RESTRICT q, int64_t n, T a, T* HWY_RESTRICT u, T* HWY_RESTRICT out) {
+  ForEachVector<T>(n, [&](auto d, int64_t i) HWY_ATTR {
+    const auto cv = hn::LoadU(d, c + i);
+    const auto uv = hn::Add(cv, hn::Sub(hn::LoadU(d, q + i), cv));
+    hn::StoreU(uv, d, u + i);
+    hn::StoreU(hn::Mul(uv, hn::Set(d, a)), d, out + i);
+  });
+}
+
+// ... and its gradients as autograd takes them through div, clamp and mul: with r = x / a and
+// gr = (lo <= r <= hi) ? g * a : 0: gx = gr / a (when gx is not null), and the per-element terms of
+// a's gradient, ga_out = g * u (through the product) and ga_ratio = -((gr * r) / a) (through x / a).
+template <class T>
+void ApotBackward(const T* HWY_RESTRICT g, const T* HWY_RESTRICT x, const T* HWY_RESTRICT u, int64_t n, T a, T lo,
+                  T hi, T* HWY_RESTRICT gx, T* HWY_RESTRICT ga_out, T* HWY_RESTRICT ga_ratio) {
+  ForEachVector<T>(n, [&](auto d, int64_t i) HWY_ATTR {
+    const auto av = hn::Set(d, a), gv = hn::LoadU(d, g + i);
+    const auto r = hn::Div(hn::LoadU(d, x + i), av);
+    const auto inside = hn::And(hn::Ge(r, hn::Set(d, lo)), hn::Le(r, hn::Set(d, hi)));
+    const auto gr = hn::IfThenElseZero(inside, hn::Mul(gv, av));
+    if (gx) hn::StoreU(hn::Div(gr, av), d, gx + i);
+    hn::StoreU(hn::Mul(gv, hn::LoadU(d, u + i)), d, ga_out + i);
+    hn::StoreU(hn::Neg(hn::Div(hn::Mul(gr, r), av)), d, ga_ratio + i);
+  });
+}
+
 template <class T>
 void FillTyped(TypedKernels<T>& t) {
+  t.apot_clip = ApotClip<T>;
+  t.apot_ste = ApotSte<T>;
+  t.apot_backward = ApotBackward<T>;
   t.s3_forward = S3Forward<T>;
   t.s3_backward = S3Backward<T>;
   t.denseshift_forward = DenseShiftForward<T>;
