@@ -8,7 +8,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <vector>
 
 #include "backends/cpu/simd/kernels.h"
 
@@ -112,48 +111,76 @@ void NearestScalar(T v, const T* levels, const int32_t* rank, int64_t nlev, T* v
   if (index) *index = static_cast<int32_t>(best);
 }
 
-// Level sets up to this size run vectorised: two passes over the levels per vector of inputs (count
-// the levels below, then scan the window), branch-free. Larger sets take the scalar binary search.
-constexpr int64_t kMaxVectorLevels = 64;
+// Level sets of up to 8 vectors of levels run vectorised: the levels below each input are counted
+// (lower_bound's position), then the window's levels and tie ranks are looked up in registers
+// (TableLookupLanes over the level vectors) and compared as the scalar loop does. Larger sets, and
+// the one-lane fallback target, take the scalar binary search.
+constexpr int64_t kMaxTableVectors = 8;
 
 template <class T>
 void NearestLevel(const T* HWY_RESTRICT x, int64_t n, const T* levels, const int32_t* rank, int64_t nlev,
                   T* HWY_RESTRICT value, int32_t* HWY_RESTRICT index) {
-  using D = hn::ScalableTag<T>;
-  const D d;
-  const int64_t L = static_cast<int64_t>(hn::Lanes(d));
   int64_t i = 0;
-  if (nlev <= kMaxVectorLevels) {
-    // Positions and ranks as T (exact: both are small integers), so all lanes stay of one type.
-    std::vector<T> rank_t(rank, rank + nlev);
-    const auto zero = hn::Zero(d), one = hn::Set(d, T(1)), two = hn::Set(d, T(2));
-    const auto last = hn::Set(d, static_cast<T>(nlev));
+#if HWY_TARGET != HWY_SCALAR
+  using D = hn::ScalableTag<T>;
+  using V = hn::Vec<D>;
+  const D d;
+  const hn::RebindToSigned<D> di;
+  using TI = hn::TFromD<decltype(di)>;
+  const int64_t L = static_cast<int64_t>(hn::Lanes(d));
+  const int64_t tables = (nlev + L - 1) / L;
+  if (tables <= kMaxTableVectors) {
+    V lev_tab[kMaxTableVectors], rank_tab[kMaxTableVectors];
+    for (int64_t t = 0; t < tables; ++t) {
+      T lv[hn::MaxLanes(D())] = {}, rk[hn::MaxLanes(D())] = {};
+      for (int64_t l = 0; l < L && t * L + l < nlev; ++l) {
+        lv[l] = levels[t * L + l];
+        rk[l] = static_cast<T>(rank[t * L + l]);  // small integers: exact in T
+      }
+      lev_tab[t] = hn::LoadU(d, lv);
+      rank_tab[t] = hn::LoadU(d, rk);
+    }
+    // tab[idx] per lane, for idx in [0, nlev).
+    auto lookup = [&](const V* tab, decltype(hn::Zero(di)) idx) HWY_ATTR {
+      const auto ind = hn::IndicesFromVec(d, hn::And(idx, hn::Set(di, static_cast<TI>(L - 1))));
+      V r = hn::TableLookupLanes(tab[0], ind);
+      for (int64_t t = 1; t < tables; ++t)
+        r = hn::IfThenElse(hn::RebindMask(d, hn::Gt(idx, hn::Set(di, static_cast<TI>(t * L - 1)))),
+                           hn::TableLookupLanes(tab[t], ind), r);
+      return r;
+    };
     for (; i + L <= n; i += L) {
-      const auto v = hn::LoadU(d, x + i);
-      auto hi = zero;  // levels < v: lower_bound's position
-      for (int64_t l = 0; l < nlev; ++l) hi = hn::Add(hi, hn::IfThenElseZero(hn::Lt(hn::Set(d, levels[l]), v), one));
-      const auto lo = hn::Max(hn::Sub(hi, two), zero), end = hn::Min(hn::Add(hi, two), last);
-      auto best = lo, best_d = zero, best_rank = zero, best_level = zero;
-      for (int64_t l = 0; l < nlev; ++l) {
-        const auto pos = hn::Set(d, static_cast<T>(l)), lev = hn::Set(d, levels[l]), rk = hn::Set(d, rank_t[size_t(l)]);
-        const auto dist = hn::Abs(hn::Sub(v, lev));
-        const auto first = hn::Eq(pos, lo);
-        const auto inside = hn::And(hn::Gt(pos, lo), hn::Lt(pos, end));
+      const V v = hn::LoadU(d, x + i);
+      auto hi = hn::Zero(di);  // levels < v
+      for (int64_t l = 0; l < nlev; ++l)
+        hi = hn::Sub(hi, hn::VecFromMask(di, hn::RebindMask(di, hn::Lt(hn::Set(d, levels[l]), v))));
+      const auto lo = hn::Max(hn::Sub(hi, hn::Set(di, TI(2))), hn::Zero(di));
+      const auto end = hn::Min(hn::Add(hi, hn::Set(di, TI(2))), hn::Set(di, static_cast<TI>(nlev)));
+      auto best = lo;
+      V best_level = lookup(lev_tab, lo), best_rank = lookup(rank_tab, lo);
+      V best_d = hn::Abs(hn::Sub(v, best_level));
+      for (TI j = 1; j < 4; ++j) {  // the window is [lo, end), at most 4 levels
+        const auto pos = hn::Add(lo, hn::Set(di, j));
+        const auto inside = hn::RebindMask(d, hn::Lt(pos, end));
+        const auto at = hn::Min(pos, hn::Set(di, static_cast<TI>(nlev - 1)));
+        const V lev = lookup(lev_tab, at), rk = lookup(rank_tab, at);
+        const V dist = hn::Abs(hn::Sub(v, lev));
         const auto better = hn::Or(hn::Lt(dist, best_d), hn::And(hn::Eq(dist, best_d), hn::Lt(rk, best_rank)));
-        const auto take = hn::Or(first, hn::And(inside, better));
-        best = hn::IfThenElse(take, pos, best);
+        const auto take = hn::And(inside, better);
+        best = hn::IfThenElse(hn::RebindMask(di, take), pos, best);
         best_d = hn::IfThenElse(take, dist, best_d);
         best_rank = hn::IfThenElse(take, rk, best_rank);
         best_level = hn::IfThenElse(take, lev, best_level);
       }
       if (value) hn::StoreU(best_level, d, value + i);
       if (index) {
-        T pos[hn::MaxLanes(D())];
-        hn::StoreU(best, d, pos);
+        TI pos[hn::MaxLanes(D())];
+        hn::StoreU(best, di, pos);
         for (int64_t j = 0; j < L; ++j) index[i + j] = static_cast<int32_t>(pos[j]);
       }
     }
   }
+#endif
   for (; i < n; ++i) NearestScalar(x[i], levels, rank, nlev, value ? value + i : nullptr, index ? index + i : nullptr);
 }
 
