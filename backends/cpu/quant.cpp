@@ -1,6 +1,6 @@
 // Quantizer kernels: projection onto a sorted level set (APoT, uniform and any table-driven family)
-// and the fused DeepShift / fixed-point kernels, on the per-target kernels of simd/, split over
-// threads (element-wise, so the split does not change results).
+// and the fused quantizers (DeepShift-Q/PS, fixed point, S3, DenseShift, APoT's clipped STE), on the
+// per-target kernels of simd/, split over threads (element-wise, so the split does not change results).
 #include <array>
 #include <vector>
 
