@@ -114,7 +114,7 @@ TEST_CASE("row-pointer GEMMs (implicit conv) match a reference loop on every tar
         for (bool accumulate : {false, true}) {
           std::vector<float> c_rows_a = cv, c_rows_b = cv;
           kern.gemm_rows_a(m, n, k, arow.data(), bv.data(), ldb, c_rows_a.data(), ldc, accumulate);
-          cpu::gemm_packed_rows(packed, n, brow.data(), c_rows_b.data(), ldc, accumulate);
+          cpu::gemm_packed_rows(false, packed, n, brow.data(), c_rows_b.data(), ldc, accumulate);
           int64_t bad = 0;
           for (int64_t i = 0; i < m; ++i)
             for (int64_t j = 0; j < ldc; ++j) {
@@ -133,6 +133,24 @@ TEST_CASE("row-pointer GEMMs (implicit conv) match a reference loop on every tar
         }
       }
     }
+  }
+}
+
+TEST_CASE("the column-parallel packed-A GEMM equals the serial one bit for bit", "[simd][gemm][determinism]") {
+  const int64_t m = 16, n = 4099, k = 70;  // 4.6M multiply-adds: split over the threads
+  std::vector<float> a = random_floats(static_cast<size_t>(m * k), 6), b = random_floats(static_cast<size_t>(k * n), 7);
+  std::vector<const float*> brow;
+  for (int64_t q = 0; q < k; ++q) brow.push_back(b.data() + q * n);
+  for (const std::string& target : cpu::available_cpu_targets()) {
+    ScopedCpuTarget scoped(target);
+    cpu::PackedA packed;
+    cpu::pack_a(m, k, a.data(), k, packed);
+    std::vector<float> serial(static_cast<size_t>(m * n)), parallel(serial.size());
+    cpu::gemm_packed_rows(false, packed, n, brow.data(), serial.data(), n, false);
+    ThreadLimit limit(2);
+    cpu::gemm_packed_rows(true, packed, n, brow.data(), parallel.data(), n, false);
+    INFO(target);
+    CHECK(same_bits(serial, parallel));
   }
 }
 
@@ -564,6 +582,19 @@ TEST_CASE("optimizer steps give the same bits on every target", "[simd][optim]")
 
 namespace {
 
+// Each (got, want) pair element by element: the same value, NaN matching NaN.
+template <class T>
+void check_same_values(const std::vector<std::pair<Tensor, Tensor>>& pairs, const std::string& target) {
+  for (size_t k = 0; k < pairs.size(); ++k) {
+    std::vector<T> got = pairs[k].first.template to_vector<T>(), want = pairs[k].second.template to_vector<T>();
+    REQUIRE(got.size() == want.size());
+    for (size_t i = 0; i < got.size(); ++i) {
+      INFO(target << " output " << k << " element " << i);
+      CHECK(same_value(got[i], want[i]));
+    }
+  }
+}
+
 // Weights and latents with the hard cases: zeros, NaN, infinities, exponents far out of range, values
 // at and around sqrt(2) * 2^k (where log2 rounds either way) and at .5 (rounding ties).
 template <class T>
@@ -605,13 +636,7 @@ void check_fused_deepshift_on_every_target() {
     be.deepshift_ps_backward(dt, n, shift.raw_data(), sign0.raw_data(), g.raw_data(), gs.raw_data());
     be.deepshift_q_forward(dt, n, std::ldexp(1.0, lo), 1.0, wl.raw_data(), wq.raw_data());
     const std::vector<std::pair<Tensor, Tensor>> pairs = {{y, fixed}, {shift, shift_c}, {w, w_ps}, {gs, g_ps}, {wl, w_c}, {wq, w_q}};
-    for (size_t k = 0; k < pairs.size(); ++k) {
-      std::vector<T> got = pairs[k].first.template to_vector<T>(), want = pairs[k].second.template to_vector<T>();
-      for (int64_t i = 0; i < n; ++i) {
-        INFO(target << " output " << k << " element " << i);
-        CHECK(same_value(got[static_cast<size_t>(i)], want[static_cast<size_t>(i)]));
-      }
-    }
+    check_same_values<T>(pairs, target);
   }
 }
 
@@ -695,13 +720,7 @@ void check_fused_gated_on_every_target() {
     std::vector<std::pair<Tensor, Tensor>> pairs = {{w3, s3_w}, {wd, ds_w}, {gd[0], full(w0.shape(), 7.0, dt)}};
     for (int j = 0; j < k + 2; ++j) pairs.push_back({g3[size_t(j)], j == 3 ? full(w0.shape(), 7.0, dt) : s3_g[size_t(j)]});
     for (int j = 1; j < k + 1; ++j) pairs.push_back({gd[size_t(j)], ds_g[size_t(j)]});
-    for (size_t q = 0; q < pairs.size(); ++q) {
-      std::vector<T> got = pairs[q].first.template to_vector<T>(), want = pairs[q].second.template to_vector<T>();
-      for (int64_t i = 0; i < n; ++i) {
-        INFO(target << " output " << q << " element " << i);
-        CHECK(same_value(got[static_cast<size_t>(i)], want[static_cast<size_t>(i)]));
-      }
-    }
+    check_same_values<T>(pairs, target);
   }
 }
 

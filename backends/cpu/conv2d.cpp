@@ -183,17 +183,7 @@ bool forward_implicit(const Conv2dParams& p, const float* x, const float* w, flo
       pad_planes(p, l, g.cin_g, x + (n * p.cin + grp * g.cin_g) * g.hw_in, padded);
       tap_rows(p, l, g.cin_g, padded, rows);
       const PackedA& wg = packs[static_cast<size_t>(grp)];
-      if (par) {
-        int64_t panel = std::max<int64_t>(48, (n_cols / num_threads() + 47) / 48 * 48);
-        tbb::parallel_for(int64_t{0}, (n_cols + panel - 1) / panel, [&](int64_t t) {
-          int64_t j0 = t * panel, len = std::min(panel, n_cols - j0);
-          std::vector<const float*> shifted(rows.size());
-          for (size_t r = 0; r < rows.size(); ++r) shifted[r] = rows[r] + j0;
-          gemm_packed_rows(wg, len, shifted.data(), out + j0, n_cols, false);
-        });
-      } else {
-        gemm_packed_rows(wg, n_cols, rows.data(), out, n_cols, false);
-      }
+      gemm_packed_rows(par, wg, n_cols, rows.data(), out, n_cols, false);
       float* yg = y + (n * p.cout + grp * g.cout_g) * g.hw_out;
       for (int64_t o = 0; o < g.cout_g; ++o)
         for (int64_t r = 0; r < p.ho; ++r)

@@ -20,24 +20,32 @@ constexpr int64_t kBlockFloats = 48 * 1024;  // a packed block of A: 192 KiB
 // Below this many multiply-adds a GEMM runs on one thread: splitting costs more than it saves.
 constexpr double kParallelMacs = 1 << 21;
 
-// Runs part(i0, rows, j0, cols) over parts of C: one part, or one per thread, cutting the longer
-// side into pieces that are multiples of (row_align, col_align).
+// Cuts [0, extent) into one piece, or one per thread (multiples of `align`) when `parallel` and a
+// product of `macs` multiply-adds is worth splitting, and runs piece(start, length) on each.
 template <class F>
-void for_parts(bool parallel, int64_t m, int64_t n, int64_t k, int64_t row_align, int64_t col_align, F part) {
+void for_pieces(bool parallel, double macs, int64_t extent, int64_t align, F piece) {
   const int threads = parallel ? num_threads() : 1;
-  const double macs = static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k);
-  if (threads <= 1 || macs < kParallelMacs) return part(int64_t{0}, m, int64_t{0}, n);
-  const bool split_n = n >= m;
-  const int64_t extent = split_n ? n : m, align = split_n ? col_align : row_align;
-  const int64_t piece = std::max(align, ((extent + threads - 1) / threads + align - 1) / align * align);
-  tbb::parallel_for(int64_t{0}, (extent + piece - 1) / piece, [&](int64_t t) {
-    const int64_t s = t * piece, len = std::min(piece, extent - s);
-    if (split_n)
-      part(int64_t{0}, m, s, len);
-    else
-      part(s, len, int64_t{0}, n);
+  if (threads <= 1 || macs < kParallelMacs) return piece(int64_t{0}, extent);
+  const int64_t size = std::max(align, ((extent + threads - 1) / threads + align - 1) / align * align);
+  tbb::parallel_for(int64_t{0}, (extent + size - 1) / size, [&](int64_t t) {
+    const int64_t s = t * size;
+    piece(s, std::min(size, extent - s));
   });
 }
+
+// Runs part(i0, rows, j0, cols) over parts of C: the longer side cut into pieces that are multiples
+// of (row_align, col_align).
+template <class F>
+void for_parts(bool parallel, int64_t m, int64_t n, int64_t k, int64_t row_align, int64_t col_align, F part) {
+  const double macs = static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k);
+  if (n >= m)
+    for_pieces(parallel, macs, n, col_align, [&](int64_t j0, int64_t cols) { part(int64_t{0}, m, j0, cols); });
+  else
+    for_pieces(parallel, macs, m, row_align, [&](int64_t i0, int64_t rows) { part(i0, rows, int64_t{0}, n); });
+}
+
+// Columns are split in multiples of 6 vectors, which every tile width (1, 2 or 3 vectors) divides.
+int64_t column_align(const SimdKernels& simd_k) { return 6 * simd_k.f32_lanes; }
 
 // Rows [0, m) of C over columns given by brow (k row pointers of B, already offset to the part's
 // first column), A packed block by block.
@@ -82,8 +90,7 @@ void gemm_f32(bool parallel, bool ta, bool tb, int64_t m, int64_t n, int64_t k, 
     b = b_copy.data();
     ldb = n;
   }
-  const int64_t lanes = simd_k.f32_lanes;
-  for_parts(parallel, m, n, k, simd_k.gemm_rows, 6 * lanes, [&](int64_t i0, int64_t rows, int64_t j0, int64_t cols) {
+  for_parts(parallel, m, n, k, simd_k.gemm_rows, column_align(simd_k), [&](int64_t i0, int64_t rows, int64_t j0, int64_t cols) {
     std::vector<const float*> brow(static_cast<size_t>(k));
     for (int64_t q = 0; q < k; ++q) brow[static_cast<size_t>(q)] = b + q * ldb + j0;
     float* cp = c + i0 * ldc + j0;
@@ -138,10 +145,17 @@ void pack_a(int64_t m, int64_t k, const float* a, int64_t lda, PackedA& out) {
   out.packer = &simd_k;
 }
 
-void gemm_packed_rows(const PackedA& a, int64_t n, const float* const* brow, float* c, int64_t ldc, bool accumulate) {
+void gemm_packed_rows(bool parallel, const PackedA& a, int64_t n, const float* const* brow, float* c, int64_t ldc,
+                      bool accumulate) {
   const SimdKernels& simd_k = simd();
   SL_CHECK(a.packer == &simd_k, "gemm: A was packed for another target");
-  simd_k.gemm_packed(a, n, brow, c, ldc, accumulate);
+  const double macs = static_cast<double>(a.m) * static_cast<double>(n) * static_cast<double>(a.k);
+  for_pieces(parallel, macs, n, column_align(simd_k), [&](int64_t j0, int64_t cols) {
+    if (j0 == 0 && cols == n) return simd_k.gemm_packed(a, n, brow, c, ldc, accumulate);
+    std::vector<const float*> rows(static_cast<size_t>(a.k));
+    for (int64_t q = 0; q < a.k; ++q) rows[static_cast<size_t>(q)] = brow[q] + j0;
+    simd_k.gemm_packed(a, cols, rows.data(), c + j0, ldc, accumulate);
+  });
 }
 
 namespace {

@@ -18,7 +18,9 @@ void gemm(bool parallel, bool trans_a, bool trans_b, int64_t m, int64_t n, int64
 void pack_a(int64_t m, int64_t k, const float* a, int64_t lda, PackedA& out);
 
 // C[m x n] (+)= packed A * B with B's row p at brow[p]: the implicit-GEMM convolution's product.
-void gemm_packed_rows(const PackedA& a, int64_t n, const float* const* brow, float* c, int64_t ldc, bool accumulate);
+// `parallel` splits the columns over the oneTBB threads (the results do not change).
+void gemm_packed_rows(bool parallel, const PackedA& a, int64_t n, const float* const* brow, float* c, int64_t ldc,
+                      bool accumulate);
 
 extern template void gemm<float>(bool, bool, bool, int64_t, int64_t, int64_t, float, const float*, int64_t,
                                  const float*, int64_t, float, float*, int64_t, const PackedA*);

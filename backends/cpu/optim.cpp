@@ -8,17 +8,12 @@ namespace sl::cpu {
 
 namespace {
 
-template <class T>
-T* at(void* p, int64_t i) {
-  return p ? static_cast<T*>(p) + i : nullptr;
-}
-
 void sgd_step(DType dt, const SgdStep& s, void* p, const void* g, void* momentum, int64_t n) {
   dispatch_floating(dt, "sgd_step", [&](auto tag) {
     using T = decltype(tag);
     const auto run = simd().typed<T>().sgd_step;
     parallel_for(n, kElementwiseGrain, [&](int64_t b, int64_t e) {
-      run(s, at<T>(p, b), static_cast<const T*>(g) + b, at<T>(momentum, b), e - b);
+      run(s, offset<T>(p, b), offset<T>(g, b), offset<T>(momentum, b), e - b);
     });
   });
 }
@@ -28,7 +23,7 @@ void adam_step(DType dt, const AdamStep& s, void* p, const void* g, void* m, voi
     using T = decltype(tag);
     const auto run = simd().typed<T>().adam_step;
     parallel_for(n, kElementwiseGrain, [&](int64_t b, int64_t e) {
-      run(s, at<T>(p, b), static_cast<const T*>(g) + b, at<T>(m, b), at<T>(v, b), at<T>(vmax, b), e - b);
+      run(s, offset<T>(p, b), offset<T>(g, b), offset<T>(m, b), offset<T>(v, b), offset<T>(vmax, b), e - b);
     });
   });
 }
@@ -38,7 +33,7 @@ void radam_step(DType dt, const RAdamStep& s, void* p, const void* g, void* m, v
     using T = decltype(tag);
     const auto run = simd().typed<T>().radam_step;
     parallel_for(n, kElementwiseGrain, [&](int64_t b, int64_t e) {
-      run(s, at<T>(p, b), static_cast<const T*>(g) + b, at<T>(m, b), at<T>(v, b), at<T>(slow, b), e - b);
+      run(s, offset<T>(p, b), offset<T>(g, b), offset<T>(m, b), offset<T>(v, b), offset<T>(slow, b), e - b);
     });
   });
 }

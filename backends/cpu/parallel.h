@@ -34,6 +34,17 @@ void parallel_for(int64_t n, int64_t grain, F&& f) {
                     [&](const tbb::blocked_range<int64_t>& r) { f(r.begin(), r.end()); });
 }
 
+// Element i of a raw buffer of T, or null when the buffer is (optional outputs and inputs of the
+// kernels), for handing a chunk of the work to a per-target loop.
+template <class T>
+T* offset(void* p, int64_t i) {
+  return p ? static_cast<T*>(p) + i : nullptr;
+}
+template <class T>
+const T* offset(const void* p, int64_t i) {
+  return p ? static_cast<const T*>(p) + i : nullptr;
+}
+
 // Elements per task for memory-bound element-wise loops.
 constexpr int64_t kElementwiseGrain = 32768;
 

@@ -18,22 +18,11 @@ void nearest_level(DType dt, const void* x, int64_t n, const double* levels, con
   dispatch_floating(dt, "nearest_level", [&](auto tag) {
     using T = decltype(tag);
     const std::vector<T> lv(levels, levels + nlev);
-    const T* xs = static_cast<const T*>(x);
-    T* vs = static_cast<T*>(value);
     const auto run = simd().typed<T>().nearest_level;
     parallel_for(n, kElementwiseGrain / 8, [&](int64_t b, int64_t e) {
-      run(xs + b, e - b, lv.data(), rank, nlev, vs ? vs + b : nullptr, index ? index + b : nullptr);
+      run(offset<T>(x, b), e - b, lv.data(), rank, nlev, offset<T>(value, b), offset<int32_t>(index, b));
     });
   });
-}
-
-template <class T>
-T* at(void* p, int64_t i) {
-  return static_cast<T*>(p) + i;
-}
-template <class T>
-const T* at(const void* p, int64_t i) {
-  return static_cast<const T*>(p) + i;
 }
 
 void round_to_fixed(DType dt, const void* x, int64_t n, double delta, double lo, double hi, void* y) {
@@ -41,7 +30,7 @@ void round_to_fixed(DType dt, const void* x, int64_t n, double delta, double lo,
     using T = decltype(tag);
     const auto run = simd().typed<T>().round_to_fixed;
     parallel_for(n, kElementwiseGrain, [&](int64_t b, int64_t e) {
-      run(at<T>(x, b), e - b, static_cast<T>(delta), static_cast<T>(lo), static_cast<T>(hi), at<T>(y, b));
+      run(offset<T>(x, b), e - b, static_cast<T>(delta), static_cast<T>(lo), static_cast<T>(hi), offset<T>(y, b));
     });
   });
 }
@@ -51,7 +40,7 @@ void deepshift_ps_forward(DType dt, int64_t n, double lo, void* shift, const voi
     using T = decltype(tag);
     const auto run = simd().typed<T>().deepshift_ps_forward;
     parallel_for(n, kElementwiseGrain, [&](int64_t b, int64_t e) {
-      run(e - b, static_cast<T>(lo), at<T>(shift, b), at<T>(sign, b), at<T>(w, b));
+      run(e - b, static_cast<T>(lo), offset<T>(shift, b), offset<T>(sign, b), offset<T>(w, b));
     });
   });
 }
@@ -61,7 +50,7 @@ void deepshift_ps_backward(DType dt, int64_t n, const void* shift, const void* s
     using T = decltype(tag);
     const auto run = simd().typed<T>().deepshift_ps_backward;
     parallel_for(n, kElementwiseGrain, [&](int64_t b, int64_t e) {
-      run(e - b, at<T>(shift, b), at<T>(sign, b), at<T>(g, b), at<T>(gshift, b));
+      run(e - b, offset<T>(shift, b), offset<T>(sign, b), offset<T>(g, b), offset<T>(gshift, b));
     });
   });
 }
@@ -71,7 +60,7 @@ void deepshift_q_forward(DType dt, int64_t n, double lo, double hi, void* w, voi
     using T = decltype(tag);
     const auto run = simd().typed<T>().deepshift_q_forward;
     parallel_for(n, kElementwiseGrain / 8, [&](int64_t b, int64_t e) {
-      run(e - b, static_cast<T>(lo), static_cast<T>(hi), at<T>(w, b), at<T>(wq, b));
+      run(e - b, static_cast<T>(lo), static_cast<T>(hi), offset<T>(w, b), offset<T>(wq, b));
     });
   });
 }
@@ -82,13 +71,13 @@ constexpr int kMaxLatents = 8;
 template <class T>
 std::array<const T*, kMaxLatents> offset_in(const void* const* p, int k, int64_t b) {
   std::array<const T*, kMaxLatents> out{};
-  for (int j = 0; j < k; ++j) out[size_t(j)] = static_cast<const T*>(p[j]) + b;
+  for (int j = 0; j < k; ++j) out[size_t(j)] = offset<T>(p[j], b);
   return out;
 }
 template <class T>
 std::array<T*, kMaxLatents> offset_out(void* const* p, int k, int64_t b) {
   std::array<T*, kMaxLatents> out{};
-  for (int j = 0; j < k; ++j) out[size_t(j)] = p[j] ? static_cast<T*>(p[j]) + b : nullptr;
+  for (int j = 0; j < k; ++j) out[size_t(j)] = offset<T>(p[j], b);
   return out;
 }
 
@@ -104,7 +93,7 @@ void s3_forward(DType dt, int64_t n, int k, const void* weight, const void* spar
     const auto run = simd().typed<T>().s3_forward;
     parallel_for(n, kElementwiseGrain, [&](int64_t b, int64_t e) {
       const auto sh = offset_in<T>(shifts, k, b);
-      run(e - b, k, at<T>(weight, b), at<T>(sparse, b), sh.data(), static_cast<T>(scale), at<T>(w, b));
+      run(e - b, k, offset<T>(weight, b), offset<T>(sparse, b), sh.data(), static_cast<T>(scale), offset<T>(w, b));
     });
   });
 }
@@ -118,8 +107,8 @@ void s3_backward(DType dt, int64_t n, int k, const void* weight, const void* spa
     parallel_for(n, kElementwiseGrain, [&](int64_t b, int64_t e) {
       const auto sh = offset_in<T>(shifts, k, b);
       const auto gs = offset_out<T>(gshifts, k, b);
-      run(e - b, k, at<T>(weight, b), at<T>(sparse, b), sh.data(), static_cast<T>(scale), at<T>(g, b),
-          gweight ? at<T>(gweight, b) : nullptr, gsparse ? at<T>(gsparse, b) : nullptr, gs.data());
+      run(e - b, k, offset<T>(weight, b), offset<T>(sparse, b), sh.data(), static_cast<T>(scale), offset<T>(g, b),
+          offset<T>(gweight, b), offset<T>(gsparse, b), gs.data());
     });
   });
 }
@@ -131,7 +120,7 @@ void denseshift_forward(DType dt, int64_t n, int k, const void* weight, const vo
     const auto run = simd().typed<T>().denseshift_forward;
     parallel_for(n, kElementwiseGrain, [&](int64_t b, int64_t e) {
       const auto gt = offset_in<T>(gates, k, b);
-      run(e - b, k, at<T>(weight, b), gt.data(), static_cast<T>(scale), at<T>(w, b));
+      run(e - b, k, offset<T>(weight, b), gt.data(), static_cast<T>(scale), offset<T>(w, b));
     });
   });
 }
@@ -145,8 +134,8 @@ void denseshift_backward(DType dt, int64_t n, int k, const void* weight, const v
     parallel_for(n, kElementwiseGrain, [&](int64_t b, int64_t e) {
       const auto gt = offset_in<T>(gates, k, b);
       const auto gg = offset_out<T>(ggates, k, b);
-      run(e - b, k, at<T>(weight, b), gt.data(), static_cast<T>(scale), at<T>(g, b),
-          gweight ? at<T>(gweight, b) : nullptr, gg.data());
+      run(e - b, k, offset<T>(weight, b), gt.data(), static_cast<T>(scale), offset<T>(g, b),
+          offset<T>(gweight, b), gg.data());
     });
   });
 }
@@ -156,7 +145,7 @@ void apot_clip(DType dt, const void* x, int64_t n, double a, double lo, double h
     using T = decltype(tag);
     const auto run = simd().typed<T>().apot_clip;
     parallel_for(n, kElementwiseGrain, [&](int64_t b, int64_t e) {
-      run(at<T>(x, b), e - b, static_cast<T>(a), static_cast<T>(lo), static_cast<T>(hi), at<T>(c, b));
+      run(offset<T>(x, b), e - b, static_cast<T>(a), static_cast<T>(lo), static_cast<T>(hi), offset<T>(c, b));
     });
   });
 }
@@ -166,7 +155,7 @@ void apot_ste(DType dt, const void* c, const void* q, int64_t n, double a, void*
     using T = decltype(tag);
     const auto run = simd().typed<T>().apot_ste;
     parallel_for(n, kElementwiseGrain, [&](int64_t b, int64_t e) {
-      run(at<T>(c, b), at<T>(q, b), e - b, static_cast<T>(a), at<T>(u, b), at<T>(out, b));
+      run(offset<T>(c, b), offset<T>(q, b), e - b, static_cast<T>(a), offset<T>(u, b), offset<T>(out, b));
     });
   });
 }
@@ -177,8 +166,8 @@ void apot_backward(DType dt, const void* g, const void* x, const void* u, int64_
     using T = decltype(tag);
     const auto run = simd().typed<T>().apot_backward;
     parallel_for(n, kElementwiseGrain, [&](int64_t b, int64_t e) {
-      run(at<T>(g, b), at<T>(x, b), at<T>(u, b), e - b, static_cast<T>(a), static_cast<T>(lo), static_cast<T>(hi),
-          gx ? at<T>(gx, b) : nullptr, at<T>(ga_out, b), at<T>(ga_ratio, b));
+      run(offset<T>(g, b), offset<T>(x, b), offset<T>(u, b), e - b, static_cast<T>(a), static_cast<T>(lo), static_cast<T>(hi),
+          offset<T>(gx, b), offset<T>(ga_out, b), offset<T>(ga_ratio, b));
     });
   });
 }

@@ -15,19 +15,6 @@ HWY_BEFORE_NAMESPACE();
 namespace sl::cpu::HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
 
-// out[i] = f(d, in[i]...) for i < n, f written once over Highway vectors. Whole vectors first, then
-// the last n % lanes elements one by one through one-lane vectors: the same operations on every
-// element, so the tail rounds exactly like the body.
-template <class T, class F, class... In>
-HWY_INLINE void Map(T* HWY_RESTRICT out, int64_t n, const F& f, const In* HWY_RESTRICT... in) {
-  const hn::ScalableTag<T> d;
-  const int64_t lanes = static_cast<int64_t>(hn::Lanes(d));
-  int64_t i = 0;
-  for (; i + lanes <= n; i += lanes) hn::StoreU(f(d, hn::LoadU(d, in + i)...), d, out + i);
-  const hn::CappedTag<T, 1> d1;
-  for (; i < n; ++i) hn::StoreU(f(d1, hn::LoadU(d1, in + i)...), d1, out + i);
-}
-
 // f(d, i) for the vectors that cover [0, n): whole vectors of d from i = 0, then one-lane vectors
 // for the tail, so every element takes the same instructions; f loads and stores what it needs.
 template <class T, class F>
@@ -38,6 +25,12 @@ HWY_INLINE void ForEachVector(int64_t n, const F& f) {
   for (; i + lanes <= n; i += lanes) f(d, i);
   const hn::CappedTag<T, 1> d1;
   for (; i < n; ++i) f(d1, i);
+}
+
+// out[i] = f(d, in[i]...) for i < n, f written once over Highway vectors.
+template <class T, class F, class... In>
+HWY_INLINE void Map(T* HWY_RESTRICT out, int64_t n, const F& f, const In* HWY_RESTRICT... in) {
+  ForEachVector<T>(n, [&](auto d, int64_t i) HWY_ATTR { hn::StoreU(f(d, hn::LoadU(d, in + i)...), d, out + i); });
 }
 
 }  // namespace sl::cpu::HWY_NAMESPACE
