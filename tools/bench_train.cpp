@@ -116,18 +116,19 @@ void run(const TrainBenchOptions& o) {
   nlohmann::ordered_json results = nlohmann::ordered_json::array();
   for (int threads : o.threads) {
     // Each family beside the FP32 step of the same model and thread count, when "none" is listed.
+    std::vector<nlohmann::ordered_json> group;
     double fp32_ms = 0;
     for (const std::string& quant : o.quant) {
-      nlohmann::ordered_json r = bench_one(o, quant, threads);
-      if (quant == "none") fp32_ms = r["ms_median"].get<double>();
-      results.push_back(r);
+      group.push_back(bench_one(o, quant, threads));
+      if (quant == "none") fp32_ms = group.back()["ms_median"].get<double>();
     }
-    if (fp32_ms <= 0) continue;
-    for (nlohmann::ordered_json& r : results)
-      if (r["threads"] == results.back()["threads"] && !r.contains("vs_fp32")) {
+    for (nlohmann::ordered_json& r : group) {
+      if (fp32_ms > 0) {
         r["vs_fp32"] = r["ms_median"].get<double>() / fp32_ms;
         fmt::print("  {:<40} {:5.2f} x the FP32 step\n", r["id"].get<std::string>(), r["vs_fp32"].get<double>());
       }
+      results.push_back(r);
+    }
   }
   if (o.json.empty()) return;
   nlohmann::ordered_json doc = {{"meta",
