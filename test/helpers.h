@@ -52,6 +52,11 @@ std::string error_of(F&& f) {
 
 namespace sl::test {
 
+// CPU targets whose multiply-add is one rounding (FMA): their f32 GEMM results agree to the bit.
+inline bool target_has_fma(const std::string& target) {
+  return target == "avx512-vnni" || target == "avx512" || target == "avx2" || target == "neon";
+}
+
 inline std::string golden_path(const std::string& name) { return std::string(SHIFTLAB_TEST_DATA) + "/golden/" + name; }
 
 // Element-wise |got - want| <= tol * max(1, |want|); NaN must match NaN, infinities must match.

@@ -83,7 +83,7 @@ TEST_CASE("conv2d results are bitwise identical across FMA targets and thread co
     ConvRun first;
     std::string first_target;
     for (const std::string& target : cpu::available_cpu_targets()) {
-      if (target != "avx512" && target != "avx2" && target != "neon") continue;  // one rounding per multiply-add
+      if (!test::target_has_fma(target)) continue;
       cpu::ScopedCpuTarget scoped(target);
       for (int threads : {1, 2}) {
         ThreadLimit limit(threads);

@@ -22,8 +22,6 @@ namespace {
 
 std::vector<float> random_floats(size_t n, uint64_t seed) { return randf({static_cast<int64_t>(n)}, seed).to_vector<float>(); }
 
-// Targets whose multiply-add is one rounding (FMA): their GEMM results agree to the bit.
-bool has_fma(const std::string& target) { return target == "avx512" || target == "avx2" || target == "neon"; }
 
 bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
   return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
@@ -161,7 +159,7 @@ TEST_CASE("GEMM results are bitwise identical across FMA targets and thread coun
   std::vector<float> first;
   std::string first_target;
   for (const std::string& target : cpu::available_cpu_targets()) {
-    if (!has_fma(target)) continue;
+    if (!test::target_has_fma(target)) continue;
     ScopedCpuTarget scoped(target);
     for (int threads : {1, 2}) {
       ThreadLimit limit(threads);

@@ -9,10 +9,13 @@ void add_bench_command(CLI::App& app);
 void add_bench_data_command(CLI::App& bench);
 // `bench train` (tools/bench_train.cpp), registered by add_bench_command.
 void add_bench_train_command(CLI::App& bench);
+// `bench infer` (tools/bench_infer.cpp), registered by add_bench_command.
+void add_bench_infer_command(CLI::App& bench);
 void add_count_command(CLI::App& app);
 void add_quantize_command(CLI::App& app);
 void add_convert_command(CLI::App& app);
 void add_inspect_command(CLI::App& app);
+void add_export_command(CLI::App& app);
 // `train` and `eval` (tools/train.cpp); their callbacks store the process exit status.
 void add_train_commands(CLI::App& app, int& exit_code);
 

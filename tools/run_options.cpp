@@ -62,6 +62,16 @@ bool given(const CliState& st, const std::string& key) {
   return false;
 }
 
+// Applies the --config file, then the flags given, over a config seeded from a checkpoint.
+RunConfig finish(const CliState& st, RunConfig c, const nlohmann::json& file_json, const std::string& checkpoint_key,
+                 const std::string& checkpoint) {
+  apply_json(c, file_json, st.config_file);
+  apply_given(st, c);
+  if (!checkpoint.empty()) (checkpoint_key == "resume" ? c.resume : c.weights) = checkpoint;
+  validate(c);
+  return c;
+}
+
 }  // namespace
 
 // Defaults <- checkpoint config <- --config file <- flags.
@@ -76,11 +86,15 @@ RunConfig resolve(const CliState& st, const std::string& checkpoint_key, const s
     Checkpoint k = load_checkpoint(ckpt);
     if (!k.config.is_null() && !k.config.empty()) apply_json(c, k.config, ckpt + " (stored run config)");
   }
-  apply_json(c, file_json, st.config_file);
-  apply_given(st, c);
-  if (!checkpoint.empty()) (checkpoint_key == "resume" ? c.resume : c.weights) = checkpoint;
-  validate(c);
-  return c;
+  return finish(st, c, file_json, checkpoint_key, checkpoint);
+}
+
+RunConfig resolve_stored(const CliState& st, const nlohmann::json& stored, const std::string& source) {
+  RunConfig c;
+  if (!stored.is_null() && !stored.empty()) apply_json(c, stored, source + " (stored run config)");
+  nlohmann::json file_json = nlohmann::json::object();
+  if (!st.config_file.empty()) file_json = load_config_json(st.config_file);
+  return finish(st, c, file_json, "", "");
 }
 
 }  // namespace sl::tools

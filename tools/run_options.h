@@ -4,6 +4,7 @@
 // --resume; the others: --weights), the --config file, then the flags given.
 #pragma once
 #include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
 
 #include <string>
 #include <utility>
@@ -24,5 +25,8 @@ void add_run_options(CLI::App* cmd, CliState& state);
 // checkpoint_key: "resume" or "weights", the key whose checkpoint supplies the stored run config;
 // `checkpoint` (when not empty) is that checkpoint, given some other way (inspect's argument).
 RunConfig resolve(const CliState& state, const std::string& checkpoint_key, const std::string& checkpoint = "");
+// The same order with the stored run config given as JSON (a deploy model's "config" metadata);
+// `source` names where it came from in errors.
+RunConfig resolve_stored(const CliState& state, const nlohmann::json& stored, const std::string& source);
 
 }  // namespace sl::tools

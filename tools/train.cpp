@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <memory>
 
+#include "deploy/runtime.h"
+#include "engine/factory.h"
 #include "tools/commands.h"
 #include "tools/run_options.h"
 #include "train/trainer.h"
@@ -24,7 +26,39 @@ int run_train(const CliState& st) {
   return t.train() == RunStatus::interrupted ? 130 : 0;
 }
 
-int run_eval(const CliState& st) {
+// The deploy model on the test split of the dataset it was trained on (its stored run config, then
+// --config and flags), scored and printed as the float eval.
+int run_eval_deploy(const CliState& st, const std::string& path) {
+  deploy::InferenceModel model = deploy::InferenceModel::load(path);
+  const auto& meta = model.graph().metadata;
+  auto stored = meta.find("config");
+  nlohmann::json config = nlohmann::json::object();
+  if (stored != meta.end()) {
+    config = nlohmann::json::parse(stored->second, nullptr, false);
+    SL_CHECK(!config.is_discarded(), "{}: the stored run config is not valid JSON", path);
+  }
+  RunConfig c = resolve_stored(st, config, path);
+  c.weights.clear();
+  Loaders loaders = build_loaders(c, false);
+  fmt::print("deploy model {} (integer kernels, target {}) on {}\n", path, deploy::deploy_kernels().target,
+             loaders.test_set.dataset->describe());
+  evaluate_loader(
+      *loaders.test,
+      [&](const Tensor& x) {
+        SL_CHECK(x.size(1) == model.input_channels() && x.size(2) == model.input_height() &&
+                     x.size(3) == model.input_width(),
+                 "{}: the model takes {}x{}x{} images, the dataset gives {}", path, model.input_channels(),
+                 model.input_height(), model.input_width(), shape_str(x.shape()));
+        std::vector<float> images = x.to_vector<float>();
+        std::vector<float> logits = model.run(images.data(), x.size(0));
+        return from_vector(logits, {x.size(0), model.num_outputs()});
+      },
+      c.print_freq);
+  return 0;
+}
+
+int run_eval(const CliState& st, const std::string& deploy_model) {
+  if (!deploy_model.empty()) return run_eval_deploy(st, deploy_model);
   RunConfig c = resolve(st, "weights");
   SL_CHECK(!c.weights.empty(), "eval needs --weights CHECKPOINT");
   c.resume.clear();
@@ -45,7 +79,10 @@ void add_train_commands(CLI::App& app, int& exit_code) {
   auto eval_state = std::make_shared<CliState>();
   auto* eval = app.add_subcommand("eval", "Evaluate a checkpoint on the test split (its run config is reused)");
   add_run_options(eval, *eval_state);
-  eval->callback([eval_state, &exit_code] { exit_code = run_eval(*eval_state); });
+  auto deploy_model = std::make_shared<std::string>();
+  eval->add_option("--deploy", *deploy_model,
+                   "Evaluate this deploy model (shiftlab export) on the integer runtime instead of a checkpoint");
+  eval->callback([eval_state, deploy_model, &exit_code] { exit_code = run_eval(*eval_state, *deploy_model); });
 }
 
 }  // namespace sl::tools

@@ -188,37 +188,9 @@ PassResult Trainer::train_epoch(int64_t epoch, bool& interrupted) {
 }
 
 PassResult Trainer::evaluate() {
-  data::DataLoader& loader = *loaders_.test;
   model_->eval();
   NoGradGuard no_grad;
-  StepMeters m;
-  Progress progress("Test: ", loader.batches_per_epoch(), config_.print_freq, stdout_is_terminal());
-  loader.start_epoch(0);
-  auto start = std::chrono::steady_clock::now(), tick = start;
-  int64_t step = 0;
-  while (auto batch = loader.next()) {
-    Tensor x = batch->images.to(device_), y = batch->labels.to(device_);
-    int64_t n = x.size(0);
-    Tensor logits = (*model_)(x);
-    double loss = cross_entropy(logits, y).item();
-    int64_t c1 = topk_correct(logits, y, 1), c5 = topk_correct(logits, y, std::min<int64_t>(5, logits.size(1)));
-    auto now = std::chrono::steady_clock::now();
-    m.batch_time.update(std::chrono::duration<double>(now - tick).count());
-    tick = now;
-    m.loss.update(loss, n);
-    m.top1.update(100.0 * static_cast<double>(c1) / static_cast<double>(n), n);
-    m.top5.update(100.0 * static_cast<double>(c5) / static_cast<double>(n), n);
-    progress.update(++step, m);
-  }
-  fmt::print(" * Acc@1 {:.3f} Acc@5 {:.3f}\n", m.top1.avg(), m.top5.avg());
-  std::fflush(stdout);
-  PassResult r;
-  r.loss = m.loss.avg();
-  r.acc1 = m.top1.avg();
-  r.acc5 = m.top5.avg();
-  r.images = m.loss.count();
-  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  return r;
+  return evaluate_loader(*loaders_.test, [&](const Tensor& x) { return (*model_)(x.to(device_)); }, config_.print_freq);
 }
 
 RunStatus Trainer::train() {

@@ -7,15 +7,10 @@
 #include <string>
 
 #include "train/checkpoint.h"
+#include "train/evaluate.h"
 #include "train/setup.h"
 
 namespace sl {
-
-struct PassResult {
-  double loss = 0, acc1 = 0, acc5 = 0;
-  int64_t images = 0;
-  double seconds = 0;
-};
 
 enum class RunStatus { finished, interrupted };
 

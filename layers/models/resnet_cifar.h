@@ -28,6 +28,7 @@ class ZeroPadShortcut : public Module {
   explicit ZeroPadShortcut(int64_t pad) : pad_(pad) {}
   std::string type_name() const override { return "ZeroPadShortcut"; }
   Tensor forward(const Tensor& x) override { return subsample_pad_channels(x, pad_); }
+  int64_t pad() const { return pad_; }  // zero channels on each side
 
  private:
   int64_t pad_;

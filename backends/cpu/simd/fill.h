@@ -1,5 +1,5 @@
 // Each per-target kernel file fills its part of a SimdKernels table for the target Highway has
-// chosen at the moment of the call (target.cpp calls them once per target).
+// chosen at the moment of the call (tables.cpp calls them once per target).
 #pragma once
 #include "backends/cpu/simd/kernels.h"
 

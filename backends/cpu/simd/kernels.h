@@ -79,7 +79,7 @@ struct TypedKernels {
 };
 
 struct SimdKernels {
-  const char* target = "";  // avx512, avx2, sse4, neon, scalar
+  const char* target = "";  // avx512-vnni, avx512, avx2, sse4, neon, scalar
   int f32_lanes = 0;        // floats per vector register
   int vector_registers = 0;
   int gemm_rows = 0;  // largest register tile of the GEMM: gemm_rows x gemm_cols floats of C

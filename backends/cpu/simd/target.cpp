@@ -1,6 +1,7 @@
-// The per-target kernel tables, built once: for every target compiled in and supported by the CPU,
-// Highway is pinned to that target and each kernel file fills its slots. Switching target is then
-// a pointer swap, so tests can run every kernel on every target in one process.
+// Which SIMD target the dispatched kernels use: the targets compiled in and supported by this CPU,
+// the active one (the best, or SHIFTLAB_CPU_TARGET), and the pinning that kernel tables are built
+// with. Shared by the training kernels (tables.cpp) and the deploy runtime (deploy/kernels/), which
+// each keep one table per target in the order of cpu_target_bits(), so one switch moves both.
 #include "backends/cpu/simd/target.h"
 
 #include <hwy/highway.h>
@@ -12,7 +13,6 @@
 #include <fstream>
 #include <mutex>
 
-#include "backends/cpu/simd/fill.h"
 #include "engine/error.h"
 
 #if HWY_ARCH_X86
@@ -30,7 +30,7 @@ std::string lowercase(std::string s) {
 
 std::string target_name(int64_t bit) {
   switch (bit) {
-    case HWY_AVX3_DL: return "avx512-dl";
+    case HWY_AVX3_DL: return "avx512-vnni";  // Ice Lake / Zen 4 level: AVX-512 with VNNI, VBMI2
     case HWY_AVX3: return "avx512";
     case HWY_EMU128:
     case HWY_SCALAR: return "scalar";
@@ -38,64 +38,36 @@ std::string target_name(int64_t bit) {
   }
 }
 
-struct Entry {
-  std::string name;
-  SimdKernels kernels;
-};
-
 struct State {
-  std::vector<Entry> entries;  // best first
-  const Entry* active = nullptr;
+  std::vector<int64_t> bits;  // best first
+  std::vector<std::string> names;
+  size_t active = 0;
 };
 
-std::vector<Entry> build_entries() {
-  std::vector<Entry> entries;
-  const int64_t compiled_and_supported = hwy::SupportedTargets() & HWY_TARGETS;
-  // Lower bits are better targets.
-  for (int64_t rest = compiled_and_supported; rest != 0; rest &= rest - 1) {
-    const int64_t bit = rest & -rest;
-    hwy::SetSupportedTargetsForTest(bit);  // HWY_DYNAMIC_DISPATCH now picks `bit`
-    Entry e;
-    e.name = target_name(bit);
-    fill_gemm_kernels(e.kernels);
-    fill_norm_kernels(e.kernels);
-    fill_elementwise_kernels(e.kernels);
-    fill_pool_quant_kernels(e.kernels);
-    fill_optim_kernels(e.kernels);
-    fill_shift_quant_kernels(e.kernels);
-    entries.push_back(std::move(e));
-  }
-  hwy::SetSupportedTargetsForTest(0);
-  for (Entry& e : entries) e.kernels.target = e.name.c_str();
-  return entries;
-}
-
-std::string joined_names(const std::vector<Entry>& entries) {
+std::string joined(const std::vector<std::string>& names) {
   std::string s;
-  for (const Entry& e : entries) s += (s.empty() ? "" : " ") + e.name;
+  for (const std::string& n : names) s += (s.empty() ? "" : " ") + n;
   return s;
 }
 
-const Entry* find(const State& st, const std::string& name) {
-  for (const Entry& e : st.entries)
-    if (e.name == name) return &e;
-  return nullptr;
-}
-
-const Entry& checked(const State& st, const std::string& name, const char* source) {
-  const Entry* e = find(st, name);
-  SL_CHECK(e, "{}{}: this CPU ({}) and build run only the targets {}", source, name, cpu_model(),
-           joined_names(st.entries));
-  return *e;
+size_t checked_index(const State& st, const std::string& name, const char* source) {
+  auto it = std::find(st.names.begin(), st.names.end(), name);
+  SL_CHECK(it != st.names.end(), "{}{}: this CPU ({}) and build run only the targets {}", source, name, cpu_model(),
+           joined(st.names));
+  return static_cast<size_t>(it - st.names.begin());
 }
 
 State& state() {
   static State st = [] {
     State s;
-    s.entries = build_entries();
-    s.active = &s.entries.front();
+    const int64_t compiled_and_supported = hwy::SupportedTargets() & HWY_TARGETS;
+    // Lower bits are better targets.
+    for (int64_t rest = compiled_and_supported; rest != 0; rest &= rest - 1) {
+      s.bits.push_back(rest & -rest);
+      s.names.push_back(target_name(rest & -rest));
+    }
     const char* env = std::getenv("SHIFTLAB_CPU_TARGET");
-    if (env && *env) s.active = &checked(s, lowercase(env), "SHIFTLAB_CPU_TARGET=");
+    if (env && *env) s.active = checked_index(s, lowercase(env), "SHIFTLAB_CPU_TARGET=");
     return s;
   }();
   return st;
@@ -103,19 +75,28 @@ State& state() {
 
 }  // namespace
 
-const SimdKernels& simd() { return state().active->kernels; }
+const std::vector<int64_t>& cpu_target_bits() { return state().bits; }
 
-std::vector<std::string> available_cpu_targets() {
-  std::vector<std::string> names;
-  for (const Entry& e : state().entries) names.push_back(e.name);
-  return names;
+size_t cpu_target_index() { return state().active; }
+
+void build_for_each_target(const std::function<void(size_t index, const char* name)>& fill) {
+  static std::mutex pinning;  // SetSupportedTargetsForTest is process-wide
+  std::lock_guard<std::mutex> lock(pinning);
+  const State& st = state();
+  for (size_t i = 0; i < st.bits.size(); ++i) {
+    hwy::SetSupportedTargetsForTest(st.bits[i]);  // HWY_DYNAMIC_DISPATCH now picks this target
+    fill(i, st.names[i].c_str());
+  }
+  hwy::SetSupportedTargetsForTest(0);
 }
 
-std::string cpu_target() { return state().active->name; }
+std::vector<std::string> available_cpu_targets() { return state().names; }
+
+std::string cpu_target() { return state().names[state().active]; }
 
 void set_cpu_target(const std::string& name) {
   State& st = state();
-  st.active = &checked(st, name, "CPU target ");
+  st.active = checked_index(st, name, "CPU target ");
 }
 
 std::string cpu_model() {
@@ -145,7 +126,7 @@ std::string cpu_model() {
 }
 
 std::string cpu_description() {
-  return cpu_model() + ", target " + cpu_target() + " (available: " + joined_names(state().entries) + ")";
+  return cpu_model() + ", target " + cpu_target() + " (available: " + joined(state().names) + ")";
 }
 
 }  // namespace sl::cpu

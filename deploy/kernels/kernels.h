@@ -1,0 +1,98 @@
+// The deploy runtime's integer kernels: one DeployKernels table per SIMD target (the same targets and
+// order as the training kernels, backends/cpu/simd/target.h), so SHIFTLAB_CPU_TARGET and
+// ScopedCpuTarget switch both. Activations are uint8 NHWC with a per-tensor scale and zero point
+// (real = scale * (q - zero_point)); weights are int8 per output channel.
+//
+// A convolution is an implicit GEMM: output pixels are rows, output channels columns, k runs over
+// (ky, kx, input channel), read straight from the NHWC input (no im2col copy). k is taken in groups
+// of 4 uint8 x int8 products summed into a 32-bit lane: vpdpbusd on AVX-512 VNNI, pmaddubsw +
+// pmaddwd on SSE4 / AVX2 / AVX-512, widening arithmetic elsewhere. The 32-bit sums are exact; the
+// epilogue (scale, bias, ReLU, residual add, requantisation) is the same sequence of IEEE float
+// operations on every target, so every target matches the scalar reference (deploy/reference.h)
+// bit for bit.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+namespace sl::deploy {
+
+// Channels are stored in groups of 4 (the bytes one 32-bit lane multiplies): a tensor of c channels
+// has a channel stride of channel_stride(c) bytes per pixel; the padding channels meet zero weights.
+inline int64_t channel_stride(int64_t c) { return (c + 3) / 4 * 4; }
+
+// Weights are int8 in [-kMaxWeight, kMaxWeight]: then the pairwise uint8 x int8 sums of pmaddubsw
+// (255 * 64 * 2 = 32640) never saturate, so the non-VNNI targets sum exactly as vpdpbusd does.
+constexpr int kMaxWeight = 64;
+
+// A uint8 NHWC tensor view (channel stride cs = channel_stride(c)).
+struct QTensorView {
+  const uint8_t* data = nullptr;
+  int64_t n = 0, h = 0, w = 0, c = 0, cs = 0;
+  float scale = 1;
+  int32_t zero_point = 0;
+};
+
+// What a conv adds to its result before the last ReLU: a uint8 tensor read at (n, y * stride,
+// x * stride, c - channel_offset), zero (the real value) outside its channels (ResNet's option-A
+// shortcut subsamples and zero-pads channels; stride 1, offset 0 is the identity shortcut).
+struct Residual {
+  QTensorView tensor;
+  int64_t stride = 1, channel_offset = 0;
+};
+
+// Weights rearranged for one target: panels of `panel_width` output channels; within a panel, k in
+// (ky, kx, channel-group) order, each group one 32-bit word (4 int8) per channel:
+// word ((p * groups + g) * panel_width + j). Zero beyond the real channels (output and input).
+struct PackedWeights {
+  int64_t cout = 0, kh = 0, kw = 0, cin = 0, groups = 0, panels = 0, panel_width = 0;
+  std::vector<int8_t> data;
+};
+
+struct ConvJob {
+  QTensorView input;
+  int64_t kh = 1, kw = 1, stride = 1, pad = 0;
+  int64_t ho = 0, wo = 0, cout = 0;
+  // Per input channel (dy, dx) read offsets (ShiftResNet's shift folded into a 1x1 conv), or null.
+  const int8_t* shift = nullptr;
+  const PackedWeights* weights = nullptr;
+  // Per output channel, padded with zeros to panels * panel_width: the exact integer correction
+  // zero_point * sum(w), then y = float(acc - correction) * multiplier + bias.
+  const int32_t* correction = nullptr;
+  const float* multiplier = nullptr;
+  const float* bias = nullptr;
+  bool relu = false;             // after the bias
+  const Residual* residual = nullptr;
+  bool relu_after_add = false;
+  // Output: uint8 NHWC (channel stride channel_stride(cout)) requantised with (out_scale,
+  // out_zero_point), or float [rows][cout] when out_f32 is set.
+  uint8_t* out_u8 = nullptr;
+  float* out_f32 = nullptr;
+  float out_inv_scale = 1;
+  int32_t out_zero_point = 0;
+};
+
+struct DeployKernels {
+  const char* target = "";
+  int lanes = 0;        // int32 lanes per vector (output channels per vector)
+  int64_t tile_rows = 0;                           // output pixels per tile (largest)
+  // Packs int8 weights [cout][kh][kw][cin] for this target.
+  void (*pack_weights)(const int8_t* w, int64_t cout, int64_t kh, int64_t kw, int64_t cin, PackedWeights& out) = nullptr;
+  // Rows (output pixels, n * ho * wo in order) [row_begin, row_end) of a convolution.
+  void (*conv_rows)(const ConvJob& job, int64_t row_begin, int64_t row_end) = nullptr;
+  // 2x2 max pooling, stride 2, no padding, on pixels [begin, end) of the output (NHWC, cs bytes each).
+  void (*max_pool_2x2)(const uint8_t* in, int64_t h, int64_t w, int64_t cs, uint8_t* out, int64_t ho, int64_t wo,
+                       int64_t pixel_begin, int64_t pixel_end) = nullptr;
+  // float NCHW images [n, c, h, w] -> uint8 NHWC with channel stride cs (padding channels = zp):
+  // q = nearest(clamp(x * inv_scale + zp, 0, 255)).
+  void (*quantize_input)(const float* x, int64_t n, int64_t c, int64_t hw, int64_t cs, float inv_scale,
+                         int32_t zero_point, uint8_t* q) = nullptr;
+};
+
+// The table of the active CPU target.
+const DeployKernels& deploy_kernels();
+
+// Filled once per target by each kernel file.
+void fill_conv_kernels(DeployKernels& k);
+void fill_misc_kernels(DeployKernels& k);
+
+}  // namespace sl::deploy

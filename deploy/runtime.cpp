@@ -1,0 +1,205 @@
+// Runs a deploy graph: per op, the active target's kernel over ranges of output pixels (oneTBB), the
+// activations in uint8 buffers owned by the model (NHWC, channels padded to groups of 4). Weights are
+// packed per target on first use and kept, so switching targets (tests, SHIFTLAB_CPU_TARGET) costs
+// one packing.
+#include "deploy/runtime.h"
+
+#include <tbb/blocked_range.h>
+#include <tbb/parallel_for.h>
+
+#include <algorithm>
+
+#include "backends/cpu/simd/target.h"
+#include "engine/error.h"
+#include "engine/threads.h"
+
+namespace sl::deploy {
+
+struct InferenceModel::PreparedConv {
+  // Per output channel, zero-padded to whole panels (the kernels load whole vectors).
+  std::vector<int32_t> correction;  // the input zero point * sum of the channel's weights
+  std::vector<float> multiplier;    // out_scale * input scale
+  std::vector<float> bias;
+  std::vector<std::unique_ptr<PackedWeights>> packed;  // per target index
+  std::vector<uint8_t> mapped;      // the input through input_map, when the conv has one
+  Residual residual;
+};
+
+InferenceModel InferenceModel::load(const std::string& path) { return InferenceModel(load_model(path)); }
+
+InferenceModel::InferenceModel(Graph graph) : graph_(std::move(graph)) {
+  validate(graph_);
+  for (const ConvSpec& c : graph_.convs) {
+    auto p = std::make_unique<PreparedConv>();
+    const TensorSpec& tensor = graph_.tensors[static_cast<size_t>(c.input)];
+    const float in_scale = c.input_map.empty() ? tensor.scale : c.input_scale;
+    const int32_t in_zero_point = c.input_map.empty() ? tensor.zero_point : c.input_zero_point;
+    const int64_t k = c.kh * c.kw * c.cin;
+    // Wide enough for the widest panel of any target (4 vectors of 16 lanes).
+    const auto padded = static_cast<size_t>((c.cout + 63) / 64 * 64);
+    p->correction.assign(padded, 0);
+    p->multiplier.assign(padded, 0.0f);
+    p->bias.assign(padded, 0.0f);
+    for (int64_t oc = 0; oc < c.cout; ++oc) {
+      int64_t sum = 0;
+      for (int64_t q = 0; q < k; ++q) sum += c.weights[static_cast<size_t>(oc * k + q)];
+      p->correction[static_cast<size_t>(oc)] = static_cast<int32_t>(sum * in_zero_point);
+      p->multiplier[static_cast<size_t>(oc)] = c.out_scale[static_cast<size_t>(oc)] * in_scale;
+      p->bias[static_cast<size_t>(oc)] = c.bias[static_cast<size_t>(oc)];
+    }
+    p->packed.resize(cpu::cpu_target_bits().size());
+    prepared_.push_back(std::move(p));
+  }
+  buffers_.resize(graph_.tensors.size());
+}
+
+InferenceModel::InferenceModel(InferenceModel&&) noexcept = default;
+InferenceModel& InferenceModel::operator=(InferenceModel&&) noexcept = default;
+InferenceModel::~InferenceModel() = default;
+
+int64_t InferenceModel::num_outputs() const {
+  const TensorSpec& out = graph_.tensors[static_cast<size_t>(graph_.output)];
+  return out.h * out.w * out.c;
+}
+
+std::vector<uint8_t> InferenceModel::tensor_codes(int id) const {
+  const TensorSpec& t = graph_.tensors[static_cast<size_t>(id)];
+  const std::vector<uint8_t>& b = buffers_[static_cast<size_t>(id)];
+  const int64_t cs = channel_stride(t.c), pixels = static_cast<int64_t>(b.size()) / cs;
+  std::vector<uint8_t> dense(static_cast<size_t>(pixels * t.c));
+  for (int64_t p = 0; p < pixels; ++p) std::copy(b.data() + p * cs, b.data() + p * cs + t.c, dense.data() + p * t.c);
+  return dense;
+}
+
+namespace {
+
+// Output pixels per parallel task: whole tiles, at least two tasks per thread when there is work
+// for them, none when the op is too small to pay for a task.
+int64_t rows_per_task(int64_t rows, int64_t tile_rows, int64_t macs_per_row) {
+  const int threads = num_threads();
+  constexpr int64_t kMinMacsPerTask = 1 << 18;
+  int64_t per = std::max<int64_t>(tile_rows, kMinMacsPerTask / std::max<int64_t>(1, macs_per_row));
+  per = std::max(per, (rows + 2 * threads - 1) / (2 * threads));
+  return (per + tile_rows - 1) / tile_rows * tile_rows;
+}
+
+QTensorView view(const TensorSpec& t, const std::vector<uint8_t>& bytes, int64_t n) {
+  QTensorView v;
+  v.data = bytes.data();
+  v.n = n;
+  v.h = t.h;
+  v.w = t.w;
+  v.c = t.c;
+  v.cs = channel_stride(t.c);
+  v.scale = t.scale;
+  v.zero_point = t.zero_point;
+  return v;
+}
+
+}  // namespace
+
+void InferenceModel::run_conv(const ConvSpec& spec, PreparedConv& prep, int64_t n, float* logits) {
+  const DeployKernels& kern = deploy_kernels();
+  const TensorSpec& in = graph_.tensors[static_cast<size_t>(spec.input)];
+  const TensorSpec& out = graph_.tensors[static_cast<size_t>(spec.output)];
+  auto& slot = prep.packed[cpu::cpu_target_index()];
+  if (!slot) {
+    slot = std::make_unique<PackedWeights>();
+    kern.pack_weights(spec.weights.data(), spec.cout, spec.kh, spec.kw, spec.cin, *slot);
+  }
+  ConvJob job;
+  job.input = view(in, buffers_[static_cast<size_t>(spec.input)], n);
+  if (!spec.input_map.empty()) {  // the layer's activation quantiser: one table lookup per code
+    const std::vector<uint8_t>& src = buffers_[static_cast<size_t>(spec.input)];
+    prep.mapped.resize(src.size());
+    for (size_t i = 0; i < src.size(); ++i) prep.mapped[i] = spec.input_map[src[i]];
+    job.input.data = prep.mapped.data();
+    job.input.scale = spec.input_scale;
+    job.input.zero_point = spec.input_zero_point;
+  }
+  job.kh = spec.kh;
+  job.kw = spec.kw;
+  job.stride = spec.stride;
+  job.pad = spec.pad;
+  job.ho = out.h;
+  job.wo = out.w;
+  job.cout = spec.cout;
+  job.shift = spec.shift.empty() ? nullptr : spec.shift.data();
+  job.weights = slot.get();
+  job.correction = prep.correction.data();
+  job.multiplier = prep.multiplier.data();
+  job.bias = prep.bias.data();
+  job.relu = spec.relu;
+  if (spec.residual >= 0) {
+    prep.residual.tensor = view(graph_.tensors[static_cast<size_t>(spec.residual)],
+                                buffers_[static_cast<size_t>(spec.residual)], n);
+    prep.residual.stride = spec.residual_stride;
+    prep.residual.channel_offset = spec.residual_channel_offset;
+    job.residual = &prep.residual;
+    job.relu_after_add = spec.relu_after_add;
+  }
+  const int64_t rows = n * out.h * out.w;
+  if (out.f32) {
+    job.out_f32 = logits;
+  } else {
+    auto& buf = buffers_[static_cast<size_t>(spec.output)];
+    buf.resize(static_cast<size_t>(rows * channel_stride(out.c)));
+    job.out_u8 = buf.data();
+    job.out_inv_scale = 1.0f / out.scale;
+    job.out_zero_point = out.zero_point;
+  }
+  const int64_t per = rows_per_task(rows, kern.tile_rows, spec.kh * spec.kw * spec.cin * spec.cout);
+  if (per >= rows) {
+    kern.conv_rows(job, 0, rows);
+    return;
+  }
+  tbb::parallel_for(tbb::blocked_range<int64_t>(0, (rows + per - 1) / per, 1), [&](const tbb::blocked_range<int64_t>& r) {
+    for (int64_t t = r.begin(); t < r.end(); ++t) kern.conv_rows(job, t * per, std::min(rows, (t + 1) * per));
+  });
+}
+
+void InferenceModel::run_pool(const PoolSpec& spec, int64_t n) {
+  const TensorSpec& in = graph_.tensors[static_cast<size_t>(spec.input)];
+  const TensorSpec& out = graph_.tensors[static_cast<size_t>(spec.output)];
+  const int64_t cs = channel_stride(in.c);
+  const auto& src = buffers_[static_cast<size_t>(spec.input)];
+  auto& dst = buffers_[static_cast<size_t>(spec.output)];
+  dst.resize(static_cast<size_t>(n * out.h * out.w * cs));
+  if (spec.kind == PoolKind::max_2x2) {
+    deploy_kernels().max_pool_2x2(src.data(), in.h, in.w, cs, dst.data(), out.h, out.w, 0, n * out.h * out.w);
+    return;
+  }
+  // Global average: the mean of the codes, rounded half up (the scale and zero point carry over).
+  const int64_t hw = in.h * in.w;
+  std::vector<int64_t> sums(static_cast<size_t>(cs));
+  for (int64_t img = 0; img < n; ++img) {
+    std::fill(sums.begin(), sums.end(), 0);
+    const uint8_t* p = src.data() + img * hw * cs;
+    for (int64_t i = 0; i < hw; ++i)
+      for (int64_t ch = 0; ch < cs; ++ch) sums[static_cast<size_t>(ch)] += p[i * cs + ch];
+    for (int64_t ch = 0; ch < cs; ++ch)
+      dst[static_cast<size_t>(img * cs + ch)] = static_cast<uint8_t>((sums[static_cast<size_t>(ch)] + hw / 2) / hw);
+  }
+}
+
+void InferenceModel::run(const float* images, int64_t n, float* logits) {
+  SL_CHECK(n >= 0, "InferenceModel::run: batch size {} is negative", n);
+  if (n == 0) return;
+  const TensorSpec& in = graph_.tensors[0];
+  auto& q = buffers_[0];
+  const int64_t cs = channel_stride(in.c);
+  q.resize(static_cast<size_t>(n * in.h * in.w * cs));
+  deploy_kernels().quantize_input(images, n, in.c, in.h * in.w, cs, 1.0f / in.scale, in.zero_point, q.data());
+  for (const Op& op : graph_.ops) {
+    if (op.kind == Op::Kind::pool) run_pool(graph_.pools[op.index], n);
+    else run_conv(graph_.convs[op.index], *prepared_[op.index], n, logits);
+  }
+}
+
+std::vector<float> InferenceModel::run(const float* images, int64_t n) {
+  std::vector<float> logits(static_cast<size_t>(std::max<int64_t>(0, n) * num_outputs()));
+  run(images, n, logits.data());
+  return logits;
+}
+
+}  // namespace sl::deploy

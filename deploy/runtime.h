@@ -1,0 +1,54 @@
+// The shift-network inference runtime: loads a deploy model (`shiftlab export`) and runs batches of
+// images through its integer kernels. A library of its own (shiftlab_deploy): no autograd, optimizer
+// or training code; it needs oneTBB, Highway, fmt and nlohmann_json only.
+//
+//   sl::deploy::InferenceModel model = sl::deploy::InferenceModel::load("model.deploy.safetensors");
+//   std::vector<float> logits = model.run(images.data(), batch);  // images: float NCHW, normalised
+//                                                                 // as for training
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "deploy/kernels/kernels.h"
+#include "deploy/model.h"
+
+namespace sl::deploy {
+
+class InferenceModel {
+ public:
+  // Throws sl::Error naming the file and what is wrong.
+  static InferenceModel load(const std::string& path);
+  explicit InferenceModel(Graph graph);
+  InferenceModel(InferenceModel&&) noexcept;
+  InferenceModel& operator=(InferenceModel&&) noexcept;
+  ~InferenceModel();
+
+  // The float NCHW image one batch row is (c, h, w), and the number of outputs per image.
+  int64_t input_channels() const { return graph_.in_c; }
+  int64_t input_height() const { return graph_.in_h; }
+  int64_t input_width() const { return graph_.in_w; }
+  int64_t num_outputs() const;
+  const Graph& graph() const { return graph_; }
+
+  // images: n float images [n, c, h, w]; logits: [n, num_outputs()]. Not reentrant: one call at a
+  // time per model (the activation buffers are the model's).
+  void run(const float* images, int64_t n, float* logits);
+  std::vector<float> run(const float* images, int64_t n);
+
+  // The uint8 NHWC codes of tensor `id` after the last run, without the channel padding (tests
+  // compare the kernels with the reference through it).
+  std::vector<uint8_t> tensor_codes(int id) const;
+
+ private:
+  struct PreparedConv;
+  void run_conv(const ConvSpec& spec, PreparedConv& prep, int64_t n, float* logits);
+  void run_pool(const PoolSpec& spec, int64_t n);
+
+  Graph graph_;
+  std::vector<std::unique_ptr<PreparedConv>> prepared_;
+  std::vector<std::vector<uint8_t>> buffers_;
+};
+
+}  // namespace sl::deploy

@@ -1,0 +1,208 @@
+// The deploy runtime's integer kernels against the scalar reference (deploy/reference.h): bit-exact
+// on every CPU target of this machine, 1 and 2 threads, over tile and channel tails, batch 1, every
+// kernel shape the exporter emits (3x3 / 5x5 / 1x1 convs, strides, padding, linear-as-conv, the
+// shift folded into a 1x1 conv, residual adds with and without option-A subsampling), pooling and
+// the float output.
+#include <random>
+
+#include "backends/cpu/simd/target.h"
+#include "deploy/reference.h"
+#include "deploy/runtime.h"
+#include "engine/threads.h"
+#include "helpers.h"
+
+using namespace sl;
+using namespace sl::deploy;
+
+namespace {
+
+struct ConvCase {
+  int64_t cin, h, w, cout, k, stride, pad;
+  bool relu = true;
+  int residual = 0;  // 0: none, 1: identity-shaped, 2: option A (stride 2, channel offset)
+  bool shift = false;
+  bool f32_out = false;
+};
+
+TensorSpec tensor(int64_t h, int64_t w, int64_t c, std::mt19937& rng, bool f32 = false) {
+  TensorSpec t;
+  t.h = h;
+  t.w = w;
+  t.c = c;
+  t.f32 = f32;
+  t.scale = std::uniform_real_distribution<float>(0.01f, 0.1f)(rng);
+  t.zero_point = std::uniform_int_distribution<int>(0, 255)(rng);
+  return t;
+}
+
+std::vector<int8_t> random_weights(size_t n, int lo, int hi, std::mt19937& rng) {
+  std::uniform_int_distribution<int> d(lo, hi);
+  std::vector<int8_t> w(n);
+  for (int8_t& v : w) v = static_cast<int8_t>(d(rng));
+  return w;
+}
+
+// input -> [residual source conv] -> conv under test (-> max pool -> global average pool)
+Graph conv_graph(const ConvCase& c, std::mt19937& rng, bool pools) {
+  Graph g;
+  g.in_c = c.cin;
+  g.in_h = c.h;
+  g.in_w = c.w;
+  g.tensors.push_back(tensor(c.h, c.w, c.cin, rng));
+  const int64_t ho = (c.h + 2 * c.pad - c.k) / c.stride + 1, wo = (c.w + 2 * c.pad - c.k) / c.stride + 1;
+  ConvSpec conv;
+  conv.name = "conv";
+  conv.input = 0;
+  conv.kh = conv.kw = c.k;
+  conv.stride = c.stride;
+  conv.pad = c.pad;
+  conv.cin = c.cin;
+  conv.cout = c.cout;
+  // The full weight range: the sums (pmaddubsw's pairs at their largest) and the epilogue must agree.
+  conv.weights = random_weights(static_cast<size_t>(c.cout * c.k * c.k * c.cin), -kMaxWeight, kMaxWeight, rng);
+  for (int64_t i = 0; i < c.cout; ++i) {
+    conv.out_scale.push_back(std::uniform_real_distribution<float>(-0.02f, 0.02f)(rng));
+    conv.bias.push_back(std::uniform_real_distribution<float>(-1, 1)(rng));
+  }
+  conv.relu = c.relu;
+  if (c.shift)
+    for (int64_t i = 0; i < c.cin; ++i) {
+      conv.shift.push_back(static_cast<int8_t>(static_cast<int>(i % 3) - 1));
+      conv.shift.push_back(static_cast<int8_t>(static_cast<int>((i / 3) % 3) - 1));
+    }
+  if (c.residual == 1) {
+    conv.residual = 0;  // the input itself (same shape when stride 1 and cin == cout)
+  } else if (c.residual == 2) {
+    conv.residual = 0;
+    conv.residual_stride = 2;
+    conv.residual_channel_offset = (c.cout - c.cin) / 2;
+  }
+  conv.relu_after_add = c.residual != 0;
+  conv.output = 1;
+  g.tensors.push_back(tensor(ho, wo, c.cout, rng, c.f32_out && !pools));
+  g.ops.push_back({Op::Kind::conv, 0});
+  g.convs.push_back(conv);
+  int last = 1;
+  if (pools) {
+    TensorSpec p = g.tensors[1];
+    p.h = ho / 2;
+    p.w = wo / 2;
+    g.tensors.push_back(p);
+    g.pools.push_back({PoolKind::max_2x2, 1, 2});
+    g.ops.push_back({Op::Kind::pool, 0});
+    TensorSpec a = p;
+    a.h = a.w = 1;
+    g.tensors.push_back(a);
+    g.pools.push_back({PoolKind::global_avg, 2, 3});
+    g.ops.push_back({Op::Kind::pool, 1});
+    // A float 1x1 conv closes the graph (the output must be float).
+    ConvSpec fc;
+    fc.name = "fc";
+    fc.input = 3;
+    fc.cin = c.cout;
+    fc.cout = 3;
+    fc.weights = random_weights(static_cast<size_t>(3 * c.cout), -64, 64, rng);
+    fc.out_scale = {0.01f, -0.02f, 0.03f};
+    fc.bias = {0.1f, 0.2f, -0.3f};
+    fc.output = 4;
+    TensorSpec out = a;
+    out.c = 3;
+    out.f32 = true;
+    g.tensors.push_back(out);
+    g.ops.push_back({Op::Kind::conv, 1});
+    g.convs.push_back(fc);
+    last = 4;
+  } else if (!c.f32_out) {
+    ConvSpec fc;  // a float head over the whole output: a linear layer as a conv
+    fc.name = "head";
+    fc.input = 1;
+    fc.kh = ho;
+    fc.kw = wo;
+    fc.cin = c.cout;
+    fc.cout = 5;
+    fc.weights = random_weights(static_cast<size_t>(5 * ho * wo * c.cout), -kMaxWeight, kMaxWeight, rng);
+    fc.out_scale = {1e-3f, 2e-3f, -1e-3f, 5e-4f, 1e-4f};
+    fc.bias = {0, 0.5f, 0, -0.5f, 1};
+    fc.output = 2;
+    TensorSpec out;
+    out.h = out.w = 1;
+    out.c = 5;
+    out.f32 = true;
+    g.tensors.push_back(out);
+    g.ops.push_back({Op::Kind::conv, 1});
+    g.convs.push_back(fc);
+    last = 2;
+  }
+  g.output = last;
+  return g;
+}
+
+std::vector<float> random_images(const Graph& g, int64_t n, std::mt19937& rng) {
+  std::normal_distribution<float> d(0, 2);
+  std::vector<float> x(static_cast<size_t>(n * g.in_c * g.in_h * g.in_w));
+  for (float& v : x) v = d(rng);
+  return x;
+}
+
+bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
+  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
+}
+
+void check_case(const ConvCase& c, bool pools, uint64_t seed) {
+  std::mt19937 rng(static_cast<unsigned>(seed));
+  const Graph g = conv_graph(c, rng, pools);
+  for (int64_t n : {1, 3}) {
+    const std::vector<float> x = random_images(g, n, rng);
+    std::vector<std::vector<uint8_t>> want_tensors;
+    const std::vector<float> want = reference_run(g, x.data(), n, &want_tensors);
+    InferenceModel model(g);
+    for (const std::string& target : cpu::available_cpu_targets()) {
+      cpu::ScopedCpuTarget scoped(target);
+      for (int threads : {1, 2}) {
+        ThreadLimit limit(threads);
+        INFO("cin " << c.cin << " " << c.h << "x" << c.w << " cout " << c.cout << " k " << c.k << " stride " << c.stride
+                    << " pad " << c.pad << " residual " << c.residual << " shift " << c.shift << " pools " << pools
+                    << " batch " << n << " target " << target << " threads " << threads);
+        const std::vector<float> got = model.run(x.data(), n);
+        for (size_t t = 0; t + 1 < g.tensors.size(); ++t)
+          if (!g.tensors[t].f32) CHECK(model.tensor_codes(static_cast<int>(t)) == want_tensors[t]);
+        CHECK(same_bits(got, want));
+      }
+    }
+  }
+}
+
+}  // namespace
+
+TEST_CASE("deploy convolutions match the scalar reference bit for bit on every target", "[deploy][kernels]") {
+  uint64_t seed = 1;
+  for (const ConvCase& c : {ConvCase{1, 28, 28, 20, 5, 1, 0},      // mnist-conv conv1 (k = 25: group tail)
+                            ConvCase{20, 12, 12, 50, 5, 1, 0},     // conv2 (cout 50: vector tail)
+                            ConvCase{3, 9, 7, 16, 3, 1, 1},        // resnet stem, odd sizes
+                            ConvCase{16, 8, 8, 32, 3, 2, 1},       // stride 2
+                            ConvCase{16, 9, 9, 16, 3, 1, 1, true, 1},   // basic block with identity shortcut
+                            ConvCase{16, 8, 8, 32, 3, 2, 1, true, 2},   // option-A shortcut
+                            ConvCase{16, 8, 8, 16, 1, 1, 0, true, 1, true},  // shift folded, residual
+                            ConvCase{27, 6, 6, 70, 1, 2, 0, false, 0, true}, // shift + stride 2, cout 70
+                            ConvCase{50, 4, 4, 500, 4, 1, 0},      // fc1 as a conv over the whole input
+                            ConvCase{13, 5, 5, 10, 1, 1, 0, false, 0, false, true}}) {  // float output
+    check_case(c, false, seed++);
+  }
+}
+
+TEST_CASE("deploy pooling and a float head match the reference on every target", "[deploy][kernels]") {
+  uint64_t seed = 100;
+  for (const ConvCase& c : {ConvCase{1, 28, 28, 20, 5, 1, 0}, ConvCase{8, 10, 10, 48, 3, 1, 1},
+                            ConvCase{4, 7, 9, 65, 3, 1, 1}})  // odd map: pooling drops the last row/col
+    check_case(c, true, seed++);
+}
+
+TEST_CASE("deploy kernels report their target", "[deploy][kernels]") {
+  for (const std::string& target : cpu::available_cpu_targets()) {
+    cpu::ScopedCpuTarget scoped(target);
+    const DeployKernels& k = deploy_kernels();
+    CHECK(std::string(k.target) == target);
+    CHECK(k.lanes >= 1);
+    CHECK(k.tile_rows >= 1);
+  }
+}
