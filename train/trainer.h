@@ -8,6 +8,7 @@
 
 #include "train/checkpoint.h"
 #include "train/setup.h"
+#include "train/stats.h"
 
 namespace sl {
 
@@ -55,6 +56,7 @@ class Trainer {
   Device device_ = Device::cpu;
   TrainerState state_;
   std::string run_dir_;
+  StatsRecorder stats_;
 };
 
 }  // namespace sl
