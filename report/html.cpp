@@ -219,7 +219,8 @@ std::string config_table(const RunData& run) {
 }
 
 std::string run_section(const RunData& run, size_t run_index) {
-  std::string out = fmt::format("<section class=\"run\" id=\"run-{}\"><h2>Run {}: {}</h2>\n<p class=\"path\">{}</p>\n",
+  std::string out = fmt::format("<section class=\"run\" id=\"run-{0}\"><a id=\"only-run-{0}\"></a><h2>Run {1}: {2}</h2>\n"
+                                "<p class=\"path\">{3}</p>\n",
                                 run_index, run_index + 1, escape(run.name), escape(run.dir));
   auto layers = layers_of(run);
   if (layers.empty()) {
@@ -231,7 +232,7 @@ std::string run_section(const RunData& run, size_t run_index) {
       if (has_values(c)) charts += figure(svg_line_chart(c), caption);
     };
     if (quantized) {
-      out += "<h3>Level usage per layer</h3>\n" + heatmaps(layers);
+      out += "<h3>Level usage per layer</h3>\n<div class=\"grid\">" + heatmaps(layers) + "</div>\n";
       add(layer_chart(layers, "Sign flips since the previous epoch", "% of weights", true, key_of("sign_flip_frac", 100)),
           "Weights whose sign changed (non-zero both times); epoch 0 counts from the initial weights.");
       add(layer_chart(layers, "Level changes since the previous epoch", "% of weights", true, key_of("level_change_frac", 100)));
@@ -363,7 +364,7 @@ std::string compared_distributions(const std::vector<RunData>& runs) {
 }
 
 const char* kStyle = R"(
-body { font-family: "DejaVu Sans", Arial, sans-serif; margin: 1.5em auto; max-width: 1320px; color: #222; font-size: 14px; }
+body { font-family: "DejaVu Sans", Arial, sans-serif; margin: 1.5em auto; padding: 0 1em; max-width: 1320px; color: #222; font-size: 14px; }
 h1 { font-size: 1.6em; } h2 { border-bottom: 2px solid #ccc; padding-bottom: .2em; margin-top: 2em; } h3 { margin-top: 1.4em; }
 .path { color: #666; font-family: monospace; }
 table { border-collapse: collapse; margin: .5em 0; font-size: 12.5px; }
@@ -414,9 +415,13 @@ std::string render_report(const std::vector<RunData>& runs) {
   SL_CHECK(!runs.empty(), "report: no run given");
   std::string names;
   for (const RunData& r : runs) names += (names.empty() ? "" : ", ") + r.name;
+  // REPORT.html#only-run-N shows run N's section alone (for screenshots and focused reading).
+  std::string focus;
+  for (size_t i = 0; i < runs.size(); ++i)
+    focus += fmt::format("body:has(#only-run-{0}:target) > :not(#run-{0}) {{ display: none; }}\n", i);
   std::string out = fmt::format("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n<title>shiftlab report: {}</title>\n"
-                                "<style>{}</style>\n{}\n</head><body>\n<h1>shiftlab report: {}</h1>\n",
-                                escape(names), kStyle, kErrorHook, escape(names));
+                                "<style>{}{}</style>\n{}\n</head><body>\n<h1>shiftlab report: {}</h1>\n",
+                                escape(names), kStyle, focus, kErrorHook, escape(names));
   out += "<h2>Runs</h2>\n" + comparison_table(runs);
   std::string curves;
   curves += figure(svg_line_chart(metric_chart(runs, "Loss", "cross-entropy", {{"train_loss", "train"}, {"test_loss", "test"}})),

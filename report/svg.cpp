@@ -71,7 +71,9 @@ std::string short_number(double v) {
 }
 
 std::string svg_line_chart(const LineChart& c) {
-  const int w = c.width, h = c.height, pw = w - kLeft - kRight, ph = h - kTop - kBottom;
+  // The legend takes a column right of the plot area, so it never hides a curve.
+  const int legend_w = c.series.empty() ? 0 : 150;
+  const int w = c.width, h = c.height, pw = w - kLeft - kRight - legend_w, ph = h - kTop - kBottom;
   auto usable = [&](const std::optional<double>& y) { return y && std::isfinite(*y) && (!c.log_y || *y > 0); };
   auto ty = [&](double y) { return c.log_y ? std::log10(y) : y; };
   double x0 = INFINITY, x1 = -INFINITY, y0 = INFINITY, y1 = -INFINITY;
@@ -133,12 +135,19 @@ std::string svg_line_chart(const LineChart& c) {
     flush();
     out += dots;
   }
-  // Legend: one row per series, inside the top-left corner of the plot area.
-  int ly = kTop + 12;
-  for (const Series& s : c.series) {
+  // Legend: one row per series (as many as fit), right of the plot area.
+  const int lx = kLeft + pw + 10, rows = std::max(1, (ph + kBottom - 8) / 13);
+  int ly = kTop + 8;
+  for (size_t i = 0; i < c.series.size(); ++i) {
+    const Series& s = c.series[i];
+    if (static_cast<int>(i) == rows - 1 && c.series.size() > static_cast<size_t>(rows)) {
+      out += fmt::format(R"(<text x="{}" y="{}" class="legend">… {} more</text>)", lx, ly, c.series.size() - i);
+      break;
+    }
+    std::string name = s.name.size() > 24 ? s.name.substr(0, 23) + "…" : s.name;
     out += fmt::format(R"(<line x1="{}" x2="{}" y1="{}" y2="{}" stroke="{}" stroke-width="2"{}/><text x="{}" y="{}" class="legend">{}</text>)",
-                       kLeft + 6, kLeft + 24, ly - 4, ly - 4, palette(s.color), s.dashed ? R"( stroke-dasharray="5 3")" : "",
-                       kLeft + 28, ly, escape(s.name));
+                       lx, lx + 18, ly - 4, ly - 4, palette(s.color), s.dashed ? R"( stroke-dasharray="5 3")" : "", lx + 22, ly,
+                       escape(name));
     ly += 13;
   }
   return out + "</svg>";

@@ -21,7 +21,7 @@ struct LineChart {
   std::string title, x_label, y_label;
   std::vector<Series> series;
   bool log_y = false;   // values <= 0 are then skipped
-  int width = 620, height = 250;
+  int width = 600, height = 250;
 };
 std::string svg_line_chart(const LineChart& chart);
 
@@ -30,7 +30,7 @@ struct Heatmap {
   std::string title, x_label;
   std::vector<std::string> row_labels, col_labels;
   std::vector<std::vector<double>> values;
-  int width = 620;
+  int width = 600;
 };
 std::string svg_heatmap(const Heatmap& map);
 

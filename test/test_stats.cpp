@@ -34,9 +34,10 @@ TEST_CASE("stats: DeepShift-PS layer against hand-computed levels, flips, norms 
   set(ps->sign(), {1, -1, 0.2f, -0.7f, 1, 1});
   set(fp_layer->weight(), {-1, -0.5f, 0, 0.25f, 0.5f, 1});
 
-  // Gradients of sum(y) for x = [1, 2, 3]: dL/dW[o][i] = x[i], so dS = G and dP = G * W * ln2.
-  Tensor y = model.forward(from_vector(std::vector<float>{1, 2, 3}, {1, 3}));
-  sum(y).backward();
+  // The Sequential only names the layers ("0", "1"); each layer sees x = [1, 2, 3] and the loss is
+  // the sum of both outputs, so dL/dW[o][i] = x[i] in each: dS = G and dP = G * W * ln2.
+  Tensor x = from_vector(std::vector<float>{1, 2, 3}, {1, 3});
+  add(sum(ps_layer->forward(x)), sum(fp_layer->forward(x))).backward();
 
   StatsRecorder rec;
   rec.snapshot(model);
@@ -104,23 +105,25 @@ TEST_CASE("stats: the first record without a snapshot has no flips; S3 sparsity 
   auto s3 = std::make_shared<S3Weight>(layer->weight(), 3, S3Init::he, gen);
   layer->set_weight_parametrization(s3);
   Sequential model({layer});
-  // 3 bits: one shift gate. W = s * [sparse > 0] * 2^[shift > 0]: [1, 0, -2, 0].
+  // 3 bits: two shift gates, k = b1 * (1 + b2), levels {0, 1, 2, 4}: W = [1, 0, -2, 0].
   set(layer->weight(), {0.5f, -0.1f, -0.3f, 0.2f});
   set(s3->sparse(), {1, -1, 2, 0});
   set(s3->shifts()[0], {-1, 1, 1, -1});
+  set(s3->shifts()[1], {1, -1, -1, 1});
   StatsRecorder rec;
   auto rows = rec.record(model, 0);
   REQUIRE(rows.size() == 1);
   auto& r = rows[0];
   CHECK(r["method"] == "s3");
   CHECK(r["sign_flip_frac"].is_null());
-  CHECK(r["levels"] == std::vector<double>{-2, -1, 0, 1, 2});
-  CHECK(r["counts"] == std::vector<int64_t>{1, 0, 2, 1, 0});
+  CHECK(r["levels"] == std::vector<double>{-4, -2, -1, 0, 1, 2, 4});
+  CHECK(r["counts"] == std::vector<int64_t>{0, 1, 0, 2, 1, 0, 0});
   CHECK(get(r, "zero_frac") == Approx(0.5));
-  CHECK(get(r, "clip_frac") == Approx(0.25));
+  CHECK(get(r, "clip_frac") == 0);                      // nothing at 4
+  CHECK(get(r, "min_level_frac") == Approx(0.25));      // the 1
   CHECK(get(r["family"], "sparsity") == Approx(0.5));
   CHECK(get(r["family"], "sign_latent_abs_mean") == Approx((0.5 + 0.1 + 0.3 + 0.2) / 4));
-  CHECK(r["family"]["shift_gates_open"] == std::vector<double>{0.5});
+  CHECK(r["family"]["shift_gates_open"] == std::vector<double>{0.5, 0.5});
   CHECK(r["latent_distance"].is_null());
   CHECK(r["exp_min"] == 0);
   CHECK(r["exp_max"] == 1);
