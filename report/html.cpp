@@ -25,6 +25,15 @@ std::optional<double> number(const json& row, const std::string& key) {
   return it->get<double>();
 }
 
+// The numbers of a JSON array (other elements and non-arrays give nothing).
+std::vector<double> numbers(const json& v) {
+  std::vector<double> out;
+  if (v.is_array())
+    for (const json& e : v)
+      if (e.is_number()) out.push_back(e.get<double>());
+  return out;
+}
+
 std::string text_of(const json& v) { return v.is_string() ? v.get<std::string>() : v.dump(); }
 
 // A table cell showing a number read from a run's file, tagged with where it came from so the
@@ -127,25 +136,37 @@ std::string level_label(double v) {
   return (v > 0 ? "+" : "") + short_number(v);
 }
 
+// Rows of the heatmap: every level any epoch used (a level set can change: APoT's 8-bit layers follow
+// their largest weight), at most kMaxRows of them, neighbours merged beyond that.
+constexpr size_t kMaxRows = 64;
+
 std::string heatmaps(const std::vector<std::pair<std::string, LayerRows>>& layers) {
   std::string out;
   for (const auto& [name, lr] : layers) {
     if (lr.method == "fp32" || lr.rows.empty()) continue;
-    const json& last = *lr.rows.back();
-    if (!last.contains("levels") || !last["levels"].is_array()) continue;
-    std::vector<double> levels = last["levels"].get<std::vector<double>>();
+    std::set<double> all;
+    for (const json* r : lr.rows)
+      if (r->contains("levels"))
+        for (double v : numbers((*r)["levels"])) all.insert(v);
+    if (all.empty()) continue;
+    std::vector<double> levels(all.begin(), all.end());
+    const size_t group = (levels.size() + kMaxRows - 1) / kMaxRows, rows = (levels.size() + group - 1) / group;
     Heatmap m;
     m.title = fmt::format("{} ({}): share of weights on each level (units of the scale)", name, lr.method);
-    m.x_label = "epoch";
-    for (auto it = levels.rbegin(); it != levels.rend(); ++it) m.row_labels.push_back(level_label(*it));
-    m.values.assign(levels.size(), {});
+    m.x_label = group > 1 ? fmt::format("epoch ({} neighbouring levels per row)", group) : "epoch";
+    for (size_t row = rows; row-- > 0;) m.row_labels.push_back(level_label(levels[row * group]));
+    m.values.assign(rows, {});
     for (const json* r : lr.rows) {
       m.col_labels.push_back(std::to_string((*r)["epoch"].get<int64_t>()));
-      std::vector<double> counts;
-      if (r->contains("counts") && (*r)["counts"].is_array()) counts = (*r)["counts"].get<std::vector<double>>();
-      double n = number(*r, "weights").value_or(1);
-      for (size_t k = 0; k < levels.size(); ++k)
-        m.values[levels.size() - 1 - k].push_back(k < counts.size() && n > 0 ? counts[k] / n : 0);
+      std::vector<double> row_levels = r->contains("levels") ? numbers((*r)["levels"]) : std::vector<double>();
+      std::vector<double> counts = r->contains("counts") ? numbers((*r)["counts"]) : std::vector<double>();
+      const double n = number(*r, "weights").value_or(0);
+      std::vector<double> share(rows, 0);
+      for (size_t k = 0; k < row_levels.size() && k < counts.size(); ++k) {
+        size_t at = static_cast<size_t>(std::lower_bound(levels.begin(), levels.end(), row_levels[k]) - levels.begin());
+        if (n > 0) share[at / group] += counts[k] / n;
+      }
+      for (size_t row = 0; row < rows; ++row) m.values[rows - 1 - row].push_back(share[row]);
     }
     out += figure(svg_heatmap(m), "");
   }
@@ -157,12 +178,12 @@ std::string histograms(const RunData& run, const std::vector<std::pair<std::stri
   for (const auto& [name, lr] : layers) {
     const json& last = *lr.rows.back();
     auto h = last.find("weight_hist");
-    if (h == last.end() || !h->is_object() || !(*h)["counts"].is_array()) continue;
+    if (h == last.end() || !h->is_object() || !h->contains("counts")) continue;
     Histogram hg;
     hg.title = fmt::format("{} ({}), epoch {}", name, lr.method, last["epoch"].get<int64_t>());
     hg.lo = number(*h, "lo").value_or(-1);
     hg.hi = number(*h, "hi").value_or(1);
-    hg.counts = (*h)["counts"].get<std::vector<double>>();
+    hg.counts = numbers((*h)["counts"]);
     hg.color = static_cast<int>(run_index);
     out += figure(svg_histogram(hg), "");
   }
@@ -188,7 +209,7 @@ std::string layer_table(const std::vector<std::pair<std::string, LayerRows>>& la
     };
     std::string used = "–";
     if (r.contains("levels") && r["levels"].is_array())
-      used = fmt::format("{} of {}", r.value("levels_used", 0), r["levels"].size());
+      used = fmt::format("{} of {}", number(r, "levels_used").value_or(0), r["levels"].size());
     std::string exps = "–";
     if (number(r, "exp_min") && number(r, "exp_max"))
       exps = fmt::format("{} .. {}", r["exp_min"].get<int>(), r["exp_max"].get<int>());
@@ -344,8 +365,8 @@ std::string compared_distributions(const std::vector<RunData>& runs) {
     c.y_label = "density";
     for (const auto& [i, row] : entries) {
       auto h = row->find("weight_hist");
-      if (h == row->end() || !h->is_object() || !(*h)["counts"].is_array()) continue;
-      std::vector<double> counts = (*h)["counts"].get<std::vector<double>>();
+      if (h == row->end() || !h->is_object() || !h->contains("counts")) continue;
+      std::vector<double> counts = numbers((*h)["counts"]);
       double lo = number(*h, "lo").value_or(-1), hi = number(*h, "hi").value_or(1), n = 0;
       for (double v : counts) n += v;
       double width = (hi - lo) / static_cast<double>(std::max<size_t>(counts.size(), 1));

@@ -59,6 +59,23 @@ TEST_CASE("report: one self-contained page with curves, heatmaps and tables tagg
   CHECK(has(html, "id=\"selfcheck\""));
 }
 
+TEST_CASE("report: a heatmap follows a level set that changes between epochs", "[report]") {
+  TempDir tmp("report_levels");
+  write_run(tmp.file("a"));
+  // APoT's 8-bit layers change their level set with their largest weight: rows are matched by value.
+  write_file_atomic(tmp.file("a") + "/stats.jsonl",
+                    R"({"epoch": 0, "layer": "fc", "method": "apot-8bit", "weights": 4, "levels": [-1, 0, 1], "counts": [1, 2, 1]})"
+                    "\n"
+                    R"({"epoch": 1, "layer": "fc", "method": "apot-8bit", "weights": 4, "levels": [-2, -1, 0, 1, 2], "counts": [0, 0, 0, 0, 4]})"
+                    "\n");
+  std::string html = report::render_report({report::load_run(tmp.file("a"))});
+  CHECK(has(html, "<title>-2^0 @ 0: 25.00%</title>"));
+  CHECK(has(html, "<title>0 @ 0: 50.00%</title>"));
+  CHECK(has(html, "<title>+2^1 @ 0: 0.00%</title>"));
+  CHECK(has(html, "<title>+2^1 @ 1: 100.00%</title>"));
+  CHECK(has(html, "<title>+2^0 @ 1: 0.00%</title>"));
+}
+
 TEST_CASE("report: bad run directories give one error naming the file", "[report][errors]") {
   TempDir tmp("report_bad");
   CHECK(has(error_of([&] { report::load_run(tmp.file("nope")); }), "not a run directory"));
