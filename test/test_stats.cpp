@@ -99,7 +99,7 @@ TEST_CASE("stats: DeepShift-PS layer against hand-computed levels, flips, norms 
   CHECK(next[1]["sign_flip_frac"].is_null());  // not a quantized layer
 }
 
-TEST_CASE("stats: the first record without a snapshot has no flips; S3 sparsity and gates", "[stats]") {
+TEST_CASE("stats: no flips in a first record without a snapshot, S3 sparsity and gates", "[stats]") {
   auto layer = std::make_shared<Linear>(2, 2, false);
   Generator gen(3);
   auto s3 = std::make_shared<S3Weight>(layer->weight(), 3, S3Init::he, gen);
