@@ -120,7 +120,7 @@ std::string heatmaps(const std::vector<std::pair<std::string, LayerRows>>& layer
   return out;
 }
 
-std::string histograms(const RunData& run, const std::vector<std::pair<std::string, LayerRows>>& layers, size_t run_index) {
+std::string histograms(const std::vector<std::pair<std::string, LayerRows>>& layers, size_t run_index) {
   std::string out;
   for (const auto& [name, lr] : layers) {
     const json& last = *lr.rows.back();
@@ -134,7 +134,6 @@ std::string histograms(const RunData& run, const std::vector<std::pair<std::stri
     hg.color = static_cast<int>(run_index);
     out += figure(svg_histogram(hg), "");
   }
-  (void)run;
   return out.empty() ? "" : "<h3>Effective weight values at the last epoch</h3>\n<div class=\"grid\">" + out + "</div>\n";
 }
 
@@ -232,7 +231,7 @@ std::string run_section(const RunData& run, size_t run_index) {
     g.log_y = true;
     add(g);
     out += "<h3>Per-layer curves</h3>\n<div class=\"grid\">" + charts + "</div>\n";
-    out += histograms(run, layers, run_index);
+    out += histograms(layers, run_index);
     out += "<h3>Layers at the last epoch</h3>\n" + layer_table(layers, run_index);
   }
   out += "<h3>Config</h3>\n" + config_table(run);
