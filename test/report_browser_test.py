@@ -167,9 +167,9 @@ def main():
     p.add_argument("--shiftlab", required=True)
     p.add_argument("--work", required=True)
     # Small by default (the CTest run); docs/teaching.md's screenshots come from a larger run.
-    p.add_argument("--subset", default="1200")
-    p.add_argument("--test-subset", default="500")
-    p.add_argument("--epochs", default="3")
+    p.add_argument("--subset", default="1000")
+    p.add_argument("--test-subset", default="300")
+    p.add_argument("--epochs", default="2")
     p.add_argument("--batch-size", default="50")
     args = p.parse_args()
     QUICK.extend(["--subset", args.subset, "--test-subset", args.test_subset, "--epochs", args.epochs,
@@ -180,7 +180,7 @@ def main():
         return SKIP
     shutil.rmtree(args.work, ignore_errors=True)
     os.makedirs(os.path.join(args.work, "screens"))
-    dirs = []
+    dirs, start = [], time.time()
     for name, flags in RUNS.items():
         d = os.path.join(args.work, name)
         r = subprocess.run([args.shiftlab, "train", "--out", d] + QUICK + flags, capture_output=True, text=True)
@@ -188,6 +188,7 @@ def main():
         if r.returncode != 0:
             return 1
         dirs.append(d)
+    print(f"trained {len(dirs)} runs in {time.time() - start:.1f} s")
     ps = dirs[0]
     check(os.path.exists(os.path.join(ps, "report.html")), "train --report wrote no report.html")
     cmp_path = os.path.join(args.work, "compare.html")
@@ -200,6 +201,7 @@ def main():
     check_report(browser, os.path.join(dirs[-1], "report.html"), [dirs[-1]], "fp32 report")
     check_report(browser, cmp_path, dirs, "comparison report")
 
+    start = time.time()
     # Screenshots for docs/teaching.md: the top of the comparison, and each run's section alone
     # (REPORT#only-run-N hides the rest). A blank page compresses to a few kB; a drawn one does not.
     shots = [("compare", cmp_path, "", 1150)] + [(f"run-{n}", cmp_path, f"#only-run-{i}", 1500) for i, n in enumerate(RUNS)]
@@ -210,6 +212,7 @@ def main():
         size = os.path.getsize(png) if os.path.exists(png) else 0
         check(r.returncode == 0 and size > 20000, f"screenshot {name}: {size} bytes, exit {r.returncode}")
 
+    print(f"took {len(shots)} screenshots in {time.time() - start:.1f} s")
     # Bad input: one clear error line naming the file, non-zero exit.
     bad = os.path.join(args.work, "bad")
     os.makedirs(bad)
