@@ -5,7 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(g++ cmake make pkg-config libeigen3-dev libtbb-dev libstb-dev nlohmann-json3-dev catch2 zlib1g-dev
-          libcli11-dev libfmt-dev librandom123-dev libhwy-dev dataset-fashion-mnist)
+          libcli11-dev libfmt-dev librandom123-dev libhwy-dev dataset-fashion-mnist
+          chromium)  # chromium: the headless-browser test of the HTML report (test/report_browser_test.py)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -2,6 +2,8 @@
 #pragma once
 #include <CLI/CLI.hpp>
 
+#include <string>
+
 namespace sl::tools {
 
 void add_bench_command(CLI::App& app);
@@ -16,6 +18,9 @@ void add_quantize_command(CLI::App& app);
 void add_convert_command(CLI::App& app);
 void add_inspect_command(CLI::App& app);
 void add_export_command(CLI::App& app);
+// `report` (tools/report.cpp); `train --report` writes through the same path.
+void add_report_command(CLI::App& app);
+void print_report_written(const std::string& path, int plots);
 // `train` and `eval` (tools/train.cpp); their callbacks store the process exit status.
 void add_train_commands(CLI::App& app, int& exit_code);
 

@@ -2,10 +2,12 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <memory>
 
 #include "deploy/runtime.h"
 #include "engine/factory.h"
+#include "report/html.h"
 #include "tools/commands.h"
 #include "tools/run_options.h"
 #include "train/trainer.h"
@@ -23,7 +25,12 @@ int run_train(const CliState& st) {
     return 0;
   }
   Trainer t(c, true);
-  return t.train() == RunStatus::interrupted ? 130 : 0;
+  if (t.train() == RunStatus::interrupted) return 130;
+  if (c.report) {
+    std::string path = (std::filesystem::path(t.run_dir()) / "report.html").string();
+    print_report_written(path, report::write_report({t.run_dir()}, path));
+  }
+  return 0;
 }
 
 // The deploy model on the test split of the dataset it was trained on (its stored run config, then

@@ -51,6 +51,8 @@ struct RunConfig {
   std::string out;              // run directory ("" = runs/<arch>-<quant>-seed<seed>)
   std::string resume;           // checkpoint to continue from
   std::string weights;          // checkpoint to initialise the model from (train from pretrained)
+  bool no_stats = false;        // skip the per-epoch layer statistics (RUN_DIR/stats.jsonl)
+  bool report = false;          // write RUN_DIR/report.html when training ends
   // quantization (docs/quantizers.md)
   std::string quant = "none";   // none | deepshift-q | deepshift-ps | apot | uniform | s3 | denseshift
   int weight_bits = 0;          // 0 = the family's default (DeepShift 5, APoT 4, S3/DenseShift 3)

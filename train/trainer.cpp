@@ -200,12 +200,21 @@ RunStatus Trainer::train() {
              loaders_.test_set.dataset->describe(), config_.arch, model_->parameter_count(), quantization_.summary());
   std::fflush(stdout);
   std::string metrics_path = (std::filesystem::path(run_dir_) / "metrics.jsonl").string();
+  std::string stats_path = (std::filesystem::path(run_dir_) / "stats.jsonl").string();
+  if (!config_.no_stats) stats_.snapshot(*model_);  // sign flips of the first epoch count from here
   for (int64_t epoch = state_.epoch; epoch < config_.epochs; ++epoch) {
     scheduler_->set_epoch(epoch);
     double lr = optimizer_->lr(0);
     bool interrupted = false;
     PassResult tr = train_epoch(epoch, interrupted);
     if (interrupted) return RunStatus::interrupted;
+    // Recorded before evaluation, while the gradients of the epoch's last step are still there.
+    double stats_seconds = 0;
+    if (!config_.no_stats) {
+      auto t0 = std::chrono::steady_clock::now();
+      append_jsonl(stats_path, stats_.record(*model_, epoch));
+      stats_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    }
     PassResult te = evaluate();
     bool best = te.acc1 > state_.best_acc1;
     state_.best_acc1 = std::max(state_.best_acc1, te.acc1);
@@ -220,12 +229,16 @@ RunStatus Trainer::train() {
                                   {"test_loss", te.loss},    {"test_acc1", te.acc1},
                                   {"test_acc5", te.acc5},    {"best_acc1", state_.best_acc1},
                                   {"seconds", seconds},      {"images_per_s", tr.seconds > 0 ? tr.images / tr.seconds : 0}};
+    if (!config_.no_stats) row["stats_seconds"] = stats_seconds;
     std::ofstream(metrics_path, std::ios::app) << row.dump() << "\n";
     save("last.safetensors", state_);
     if (best) save("best.safetensors", state_);
     fmt::print("Epoch {}: train loss {:.4f} acc@1 {:.2f} | test loss {:.4f} acc@1 {:.2f} acc@5 {:.2f} | lr {:.4g} | "
-               "{:.1f} s, {:.0f} img/s\n",
-               epoch, tr.loss, tr.acc1, te.loss, te.acc1, te.acc5, lr, seconds, tr.seconds > 0 ? tr.images / tr.seconds : 0);
+               "{:.1f} s, {:.0f} img/s{}\n",
+               epoch, tr.loss, tr.acc1, te.loss, te.acc1, te.acc5, lr, seconds, tr.seconds > 0 ? tr.images / tr.seconds : 0,
+               config_.no_stats ? std::string()
+                                : fmt::format(" | stats {:.1f} ms ({:.2f}% of the training pass)", 1000 * stats_seconds,
+                                              tr.seconds > 0 ? 100 * stats_seconds / tr.seconds : 0));
     std::fflush(stdout);
     if (g_interrupted) return RunStatus::interrupted;
   }

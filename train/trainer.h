@@ -9,6 +9,7 @@
 #include "train/checkpoint.h"
 #include "train/evaluate.h"
 #include "train/setup.h"
+#include "train/stats.h"
 
 namespace sl {
 
@@ -50,6 +51,7 @@ class Trainer {
   Device device_ = Device::cpu;
   TrainerState state_;
   std::string run_dir_;
+  StatsRecorder stats_;
 };
 
 }  // namespace sl
