@@ -4,6 +4,9 @@
 #include <nlohmann/json.hpp>
 #include <regex>
 
+#include "data/image.h"
+#include "data/registry.h"
+#include "deploy/runtime.h"
 #include "helpers.h"
 
 using namespace sl;
@@ -39,6 +42,31 @@ TEST_CASE("export then eval --deploy scores like the float eval of the same chec
   CHECK(has(d.output, "integer kernels"));
   // 500 test images: one image is 0.2 points.
   CHECK(std::abs(acc1(d.output) - acc1(f.output)) <= 1.0);
+
+  // infer on image files: a test image as PNG (lossless, so the same input as the dataset's tensor)
+  // and the same image as a 56x56 RGB file (converted and resized to the model's input).
+  data::LoadedDataset test_set = data::make_dataset("fashion-mnist", "", false);
+  const data::Sample sample = test_set.dataset->get(0);
+  const std::string png = dir / "shirt.png", rgb = dir / "shirt_rgb.png";
+  data::write_image(png, sample.image);
+  data::Image big(56, 56, 3);
+  for (int y = 0; y < 56; ++y)
+    for (int x = 0; x < 56; ++x)
+      for (int ch = 0; ch < 3; ++ch) big.ptr(y, x)[ch] = sample.image.ptr(y / 2, x / 2)[0];
+  data::write_image(rgb, big);
+  std::vector<float> tensor(28 * 28);
+  data::SampleRng rng(0, 0, 0);
+  test_set.transform.to_tensor(test_set.transform.augment(sample.image, rng), tensor.data());
+  const std::vector<float> logits = deploy::InferenceModel::load(model).run(tensor.data(), 1);
+  const auto want = std::max_element(logits.begin(), logits.end()) - logits.begin();
+  test::CliResult inf = test::run_cli("infer " + model + " " + png + " " + rgb + " --top 3");
+  INFO(inf.output);
+  REQUIRE(inf.exit_code == 0);
+  CHECK(has(inf.output, png + ": class " + std::to_string(want) + " ("));
+  CHECK(has(inf.output, rgb + ": class "));
+  test::CliResult bad_image = test::run_cli("infer " + model + " " + dir / "nope.png");
+  CHECK(bad_image.exit_code != 0);
+  CHECK(has(bad_image.output, "nope.png"));
 
   test::CliResult missing = test::run_cli("eval --deploy " + dir / "nope.safetensors");
   CHECK(missing.exit_code != 0);

@@ -18,6 +18,7 @@ void add_quantize_command(CLI::App& app);
 void add_convert_command(CLI::App& app);
 void add_inspect_command(CLI::App& app);
 void add_export_command(CLI::App& app);
+void add_infer_command(CLI::App& app);
 // `report` (tools/report.cpp); `train --report` writes through the same path.
 void add_report_command(CLI::App& app);
 void print_report_written(const std::string& path, int plots);

@@ -26,6 +26,7 @@ int main(int argc, char** argv) {
   sl::tools::add_convert_command(app);
   sl::tools::add_inspect_command(app);
   sl::tools::add_export_command(app);
+  sl::tools::add_infer_command(app);
   sl::tools::add_report_command(app);
   try {
     app.parse(argc, argv);
