@@ -8,6 +8,8 @@
 #include <tbb/parallel_for.h>
 
 #include <algorithm>
+#include <chrono>
+#include <cstring>
 
 #include "backends/cpu/simd/target.h"
 #include "engine/error.h"
@@ -22,6 +24,7 @@ struct InferenceModel::PreparedConv {
   std::vector<float> bias;
   std::vector<std::unique_ptr<PackedWeights>> packed;  // per target index
   std::vector<uint8_t> mapped;      // the input through input_map, when the conv has one
+  std::vector<uint8_t> expanded;    // the input with each pixel's kw neighbours (few-channel convs)
   Residual residual;
 };
 
@@ -83,6 +86,22 @@ int64_t rows_per_task(int64_t rows, int64_t tile_rows, int64_t macs_per_row) {
   return (per + tile_rows - 1) / tile_rows * tile_rows;
 }
 
+// out[n][y][x][kx * c + ch] = in[n][y - pad][x - pad + kx][ch] (the zero point outside), for the
+// padded height and the width of the kw-wide windows; channel stride channel_stride(kw * c).
+void expand_rows(const QTensorView& in, int64_t kw, int64_t pad, std::vector<uint8_t>& out) {
+  const int64_t h = in.h + 2 * pad, w = in.w + 2 * pad - kw + 1, c = kw * in.c, cs = channel_stride(c);
+  const auto zp = static_cast<uint8_t>(in.zero_point);
+  out.assign(static_cast<size_t>(in.n * h * w * cs), zp);
+  for (int64_t img = 0; img < in.n; ++img)
+    for (int64_t y = pad; y < pad + in.h; ++y)
+      for (int64_t x = 0; x < w; ++x) {
+        uint8_t* dst = out.data() + ((img * h + y) * w + x) * cs;
+        const uint8_t* row = in.data + (img * in.h + y - pad) * in.w * in.cs;
+        for (int64_t kx = std::max<int64_t>(0, pad - x); kx < kw && x - pad + kx < in.w; ++kx)
+          for (int64_t ch = 0; ch < in.c; ++ch) dst[kx * in.c + ch] = row[(x - pad + kx) * in.cs + ch];
+      }
+}
+
 QTensorView view(const TensorSpec& t, const std::vector<uint8_t>& bytes, int64_t n) {
   QTensorView v;
   v.data = bytes.data();
@@ -102,10 +121,15 @@ void InferenceModel::run_conv(const ConvSpec& spec, PreparedConv& prep, int64_t 
   const DeployKernels& kern = deploy_kernels();
   const TensorSpec& in = graph_.tensors[static_cast<size_t>(spec.input)];
   const TensorSpec& out = graph_.tensors[static_cast<size_t>(spec.output)];
+  // A conv over few channels (the first layer: 1 or 3) would spend most of each 4-channel group on
+  // padding; its input is expanded so each pixel holds its kw horizontal neighbours, which makes it
+  // a kh x 1 conv over kw * cin channels with the same weights in the same order.
+  const bool expand = spec.cin % 4 != 0 && spec.kw > 1 && spec.shift.empty();
   auto& slot = prep.packed[cpu::cpu_target_index()];
   if (!slot) {
     slot = std::make_unique<PackedWeights>();
-    kern.pack_weights(spec.weights.data(), spec.cout, spec.kh, spec.kw, spec.cin, *slot);
+    if (expand) kern.pack_weights(spec.weights.data(), spec.cout, spec.kh, 1, spec.kw * spec.cin, *slot);
+    else kern.pack_weights(spec.weights.data(), spec.cout, spec.kh, spec.kw, spec.cin, *slot);
   }
   ConvJob job;
   job.input = view(in, buffers_[static_cast<size_t>(spec.input)], n);
@@ -121,6 +145,16 @@ void InferenceModel::run_conv(const ConvSpec& spec, PreparedConv& prep, int64_t 
   job.kw = spec.kw;
   job.stride = spec.stride;
   job.pad = spec.pad;
+  if (expand) {
+    expand_rows(job.input, spec.kw, spec.pad, prep.expanded);
+    job.input.data = prep.expanded.data();
+    job.input.h += 2 * spec.pad;
+    job.input.w = job.input.w + 2 * spec.pad - spec.kw + 1;
+    job.input.c = spec.kw * spec.cin;
+    job.input.cs = channel_stride(job.input.c);
+    job.kw = 1;
+    job.pad = 0;
+  }
   job.ho = out.h;
   job.wo = out.w;
   job.cout = spec.cout;
@@ -189,11 +223,45 @@ void InferenceModel::run(const float* images, int64_t n, float* logits) {
   auto& q = buffers_[0];
   const int64_t cs = channel_stride(in.c);
   q.resize(static_cast<size_t>(n * in.h * in.w * cs));
+  using clock = std::chrono::steady_clock;
+  auto tick = clock::now();
+  auto lap = [&](size_t slot) {
+    if (!profiling_ || op_seconds_.size() <= slot) return;
+    const auto now = clock::now();
+    op_seconds_[slot] += std::chrono::duration<double>(now - tick).count();
+    tick = now;
+  };
   deploy_kernels().quantize_input(images, n, in.c, in.h * in.w, cs, 1.0f / in.scale, in.zero_point, q.data());
-  for (const Op& op : graph_.ops) {
+  lap(graph_.ops.size());
+  for (size_t i = 0; i < graph_.ops.size(); ++i) {
+    const Op& op = graph_.ops[i];
     if (op.kind == Op::Kind::pool) run_pool(graph_.pools[op.index], n);
     else run_conv(graph_.convs[op.index], *prepared_[op.index], n, logits);
+    lap(i);
   }
+}
+
+void InferenceModel::set_profiling(bool on) {
+  if (on) op_seconds_.assign(graph_.ops.size() + 1, 0.0);  // a fresh profile; off keeps it for reading
+  profiling_ = on;
+}
+
+std::vector<std::pair<std::string, double>> InferenceModel::profile() const {
+  std::vector<std::pair<std::string, double>> out;
+  for (size_t i = 0; i < graph_.ops.size() && i < op_seconds_.size(); ++i) {
+    const Op& op = graph_.ops[i];
+    std::string name;
+    if (op.kind == Op::Kind::pool) {
+      const PoolSpec& p = graph_.pools[op.index];
+      name = p.kind == PoolKind::max_2x2 ? "max pool 2x2" : "global average pool";
+    } else {
+      const ConvSpec& c = graph_.convs[op.index];
+      name = fmt::format("{} (conv {}x{}{}, {}->{})", c.name, c.kh, c.kw, c.stride > 1 ? " stride 2" : "", c.cin, c.cout);
+    }
+    out.emplace_back(name, op_seconds_[i]);
+  }
+  if (!op_seconds_.empty()) out.emplace_back("input quantisation", op_seconds_.back());
+  return out;
 }
 
 std::vector<float> InferenceModel::run(const float* images, int64_t n) {

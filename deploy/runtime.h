@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "deploy/kernels/kernels.h"
@@ -37,6 +38,11 @@ class InferenceModel {
   void run(const float* images, int64_t n, float* logits);
   std::vector<float> run(const float* images, int64_t n);
 
+  // Per-op wall time of the runs since profiling was last switched on (kept when it is switched off):
+  // {"conv1 (conv 5x5, 1->20)", seconds}, the input quantisation last.
+  void set_profiling(bool on);
+  std::vector<std::pair<std::string, double>> profile() const;
+
   // The uint8 NHWC codes of tensor `id` after the last run, without the channel padding (tests
   // compare the kernels with the reference through it).
   std::vector<uint8_t> tensor_codes(int id) const;
@@ -49,6 +55,8 @@ class InferenceModel {
   Graph graph_;
   std::vector<std::unique_ptr<PreparedConv>> prepared_;
   std::vector<std::vector<uint8_t>> buffers_;
+  bool profiling_ = false;
+  std::vector<double> op_seconds_;  // per op of graph_.ops, plus the input quantisation last
 };
 
 }  // namespace sl::deploy

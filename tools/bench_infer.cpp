@@ -32,6 +32,7 @@ struct InferBenchOptions {
   std::vector<int> threads{0};
   double budget = 2.0;
   bool fp32 = true;
+  bool profile = false;
   std::string json;
 };
 
@@ -82,6 +83,17 @@ void bench_arch(const InferBenchOptions& o, const std::string& arch, nlohmann::o
       fmt::print("{:<28} {} threads  {:8.3f} ms min  {:8.3f} ms median  {:8.0f} img/s  {:6.1f} GOP/s  deploy, {}\n", id,
                  used, t.ms_min, t.ms_median, static_cast<double>(b) / t.ms_median * 1e3, gflop / t.ms_median * 1e3,
                  cpu::cpu_description());
+      if (o.profile) {  // separate profiled runs, so the timing above is not disturbed
+        runtime.set_profiling(true);
+        const int runs = 20;
+        for (int i = 0; i < runs; ++i) runtime.run(images.data(), b, logits.data());
+        runtime.set_profiling(false);
+        double total = 0;
+        const auto ops = runtime.profile();
+        for (const auto& op : ops) total += op.second;
+        for (const auto& [name, sec] : ops)
+          fmt::print("    {:<44} {:8.3f} ms  {:5.1f} %\n", name, sec / runs * 1e3, 100 * sec / total);
+      }
       auto r = record(id, used, b, t, gflop);
       r["engine"] = "shiftlab deploy (integer kernels)";
       r["quant"] = o.quant;
@@ -137,6 +149,7 @@ void add_bench_infer_command(CLI::App& bench) {
   cmd->add_option("--budget", o->budget, "Seconds of timed calls per measurement")->check(CLI::PositiveNumber)
       ->capture_default_str();
   cmd->add_flag("!--no-fp32", o->fp32, "Skip timing shiftlab's FP32 eval of the same model");
+  cmd->add_flag("--profile", o->profile, "Also print where the time of a call goes, per op");
   cmd->add_option("--json", o->json, "Write the results in torch_ref.py's JSON schema (for compare.py)");
   cmd->callback([o] { run(*o); });
 }

@@ -112,9 +112,11 @@ struct RowPos {
 };
 
 // Requantises (or stores as float) one vector of sums: channels [c0, c0 + kLanes) of output pixel
-// `row`; corr, mult and bias are that vector's per-channel constants.
+// `row`; corr, mult and bias are that vector's per-channel constants. later_rows: rows of this tile
+// after this one, which are written after it, so whole vectors may run into their channels (and
+// reads of a stride-1 residual into theirs); past the tile (another task's rows) they may not.
 HWY_INLINE void Epilogue(const ConvJob& job, int64_t row, const RowPos& pos, int64_t c0, VI acc, VI corr, VF mult,
-                         VF bias) {
+                         VF bias, int64_t later_rows) {
   const DI di;
   const DF df;
   const DU8 du8;
@@ -126,7 +128,7 @@ HWY_INLINE void Epilogue(const ConvJob& job, int64_t row, const RowPos& pos, int
     const QTensorView& t = r.tensor;
     const uint8_t* src = t.data + ((pos.n * t.h + pos.oy * r.stride) * t.w + pos.ox * r.stride) * t.cs;
     VI rq;
-    if (r.channel_offset == 0 && c0 + kLanes <= t.cs) {
+    if (r.channel_offset == 0 && (r.stride == 1 ? c0 + kLanes <= t.cs * (1 + later_rows) : c0 + kLanes <= t.cs)) {
       rq = hn::PromoteTo(di, hn::LoadU(du8, src + c0));
     } else {
       // Channels outside [offset, offset + t.c) are the zero padding: real 0, i.e. the zero point.
@@ -143,7 +145,7 @@ HWY_INLINE void Epilogue(const ConvJob& job, int64_t row, const RowPos& pos, int
   }
   if (job.out_f32 != nullptr) {
     float* dst = job.out_f32 + row * job.cout + c0;
-    if (c0 + kLanes <= job.cout) {
+    if (c0 + kLanes <= job.cout * (1 + later_rows)) {
       hn::StoreU(y, df, dst);
     } else {
       float tmp[kLanes];
@@ -157,7 +159,7 @@ HWY_INLINE void Epilogue(const ConvJob& job, int64_t row, const RowPos& pos, int
   const auto q = hn::DemoteTo(du8, hn::NearestInt(t));
   const int64_t cs = channel_stride(job.cout);
   uint8_t* dst = job.out_u8 + row * cs + c0;
-  if (c0 + kLanes <= cs) {
+  if (c0 + kLanes <= cs * (1 + later_rows)) {
     hn::StoreU(q, du8, dst);
   } else {
     uint8_t tmp[kLanes];
@@ -178,14 +180,32 @@ void ConvRowsNV(const ConvJob& job, int64_t row_begin, int64_t row_end) {
   // With a shift, each row's input channels come from different pixels: gathered into rows of kbuf.
   std::vector<uint8_t> kbuf(job.shift != nullptr ? static_cast<size_t>(MR * cs) : 0);
   const auto* b_all = reinterpret_cast<const int32_t*>(pw.data.data());
+  const bool single_panel = pw.panels == 1;
+  // The (image, y, x) of the next row, advanced without divisions.
+  RowPos next{row_begin / per_image, (row_begin % per_image) / job.wo, row_begin % job.wo};
   for (int64_t row0 = row_begin; row0 < row_end; row0 += MR) {
     const int64_t rows = std::min<int64_t>(MR, row_end - row0);
     RowPos pos[MR];
     for (int i = 0; i < MR; ++i) {
-      const int64_t r = row0 + std::min<int64_t>(i, rows - 1);  // rows past the end repeat the last
-      pos[i] = {r / per_image, (r % per_image) / job.wo, r % job.wo};
+      if (i >= rows) {  // rows past the end repeat the last (computed, never stored)
+        pos[i] = pos[rows - 1];
+        continue;
+      }
+      pos[i] = next;
+      if (++next.ox == job.wo) {
+        next.ox = 0;
+        if (++next.oy == job.ho) {
+          next.oy = 0;
+          ++next.n;
+        }
+      }
     }
     const uint8_t* ptr[MR];
+    bool all_inside = true;
+    for (int i = 0; i < MR; ++i) {
+      const int64_t y0 = pos[i].oy * job.stride - job.pad, x0 = pos[i].ox * job.stride - job.pad;
+      all_inside = all_inside && y0 >= 0 && y0 + job.kh <= in.h && x0 >= 0 && x0 + job.kw <= in.w;
+    }
     if (job.shift != nullptr) {
       for (int i = 0; i < MR; ++i) {
         uint8_t* dst = kbuf.data() + i * cs;
@@ -209,6 +229,16 @@ void ConvRowsNV(const ConvJob& job, int64_t row_begin, int64_t row_end) {
         for (int j = 0; j < NV; ++j) acc[i][j] = hn::Zero(di);
       if (job.shift != nullptr) {
         Accumulate<MR, NV>(ptr, seg_groups, b, pw.panel_width, acc);
+      } else if (all_inside) {
+        // Every row's whole window is inside the image: kh segments of kw * cs adjacent bytes, one
+        // image row apart.
+        for (int i = 0; i < MR; ++i)
+          ptr[i] = in.data + ((pos[i].n * in.h + pos[i].oy * job.stride - job.pad) * in.w + pos[i].ox * job.stride -
+                              job.pad) * cs;
+        for (int64_t ky = 0; ky < job.kh; ++ky, b += job.kw * seg_groups * pw.panel_width) {
+          Accumulate<MR, NV>(ptr, job.kw * seg_groups, b, pw.panel_width, acc);
+          for (int i = 0; i < MR; ++i) ptr[i] += in.w * cs;
+        }
       } else {
         for (int64_t ky = 0; ky < job.kh; ++ky) {
           // Where every row's window row lies inside the image, its kw pixels are adjacent in NHWC:
@@ -237,13 +267,22 @@ void ConvRowsNV(const ConvJob& job, int64_t row_begin, int64_t row_end) {
           }
         }
       }
+      VI corr[NV];
+      VF mult[NV], bias[NV];
       for (int j = 0; j < NV; ++j) {
         const int64_t c0 = p * pw.panel_width + j * kLanes;
-        if (c0 >= job.cout) break;
-        const VI corr = hn::LoadU(di, job.correction + c0);
-        const VF mult = hn::LoadU(df, job.multiplier + c0), bias = hn::LoadU(df, job.bias + c0);
-        for (int i = 0; i < rows; ++i) Epilogue(job, row0 + i, pos[i], c0, acc[i][j], corr, mult, bias);
+        corr[j] = hn::LoadU(di, job.correction + c0);
+        mult[j] = hn::LoadU(df, job.multiplier + c0);
+        bias[j] = hn::LoadU(df, job.bias + c0);
       }
+      // Rows in order: with one panel, a vector running past a row's channels lands in later rows of
+      // the tile, written after it (with several, the next row's first panel is already written).
+      for (int i = 0; i < rows; ++i)
+        for (int j = 0; j < NV; ++j) {
+          const int64_t c0 = p * pw.panel_width + j * kLanes;
+          if (c0 >= job.cout) break;
+          Epilogue(job, row0 + i, pos[i], c0, acc[i][j], corr[j], mult[j], bias[j], single_panel ? rows - 1 - i : 0);
+        }
     }
   }
 }

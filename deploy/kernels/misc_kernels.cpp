@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <vector>
 
 #include "deploy/kernels/kernels.h"
@@ -20,7 +21,8 @@ namespace {
 
 void MaxPool2x2(const uint8_t* in, int64_t h, int64_t w, int64_t c, uint8_t* out, int64_t ho, int64_t wo,
                 int64_t pixel_begin, int64_t pixel_end) {  // c: the channel stride
-  const hn::ScalableTag<uint8_t> d;
+  // 16-byte vectors: channel counts are small multiples of 4, rarely of a whole AVX-512 vector.
+  const hn::CappedTag<uint8_t, 16> d;
   const int64_t lanes = static_cast<int64_t>(hn::Lanes(d));
   const int64_t per_image = ho * wo;
   for (int64_t p = pixel_begin; p < pixel_end; ++p) {
@@ -49,7 +51,7 @@ void QuantizeInput(const float* x, int64_t n, int64_t c, int64_t hw, int64_t cs,
   std::vector<uint8_t> plane_q(static_cast<size_t>(hw));
   for (int64_t img = 0; img < n; ++img) {
     uint8_t* dst = q + img * hw * cs;
-    if (cs > c)
+    if (cs > c && !(c == 1 && cs == 4))
       for (int64_t i = 0; i < hw; ++i) std::fill(dst + i * cs + c, dst + (i + 1) * cs, static_cast<uint8_t>(zero_point));
     for (int64_t ch = 0; ch < c; ++ch) {
       const float* plane = x + (img * c + ch) * hw;
@@ -64,7 +66,15 @@ void QuantizeInput(const float* x, int64_t n, int64_t c, int64_t hw, int64_t cs,
         t = std::min(std::max(t, 0.0f), 255.0f);
         plane_q[static_cast<size_t>(i)] = static_cast<uint8_t>(std::nearbyint(t));
       }
-      for (i = 0; i < hw; ++i) dst[i * cs + ch] = plane_q[static_cast<size_t>(i)];
+      if (c == 1 && cs == 4) {  // one word per pixel: the code, then three padding zero points
+        const uint32_t pad = static_cast<uint32_t>(zero_point) * 0x01010100u;
+        for (i = 0; i < hw; ++i) {
+          const uint32_t word = plane_q[static_cast<size_t>(i)] | pad;
+          std::memcpy(dst + 4 * i, &word, 4);
+        }
+      } else {
+        for (i = 0; i < hw; ++i) dst[i * cs + ch] = plane_q[static_cast<size_t>(i)];
+      }
     }
   }
 }
