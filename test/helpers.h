@@ -96,10 +96,9 @@ struct CliResult {
   std::string output;  // stdout and stderr together
 };
 
-// Runs the shiftlab binary built with the tests, with `args` passed through the shell and `env`
-// (e.g. "SHIFTLAB_CPU_TARGET=avx2") set for it.
-inline CliResult run_cli(const std::string& args, const std::string& env = "") {
-  std::string cmd = (env.empty() ? "" : "env " + env + " ") + std::string(SHIFTLAB_CLI) + " " + args + " 2>&1";
+// Runs a shell command line, capturing stdout and stderr together.
+inline CliResult run_command(const std::string& command_line) {
+  const std::string cmd = command_line + " 2>&1";
   CliResult r;
   FILE* pipe = popen(cmd.c_str(), "r");
   REQUIRE(pipe != nullptr);
@@ -108,6 +107,12 @@ inline CliResult run_cli(const std::string& args, const std::string& env = "") {
   int status = pclose(pipe);
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return r;
+}
+
+// Runs the shiftlab binary built with the tests, with `args` passed through the shell and `env`
+// (e.g. "SHIFTLAB_CPU_TARGET=avx2") set for it.
+inline CliResult run_cli(const std::string& args, const std::string& env = "") {
+  return run_command((env.empty() ? "" : "env " + env + " ") + std::string(SHIFTLAB_CLI) + " " + args);
 }
 
 // A fresh directory under the system temp dir, removed when the object goes out of scope.

@@ -68,6 +68,12 @@ TEST_CASE("export then eval --deploy scores like the float eval of the same chec
   CHECK(bad_image.exit_code != 0);
   CHECK(has(bad_image.output, "nope.png"));
 
+  // The embedding example of docs/deploy.md, linked against the runtime library alone.
+  test::CliResult example = test::run_command(std::string(SHIFTLAB_DEPLOY_EXAMPLE) + " " + model);
+  INFO(example.output);
+  CHECK(example.exit_code == 0);
+  CHECK(has(example.output, "image 3: class "));
+
   test::CliResult missing = test::run_cli("eval --deploy " + dir / "nope.safetensors");
   CHECK(missing.exit_code != 0);
   CHECK(has(missing.output, "nope.safetensors"));
