@@ -176,9 +176,10 @@ void ConvRowsNV(const ConvJob& job, int64_t row_begin, int64_t row_end) {
   const PackedWeights& pw = *job.weights;
   const QTensorView& in = job.input;
   const int64_t cs = in.cs, seg_groups = cs / 4, per_image = job.ho * job.wo;
-  const std::vector<uint8_t> zero_row(static_cast<size_t>(cs), static_cast<uint8_t>(in.zero_point));
-  // With a shift, each row's input channels come from different pixels: gathered into rows of kbuf.
-  std::vector<uint8_t> kbuf(job.shift != nullptr ? static_cast<size_t>(MR * cs) : 0);
+  // Per row, room for a copy of its window: the kh x kw pixels of a border pixel, or with a shift
+  // the cs channels each read from its own offset.
+  const int64_t window = job.shift != nullptr ? cs : job.kh * job.kw * cs;
+  std::vector<uint8_t> wbuf(static_cast<size_t>(MR * window));
   const auto* b_all = reinterpret_cast<const int32_t*>(pw.data.data());
   const bool single_panel = pw.panels == 1;
   // The (image, y, x) of the next row, advanced without divisions.
@@ -200,15 +201,14 @@ void ConvRowsNV(const ConvJob& job, int64_t row_begin, int64_t row_end) {
         }
       }
     }
-    const uint8_t* ptr[MR];
-    bool all_inside = true;
-    for (int i = 0; i < MR; ++i) {
-      const int64_t y0 = pos[i].oy * job.stride - job.pad, x0 = pos[i].ox * job.stride - job.pad;
-      all_inside = all_inside && y0 >= 0 && y0 + job.kh <= in.h && x0 >= 0 && x0 + job.kw <= in.w;
-    }
+    // Each row reads its window through a pointer and a row step: straight from the input when the
+    // window is inside the image (kw adjacent pixels per kernel row, one image row apart), else from
+    // a copy of the window with the zero point outside the image (border pixels only).
+    const uint8_t* base[MR];
+    int64_t step[MR];
     if (job.shift != nullptr) {
       for (int i = 0; i < MR; ++i) {
-        uint8_t* dst = kbuf.data() + i * cs;
+        uint8_t* dst = wbuf.data() + i * window;
         const int64_t y0 = pos[i].oy * job.stride, x0 = pos[i].ox * job.stride;
         for (int64_t ci = 0; ci < in.c; ++ci) {
           const int64_t iy = y0 + job.shift[2 * ci], ix = x0 + job.shift[2 * ci + 1];
@@ -217,9 +217,30 @@ void ConvRowsNV(const ConvJob& job, int64_t row_begin, int64_t row_end) {
                         : in.data[((pos[i].n * in.h + iy) * in.w + ix) * cs + ci];
         }
         std::fill(dst + in.c, dst + cs, static_cast<uint8_t>(in.zero_point));
-        ptr[i] = dst;
+        base[i] = dst;
+        step[i] = 0;
+      }
+    } else {
+      for (int i = 0; i < MR; ++i) {
+        const int64_t y0 = pos[i].oy * job.stride - job.pad, x0 = pos[i].ox * job.stride - job.pad;
+        if (y0 >= 0 && y0 + job.kh <= in.h && x0 >= 0 && x0 + job.kw <= in.w) {
+          base[i] = in.data + ((pos[i].n * in.h + y0) * in.w + x0) * cs;
+          step[i] = in.w * cs;
+          continue;
+        }
+        uint8_t* dst = wbuf.data() + i * window;
+        for (int64_t ky = 0; ky < job.kh; ++ky)
+          for (int64_t kx = 0; kx < job.kw; ++kx, dst += cs) {
+            const int64_t iy = y0 + ky, ix = x0 + kx;
+            if (iy < 0 || iy >= in.h || ix < 0 || ix >= in.w) std::memset(dst, in.zero_point, static_cast<size_t>(cs));
+            else std::memcpy(dst, in.data + ((pos[i].n * in.h + iy) * in.w + ix) * cs, static_cast<size_t>(cs));
+          }
+        base[i] = wbuf.data() + i * window;
+        step[i] = job.kw * cs;
       }
     }
+    const int64_t kernel_rows = job.shift != nullptr ? 1 : job.kh;
+    const int64_t row_groups = job.shift != nullptr ? seg_groups : job.kw * seg_groups;
     for (int64_t p = 0; p < pw.panels; ++p) {
       const int32_t* b = b_all + p * pw.groups * pw.panel_width;
       VI acc[MR][NV];
@@ -227,45 +248,11 @@ void ConvRowsNV(const ConvJob& job, int64_t row_begin, int64_t row_end) {
       for (int i = 0; i < MR; ++i)
 #pragma GCC unroll 4
         for (int j = 0; j < NV; ++j) acc[i][j] = hn::Zero(di);
-      if (job.shift != nullptr) {
-        Accumulate<MR, NV>(ptr, seg_groups, b, pw.panel_width, acc);
-      } else if (all_inside) {
-        // Every row's whole window is inside the image: kh segments of kw * cs adjacent bytes, one
-        // image row apart.
-        for (int i = 0; i < MR; ++i)
-          ptr[i] = in.data + ((pos[i].n * in.h + pos[i].oy * job.stride - job.pad) * in.w + pos[i].ox * job.stride -
-                              job.pad) * cs;
-        for (int64_t ky = 0; ky < job.kh; ++ky, b += job.kw * seg_groups * pw.panel_width) {
-          Accumulate<MR, NV>(ptr, job.kw * seg_groups, b, pw.panel_width, acc);
-          for (int i = 0; i < MR; ++i) ptr[i] += in.w * cs;
-        }
-      } else {
-        for (int64_t ky = 0; ky < job.kh; ++ky) {
-          // Where every row's window row lies inside the image, its kw pixels are adjacent in NHWC:
-          // one segment of kw * cs bytes (the weights are in the same (kx, c) order).
-          bool inside = true;
-          for (int i = 0; i < MR; ++i) {
-            const int64_t iy = pos[i].oy * job.stride - job.pad + ky, ix = pos[i].ox * job.stride - job.pad;
-            inside = inside && iy >= 0 && iy < in.h && ix >= 0 && ix + job.kw <= in.w;
-          }
-          if (inside) {
-            for (int i = 0; i < MR; ++i)
-              ptr[i] = in.data + ((pos[i].n * in.h + pos[i].oy * job.stride - job.pad + ky) * in.w + pos[i].ox * job.stride -
-                                  job.pad) * cs;
-            Accumulate<MR, NV>(ptr, job.kw * seg_groups, b, pw.panel_width, acc);
-            b += job.kw * seg_groups * pw.panel_width;
-            continue;
-          }
-          for (int64_t kx = 0; kx < job.kw; ++kx, b += seg_groups * pw.panel_width) {
-            for (int i = 0; i < MR; ++i) {
-              const int64_t iy = pos[i].oy * job.stride - job.pad + ky, ix = pos[i].ox * job.stride - job.pad + kx;
-              ptr[i] = (iy < 0 || iy >= in.h || ix < 0 || ix >= in.w)
-                           ? zero_row.data()
-                           : in.data + ((pos[i].n * in.h + iy) * in.w + ix) * cs;
-            }
-            Accumulate<MR, NV>(ptr, seg_groups, b, pw.panel_width, acc);
-          }
-        }
+      const uint8_t* ptr[MR];
+      for (int i = 0; i < MR; ++i) ptr[i] = base[i];
+      for (int64_t ky = 0; ky < kernel_rows; ++ky, b += row_groups * pw.panel_width) {
+        Accumulate<MR, NV>(ptr, row_groups, b, pw.panel_width, acc);
+        for (int i = 0; i < MR; ++i) ptr[i] += step[i];
       }
       VI corr[NV];
       VF mult[NV], bias[NV];
