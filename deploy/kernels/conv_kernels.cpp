@@ -180,6 +180,7 @@ void ConvRowsNV(const ConvJob& job, int64_t row_begin, int64_t row_end) {
   // the cs channels each read from its own offset.
   const int64_t window = job.shift != nullptr ? cs : job.kh * job.kw * cs;
   std::vector<uint8_t> wbuf(static_cast<size_t>(MR * window));
+  HWY_ALIGN int32_t sums[MR * NV * kLanes];
   const auto* b_all = reinterpret_cast<const int32_t*>(pw.data.data());
   const bool single_panel = pw.panels == 1;
   // The (image, y, x) of the next row, advanced without divisions.
@@ -254,6 +255,12 @@ void ConvRowsNV(const ConvJob& job, int64_t row_begin, int64_t row_end) {
         Accumulate<MR, NV>(ptr, row_groups, b, pw.panel_width, acc);
         for (int i = 0; i < MR; ++i) ptr[i] += step[i];
       }
+      // Out of registers with constant indices only: an array indexed by run-time row and vector
+      // would keep the accumulators in memory through the k loop.
+#pragma GCC unroll 8
+      for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 4
+        for (int j = 0; j < NV; ++j) hn::StoreU(acc[i][j], di, sums + (i * NV + j) * kLanes);
       VI corr[NV];
       VF mult[NV], bias[NV];
       for (int j = 0; j < NV; ++j) {
@@ -268,7 +275,8 @@ void ConvRowsNV(const ConvJob& job, int64_t row_begin, int64_t row_end) {
         for (int j = 0; j < NV; ++j) {
           const int64_t c0 = p * pw.panel_width + j * kLanes;
           if (c0 >= job.cout) break;
-          Epilogue(job, row0 + i, pos[i], c0, acc[i][j], corr[j], mult[j], bias[j], single_panel ? rows - 1 - i : 0);
+          Epilogue(job, row0 + i, pos[i], c0, hn::LoadU(di, sums + (i * NV + j) * kLanes), corr[j], mult[j], bias[j],
+                   single_panel ? rows - 1 - i : 0);
         }
     }
   }
