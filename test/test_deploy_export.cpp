@@ -165,3 +165,12 @@ TEST_CASE("a deploy model survives the file round trip and bad files get one cle
   std::ofstream(text) << "not a model at all";
   CHECK_THROWS_WITH(deploy::load_model(text), Catch::Contains("notes.txt"));
 }
+
+TEST_CASE("export refuses models the runtime cannot run, naming them", "[deploy][export]") {
+  ModulePtr m = make_model("mobilenetv2", model_info("mobilenetv2").natural);
+  Generator gen(1);
+  CHECK_THROWS_WITH(export_model(*m, randn({1, 3, 32, 32}, DType::f32, Device::cpu, 0, 1, &gen)),
+                    Catch::Contains("does not support") && Catch::Contains("supported: mnist-fc"));
+  CHECK_THROWS_WITH(export_model(*m, randn({3, 32, 32}, DType::f32, Device::cpu, 0, 1, &gen)),
+                    Catch::Contains("[n, c, h, w]"));
+}
