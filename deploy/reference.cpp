@@ -1,6 +1,8 @@
 // Deliberately plain: direct convolution loops over the NHWC layout, no packing, no tiling.
 #include "deploy/reference.h"
 
+#include "deploy/kernels/kernels.h"
+
 #include <algorithm>
 #include <cmath>
 
@@ -8,11 +10,7 @@ namespace sl::deploy {
 
 namespace {
 
-uint8_t requantize(float y, const TensorSpec& out) {
-  float t = y * (1.0f / out.scale) + static_cast<float>(out.zero_point);
-  t = std::min(std::max(t, 0.0f), 255.0f);
-  return static_cast<uint8_t>(std::nearbyint(t));
-}
+uint8_t requantize(float y, const TensorSpec& out) { return deploy::requantize(y, 1.0f / out.scale, out.zero_point); }
 
 void conv(const Graph& g, const ConvSpec& c, int64_t n, std::vector<std::vector<uint8_t>>& buf, float* logits) {
   // The conv's view of its input: the tensor, or its codes mapped onto the conv's own grid.
@@ -77,7 +75,8 @@ void pool(const Graph& g, const PoolSpec& p, int64_t n, std::vector<std::vector<
         for (int64_t iy = 0; iy < in.h; ++iy)
           for (int64_t ix = 0; ix < in.w; ++ix) sum += at(img, iy, ix, ch);
         const int64_t hw = in.h * in.w;
-        y[static_cast<size_t>(img * in.c + ch)] = static_cast<uint8_t>((sum + hw / 2) / hw);
+        const float mean = static_cast<float>(sum) / static_cast<float>(hw);
+        y[static_cast<size_t>(img * in.c + ch)] = requantize((mean - static_cast<float>(in.zero_point)) * in.scale, out);
         continue;
       }
       for (int64_t oy = 0; oy < out.h; ++oy)

@@ -203,16 +203,21 @@ void InferenceModel::run_pool(const PoolSpec& spec, int64_t n) {
     deploy_kernels().max_pool_2x2(src.data(), in.h, in.w, cs, dst.data(), out.h, out.w, 0, n * out.h * out.w);
     return;
   }
-  // Global average: the mean of the codes, rounded half up (the scale and zero point carry over).
+  // Global average: the mean of the codes as a real value, requantised to the pooled tensor's own
+  // (finer) grid: the means vary far less than the pixels they average.
   const int64_t hw = in.h * in.w;
+  const float inv_out = 1.0f / out.scale;
   std::vector<int64_t> sums(static_cast<size_t>(cs));
   for (int64_t img = 0; img < n; ++img) {
     std::fill(sums.begin(), sums.end(), 0);
     const uint8_t* p = src.data() + img * hw * cs;
     for (int64_t i = 0; i < hw; ++i)
       for (int64_t ch = 0; ch < cs; ++ch) sums[static_cast<size_t>(ch)] += p[i * cs + ch];
-    for (int64_t ch = 0; ch < cs; ++ch)
-      dst[static_cast<size_t>(img * cs + ch)] = static_cast<uint8_t>((sums[static_cast<size_t>(ch)] + hw / 2) / hw);
+    for (int64_t ch = 0; ch < cs; ++ch) {
+      const float mean = static_cast<float>(sums[static_cast<size_t>(ch)]) / static_cast<float>(hw);
+      dst[static_cast<size_t>(img * cs + ch)] =
+          requantize((mean - static_cast<float>(in.zero_point)) * in.scale, inv_out, out.zero_point);
+    }
   }
 }
 

@@ -52,22 +52,48 @@ class Walker {
         lo = std::min(lo, x);
         hi = std::max(hi, x);
       }
-      // The range always holds 0, so the zero padding and ReLU's zero are exact codes.
-      t.scale = hi > lo ? (hi - lo) / 255.0f : 1.0f;
-      t.zero_point = static_cast<int32_t>(std::clamp(std::nearbyint(-lo / t.scale), 0.0f, 255.0f));
+      // The range always holds 0, so the zero padding and ReLU's zero are exact codes. Activations
+      // have long tails: the range is the fraction of [lo, hi] whose 256 codes lose least in mean
+      // squared error on the calibration values (clipping the rare largest values buys a finer grid
+      // for all the others).
+      double best = -1;
+      for (float frac = 1.0f; frac > 0.19f; frac -= 0.05f) {
+        const float clo = lo * frac, chi = hi * frac;
+        const float scale = chi > clo ? (chi - clo) / 255.0f : 1.0f;
+        const float zp = std::clamp(std::nearbyint(-clo / scale), 0.0f, 255.0f);
+        double err = 0;
+        const size_t stride = std::max<size_t>(1, v.size() / 200000);
+        for (size_t i = 0; i < v.size(); i += stride) {
+          const float q = std::clamp(std::nearbyint(v[i] / scale) + zp, 0.0f, 255.0f);
+          const double d = static_cast<double>(v[i]) - static_cast<double>(scale) * (q - zp);
+          err += d * d;
+        }
+        if (best < 0 || err < best) {
+          best = err;
+          t.scale = scale;
+          t.zero_point = static_cast<int32_t>(zp);
+        }
+      }
     }
     g_.tensors.push_back(t);
     floats_.push_back(f);
     return static_cast<int>(g_.tensors.size()) - 1;
   }
 
+  // Max pooling keeps its input's quantisation (max commutes with it); the global mean gets its own,
+  // finer one from the pooled values' range.
   int pool(deploy::PoolKind kind, int input, const Tensor& f) {
-    TensorSpec t = g_.tensors[static_cast<size_t>(input)];  // max and mean keep the quantisation
-    t.h = f.dim() == 4 ? f.size(2) : 1;
-    t.w = f.dim() == 4 ? f.size(3) : 1;
-    g_.tensors.push_back(t);
-    floats_.push_back(f);
-    const int out = static_cast<int>(g_.tensors.size()) - 1;
+    int out;
+    if (kind == deploy::PoolKind::global_avg) {
+      out = add_tensor(f, false);
+    } else {
+      TensorSpec t = g_.tensors[static_cast<size_t>(input)];
+      t.h = f.size(2);
+      t.w = f.size(3);
+      g_.tensors.push_back(t);
+      floats_.push_back(f);
+      out = static_cast<int>(g_.tensors.size()) - 1;
+    }
     g_.ops.push_back({deploy::Op::Kind::pool, g_.pools.size()});
     g_.pools.push_back({kind, input, out});
     return out;

@@ -90,8 +90,10 @@ Graph conv_graph(const ConvCase& c, std::mt19937& rng, bool pools) {
     g.tensors.push_back(p);
     g.pools.push_back({PoolKind::max_2x2, 1, 2});
     g.ops.push_back({Op::Kind::pool, 0});
-    TensorSpec a = p;
+    TensorSpec a = p;  // the mean on its own, finer grid
     a.h = a.w = 1;
+    a.scale = p.scale / 4;
+    a.zero_point = 10;
     g.tensors.push_back(a);
     g.pools.push_back({PoolKind::global_avg, 2, 3});
     g.ops.push_back({Op::Kind::pool, 1});

@@ -11,6 +11,8 @@
 // operations on every target, so every target matches the scalar reference (deploy/reference.h)
 // bit for bit.
 #pragma once
+#include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <vector>
 
@@ -23,6 +25,14 @@ inline int64_t channel_stride(int64_t c) { return (c + 3) / 4 * 4; }
 // Weights are int8 in [-kMaxWeight, kMaxWeight]: then the pairwise uint8 x int8 sums of pmaddubsw
 // (255 * 64 * 2 = 32640) never saturate, so the non-VNNI targets sum exactly as vpdpbusd does.
 constexpr int kMaxWeight = 64;
+
+// The requantisation every kernel and the scalar reference share: nearest (half to even) of
+// y * inv_scale + zero_point, clamped to [0, 255], in this order of float operations.
+inline uint8_t requantize(float y, float inv_scale, int32_t zero_point) {
+  float t = y * inv_scale + static_cast<float>(zero_point);
+  t = std::min(std::max(t, 0.0f), 255.0f);
+  return static_cast<uint8_t>(std::nearbyint(t));
+}
 
 // A uint8 NHWC tensor view (channel stride cs = channel_stride(c)).
 struct QTensorView {
