@@ -31,7 +31,7 @@ row() {  # row NAME TRAIN-ARGS...
   d=$(acc "$dir.deploy.log")
   size=$(tail -1 "$dir.export.log" | sed 's/.*: \([0-9.]* KiB\), \([0-9.]*\) of the FP32 weights.*/\1 (\2 of FP32)/')
   printf '| %s | %.2f | %.2f | %+.2f | %s | `shiftlab train %s --epochs %s --seed 1` |\n' "$name" "$f" "$d" \
-    "$(echo "$d - $f" | bc -l)" "$size" "$*" "$epochs"
+    "$(awk -v a="$d" -v b="$f" 'BEGIN { print a - b }')" "$size" "$*" "$epochs"
 }
 
 echo "| model | float-simulated eval | deploy (integer) eval | difference | deploy file | trained with |"
@@ -44,3 +44,4 @@ row mnist-conv-denseshift3 --quant denseshift --weight-bits 3
 row mnist-conv-fp32
 row resnet20-deepshift-q5 --arch resnet20 --quant deepshift-q --weight-bits 5 --lr 0.1
 row shiftresnet20-fp32 --arch shiftresnet20 --lr 0.1
+row shiftresnet20-denseshift3 --arch shiftresnet20 --lr 0.1 --quant denseshift --weight-bits 3
