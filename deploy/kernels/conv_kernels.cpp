@@ -229,12 +229,15 @@ void ConvRowsNV(const ConvJob& job, int64_t row_begin, int64_t row_end) {
           step[i] = in.w * cs;
           continue;
         }
+        // Word copies (cs is a multiple of 4): a library call per pixel would cost more than the copy.
         uint8_t* dst = wbuf.data() + i * window;
+        const uint32_t zp_word = static_cast<uint32_t>(in.zero_point) * 0x01010101u;
         for (int64_t ky = 0; ky < job.kh; ++ky)
           for (int64_t kx = 0; kx < job.kw; ++kx, dst += cs) {
             const int64_t iy = y0 + ky, ix = x0 + kx;
-            if (iy < 0 || iy >= in.h || ix < 0 || ix >= in.w) std::memset(dst, in.zero_point, static_cast<size_t>(cs));
-            else std::memcpy(dst, in.data + ((pos[i].n * in.h + iy) * in.w + ix) * cs, static_cast<size_t>(cs));
+            const bool outside = iy < 0 || iy >= in.h || ix < 0 || ix >= in.w;
+            const uint8_t* src = outside ? nullptr : in.data + ((pos[i].n * in.h + iy) * in.w + ix) * cs;
+            for (int64_t q = 0; q < cs; q += 4) std::memcpy(dst + q, outside ? static_cast<const void*>(&zp_word) : src + q, 4);
           }
         base[i] = wbuf.data() + i * window;
         step[i] = job.kw * cs;
