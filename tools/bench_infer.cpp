@@ -6,7 +6,6 @@
 // calibrated on random images: the integer kernels' time does not depend on the values.
 #include <fmt/format.h>
 
-#include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "autograd/node.h"
@@ -19,7 +18,7 @@
 #include "layers/models/registry.h"
 #include "quant/convert.h"
 #include "tools/commands.h"
-#include "tools/timing.h"
+#include "tools/bench_json.h"
 
 namespace sl::tools {
 
@@ -40,20 +39,6 @@ std::vector<int64_t> default_batches(const std::string& arch) {
   if (arch == "mnist-conv") return {1, 64};
   if (arch.rfind("resnet", 0) == 0 || arch.rfind("shiftresnet", 0) == 0) return {1, 128};
   return {1};
-}
-
-nlohmann::ordered_json record(const std::string& id, int threads, int64_t batch, const Timing& t, double gflop) {
-  return {{"id", id},
-          {"threads", std::to_string(threads)},
-          {"batch", batch},
-          {"ms_min", t.ms_min},
-          {"ms_median", t.ms_median},
-          {"items_per_s_median", static_cast<double>(batch) / t.ms_median * 1e3},
-          {"gflop_per_call", gflop},
-          {"gflop_per_s", gflop / t.ms_median * 1e3},
-          {"samples", t.samples},
-          {"cpu", cpu::cpu_model()},
-          {"cpu_target", cpu::cpu_target()}};
 }
 
 void bench_arch(const InferBenchOptions& o, const std::string& arch, nlohmann::ordered_json& results) {
@@ -94,7 +79,7 @@ void bench_arch(const InferBenchOptions& o, const std::string& arch, nlohmann::o
         for (const auto& [name, sec] : ops)
           fmt::print("    {:<44} {:8.3f} ms  {:5.1f} %\n", name, sec / runs * 1e3, 100 * sec / total);
       }
-      auto r = record(id, used, b, t, gflop);
+      auto r = bench_record(id, used, b, t, gflop);
       r["engine"] = "shiftlab deploy (integer kernels)";
       r["quant"] = o.quant;
       results.push_back(r);
@@ -112,7 +97,7 @@ void bench_arch(const InferBenchOptions& o, const std::string& arch, nlohmann::o
                  "slower than deploy)\n",
                  id + "-shiftlab-fp32", used, f.ms_min, f.ms_median, static_cast<double>(b) / f.ms_median * 1e3,
                  f.ms_median / t.ms_median);
-      auto fr = record(id + "-shiftlab-fp32", used, b, f, gflop);
+      auto fr = bench_record(id + "-shiftlab-fp32", used, b, f, gflop);
       fr["engine"] = "shiftlab FP32 eval (float-simulated quantizers)";
       results.push_back(fr);
     }
@@ -122,15 +107,9 @@ void bench_arch(const InferBenchOptions& o, const std::string& arch, nlohmann::o
 void run(const InferBenchOptions& o) {
   nlohmann::ordered_json results = nlohmann::ordered_json::array();
   for (const std::string& arch : o.archs) bench_arch(o, arch, results);
-  if (o.json.empty()) return;
-  nlohmann::ordered_json doc = {{"meta",
-                                 {{"engine", std::string("shiftlab ") + SHIFTLAB_VERSION + " deploy"},
-                                  {"cpu", cpu::cpu_model()},
-                                  {"cpu_target", cpu::cpu_target()},
-                                  {"cpu_targets_available", cpu::available_cpu_targets()}}},
-                                {"results", results}};
-  std::ofstream(o.json) << doc.dump(2) << "\n";
-  fmt::print("wrote {}\n", o.json);
+  if (!o.json.empty())
+    write_bench_json(o.json, std::string("shiftlab ") + SHIFTLAB_VERSION + " deploy", nlohmann::ordered_json::object(),
+                     results);
 }
 
 }  // namespace

@@ -5,7 +5,6 @@
 #include <fmt/format.h>
 
 #include <chrono>
-#include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "autograd/ops.h"
@@ -18,7 +17,7 @@
 #include "layers/models/registry.h"
 #include "quant/convert.h"
 #include "tools/commands.h"
-#include "tools/timing.h"
+#include "tools/bench_json.h"
 #include "train/optimizer.h"
 
 namespace sl::tools {
@@ -98,18 +97,7 @@ nlohmann::ordered_json bench_one(const TrainBenchOptions& o, const std::string& 
   fmt::print("{:<32} {} threads  {:8.2f} ms min  {:8.2f} ms median  {:8.0f} img/s  {:6.1f} GFLOP/s  ({})\n", id, used,
              t.ms_min, t.ms_median, static_cast<double>(o.batch) / t.ms_median * 1e3, gflop / t.ms_median * 1e3,
              o.device == "cpu" ? cpu::cpu_description() : o.device);
-  return {{"id", id},
-          {"threads", std::to_string(threads > 0 ? threads : used)},
-          {"batch", o.batch},
-          {"ms_min", t.ms_min},
-          {"ms_median", t.ms_median},
-          {"items_per_s_median", static_cast<double>(o.batch) / t.ms_median * 1e3},
-          {"gflop_per_call", gflop},
-          {"gflop_per_s", gflop / t.ms_median * 1e3},
-          {"samples", t.samples},
-          {"cpu", cpu::cpu_model()},
-          {"cpu_target", cpu::cpu_target()},
-          {"cpu_targets_available", cpu::available_cpu_targets()}};
+  return bench_record(id, threads > 0 ? threads : used, o.batch, t, gflop);
 }
 
 void run(const TrainBenchOptions& o) {
@@ -130,16 +118,8 @@ void run(const TrainBenchOptions& o) {
       results.push_back(r);
     }
   }
-  if (o.json.empty()) return;
-  nlohmann::ordered_json doc = {{"meta",
-                                 {{"engine", std::string("shiftlab ") + SHIFTLAB_VERSION},
-                                  {"device", o.device},
-                                  {"cpu", cpu::cpu_model()},
-                                  {"cpu_target", cpu::cpu_target()},
-                                  {"cpu_targets_available", cpu::available_cpu_targets()}}},
-                                {"results", results}};
-  std::ofstream(o.json) << doc.dump(2) << "\n";
-  fmt::print("wrote {}\n", o.json);
+  if (!o.json.empty())
+    write_bench_json(o.json, std::string("shiftlab ") + SHIFTLAB_VERSION, {{"device", o.device}}, results);
 }
 
 }  // namespace
