@@ -16,11 +16,27 @@
 
 namespace sl::data {
 
+void check_image_size(int64_t height, int64_t width, int64_t channels, const std::string& what) {
+  SL_CHECK(height >= 1 && width >= 1 && channels >= 1 && channels <= 4 && height <= kMaxImageSide &&
+               width <= kMaxImageSide && height * width <= kMaxImagePixels,
+           "{}: a {}x{}x{} image is outside the limits (sides 1 to {}, at most {} pixels)", what, height, width,
+           channels, kMaxImageSide, kMaxImagePixels);
+}
+
 Image decode_image(const uint8_t* data, size_t size, const std::string& name) {
   SL_CHECK(size > 0, "image {} failed to decode: the file is empty", name);
   SL_CHECK(size <= static_cast<size_t>(INT_MAX), "image {} failed to decode: {} bytes is too large for stb_image",
            name, size);
   int w = 0, h = 0, channels_in_file = 0;
+  // The header's dimensions first: nothing is decoded (or allocated) for an image over the limits.
+  if (!stbi_info_from_memory(data, static_cast<int>(size), &w, &h, &channels_in_file)) {
+    const char* reason = stbi_failure_reason();
+    fail("image {} failed to decode: {}", name, reason ? reason : "unknown format");
+  }
+  check_image_size(h, w, 3, "image " + name);
+  SL_CHECK(std::max(w, h) <= kMaxImageAspect * std::min(w, h),
+           "image {}: a {}x{} image has an aspect ratio above {}:1 (refused: resizing it would make a huge image)",
+           name, h, w, kMaxImageAspect);
   // stb_image's failure reason is thread-local in this version, so parallel decodes are safe.
   std::unique_ptr<stbi_uc, void (*)(void*)> pixels(
       stbi_load_from_memory(data, static_cast<int>(size), &w, &h, &channels_in_file, 3), stbi_image_free);
@@ -28,6 +44,7 @@ Image decode_image(const uint8_t* data, size_t size, const std::string& name) {
     const char* reason = stbi_failure_reason();
     fail("image {} failed to decode: {}", name, reason ? reason : "unknown error");
   }
+  check_image_size(h, w, 3, "image " + name);  // the decoder agrees with the header it was checked against
   Image img;
   img.height = h;
   img.width = w;

@@ -9,12 +9,26 @@
 
 namespace sl::data {
 
+// Limits on decoded images and on every transform's output, so a small hostile file (a 1 x 40000
+// PNG is 157 bytes) cannot make a multi-gigabyte image: at most 2^26 pixels (e.g. 8192 x 8192), a
+// side of at most 65536, and (for decoded files) an aspect ratio of at most 100:1.
+constexpr int64_t kMaxImagePixels = int64_t{1} << 26;
+constexpr int64_t kMaxImageSide = 65536;
+constexpr int64_t kMaxImageAspect = 100;
+
+// Throws "<what>: a HxWxC image is too large (...)" unless 1 <= sides <= kMaxImageSide, pixels <=
+// kMaxImagePixels and 1 <= channels <= 4.
+void check_image_size(int64_t height, int64_t width, int64_t channels, const std::string& what);
+
 struct Image {
   int height = 0, width = 0, channels = 0;
   std::vector<uint8_t> pixels;  // HWC, row-major, height * width * channels bytes
 
   Image() = default;
-  Image(int h, int w, int c) : height(h), width(w), channels(c), pixels(static_cast<size_t>(h) * w * c, 0) {}
+  Image(int h, int w, int c) : height(h), width(w), channels(c) {
+    check_image_size(h, w, c, "image");
+    pixels.assign(static_cast<size_t>(h) * w * c, 0);
+  }
   // Pointer to pixel (y, x); its channels follow.
   uint8_t* ptr(int y, int x) { return pixels.data() + (static_cast<size_t>(y) * width + x) * channels; }
   const uint8_t* ptr(int y, int x) const { return pixels.data() + (static_cast<size_t>(y) * width + x) * channels; }

@@ -67,7 +67,9 @@ void ImageFolderDataset::scan() {
     size_t prefix = class_dir.string().size();
     for (auto it = fs::recursive_directory_iterator(class_dir, fs::directory_options::follow_directory_symlink);
          it != fs::recursive_directory_iterator(); ++it) {
-      if (it->is_directory() || !has_image_extension(it->path())) continue;
+      // Only regular files (symlinks to them included): a FIFO or device named *.png would block
+      // or never end when read.
+      if (it->is_directory() || !has_image_extension(it->path()) || !it->is_regular_file()) continue;
       // The directory relative to root, by string surgery: fs::relative would stat every file.
       files.emplace_back(classes_[c] + it->path().parent_path().string().substr(prefix),
                          it->path().filename().string());

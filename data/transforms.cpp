@@ -168,8 +168,13 @@ CropBox center_crop_box(int height, int width, int size) {
 // longer one int(size * long / short).
 std::array<int, 2> resized_shorter_side(int height, int width, int size) {
   SL_CHECK(height > 0 && width > 0, "Resize: empty {}x{} image", height, width);
-  if (width <= height) return {static_cast<int>(static_cast<double>(size) * height / width), size};
-  return {size, static_cast<int>(static_cast<double>(size) * width / height)};
+  double longer = static_cast<double>(size) * std::max(height, width) / std::min(height, width);
+  // Checked before the cast: a thin image would otherwise make a huge (or overflowing) side.
+  int64_t side = longer > kMaxImageSide ? kMaxImageSide + 1 : static_cast<int64_t>(longer);
+  check_image_size(width <= height ? side : size, width <= height ? size : side, 1,
+                   fmt::format("Resize({}) of a {}x{} image", size, height, width));
+  if (width <= height) return {static_cast<int>(longer), size};
+  return {size, static_cast<int>(longer)};
 }
 
 Compose& Compose::add(ImageTransformPtr op) {

@@ -3,9 +3,10 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
-#include <regex>
+#include <optional>
 #include <vector>
 
+#include "engine/checked.h"
 #include "engine/file_io.h"
 
 namespace sl {
@@ -73,46 +74,147 @@ const char* descr_of(DType d) {
   }
 }
 
+// The header is a Python dict literal, e.g. {'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }.
+// Parsed by hand, one pass, no regex and no recursion: the text comes from an untrusted file.
+class HeaderParser {
+ public:
+  HeaderParser(const std::string& text, const std::string& path) : s_(text), path_(path) {}
+
+  void parse(std::string& descr, bool& fortran, Shape& shape) {
+    bool has_descr = false, has_order = false, has_shape = false;
+    skip_space();
+    expect('{');
+    for (;;) {
+      skip_space();
+      if (peek() == '}') break;
+      std::string key = quoted();
+      skip_space();
+      expect(':');
+      skip_space();
+      if (key == "descr") {
+        descr = quoted();
+        has_descr = true;
+      } else if (key == "fortran_order") {
+        fortran = boolean();
+        has_order = true;
+      } else if (key == "shape") {
+        shape = tuple();
+        has_shape = true;
+      } else {
+        bad(fmt::format("unknown key '{}'", key.substr(0, 40)));
+      }
+      skip_space();
+      if (peek() == ',') ++i_;
+      else if (peek() != '}') bad("expected ',' or '}'");
+    }
+    SL_CHECK(has_descr, "{}: .npy header has no descr", path_);
+    SL_CHECK(has_order, "{}: .npy header has no fortran_order", path_);
+    SL_CHECK(has_shape, "{}: .npy header has no shape", path_);
+  }
+
+ private:
+  [[noreturn]] void bad(const std::string& what) const {
+    fail("{}: invalid .npy header at character {}: {}", path_, i_, what);
+  }
+  char peek() const { return i_ < s_.size() ? s_[i_] : '\0'; }
+  void skip_space() {
+    while (i_ < s_.size() && (s_[i_] == ' ' || s_[i_] == '\t' || s_[i_] == '\n' || s_[i_] == '\r')) ++i_;
+  }
+  void expect(char c) {
+    if (peek() != c) bad(fmt::format("expected '{}'", c));
+    ++i_;
+  }
+  std::string quoted() {
+    char q = peek();
+    if (q != '\'' && q != '"') bad("expected a quoted string");
+    size_t end = s_.find(q, i_ + 1);
+    if (end == std::string::npos) bad("unterminated string");
+    std::string out = s_.substr(i_ + 1, end - i_ - 1);
+    i_ = end + 1;
+    return out;
+  }
+  bool boolean() {
+    if (s_.compare(i_, 4, "True") == 0) return i_ += 4, true;
+    if (s_.compare(i_, 5, "False") == 0) return i_ += 5, false;
+    bad("expected True or False");
+  }
+  Shape tuple() {
+    Shape shape;
+    expect('(');
+    for (;;) {
+      skip_space();
+      if (peek() == ')') break;
+      if (peek() == '-') bad("negative dimension in the shape");
+      size_t start = i_;
+      int64_t v = 0;
+      while (peek() >= '0' && peek() <= '9') {
+        if (__builtin_mul_overflow(v, int64_t{10}, &v) || __builtin_add_overflow(v, int64_t{peek() - '0'}, &v))
+          bad("dimension too large");
+        ++i_;
+      }
+      if (i_ == start) bad("expected a dimension (a non-negative integer)");
+      while (peek() == 'L') ++i_;  // Python 2 writes long integers as 3L
+      shape.push_back(v);
+      if (shape.size() > 64) bad("more than 64 dimensions");
+      skip_space();
+      if (peek() == ',') ++i_;
+      else if (peek() != ')') bad("expected ',' or ')' in the shape");
+    }
+    ++i_;
+    return shape;
+  }
+
+  const std::string& s_;
+  const std::string& path_;
+  size_t i_ = 0;
+};
+
 }  // namespace
 
-Tensor load_npy(const std::string& path) {
-  std::vector<char> bytes = read_file(path);
-  SL_CHECK(bytes.size() >= 10 && std::memcmp(bytes.data(), "\x93NUMPY", 6) == 0,
-           "{}: not a .npy file (missing the \\x93NUMPY magic)", path);
-  int major = static_cast<unsigned char>(bytes[6]);
+Tensor parse_npy(const char* data, size_t size, const std::string& path) {
+  SL_CHECK(size >= 10 && std::memcmp(data, "\x93NUMPY", 6) == 0, "{}: not a .npy file (missing the \\x93NUMPY magic)",
+           path);
+  int major = static_cast<unsigned char>(data[6]);
   SL_CHECK(major >= 1 && major <= 3, "{}: unsupported .npy version {}", path, major);
   size_t header_len, pos;
   if (major == 1) {
-    header_len = static_cast<unsigned char>(bytes[8]) | (static_cast<size_t>(static_cast<unsigned char>(bytes[9])) << 8);
+    header_len = static_cast<unsigned char>(data[8]) | (static_cast<size_t>(static_cast<unsigned char>(data[9])) << 8);
     pos = 10;
   } else {
-    SL_CHECK(bytes.size() >= 12, "{}: truncated .npy header", path);
+    SL_CHECK(size >= 12, "{}: truncated .npy header", path);
     header_len = 0;
-    for (int i = 0; i < 4; ++i) header_len |= static_cast<size_t>(static_cast<unsigned char>(bytes[8 + i])) << (8 * i);
+    for (int i = 0; i < 4; ++i) header_len |= static_cast<size_t>(static_cast<unsigned char>(data[8 + i])) << (8 * i);
     pos = 12;
   }
-  SL_CHECK(pos + header_len <= bytes.size(), "{}: .npy header length {} runs past the end of the file", path, header_len);
-  std::string header(bytes.data() + pos, header_len);
-  std::smatch m;
-  SL_CHECK(std::regex_search(header, m, std::regex("'descr'\\s*:\\s*'([^']+)'")), "{}: .npy header has no descr", path);
-  const std::string descr = m[1];
-  NpyType type = type_from_descr(descr, path);
-  SL_CHECK(std::regex_search(header, m, std::regex("'fortran_order'\\s*:\\s*(True|False)")),
-           "{}: .npy header has no fortran_order", path);
-  SL_CHECK(m[1] == "False", "{}: Fortran-ordered .npy arrays are not supported (save with C order)", path);
-  SL_CHECK(std::regex_search(header, m, std::regex("'shape'\\s*:\\s*\\(([^)]*)\\)")), "{}: .npy header has no shape", path);
+  SL_CHECK(header_len <= size - pos, "{}: .npy header length {} runs past the end of the file", path, header_len);
+  std::string header(data + pos, header_len);
+  std::string descr;
+  bool fortran = false;
   Shape shape;
-  std::string dims = m[1];
-  std::regex num("\\d+");
-  for (auto it = std::sregex_iterator(dims.begin(), dims.end(), num); it != std::sregex_iterator(); ++it)
-    shape.push_back(std::stoll(it->str()));
-  Tensor t = Tensor::empty(shape, type.dtype);
+  HeaderParser(header, path).parse(descr, fortran, shape);
+  NpyType type = type_from_descr(descr, path);
+  SL_CHECK(!fortran, "{}: Fortran-ordered .npy arrays are not supported (save with C order)", path);
   size_t data_pos = pos + header_len;
-  size_t want = static_cast<size_t>(t.numel()) * static_cast<size_t>(type.bytes);
-  SL_CHECK(bytes.size() - data_pos == want, "{}: .npy data has {} bytes, shape {} of {} needs {}", path,
-           bytes.size() - data_pos, shape_str(shape), descr, want);
-  decode(bytes.data() + data_pos, type, t.numel(), t);
+  int64_t numel = 0;
+  bool overflow = false;
+  try {
+    numel = shape_numel(shape);
+  } catch (const Error&) {
+    overflow = true;
+  }
+  // The size check comes before any allocation, so a hostile shape allocates nothing.
+  auto want = overflow ? std::nullopt : mul_nonneg(numel, type.bytes);
+  SL_CHECK(want && static_cast<uint64_t>(*want) == size - data_pos,
+           "{}: .npy data has {} bytes, shape {} of {} needs {}", path, size - data_pos, shape_str(shape), descr,
+           want ? std::to_string(*want) : std::string("more than 2^63"));
+  Tensor t = Tensor::empty(shape, type.dtype);
+  if (numel > 0) decode(data + data_pos, type, numel, t);
   return t;
+}
+
+Tensor load_npy(const std::string& path) {
+  std::vector<char> bytes = read_file(path);
+  return parse_npy(bytes.data(), bytes.size(), path);
 }
 
 void save_npy(const std::string& path, const Tensor& t) {

@@ -8,12 +8,14 @@
 #include <set>
 
 #include "engine/file_io.h"
+#include "engine/json_guard.h"
 
 namespace sl {
 
 namespace {
 
 constexpr uint64_t kMaxHeader = 100'000'000;  // as the reference reader
+constexpr int kMaxDepth = 8;
 
 const char* st_name(DType d) {
   switch (d) {
@@ -77,15 +79,21 @@ void save_safetensors(const std::string& path, const std::vector<std::pair<std::
 
 SafetensorsContent load_safetensors(const std::string& path) {
   std::vector<char> bytes = read_file(path);
-  SL_CHECK(bytes.size() >= 8, "{}: not a safetensors file ({} bytes, shorter than the 8-byte header length)", path,
-           bytes.size());
+  return parse_safetensors(bytes.data(), bytes.size(), path);
+}
+
+SafetensorsContent parse_safetensors(const char* file, size_t size, const std::string& path) {
+  SL_CHECK(size >= 8, "{}: not a safetensors file ({} bytes, shorter than the 8-byte header length)", path,
+           size);
   uint64_t n = 0;
-  for (int i = 0; i < 8; ++i) n |= static_cast<uint64_t>(static_cast<unsigned char>(bytes[static_cast<size_t>(i)])) << (8 * i);
+  for (int i = 0; i < 8; ++i) n |= static_cast<uint64_t>(static_cast<unsigned char>(file[i])) << (8 * i);
   SL_CHECK(n <= kMaxHeader, "{}: header length {} exceeds the 100 MB limit (corrupt or not safetensors)", path, n);
-  SL_CHECK(8 + n <= bytes.size(), "{}: header length {} is larger than the file ({} bytes): truncated or corrupt", path, n,
-           bytes.size());
-  std::string text(bytes.data() + 8, n);
+  SL_CHECK(n <= size - 8, "{}: header length {} is larger than the file ({} bytes): truncated or corrupt", path, n,
+           size);
+  std::string text(file + 8, n);
   SL_CHECK(!text.empty() && text[0] == '{', "{}: the header does not start with '{{'", path);
+  // {name: {dtype, shape: [...], data_offsets: [...]}, __metadata__: {...}} nests 3 levels.
+  check_json_depth(text, kMaxDepth, path + ": the header");
 
   // Parse, rejecting duplicate top-level keys (nlohmann would silently keep the last one).
   std::set<std::string> seen;
@@ -129,8 +137,9 @@ SafetensorsContent load_safetensors(const std::string& path) {
     SL_CHECK(v["shape"].is_array(), "{}: tensor '{}' has a shape that is not an array", path, name);
     uint64_t count = 1;
     for (const auto& d : v["shape"]) {
-      SL_CHECK(d.is_number_unsigned(), "{}: tensor '{}' has an invalid dimension {}", path, name, d.dump());
+      SL_CHECK(d.is_number_unsigned(), "{}: tensor '{}' has an invalid dimension {}", path, name, describe_json(d));
       uint64_t dim = d.get<uint64_t>();
+      SL_CHECK(dim <= (uint64_t{1} << 62), "{}: tensor '{}' has an implausible dimension {}", path, name, dim);
       SL_CHECK(dim == 0 || count <= std::numeric_limits<uint64_t>::max() / 8 / dim, "{}: tensor '{}' is too large",
                path, name);
       count *= dim;
@@ -138,7 +147,7 @@ SafetensorsContent load_safetensors(const std::string& path) {
     }
     const auto& off = v["data_offsets"];
     SL_CHECK(off.is_array() && off.size() == 2 && off[0].is_number_unsigned() && off[1].is_number_unsigned(),
-             "{}: tensor '{}' has invalid data_offsets {}", path, name, off.dump());
+             "{}: tensor '{}' has invalid data_offsets ({})", path, name, describe_json(off));
     e.begin = off[0].get<uint64_t>();
     e.end = off[1].get<uint64_t>();
     SL_CHECK(e.begin <= e.end && e.end - e.begin == count * dtype_size(e.dtype),
@@ -147,8 +156,10 @@ SafetensorsContent load_safetensors(const std::string& path) {
              e.end >= e.begin ? e.end - e.begin : 0);
     entries.push_back(std::move(e));
   }
-  std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) { return a.begin < b.begin; });
-  uint64_t buffer = bytes.size() - 8 - n, pos = 0;
+  std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) {
+    return a.begin != b.begin ? a.begin < b.begin : a.end < b.end;  // empty tensors first: a deterministic order
+  });
+  uint64_t buffer = size - 8 - n, pos = 0;
   for (const Entry& e : entries) {
     SL_CHECK(e.begin == pos, "{}: tensor '{}' starts at byte {} but the previous one ends at {} (overlap or hole)", path,
              e.name, e.begin, pos);
@@ -156,7 +167,7 @@ SafetensorsContent load_safetensors(const std::string& path) {
   }
   SL_CHECK(pos == buffer, "{}: the tensors cover {} bytes but the data section has {}: truncated or corrupt", path, pos,
            buffer);
-  const char* data = bytes.data() + 8 + n;
+  const char* data = file + 8 + n;
   for (const Entry& e : entries) {
     Tensor t = Tensor::empty(e.shape, e.dtype);
     if (t.nbytes() > 0) std::memcpy(t.raw_data(), data + e.begin, t.nbytes());

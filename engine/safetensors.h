@@ -28,5 +28,7 @@ void save_safetensors(const std::string& path, const std::vector<std::pair<std::
 // Throws sl::Error naming the file and what is wrong (truncated, header too large, bad JSON,
 // unknown dtype, offsets that overlap or leave holes, duplicate tensor names, ...).
 SafetensorsContent load_safetensors(const std::string& path);
+// The same, from bytes in memory; `path` names them in errors.
+SafetensorsContent parse_safetensors(const char* data, size_t size, const std::string& path);
 
 }  // namespace sl

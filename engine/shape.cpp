@@ -10,7 +10,7 @@ int64_t shape_numel(const Shape& shape) {
   int64_t n = 1;
   for (int64_t s : shape) {
     SL_CHECK(s >= 0, "negative size in shape {}", shape_str(shape));
-    n *= s;
+    SL_CHECK(!__builtin_mul_overflow(n, s, &n), "shape {} has more elements than fit in 64 bits", shape_str(shape));
   }
   return n;
 }

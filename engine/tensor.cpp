@@ -29,7 +29,10 @@ Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
   auto impl = std::make_shared<TensorImpl>();
   impl->shape = shape;
   impl->dtype = dtype;
-  size_t nbytes = static_cast<size_t>(shape_numel(shape)) * dtype_size(dtype);
+  int64_t numel = shape_numel(shape);
+  size_t nbytes = 0;
+  SL_CHECK(!__builtin_mul_overflow(static_cast<size_t>(numel), dtype_size(dtype), &nbytes),
+           "a tensor of shape {} and dtype {} is too large", shape_str(shape), dtype_name(dtype));
   impl->storage = std::make_shared<Storage>(nbytes, device);
   return Tensor(std::move(impl));
 }

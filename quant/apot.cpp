@@ -210,9 +210,14 @@ Tensor APoTFirstLast::effective_weight(const Tensor& weight) {
     NoGradGuard no_grad;
     Tensor m = max(flatten(w), 0);
     max_ = m.item();
-    SL_CHECK(max_ > 0, "apot-8bit: the largest weight must be positive to set the scale, got {}", max_);
+    SL_CHECK(max_ > 0 && std::isfinite(max_), "apot-8bit: the largest weight must be positive and finite to set the "
+             "scale, got {}", max_);
     Tensor steps = round(mul(div(w, m), scalar_like(127.0, w)));
-    steps_ = static_cast<int64_t>(max(abs(flatten(steps)), 0).item());
+    // A -inf or NaN weight makes a step non-finite; casting it to an integer would be undefined.
+    double largest = max(abs(flatten(steps)), 0).item();
+    SL_CHECK(largest >= 0 && largest <= 127.0, "apot-8bit: the weights hold a non-finite value (largest step {})",
+             largest);
+    steps_ = static_cast<int64_t>(largest);
     Tensor wq = mul(div(steps, scalar_like(127.0, w)), m);
     value = add(sub(wq, w), w);  // upstream's (W_q - W) + W, which may differ from W_q by one ulp
   }

@@ -40,7 +40,11 @@ ExportedCodes WeightQuantizer::export_codes(const Tensor& weight) {
   std::vector<int8_t> sign(v.size());
   std::vector<int32_t> index(v.size());
   const std::vector<double>& mags = codes.magnitudes;
+  SL_CHECK(!mags.empty(), "{}: the {}-bit level set is empty", method(), bits());
+  SL_CHECK(std::isfinite(codes.scale) && codes.scale > 0, "{}: the level scale {} is not a positive finite number",
+           method(), codes.scale);
   for (size_t i = 0; i < v.size(); ++i) {
+    SL_CHECK(std::isfinite(v[i]), "{}: weight element {} = {} is not finite", method(), i, v[i]);
     if (v[i] == 0 && mags.front() != 0) {  // a family without a zero level: sign 0 marks the exact zero
       sign[i] = 0;
       index[i] = 0;

@@ -69,7 +69,11 @@ void run_inspect(const CliState& st, const std::string& checkpoint) {
     if (!layer) continue;
     auto q = std::dynamic_pointer_cast<WeightQuantizer>(layer->weight_parametrization());
     if (!q) continue;
-    print_layer(name, *layer, *q);
+    try {
+      print_layer(name, *layer, *q);
+    } catch (const Error& e) {
+      fail("{}: layer '{}': {}", checkpoint, name, e.what());
+    }
     ++shown;
   }
   if (shown == 0) fmt::print("no quantized layer (an FP32 model)\n");

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "engine/json_guard.h"
 #include "train/checkpoint.h"
 
 namespace sl::tools {
@@ -62,13 +63,36 @@ bool given(const CliState& st, const std::string& key) {
   return false;
 }
 
-// Applies the --config file, then the flags given, over a config seeded from a checkpoint.
+// A resumed run continues the saved model, quantizer and optimizer state, so the keys that define
+// them must keep their stored values (a new run from --weights may change them).
+void check_resume_keeps(const nlohmann::json& stored, const RunConfig& c, const std::string& ckpt) {
+  nlohmann::json now = to_json(c);
+  for (const std::string& key : resume_locked_keys()) {
+    if (!stored.contains(key) || !now.contains(key) || stored[key] == now[key]) continue;
+    fail("--resume {}: the run was trained with {} {} but this run asks for {} ({}); a resumed run keeps it (drop the "
+         "option, or start a new run from the weights with --weights {})",
+         ckpt, key, describe_json(stored[key]), describe_json(now[key]), flag_of(key.c_str()), ckpt);
+  }
+}
+
+// Applies the --config file, then the flags given, over a config seeded from a checkpoint's stored
+// run config (`stored`, read from `source`; empty when there is none).
 RunConfig finish(const CliState& st, RunConfig c, const nlohmann::json& file_json, const std::string& checkpoint_key,
-                 const std::string& checkpoint) {
+                 const std::string& checkpoint, const nlohmann::json& stored, const std::string& source) {
   apply_json(c, file_json, st.config_file);
   apply_given(st, c);
   if (!checkpoint.empty()) (checkpoint_key == "resume" ? c.resume : c.weights) = checkpoint;
-  validate(c);
+  if (checkpoint_key == "resume" && !source.empty() && stored.is_object()) check_resume_keeps(stored, c, source);
+  try {
+    validate(c);
+  } catch (const Error& e) {
+    // A value out of range may come from a file: say which files the settings were read from.
+    std::string from = st.config_file;
+    if (!source.empty() && stored.is_object() && !stored.empty())
+      from += (from.empty() ? "" : ", ") + source + " (stored run config)";
+    if (from.empty()) throw;
+    fail("{} (settings from the flags and {})", e.what(), from);
+  }
   return c;
 }
 
@@ -82,11 +106,13 @@ RunConfig resolve(const CliState& st, const std::string& checkpoint_key, const s
                                                 : (file_json.contains(checkpoint_key) ? file_json[checkpoint_key].get<std::string>() : "");
   if (!checkpoint.empty()) ckpt = checkpoint;
   RunConfig c;
+  nlohmann::json stored = nlohmann::json::object();
   if (!ckpt.empty()) {
     Checkpoint k = load_checkpoint(ckpt);
     if (!k.config.is_null() && !k.config.empty()) apply_json(c, k.config, ckpt + " (stored run config)");
+    stored = k.config;
   }
-  return finish(st, c, file_json, checkpoint_key, checkpoint);
+  return finish(st, c, file_json, checkpoint_key, checkpoint, stored, ckpt);
 }
 
 RunConfig resolve_stored(const CliState& st, const nlohmann::json& stored, const std::string& source) {
@@ -94,7 +120,7 @@ RunConfig resolve_stored(const CliState& st, const nlohmann::json& stored, const
   if (!stored.is_null() && !stored.empty()) apply_json(c, stored, source + " (stored run config)");
   nlohmann::json file_json = nlohmann::json::object();
   if (!st.config_file.empty()) file_json = load_config_json(st.config_file);
-  return finish(st, c, file_json, "", "");
+  return finish(st, c, file_json, "", "", stored, source);
 }
 
 }  // namespace sl::tools

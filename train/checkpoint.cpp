@@ -1,6 +1,9 @@
 #include "train/checkpoint.h"
 
+#include <cmath>
+
 #include "engine/factory.h"
+#include "engine/json_guard.h"
 #include "train/lr_schedule.h"
 #include "train/optimizer.h"
 
@@ -55,6 +58,7 @@ Checkpoint load_checkpoint(const std::string& path) {
   c.metadata = content.metadata;
   auto it = content.metadata.find("config");
   if (it != content.metadata.end()) {
+    check_json_depth(it->second, 4, path + ": the run config in the metadata");
     try {
       c.config = nlohmann::json::parse(it->second);
     } catch (const nlohmann::json::exception& e) {
@@ -77,7 +81,12 @@ Checkpoint load_checkpoint(const std::string& path) {
   };
   if (!trainer.empty()) {
     c.has_trainer_state = true;
-    for (const auto& [name, member] : kInts) c.trainer.*member = static_cast<int64_t>(scalar(name));
+    for (const auto& [name, member] : kInts) {
+      double v = scalar(name);
+      SL_CHECK(v >= 0 && v <= 1e15 && v == std::floor(v), "{}: trainer state '{}' = {} is not a valid count", path,
+               name, v);
+      c.trainer.*member = static_cast<int64_t>(v);
+    }
     for (const auto& [name, member] : kDoubles) c.trainer.*member = scalar(name);
     auto raw = [&](const char* key) {
       scalar(key);  // presence and shape

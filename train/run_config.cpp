@@ -2,9 +2,12 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
+#include <string_view>
 
 #include "engine/error.h"
 #include "engine/file_io.h"
+#include "engine/json_guard.h"
 
 namespace sl {
 
@@ -73,37 +76,55 @@ namespace {
 const char* type_name(const FieldRef& ref) {
   switch (ref.index()) {
     case 0: return "a string";
-    case 1: case 2: return "an integer";
+    case 1: return "a 64-bit integer";
+    case 2: return "a 32-bit integer";
     case 3: return "a non-negative integer";
     case 4: return "a number";
     case 5: return "true or false";
-    default: return "a list of integers";
+    case 6: return "a list of 64-bit integers";
+    default: return "a list of 32-bit integers";
   }
 }
 
-// Reads one value, or returns false when the JSON type does not fit.
-bool read_value(const nlohmann::json& v, const FieldRef& ref) {
-  try {
-    switch (ref.index()) {
-      case 0: if (!v.is_string()) return false; *std::get<0>(ref) = v.get<std::string>(); return true;
-      case 1: if (!v.is_number_integer()) return false; *std::get<1>(ref) = v.get<int64_t>(); return true;
-      case 2: if (!v.is_number_integer()) return false; *std::get<2>(ref) = v.get<int>(); return true;
-      case 3: if (!v.is_number_unsigned()) return false; *std::get<3>(ref) = v.get<uint64_t>(); return true;
-      case 4: if (!v.is_number()) return false; *std::get<4>(ref) = v.get<double>(); return true;
-      case 5: if (!v.is_boolean()) return false; *std::get<5>(ref) = v.get<bool>(); return true;
-      case 6:
-        if (!v.is_array()) return false;
-        for (const auto& e : v) if (!e.is_number_integer()) return false;
-        *std::get<6>(ref) = v.get<std::vector<int64_t>>();
-        return true;
-      default:
-        if (!v.is_array()) return false;
-        for (const auto& e : v) if (!e.is_number_integer()) return false;
-        *std::get<7>(ref) = v.get<std::vector<int>>();
-        return true;
-    }
-  } catch (const nlohmann::json::exception&) {
+// An integer of type T exactly: a JSON integer within T's range (nlohmann's get<> would wrap 2^53
+// into an int as 0, and 2^64 - 1 into an int64 as -1).
+template <class T>
+bool read_integer(const nlohmann::json& v, T& out) {
+  if (v.is_number_unsigned()) {
+    uint64_t u = v.get<uint64_t>();
+    if (u > static_cast<uint64_t>(std::numeric_limits<T>::max())) return false;
+    out = static_cast<T>(u);
+    return true;
+  }
+  if (!v.is_number_integer()) return false;
+  int64_t i = v.get<int64_t>();
+  if (i < static_cast<int64_t>(std::numeric_limits<T>::min()) || i > static_cast<int64_t>(std::numeric_limits<T>::max()))
     return false;
+  out = static_cast<T>(i);
+  return true;
+}
+
+template <class T>
+bool read_integers(const nlohmann::json& v, std::vector<T>& out) {
+  if (!v.is_array()) return false;
+  std::vector<T> values(v.size());
+  for (size_t i = 0; i < v.size(); ++i)
+    if (!read_integer(v[i], values[i])) return false;
+  out = std::move(values);
+  return true;
+}
+
+// Reads one value, or returns false when the JSON type or range does not fit.
+bool read_value(const nlohmann::json& v, const FieldRef& ref) {
+  switch (ref.index()) {
+    case 0: if (!v.is_string()) return false; *std::get<0>(ref) = v.get<std::string>(); return true;
+    case 1: return read_integer(v, *std::get<1>(ref));
+    case 2: return read_integer(v, *std::get<2>(ref));
+    case 3: return v.is_number_unsigned() && read_integer(v, *std::get<3>(ref));
+    case 4: if (!v.is_number()) return false; *std::get<4>(ref) = v.get<double>(); return true;
+    case 5: if (!v.is_boolean()) return false; *std::get<5>(ref) = v.get<bool>(); return true;
+    case 6: return read_integers(v, *std::get<6>(ref));
+    default: return read_integers(v, *std::get<7>(ref));
   }
 }
 
@@ -141,15 +162,16 @@ void apply_json(RunConfig& config, const nlohmann::json& json, const std::string
       fail("{}: unknown key '{}'{}", source, it.key(), hint.empty() ? "" : " (did you mean '" + hint + "'?)");
     }
     SL_CHECK(read_value(it.value(), f->ref), "{}: key '{}' must be {}, got {}", source, it.key(), type_name(f->ref),
-             it.value().dump());
+             describe_json(it.value()));
   }
 }
 
-nlohmann::json load_config_json(const std::string& path) {
-  std::vector<char> bytes = read_file(path);
+nlohmann::json parse_config_json(std::string_view text, const std::string& path) {
+  // A config is one object of scalars and lists of numbers; anything deeper is not a config.
+  check_json_depth(text, 4, path);
   nlohmann::json j;
   try {
-    j = nlohmann::json::parse(bytes.begin(), bytes.end());
+    j = nlohmann::json::parse(text);
   } catch (const nlohmann::json::exception& e) {
     fail("{}: not valid JSON: {}", path, e.what());
   }
@@ -158,7 +180,10 @@ nlohmann::json load_config_json(const std::string& path) {
   return j;
 }
 
-
+nlohmann::json load_config_json(const std::string& path) {
+  std::vector<char> bytes = read_file(path);
+  return parse_config_json(std::string_view(bytes.data(), bytes.size()), path);
+}
 
 namespace {
 void check_choice(const std::string& key, const std::string& value, std::initializer_list<const char*> choices) {
@@ -177,8 +202,11 @@ void validate(const RunConfig& c) {
   SL_CHECK(c.batch_size >= 1, "batch_size (--batch-size) must be >= 1, got {}", c.batch_size);
   SL_CHECK(c.test_batch_size >= 1, "test_batch_size (--test-batch-size) must be >= 1, got {}", c.test_batch_size);
   SL_CHECK(c.subset >= 0 && c.test_subset >= 0, "subset (--subset) and test_subset (--test-subset) must be >= 0");
-  SL_CHECK(c.workers >= 0, "workers (--workers) must be >= 0, got {}", c.workers);
-  SL_CHECK(c.threads >= 0, "threads (--threads) must be >= 0, got {}", c.threads);
+  // Upper bounds too: oneTBB cannot make an arena of 2^31 threads, and each worker holds a batch.
+  SL_CHECK(c.workers >= 0 && c.workers <= kMaxThreads, "workers (--workers) must be in [0, {}], got {}", kMaxThreads,
+           c.workers);
+  SL_CHECK(c.threads >= 0 && c.threads <= kMaxThreads, "threads (--threads) must be in [0, {}], got {}", kMaxThreads,
+           c.threads);
   SL_CHECK(c.lr > 0 && std::isfinite(c.lr), "lr (--lr) must be positive, got {}", c.lr);
   SL_CHECK(c.momentum >= 0 && c.momentum < 1, "momentum (--momentum) must be in [0, 1), got {}", c.momentum);
   SL_CHECK(c.weight_decay >= 0, "weight_decay (--weight-decay) must be >= 0, got {}", c.weight_decay);
@@ -203,6 +231,14 @@ void validate(const RunConfig& c) {
   SL_CHECK(c.quant_depth >= -1, "quant_depth (--quant-depth) must be >= 0 (or -1 for all layers), got {}", c.quant_depth);
   SL_CHECK(c.lr_sign == -1 || c.lr_sign >= 0, "lr_sign (--lr-sign) must be >= 0 (or -1 for --lr), got {}", c.lr_sign);
   SL_CHECK(c.reg == -1 || c.reg >= 0, "reg (--reg) must be >= 0 (or -1 for the family's default), got {}", c.reg);
+}
+
+const std::vector<std::string>& resume_locked_keys() {
+  static const std::vector<std::string> keys = {
+      "dataset",    "arch",       "shortcut",    "expansion",   "shift_kernel", "reduction",  "reduction_mode",
+      "quant",      "weight_bits", "act_bits",   "quant_depth", "quant_order",  "first_last", "quant_scale",
+      "apot_flavour", "optimizer", "lr_schedule"};
+  return keys;
 }
 
 }  // namespace sl

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <variant>
 #include <vector>
 
@@ -68,6 +69,9 @@ struct RunConfig {
   double reg = -1;              // regulariser weight (-1 = the family's: PS wd, S3 1e-5)
 };
 
+// The most threads a run may ask for (--threads, --workers).
+constexpr int kMaxThreads = 1024;
+
 // One config key, pointing into a RunConfig.
 using FieldRef = std::variant<std::string*, int64_t*, int*, uint64_t*, double*, bool*, std::vector<int64_t>*,
                               std::vector<int>*>;
@@ -84,7 +88,12 @@ nlohmann::ordered_json to_json(const RunConfig& config);
 void apply_json(RunConfig& config, const nlohmann::json& json, const std::string& source);
 // Parses a config file, checking its keys and value types (errors name the file and the key).
 nlohmann::json load_config_json(const std::string& path);
+// The same, from text in memory; `path` names it in errors.
+nlohmann::json parse_config_json(std::string_view text, const std::string& path);
 // Checks ranges and choices; throws naming the key.
 void validate(const RunConfig& config);
+// Keys a resumed run must keep: they define the model, its quantization or the schedule the saved
+// optimizer state belongs to.
+const std::vector<std::string>& resume_locked_keys();
 
 }  // namespace sl

@@ -11,6 +11,7 @@
 #include "backends/backend.h"
 #include "engine/file_io.h"
 #include "engine/threads.h"
+#include "train/epoch_log.h"
 #include "train/progress.h"
 
 namespace sl {
@@ -101,12 +102,23 @@ void Trainer::prepare_run_dir() {
   run_dir_ = config_.out.empty() ? default_run_dir(config_) : config_.out;
   bool resuming_here = !config_.resume.empty() &&
                        fs::weakly_canonical(fs::path(config_.resume).parent_path()) == fs::weakly_canonical(run_dir_);
-  if (fs::exists(fs::path(run_dir_) / "config.json") && !resuming_here)
-    fail("run directory '{}' already holds a run; continue it with --resume {}/last.safetensors or choose another --out",
-         run_dir_, run_dir_);
+  const fs::path dir(run_dir_);
+  const bool has_checkpoint = fs::exists(dir / "last.safetensors") || fs::exists(dir / "best.safetensors");
+  if (fs::exists(dir / "config.json") && !resuming_here) {
+    SL_CHECK(!has_checkpoint,
+             "run directory '{}' already holds a run; continue it with --resume {}/last.safetensors or choose another "
+             "--out", run_dir_, run_dir_);
+    // No epoch of that run finished (it failed or was killed before its first checkpoint): nothing
+    // saved is lost by starting over in the same directory.
+    fmt::print("run directory '{}' holds a run that saved no checkpoint; starting it over\n", run_dir_);
+  }
   std::error_code ec;
   fs::create_directories(run_dir_, ec);
   SL_CHECK(!ec, "cannot create run directory '{}': {}", run_dir_, ec.message());
+  for (const char* name : {"last.safetensors", "best.safetensors", "config.json", "metrics.jsonl"})
+    remove_stale_temp_files((dir / name).string());  // left by a run killed while writing
+  // Rows of epochs the checkpoint does not cover (written just before a kill) are run again.
+  for (const char* log : {"metrics.jsonl", "stats.jsonl"}) keep_epochs_before((dir / log).string(), state_.epoch);
   std::string text = to_json(config_).dump(2) + "\n";
   write_file_atomic((fs::path(run_dir_) / "config.json").string(), text);
 }
@@ -230,7 +242,12 @@ RunStatus Trainer::train() {
                                   {"test_acc5", te.acc5},    {"best_acc1", state_.best_acc1},
                                   {"seconds", seconds},      {"images_per_s", tr.seconds > 0 ? tr.images / tr.seconds : 0}};
     if (!config_.no_stats) row["stats_seconds"] = stats_seconds;
-    std::ofstream(metrics_path, std::ios::app) << row.dump() << "\n";
+    {
+      std::ofstream log(metrics_path, std::ios::app);
+      log << row.dump() << "\n";
+      log.flush();
+      SL_CHECK(log.good(), "cannot append to '{}' (disk full or read-only?)", metrics_path);
+    }
     save("last.safetensors", state_);
     if (best) save("best.safetensors", state_);
     fmt::print("Epoch {}: train loss {:.4f} acc@1 {:.2f} | test loss {:.4f} acc@1 {:.2f} acc@5 {:.2f} | lr {:.4g} | "
