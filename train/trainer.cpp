@@ -50,9 +50,10 @@ std::string default_run_dir(const RunConfig& c) {
 
 void check_finite(double loss, int64_t epoch, int64_t step, const std::string& run_dir) {
   if (std::isfinite(loss)) return;
-  fail("the training loss became {} at epoch {}, step {}; stopping. The last good checkpoint is kept "
-       "({}/last.safetensors, if an epoch finished). Try a lower --lr.",
-       loss, epoch, step, run_dir);
+  std::string last = (std::filesystem::path(run_dir) / "last.safetensors").string();
+  fail("the training loss became {} at epoch {}, step {}; stopping. {} Try a lower --lr.", loss, epoch, step,
+       std::filesystem::exists(last) ? "The last good checkpoint is kept: " + last + "."
+                                     : std::string("No epoch finished, so there is no checkpoint yet."));
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <stdexcept>
 #include <string>
 
 #include "engine/error.h"
@@ -37,16 +38,24 @@ class MemFile {
   std::string path_;
 };
 
+// A finding: libFuzzer keeps the input when the process aborts; the unit tests that replay the
+// corpus (test/test_fuzz_corpus.cpp, SHIFTLAB_FUZZ_REPLAY) get an exception that fails the test.
+[[noreturn]] inline void finding(const char* what, const char* message) {
+#ifdef SHIFTLAB_FUZZ_REPLAY
+  throw std::logic_error(std::string(what) + ": " + message);
+#else
+  std::fprintf(stderr, "%s: %s\n", what, message);
+  std::abort();
+#endif
+}
+
 // Runs f; an sl::Error must name the input (`name`), every other exception aborts (a finding).
 template <class F>
 void expect_clean(const std::string& name, F&& f) {
   try {
     f();
   } catch (const Error& e) {
-    if (std::string(e.what()).find(name) == std::string::npos) {
-      std::fprintf(stderr, "error message does not name the input '%s': %s\n", name.c_str(), e.what());
-      std::abort();
-    }
+    if (std::string(e.what()).find(name) == std::string::npos) finding("the error does not name the input", e.what());
   }
 }
 

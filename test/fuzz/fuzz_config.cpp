@@ -4,11 +4,12 @@
 #include "fuzz_common.h"
 #include "train/run_config.h"
 
-extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+namespace sl::fuzz {
+inline int config(const uint8_t* data, size_t size) {
   std::string_view text(reinterpret_cast<const char*>(data), size);
   sl::RunConfig c;
   bool parsed = false;
-  sl::fuzz::expect_clean("config.json", [&] {
+  expect_clean("config.json", [&] {
     sl::apply_json(c, sl::parse_config_json(text, "config.json"), "config.json");
     parsed = true;
   });
@@ -19,3 +20,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   return 0;
 }
+}  // namespace sl::fuzz
+
+#ifndef SHIFTLAB_FUZZ_REPLAY
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) { return sl::fuzz::config(data, size); }
+#endif

@@ -5,13 +5,14 @@
 #include "data/transforms.h"
 #include "fuzz_common.h"
 
-extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+namespace sl::fuzz {
+inline int image(const uint8_t* data, size_t size) {
   static const sl::data::ImageTransformPtr resize = sl::data::resize(64);
   static const sl::data::ImageTransformPtr center = sl::data::center_crop(56);
   static const sl::data::ImageTransformPtr random = sl::data::random_resized_crop(48, 0.08, 1.0, 3.0 / 4, 4.0 / 3);
   sl::data::Image img;
   bool decoded = false;
-  sl::fuzz::expect_clean("input.png", [&] {
+  expect_clean("input.png", [&] {
     img = sl::data::decode_image(data, size, "input.png");
     decoded = true;
   });
@@ -25,3 +26,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   return 0;
 }
+}  // namespace sl::fuzz
+
+#ifndef SHIFTLAB_FUZZ_REPLAY
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) { return sl::fuzz::image(data, size); }
+#endif
