@@ -89,8 +89,10 @@ IdxArray read_idx_u8(const std::string& path, int ndims, const std::string& what
   uint64_t total = 1;
   for (int d = 0; d < ndims; ++d) {
     out.dims.push_back(big_endian_u32(&dims[4 * static_cast<size_t>(d)]));
-    total *= static_cast<uint64_t>(out.dims.back());
-    SL_CHECK(total < (uint64_t{1} << 40), "{}: implausible IDX dimensions {}", path, out.dims);
+    // Checked before it can wrap: (2^16, 2^23, 2^25) multiplies to 2^64, which is 0 in 64 bits.
+    SL_CHECK(!__builtin_mul_overflow(total, static_cast<uint64_t>(out.dims.back()), &total) &&
+                 total < (uint64_t{1} << 40),
+             "{}: implausible IDX dimensions {}", path, out.dims);
   }
   // Grow the buffer as data arrives instead of trusting the header with one huge allocation.
   size_t header_bytes = 4 + dims.size();

@@ -179,6 +179,9 @@ TEST_CASE("IDX: a gzip stream cut inside its trailer and impossible dimensions a
   std::string huge = tmp.file("huge-idx3-ubyte");
   test::write_bytes(huge, test::idx_bytes({65536, 65536, 65536}, std::vector<uint8_t>(8, 0)));
   CHECK(has(error_of([&] { data::read_idx_u8(huge, 3, "images"); }), huge + ": implausible IDX dimensions"));
+  // A product that wraps to 0 in 64 bits is not an empty file.
+  test::write_bytes(huge, test::idx_bytes({65536, 8388608, 33554432}, {}));
+  CHECK(has(error_of([&] { data::read_idx_u8(huge, 3, "images"); }), huge + ": implausible IDX dimensions"));
 }
 
 TEST_CASE("metrics.jsonl: rows the checkpoint does not cover are dropped before a resume", "[hostile][train]") {

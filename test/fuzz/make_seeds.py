@@ -100,6 +100,7 @@ def main():
     put("idx", "images.idx3.gz", gzip.compress(images, mtime=0))
     put("idx", "regress-gzip-trailer-cut.gz", gzip.compress(images, mtime=0)[:-8])
     put("idx", "regress-huge-dims.idx3", idx([65536, 65536, 65536], b"\0" * 8))
+    put("idx", "regress-dims-wrap-to-zero.idx3", idx([65536, 8388608, 33554432], b""))
 
     # CIFAR binary: the first byte picks CIFAR-10 (even) or CIFAR-100 (odd)
     put("cifar", "cifar10_1.bin", b"\x00" + b"\x03" + bytes(i % 256 for i in range(3072)))
