@@ -106,7 +106,8 @@ def main():
     put("cifar", "cifar10_1.bin", b"\x00" + b"\x03" + bytes(i % 256 for i in range(3072)))
     put("cifar", "cifar100_1.bin", b"\x01" + b"\x02\x11" + bytes(i * 7 % 256 for i in range(3072)))
 
-    # images (JPEG seeds are written by stb_image_write: see make_jpeg_seed.sh)
+    # images (rgb_4x4.jpg and grey_3x2.jpg were written once with stb_image_write's stbi_write_jpg, 4x4 RGB at
+    # quality 90 and 3x2 grey at 50: the standard library has no JPEG encoder, so they are kept as they are)
     put("image", "grey_4x3.png", png(4, 3, [bytes([0, 64, 128, 255])] * 3))
     put("image", "regress-aspect-bomb-1x40000.png", png(40000, 1, [bytes(40000)]))
     put("image", "rgb_2x2.ppm", b"P6\n2 2\n255\n" + bytes(range(12)))
