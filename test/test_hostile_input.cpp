@@ -118,9 +118,9 @@ TEST_CASE("run config: deep nesting and out-of-range numbers are refused naming 
   CHECK(error_of([&] { parse_config_json(deep, "deep.json"); }) == "deep.json: JSON nested deeper than 4 levels");
   // "threads": 2^53 was read as 0 (all cores).
   std::string m = error_of([] { parse_config_json(R"({"threads": 9007199254740992})", "big.json"); });
-  CHECK(has(m, "big.json: key 'threads' must be a 32-bit integer, got 9007199254740992"));
+  CHECK(has(m, "big.json: key 'threads' must be an integer (32-bit), got 9007199254740992"));
   CHECK(has(error_of([] { parse_config_json(R"({"seed": -1})", "c.json"); }), "key 'seed'"));
-  CHECK(has(error_of([] { parse_config_json(R"({"subset": 18446744073709551615})", "c.json"); }), "64-bit integer"));
+  CHECK(has(error_of([] { parse_config_json(R"({"subset": 18446744073709551615})", "c.json"); }), "an integer (64-bit)"));
   CHECK(has(error_of([] { parse_config_json(R"({"lr_milestones": [1, 4294967296000000000000]})", "c.json"); }),
             "key 'lr_milestones'"));
   // A wrong-typed structure is described by kind and size, not echoed.

@@ -76,13 +76,13 @@ namespace {
 const char* type_name(const FieldRef& ref) {
   switch (ref.index()) {
     case 0: return "a string";
-    case 1: return "a 64-bit integer";
-    case 2: return "a 32-bit integer";
+    case 1: return "an integer (64-bit)";
+    case 2: return "an integer (32-bit)";
     case 3: return "a non-negative integer";
     case 4: return "a number";
     case 5: return "true or false";
-    case 6: return "a list of 64-bit integers";
-    default: return "a list of 32-bit integers";
+    case 6: return "a list of integers (64-bit)";
+    default: return "a list of integers (32-bit)";
   }
 }
 
