@@ -94,11 +94,12 @@ IdxArray read_idx_u8(const std::string& path, int ndims, const std::string& what
                  total < (uint64_t{1} << 40),
              "{}: implausible IDX dimensions {}", path, out.dims);
   }
-  // Grow the buffer as data arrives instead of trusting the header with one huge allocation.
+  // Grow the buffer as data arrives instead of trusting the header with one huge allocation: each
+  // step at most doubles it, so a 20-byte file announcing 2^39 bytes allocates about 1 MB.
   size_t header_bytes = 4 + dims.size();
   size_t done = 0;
   while (done < total) {
-    size_t step = std::min<size_t>(total - done, size_t{64} << 20);
+    size_t step = std::min<size_t>(total - done, std::max<size_t>(done, size_t{1} << 20));
     out.data.resize(done + step);
     size_t n = in.read(out.data.data() + done, step);
     done += n;
