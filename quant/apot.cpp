@@ -198,6 +198,9 @@ Tensor APoTActivation::forward(const Tensor& x) {
 // ---- 8-bit first and last layers ----
 
 std::vector<double> APoTFirstLast::magnitudes() const {
+  // Signed max: a negative weight may be many steps beyond 127, but not millions (a hostile file).
+  SL_CHECK(steps_ <= (int64_t{1} << 20), "apot-8bit: {} steps of max/127: the weights span an implausible range",
+           steps_);
   std::vector<double> m;
   for (int64_t k = 0; k <= steps_; ++k) m.push_back(static_cast<double>(k));
   return m;
@@ -215,7 +218,7 @@ Tensor APoTFirstLast::effective_weight(const Tensor& weight) {
     Tensor steps = round(mul(div(w, m), scalar_like(127.0, w)));
     // A -inf or NaN weight makes a step non-finite; casting it to an integer would be undefined.
     double largest = max(abs(flatten(steps)), 0).item();
-    SL_CHECK(largest >= 0 && largest <= 127.0, "apot-8bit: the weights hold a non-finite value (largest step {})",
+    SL_CHECK(largest >= 0 && largest < 0x1p62, "apot-8bit: the weights hold a non-finite value (largest step {})",
              largest);
     steps_ = static_cast<int64_t>(largest);
     Tensor wq = mul(div(steps, scalar_like(127.0, w)), m);

@@ -14,6 +14,7 @@
 
 #include "data_fixtures.h"
 #include "engine/file_io.h"
+#include "engine/factory.h"
 #include "engine/safetensors.h"
 #include "helpers.h"
 
@@ -188,5 +189,18 @@ TEST_CASE("cli: a read-only output directory is a clear error", "[cli][faults]")
     CHECK(r.exit_code == 1);
     CHECK(has(r.output, "Read-only file system"));
     CHECK(has(r.output, out));
+  }
+}
+
+TEST_CASE("cli: inspect and eval of a weights file without a stored config name the file", "[cli][faults]") {
+  TempDir tmp("faults_noconfig");
+  std::string path = tmp.file("bare.safetensors");
+  save_safetensors(path, {{"fc.weight", from_vector<float>({1, 2}, {1, 2})}});
+  for (const std::string& cmd : {"inspect " + path, "eval --weights " + path + " --test-subset 10"}) {
+    auto r = run_cli(cmd);
+    INFO(cmd << "\n" << r.output);
+    CHECK(r.exit_code == 1);
+    CHECK(has(r.output, "shiftlab: error: " + path));
+    CHECK(!has(r.output, "unexpected error"));
   }
 }

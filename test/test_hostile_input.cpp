@@ -20,6 +20,7 @@
 #include "engine/json_guard.h"
 #include "engine/npy.h"
 #include "engine/safetensors.h"
+#include "train/checkpoint.h"
 #include "train/epoch_log.h"
 #include "train/run_config.h"
 
@@ -50,7 +51,7 @@ TEST_CASE("checked sizes: products that overflow are refused, not wrapped", "[ho
   CHECK(checked_mul(int64_t{3}, int64_t{4}, "x") == 12);
   CHECK(has(error_of([] { checked_mul(int64_t{1} << 32, int64_t{1} << 32, "file.npy"); }), "file.npy"));
   CHECK(has(error_of([] { checked_mul(int64_t{-4}, int64_t{1}, "f"); }), "negative or too large"));
-  CHECK(has(error_of([] { shape_numel({4294967296, 4294967296}); }), "more than fit in 64 bits"));
+  CHECK(has(error_of([] { shape_numel({4294967296, 4294967296}); }), "more elements than fit in 64 bits"));
   CHECK(has(error_of([] { checked_add(std::numeric_limits<uint64_t>::max(), uint64_t{1}, "f"); }), "too large"));
 }
 
@@ -246,4 +247,13 @@ TEST_CASE("checkpoint writes: kill -9 at any moment leaves the previous checkpoi
   int temps = 0;
   for (const auto& e : std::filesystem::directory_iterator(tmp.str())) temps += has(e.path().string(), ".tmp.");
   CHECK(temps == 0);
+}
+
+TEST_CASE("checkpoints without a stored run config load as an empty config object", "[hostile][safetensors]") {
+  TempDir tmp("hostile_noconfig");
+  std::string path = tmp.file("w.safetensors");
+  save_safetensors(path, {{"fc.weight", from_vector<float>({1, 2}, {1, 2})}});
+  Checkpoint c = load_checkpoint(path);
+  CHECK(c.config.is_object());  // inspect/eval called config.value() on null: "unexpected error"
+  CHECK(c.config.empty());
 }

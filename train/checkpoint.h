@@ -31,7 +31,7 @@ struct Checkpoint {
   std::map<std::string, Tensor> scheduler;  // "scheduler.*"
   TrainerState trainer;
   bool has_trainer_state = false;
-  nlohmann::json config;                    // the run config (an object; empty if absent)
+  nlohmann::json config = nlohmann::json::object();  // the run config (an object; empty if absent)
   Metadata metadata;
 };
 

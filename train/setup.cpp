@@ -38,7 +38,9 @@ BuiltModel build_model(const RunConfig& c, const data::DatasetInfo& dataset) {
       load_model_state(*b.model, weights, c.weights);  // DeepShift's --weights: before conversion
     } else {
       after = true;  // a quantized checkpoint: it must be of the family this run converts to
-      std::string quant = weights.config.value("quant", std::string("none"));
+      std::string quant = "none";
+      if (weights.config.contains("quant") && weights.config["quant"].is_string())
+        quant = weights.config["quant"].get<std::string>();
       SL_CHECK(quant == c.quant || c.quant != "none",
                "{}: the checkpoint holds a {} model; pass --quant {} (and its options) to load it", c.weights, quant,
                quant);
