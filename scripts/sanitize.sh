@@ -20,6 +20,7 @@ filter=${SHIFTLAB_SANITIZE_TESTS:-"~[cli]~[determinism],[faults]"}
 echo "sanitize: unit tests under ASan + UBSan: $filter"
 start=$(date +%s)
 # halt_on_error: the first report fails the run; leaks are findings too.
+# The command-line processes the tests start inherit these settings.
 ASAN_OPTIONS=detect_leaks=1:halt_on_error=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-  build-fuzz/shiftlab_tests "$filter"
+  LSAN_OPTIONS=suppressions=$PWD/test/fuzz/lsan.supp build-fuzz/shiftlab_tests "$filter"
 echo "sanitize: passed in $(( $(date +%s) - start )) s"
