@@ -3,6 +3,7 @@
 // against the file before it is used.
 #include "deploy/model.h"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -15,6 +16,7 @@
 
 #include "deploy/kernels/kernels.h"
 #include "engine/error.h"
+#include "engine/json_guard.h"
 
 namespace sl::deploy {
 
@@ -132,6 +134,9 @@ size_t dtype_size(const std::string& d) {
 }
 
 Parsed read_file(const std::string& path) {
+  // A FIFO or device would block or never end: only regular files are read.
+  struct stat st {};
+  SL_CHECK(::stat(path.c_str(), &st) != 0 || S_ISREG(st.st_mode), "{}: not a regular file", path);
   std::ifstream f(path, std::ios::binary | std::ios::ate);
   SL_CHECK(f.good(), "{}: cannot open the deploy model", path);
   const auto size = static_cast<uint64_t>(f.tellg());
@@ -144,6 +149,7 @@ Parsed read_file(const std::string& path) {
   SL_CHECK(len <= kMaxHeader && len <= size - 8, "{}: header length {} exceeds the file ({} bytes)", path, len, size);
   std::string text(len, '\0');
   f.read(text.data(), static_cast<std::streamsize>(len));
+  check_json_depth(text, 8, path + ": the safetensors header");  // the serializer and dump() recurse
   json header = json::parse(text, nullptr, false);
   SL_CHECK(!header.is_discarded() && header.is_object(), "{}: the safetensors header is not a JSON object", path);
   // The format first: a training checkpoint or another safetensors file gets the message that says so.
@@ -175,10 +181,10 @@ Parsed read_file(const std::string& path) {
     SL_CHECK(elem > 0, "{}: tensor \"{}\" has dtype {}; deploy models use U8, I8, I32 and F32", path, it.key(), r.dtype);
     uint64_t count = 1;
     for (const json& d : t["shape"]) {
-      SL_CHECK(d.is_number_unsigned() && d.get<uint64_t>() <= data_size, "{}: tensor \"{}\" has a bad shape {}", path,
-               it.key(), t["shape"].dump());
+      SL_CHECK(d.is_number_unsigned() && d.get<uint64_t>() <= data_size, "{}: tensor \"{}\" has a bad shape ({})", path,
+               it.key(), describe_json(t["shape"]));
       count *= d.get<uint64_t>();
-      SL_CHECK(count <= data_size, "{}: tensor \"{}\" ({}) is larger than the file", path, it.key(), t["shape"].dump());
+      SL_CHECK(count <= data_size, "{}: tensor \"{}\" ({}) is larger than the file", path, it.key(), describe_json(t["shape"]));
       r.shape.push_back(d.get<int64_t>());
     }
     const uint64_t begin = t["data_offsets"][0].get<uint64_t>(), end = t["data_offsets"][1].get<uint64_t>();
@@ -211,7 +217,7 @@ std::vector<T> values(const Parsed& p, const std::string& path, const std::strin
 
 int64_t int_in(const json& j, const char* key, int64_t lo, int64_t hi) {
   SL_CHECK(j.contains(key) && j[key].is_number_integer(), "graph: \"{}\" missing or not an integer in {}", key,
-           j.dump().substr(0, 200));
+           describe_json(j));
   const int64_t v = j[key].get<int64_t>();
   SL_CHECK(v >= lo && v <= hi, "graph: \"{}\" = {} is outside [{}, {}]", key, v, lo, hi);
   return v;
@@ -219,7 +225,7 @@ int64_t int_in(const json& j, const char* key, int64_t lo, int64_t hi) {
 
 int64_t int_at(const json& j, size_t i, int64_t lo, int64_t hi) {
   SL_CHECK(j.is_array() && i < j.size() && j[i].is_number_integer(), "graph: expected an integer array, got {}",
-           j.dump().substr(0, 200));
+           describe_json(j));
   const int64_t v = j[i].get<int64_t>();
   SL_CHECK(v >= lo && v <= hi, "graph: {} is outside [{}, {}]", v, lo, hi);
   return v;
@@ -227,27 +233,65 @@ int64_t int_at(const json& j, size_t i, int64_t lo, int64_t hi) {
 
 constexpr int64_t kMaxDim = 1 << 16;
 
+// j[key] for untrusted JSON: const operator[] on a missing key is undefined behaviour in
+// nlohmann_json (it dereferences end()), so a missing member reads as null.
+const json& member(const json& j, const char* key) {
+  static const json kNull;
+  if (!j.is_object()) return kNull;
+  auto it = j.find(key);
+  return it == j.end() ? kNull : *it;
+}
+
+// value(key, default) that refuses a wrong type with sl::Error (nlohmann's value() throws its own).
+bool bool_in(const json& j, const char* key, bool fallback) {
+  const json& v = member(j, key);
+  if (v.is_null()) return fallback;
+  SL_CHECK(v.is_boolean(), "graph: \"{}\" is not true or false ({})", key, describe_json(v));
+  return v.get<bool>();
+}
+
+std::string string_in(const json& j, const char* key) {
+  const json& v = member(j, key);
+  if (v.is_null()) return "";
+  SL_CHECK(v.is_string(), "graph: \"{}\" is not a string ({})", key, describe_json(v));
+  return v.get<std::string>();
+}
+
+// A float read from a double: converting one outside float's range is undefined behaviour.
+float float_in(const json& j, const char* key) {
+  const json& v = member(j, key);
+  SL_CHECK(v.is_number(), "graph: \"{}\" missing or not a number", key);
+  const double d = v.get<double>();
+  SL_CHECK(std::isfinite(d) && std::abs(d) <= std::numeric_limits<float>::max(), "graph: \"{}\" = {} is not a finite "
+           "float", key, d);
+  return static_cast<float>(d);
+}
+
 Graph graph_from(const Parsed& p, const std::string& path) {
+  check_json_depth(p.metadata.at("graph"), 8, path + ": metadata \"graph\"");
   const json j = json::parse(p.metadata.at("graph"), nullptr, false);
   SL_CHECK(!j.is_discarded() && j.is_object() && j.contains("tensors") && j["tensors"].is_array() &&
                j.contains("ops") && j["ops"].is_array(),
            "{}: metadata \"graph\" is not a deploy graph", path);
   Graph g;
-  g.in_c = int_at(j["input"], 0, 1, kMaxDim);
-  g.in_h = int_at(j["input"], 1, 1, kMaxDim);
-  g.in_w = int_at(j["input"], 2, 1, kMaxDim);
+  g.in_c = int_at(member(j, "input"), 0, 1, kMaxDim);
+  g.in_h = int_at(member(j, "input"), 1, 1, kMaxDim);
+  g.in_w = int_at(member(j, "input"), 2, 1, kMaxDim);
   g.output = static_cast<int>(int_in(j, "output", 0, static_cast<int64_t>(j["tensors"].size()) - 1));
   for (const json& t : j["tensors"]) {
     TensorSpec s;
     SL_CHECK(t.is_object() && t.contains("hwc") && t.contains("scale") && t["scale"].is_number() &&
                  t.contains("dtype") && t["dtype"].is_string(),
-             "{}: bad tensor entry {}", path, t.dump().substr(0, 200));
+             "{}: bad tensor entry ({})", path, describe_json(t));
     s.h = int_at(t["hwc"], 0, 1, kMaxDim);
     s.w = int_at(t["hwc"], 1, 1, kMaxDim);
     s.c = int_at(t["hwc"], 2, 1, kMaxDim);
-    s.scale = t["scale"].get<float>();
+    s.scale = float_in(t, "scale");
     s.zero_point = static_cast<int32_t>(int_in(t, "zero_point", 0, 255));
     s.f32 = t["dtype"].get<std::string>() == "f32";
+    // Sides up to 2^16 each could announce 2^48 bytes per image; the runtime allocates what it says.
+    SL_CHECK(s.h * s.w * s.c <= (int64_t{1} << 30), "{}: tensor {}x{}x{} is larger than a deploy model holds", path,
+             s.h, s.w, s.c);
     g.tensors.push_back(s);
   }
   const int64_t last_tensor = static_cast<int64_t>(g.tensors.size()) - 1;
@@ -267,28 +311,32 @@ Graph graph_from(const Parsed& p, const std::string& path) {
     ConvSpec c;
     SL_CHECK(o.contains("name") && o["name"].is_string(), "{}: a conv op has no name", path);
     c.name = o["name"].get<std::string>();
-    c.weight_format = o.value("weights", std::string());
+    c.weight_format = string_in(o, "weights");
     c.input = static_cast<int>(int_in(o, "input", 0, last_tensor));
     c.output = static_cast<int>(int_in(o, "output", 0, last_tensor));
-    c.kh = int_at(o["kernel"], 0, 1, kMaxDim);
-    c.kw = int_at(o["kernel"], 1, 1, kMaxDim);
+    c.kh = int_at(member(o, "kernel"), 0, 1, kMaxDim);
+    c.kw = int_at(member(o, "kernel"), 1, 1, kMaxDim);
     c.stride = int_in(o, "stride", 1, 64);
     c.pad = int_in(o, "pad", 0, 64);
-    c.cin = int_at(o["channels"], 0, 1, kMaxDim);
-    c.cout = int_at(o["channels"], 1, 1, kMaxDim);
+    c.cin = int_at(member(o, "channels"), 0, 1, kMaxDim);
+    c.cout = int_at(member(o, "channels"), 1, 1, kMaxDim);
     c.code_bits = static_cast<int>(int_in(o, "code_bits", 2, 8));
     SL_CHECK(c.code_bits == 2 || c.code_bits == 4 || c.code_bits == 8, "{}: {}: code_bits {} is not 2, 4 or 8", path,
              c.name, c.code_bits);
-    c.relu = o.value("relu", false);
+    c.relu = bool_in(o, "relu", false);
     if (o.contains("residual")) {
       const json& r = o["residual"];
       c.residual = static_cast<int>(int_in(r, "tensor", 0, last_tensor));
       c.residual_stride = int_in(r, "stride", 1, 64);
       c.residual_channel_offset = int_in(r, "channel_offset", 0, kMaxDim);
-      c.relu_after_add = r.value("relu_after_add", false);
+      c.relu_after_add = bool_in(r, "relu_after_add", false);
     }
-    const uint64_t count = static_cast<uint64_t>(c.cout) * static_cast<uint64_t>(c.kh * c.kw) * static_cast<uint64_t>(c.cin);
-    SL_CHECK(count <= (uint64_t{1} << 32), "{}: {} has {} weights, more than a deploy model holds", path, c.name, count);
+    // Each factor is at most 2^16, so the product could reach 2^64 (0 in 64 bits): checked per step.
+    uint64_t count = 1;
+    for (int64_t f : {c.cout, c.kh, c.kw, c.cin})
+      SL_CHECK(!__builtin_mul_overflow(count, static_cast<uint64_t>(f), &count) && count <= (uint64_t{1} << 32),
+               "{}: {} has more weights ({} x {} x {} x {}) than a deploy model holds", path, c.name, c.cout, c.kh,
+               c.kw, c.cin);
     const auto levels_it = p.tensors.find(c.name + ".levels");
     SL_CHECK(levels_it != p.tensors.end(), "{}: tensor \"{}.levels\" is missing", path, c.name);
     c.levels = values<int8_t>(p, path, c.name + ".levels", "I8", levels_it->second.bytes.size());
@@ -312,7 +360,7 @@ Graph graph_from(const Parsed& p, const std::string& path) {
       c.input_map = values<uint8_t>(p, path, c.name + ".input_map", "U8", 256);
       SL_CHECK(o.contains("input_scale") && o["input_scale"].is_number(), "{}: {} has an input map but no input_scale",
                path, c.name);
-      c.input_scale = o["input_scale"].get<float>();
+      c.input_scale = float_in(o, "input_scale");
       c.input_zero_point = static_cast<int32_t>(int_in(o, "input_zero_point", 0, 255));
     }
     g.ops.push_back({Op::Kind::conv, g.convs.size()});

@@ -4,6 +4,7 @@
 #define SHIFTLAB_FUZZ_REPLAY
 #include "fuzz/fuzz_cifar.cpp"
 #include "fuzz/fuzz_config.cpp"
+#include "fuzz/fuzz_deploy.cpp"
 #include "fuzz/fuzz_idx.cpp"
 #include "fuzz/fuzz_image.cpp"
 #include "fuzz/fuzz_npy.cpp"
@@ -18,7 +19,7 @@
 namespace {
 using Target = int (*)(const uint8_t*, size_t);
 const std::map<std::string, Target> kTargets = {
-    {"cifar", sl::fuzz::cifar}, {"config", sl::fuzz::config}, {"idx", sl::fuzz::idx},
+    {"cifar", sl::fuzz::cifar}, {"config", sl::fuzz::config}, {"deploy", sl::fuzz::deploy}, {"idx", sl::fuzz::idx},
     {"image", sl::fuzz::image}, {"npy", sl::fuzz::npy},       {"safetensors", sl::fuzz::safetensors},
 };
 }  // namespace

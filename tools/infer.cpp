@@ -11,6 +11,7 @@
 #include "data/image.h"
 #include "data/registry.h"
 #include "deploy/runtime.h"
+#include "engine/json_guard.h"
 #include "tools/commands.h"
 #include "train/run_config.h"
 
@@ -37,6 +38,7 @@ void run_infer(const std::string& path, const std::vector<std::string>& images, 
   const auto& meta = model.graph().metadata;
   RunConfig config;
   if (auto it = meta.find("config"); it != meta.end()) {
+    check_json_depth(it->second, 4, path + ": the stored run config");
     const nlohmann::json j = nlohmann::json::parse(it->second, nullptr, false);
     SL_CHECK(!j.is_discarded(), "{}: the stored run config is not valid JSON", path);
     apply_json(config, j, path + " (stored run config)");

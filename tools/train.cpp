@@ -7,6 +7,7 @@
 
 #include "deploy/runtime.h"
 #include "engine/factory.h"
+#include "engine/json_guard.h"
 #include "report/html.h"
 #include "tools/commands.h"
 #include "tools/run_options.h"
@@ -41,6 +42,7 @@ int run_eval_deploy(const CliState& st, const std::string& path) {
   auto stored = meta.find("config");
   nlohmann::json config = nlohmann::json::object();
   if (stored != meta.end()) {
+    check_json_depth(stored->second, 4, path + ": the stored run config");
     config = nlohmann::json::parse(stored->second, nullptr, false);
     SL_CHECK(!config.is_discarded(), "{}: the stored run config is not valid JSON", path);
   }
