@@ -116,6 +116,41 @@ def main():
     put("image", "bgr_2x2.bmp", b"BM" + struct.pack("<IHHI", 54 + 16, 0, 0, 54) +
         struct.pack("<IiiHHIIiiII", 40, 2, 2, 1, 24, 0, 16, 2835, 2835, 0, 0) + bmp_row * 2)
 
+    # deploy models (`shiftlab export`'s format: safetensors, metadata "graph" JSON; see deploy/model.h)
+    def deploy_model(graph, tensors):
+        meta = {"format": "shiftlab-deploy", "version": "1", "graph": json.dumps(graph, separators=(",", ":")),
+                "config": json.dumps({"dataset": "fashion-mnist", "arch": "mnist-conv"})}
+        return safetensors(tensors, meta)
+    graph = {"input": [2, 2, 2], "output": 3,
+             "tensors": [{"hwc": [2, 2, 2], "scale": 0.1, "zero_point": 0, "dtype": "u8"},
+                         {"hwc": [2, 2, 3], "scale": 0.05, "zero_point": 3, "dtype": "u8"},
+                         {"hwc": [1, 1, 3], "scale": 0.05, "zero_point": 3, "dtype": "u8"},
+                         {"hwc": [1, 1, 4], "scale": 1.0, "zero_point": 0, "dtype": "f32"}],
+             "ops": [{"op": "conv", "name": "conv1", "weights": "apot 4-bit", "input": 0, "output": 1, "kernel": [1, 1],
+                      "stride": 1, "pad": 0, "channels": [2, 3], "code_bits": 2, "relu": True,
+                      "input_scale": 0.1, "input_zero_point": 0},
+                     {"op": "global_avg_pool", "input": 1, "output": 2},
+                     {"op": "conv", "name": "fc", "weights": "8-bit", "input": 2, "output": 3, "kernel": [1, 1],
+                      "stride": 1, "pad": 0, "channels": [3, 4], "code_bits": 4, "relu": False}]}
+    i8 = lambda *v: struct.pack("<%db" % len(v), *v)
+    tensors = {"conv1.codes": ("U8", [2], bytes([0b11100100, 0b0001])), "conv1.levels": ("I8", [4], i8(-4, -1, 0, 2)),
+               "conv1.out_scale": ("F32", [3], f32(0.5, 0.5, 0.25)), "conv1.bias": ("F32", [3], f32(0, 1, -1)),
+               "conv1.input_map": ("U8", [256], bytes(min(i, 200) for i in range(256))),
+               "fc.codes": ("U8", [6], bytes([0x10, 0x32, 0x54, 0x76, 0x10, 0x32])),
+               "fc.levels": ("I8", [8], i8(-64, -8, -1, 0, 1, 3, 8, 64)),
+               "fc.out_scale": ("F32", [4], f32(1, 1, 1, 1)), "fc.bias": ("F32", [4], f32(0, 0, 0, 0))}
+    put("deploy", "tiny.deploy", deploy_model(graph, tensors))
+    no_input = dict(graph)
+    del no_input["input"]  # const operator[] on a missing key dereferenced end()
+    put("deploy", "regress-missing-input.deploy", deploy_model(no_input, tensors))
+    wrap = json.loads(json.dumps(graph))
+    wrap["ops"][0].update({"kernel": [65536, 65536], "channels": [65536, 65536]})  # 2^64 weights: 0 in 64 bits
+    put("deploy", "regress-weight-count-wraps.deploy", deploy_model(wrap, tensors))
+    huge_scale = json.loads(json.dumps(graph))
+    huge_scale["tensors"][1]["scale"] = 1e300  # double -> float outside its range
+    huge_scale["ops"][0]["relu"] = "yes"
+    put("deploy", "regress-huge-scale.deploy", deploy_model(huge_scale, tensors))
+
     # run configs
     put("config", "config.json", json.dumps({"dataset": "fashion-mnist", "epochs": 2, "lr": 0.1, "threads": 2,
                                             "seed": 7, "lr_milestones": [1, 2], "nesterov": True}))
