@@ -23,8 +23,57 @@ void check_image_size(int64_t height, int64_t width, int64_t channels, const std
            channels, kMaxImageSide, kMaxImagePixels);
 }
 
+namespace {
+
+// The next whitespace-separated header token of a binary PNM (comments from '#' to the line end).
+bool pnm_number(const uint8_t* data, size_t size, size_t& at, uint64_t& value) {
+  for (;;) {
+    while (at < size && std::isspace(data[at])) ++at;
+    if (at < size && data[at] == '#') {
+      while (at < size && data[at] != '\n') ++at;
+      continue;
+    }
+    break;
+  }
+  if (at >= size || !std::isdigit(data[at])) return false;
+  value = 0;
+  for (; at < size && std::isdigit(data[at]); ++at) {
+    value = value * 10 + static_cast<uint64_t>(data[at] - '0');
+    if (value > (uint64_t{1} << 32)) return false;
+  }
+  return true;
+}
+
+// stb_image sniffs a dozen formats, and some of its decoders (16-bit PNM, PSD, PIC, HDR, TGA, GIF)
+// read out of bounds on malformed files (the image fuzzer crashed it with a 16-bit PGM). Only the
+// formats the loader is for reach it: PNG, JPEG, BMP, and 8-bit binary PGM/PPM with the whole
+// payload present.
+void check_format(const uint8_t* data, size_t size, const std::string& name) {
+  auto starts = [&](std::initializer_list<uint8_t> magic) {
+    return size >= magic.size() && std::equal(magic.begin(), magic.end(), data);
+  };
+  if (starts({0x89, 'P', 'N', 'G', 0x0D, 0x0A, 0x1A, 0x0A}) || starts({0xFF, 0xD8, 0xFF}) || starts({'B', 'M'})) return;
+  if (starts({'P', '5'}) || starts({'P', '6'})) {
+    size_t at = 2;
+    uint64_t w = 0, h = 0, maxval = 0;
+    SL_CHECK(pnm_number(data, size, at, w) && pnm_number(data, size, at, h) && pnm_number(data, size, at, maxval) &&
+                 at < size && std::isspace(data[at]),
+             "image {} failed to decode: bad PGM/PPM header", name);
+    SL_CHECK(maxval >= 1 && maxval <= 255, "image {}: a PGM/PPM with maximum value {} (only 8-bit ones are read)", name,
+             maxval);
+    const uint64_t need = w * h * (data[1] == '6' ? 3 : 1);
+    SL_CHECK(w >= 1 && h >= 1 && size - at - 1 >= need, "image {} failed to decode: a {}x{} PGM/PPM needs {} bytes of pixels",
+             name, w, h, need);
+    return;
+  }
+  fail("image {} failed to decode: not a PNG, JPEG, BMP or 8-bit binary PGM/PPM file", name);
+}
+
+}  // namespace
+
 Image decode_image(const uint8_t* data, size_t size, const std::string& name) {
   SL_CHECK(size > 0, "image {} failed to decode: the file is empty", name);
+  check_format(data, size, name);
   SL_CHECK(size <= static_cast<size_t>(INT_MAX), "image {} failed to decode: {} bytes is too large for stb_image",
            name, size);
   int w = 0, h = 0, channels_in_file = 0;
