@@ -11,8 +11,8 @@
 #include "data/image.h"
 #include "data/registry.h"
 #include "deploy/runtime.h"
-#include "engine/json_guard.h"
 #include "tools/commands.h"
+#include "tools/run_options.h"
 #include "train/run_config.h"
 
 namespace sl::tools {
@@ -35,14 +35,9 @@ data::Image match_channels(const data::Image& src, int channels) {
 
 void run_infer(const std::string& path, const std::vector<std::string>& images, int top) {
   deploy::InferenceModel model = deploy::InferenceModel::load(path);
-  const auto& meta = model.graph().metadata;
   RunConfig config;
-  if (auto it = meta.find("config"); it != meta.end()) {
-    check_json_depth(it->second, 4, path + ": the stored run config");
-    const nlohmann::json j = nlohmann::json::parse(it->second, nullptr, false);
-    SL_CHECK(!j.is_discarded(), "{}: the stored run config is not valid JSON", path);
-    apply_json(config, j, path + " (stored run config)");
-  }
+  const nlohmann::json stored = stored_run_config(model.graph().metadata, path);
+  if (!stored.empty()) apply_json(config, stored, path + " (stored run config)");
   const data::Compose transform = data::default_transform(config.dataset, false);
   const auto c = static_cast<int>(model.input_channels()), h = static_cast<int>(model.input_height()),
              w = static_cast<int>(model.input_width());

@@ -123,4 +123,13 @@ RunConfig resolve_stored(const CliState& st, const nlohmann::json& stored, const
   return finish(st, c, file_json, "", "", stored, source);
 }
 
+nlohmann::json stored_run_config(const std::map<std::string, std::string>& metadata, const std::string& path) {
+  auto stored = metadata.find("config");
+  if (stored == metadata.end()) return nlohmann::json::object();
+  check_json_depth(stored->second, 4, path + ": the stored run config");
+  nlohmann::json config = nlohmann::json::parse(stored->second, nullptr, false);
+  SL_CHECK(!config.is_discarded(), "{}: the stored run config is not valid JSON", path);
+  return config;
+}
+
 }  // namespace sl::tools

@@ -6,6 +6,7 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include <map>
 #include <string>
 #include <utility>
 #include <vector>
@@ -28,5 +29,8 @@ RunConfig resolve(const CliState& state, const std::string& checkpoint_key, cons
 // The same order with the stored run config given as JSON (a deploy model's "config" metadata);
 // `source` names where it came from in errors.
 RunConfig resolve_stored(const CliState& state, const nlohmann::json& stored, const std::string& source);
+// The run config a deploy model stores in its metadata ("config"), checked: an empty object when there
+// is none; throws naming `path` when it is nested too deep or is not JSON.
+nlohmann::json stored_run_config(const std::map<std::string, std::string>& metadata, const std::string& path);
 
 }  // namespace sl::tools

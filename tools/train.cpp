@@ -7,7 +7,6 @@
 
 #include "deploy/runtime.h"
 #include "engine/factory.h"
-#include "engine/json_guard.h"
 #include "report/html.h"
 #include "tools/commands.h"
 #include "tools/run_options.h"
@@ -38,15 +37,7 @@ int run_train(const CliState& st) {
 // --config and flags), scored and printed as the float eval.
 int run_eval_deploy(const CliState& st, const std::string& path) {
   deploy::InferenceModel model = deploy::InferenceModel::load(path);
-  const auto& meta = model.graph().metadata;
-  auto stored = meta.find("config");
-  nlohmann::json config = nlohmann::json::object();
-  if (stored != meta.end()) {
-    check_json_depth(stored->second, 4, path + ": the stored run config");
-    config = nlohmann::json::parse(stored->second, nullptr, false);
-    SL_CHECK(!config.is_discarded(), "{}: the stored run config is not valid JSON", path);
-  }
-  RunConfig c = resolve_stored(st, config, path);
+  RunConfig c = resolve_stored(st, stored_run_config(model.graph().metadata, path), path);
   c.weights.clear();
   Loaders loaders = build_loaders(c, false);
   fmt::print("deploy model {} (integer kernels, target {}) on {}\n", path, deploy::deploy_kernels().target,

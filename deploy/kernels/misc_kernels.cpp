@@ -7,7 +7,6 @@
 #include <hwy/highway.h>
 
 #include <algorithm>
-#include <cmath>
 #include <cstring>
 #include <vector>
 
@@ -61,11 +60,7 @@ void QuantizeInput(const float* x, int64_t n, int64_t c, int64_t hw, int64_t cs,
         t = hn::Min(hn::Max(t, lo), hi);
         hn::StoreU(hn::DemoteTo(du8, hn::NearestInt(t)), du8, plane_q.data() + i);
       }
-      for (; i < hw; ++i) {
-        float t = plane[i] * inv_scale + static_cast<float>(zero_point);
-        t = std::min(std::max(t, 0.0f), 255.0f);
-        plane_q[static_cast<size_t>(i)] = static_cast<uint8_t>(std::nearbyint(t));
-      }
+      for (; i < hw; ++i) plane_q[static_cast<size_t>(i)] = requantize(plane[i], inv_scale, zero_point);
       if (c == 1 && cs == 4) {  // one word per pixel: the code, then three padding zero points
         const uint32_t pad = static_cast<uint32_t>(zero_point) * 0x01010100u;
         for (i = 0; i < hw; ++i) {
