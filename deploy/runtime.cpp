@@ -23,7 +23,7 @@ struct InferenceModel::PreparedConv {
   std::vector<float> multiplier;    // out_scale * input scale
   std::vector<float> bias;
   std::vector<std::unique_ptr<PackedWeights>> packed;  // per target index
-  std::vector<uint8_t> mapped;      // the input through input_map, when the conv has one
+  std::vector<uint8_t> mapped;      // the input through input_map, when the conv has one (same frame)
   std::vector<uint8_t> expanded;    // the input with each pixel's kw neighbours (few-channel convs)
   Residual residual;
 };
@@ -53,6 +53,10 @@ InferenceModel::InferenceModel(Graph graph) : graph_(std::move(graph)) {
     p->packed.resize(cpu::cpu_target_bits().size());
     prepared_.push_back(std::move(p));
   }
+  // Each tensor's frame: the largest padding of the convs that read it in place.
+  borders_.assign(graph_.tensors.size(), 0);
+  for (const ConvSpec& c : graph_.convs)
+    if (!expands(c)) borders_[static_cast<size_t>(c.input)] = std::max(borders_[static_cast<size_t>(c.input)], c.pad);
   buffers_.resize(graph_.tensors.size());
 }
 
@@ -66,12 +70,41 @@ int64_t InferenceModel::num_outputs() const {
 }
 
 std::vector<uint8_t> InferenceModel::tensor_codes(int id) const {
-  const TensorSpec& t = graph_.tensors[static_cast<size_t>(id)];
-  const std::vector<uint8_t>& b = buffers_[static_cast<size_t>(id)];
-  const int64_t cs = channel_stride(t.c), pixels = static_cast<int64_t>(b.size()) / cs;
-  std::vector<uint8_t> dense(static_cast<size_t>(pixels * t.c));
-  for (int64_t p = 0; p < pixels; ++p) std::copy(b.data() + p * cs, b.data() + p * cs + t.c, dense.data() + p * t.c);
+  const std::vector<uint8_t>& bytes = buffers_[static_cast<size_t>(id)];
+  QTensorView v = view(id, 1);
+  const int64_t n = static_cast<int64_t>(bytes.size()) / v.image_bytes();
+  std::vector<uint8_t> dense(static_cast<size_t>(n * v.h * v.w * v.c));
+  uint8_t* out = dense.data();
+  for (int64_t img = 0; img < n; ++img)
+    for (int64_t y = 0; y < v.h; ++y)
+      for (int64_t x = 0; x < v.w; ++x, out += v.c) std::copy(v.at(img, y, x), v.at(img, y, x) + v.c, out);
   return dense;
+}
+
+bool InferenceModel::expands(const ConvSpec& c) { return c.cin % 4 != 0 && c.kw > 1 && c.shift.empty(); }
+
+QTensorView InferenceModel::view(int id, int64_t n) const {
+  const TensorSpec& t = graph_.tensors[static_cast<size_t>(id)];
+  QTensorView v;
+  v.data = buffers_[static_cast<size_t>(id)].data();
+  v.n = n;
+  v.h = t.h;
+  v.w = t.w;
+  v.c = t.c;
+  v.cs = channel_stride(t.c);
+  v.border = borders_[static_cast<size_t>(id)];
+  v.scale = t.scale;
+  v.zero_point = t.zero_point;
+  return v;
+}
+
+uint8_t* InferenceModel::output_buffer(int id, int64_t n) {
+  const TensorSpec& t = graph_.tensors[static_cast<size_t>(id)];
+  auto& bytes = buffers_[static_cast<size_t>(id)];
+  const auto size = static_cast<size_t>(tensor_bytes(n, t.h, t.w, t.c, borders_[static_cast<size_t>(id)]));
+  // The frame is written once, here: kernels write interiors only.
+  if (bytes.size() != size) bytes.assign(size, static_cast<uint8_t>(t.zero_point));
+  return bytes.data();
 }
 
 namespace {
@@ -87,7 +120,7 @@ int64_t rows_per_task(int64_t rows, int64_t tile_rows, int64_t macs_per_row) {
 }
 
 // out[n][y][x][kx * c + ch] = in[n][y - pad][x - pad + kx][ch] (the zero point outside), for the
-// padded height and the width of the kw-wide windows; channel stride channel_stride(kw * c).
+// padded height and the width of the kw-wide windows; channel stride channel_stride(kw * c), no frame.
 void expand_rows(const QTensorView& in, int64_t kw, int64_t pad, std::vector<uint8_t>& out) {
   const int64_t h = in.h + 2 * pad, w = in.w + 2 * pad - kw + 1, c = kw * in.c, cs = channel_stride(c);
   const auto zp = static_cast<uint8_t>(in.zero_point);
@@ -96,35 +129,32 @@ void expand_rows(const QTensorView& in, int64_t kw, int64_t pad, std::vector<uin
     for (int64_t y = pad; y < pad + in.h; ++y)
       for (int64_t x = 0; x < w; ++x) {
         uint8_t* dst = out.data() + ((img * h + y) * w + x) * cs;
-        const uint8_t* row = in.data + (img * in.h + y - pad) * in.w * in.cs;
         for (int64_t kx = std::max<int64_t>(0, pad - x); kx < kw && x - pad + kx < in.w; ++kx)
-          for (int64_t ch = 0; ch < in.c; ++ch) dst[kx * in.c + ch] = row[(x - pad + kx) * in.cs + ch];
+          std::copy(in.at(img, y - pad, x - pad + kx), in.at(img, y - pad, x - pad + kx) + in.c, dst + kx * in.c);
       }
 }
 
-QTensorView view(const TensorSpec& t, const std::vector<uint8_t>& bytes, int64_t n) {
-  QTensorView v;
-  v.data = bytes.data();
-  v.n = n;
-  v.h = t.h;
-  v.w = t.w;
-  v.c = t.c;
-  v.cs = channel_stride(t.c);
-  v.scale = t.scale;
-  v.zero_point = t.zero_point;
-  return v;
+// The codes of `in`'s interior through `map` into `out` (same layout; the frame is `zero_point`,
+// the mapped grid's zero).
+void map_codes(const QTensorView& in, const std::vector<uint8_t>& map, int32_t zero_point, std::vector<uint8_t>& out) {
+  const auto size = static_cast<size_t>(in.n * in.image_bytes());
+  if (out.size() != size) out.assign(size, static_cast<uint8_t>(zero_point));  // the frame, once
+  for (int64_t img = 0; img < in.n; ++img)
+    for (int64_t y = 0; y < in.h; ++y) {
+      const int64_t at = in.offset(img, y, 0);
+      for (int64_t i = at; i < at + in.w * in.cs; ++i) out[static_cast<size_t>(i)] = map[in.data[i]];
+    }
 }
 
 }  // namespace
 
 void InferenceModel::run_conv(const ConvSpec& spec, PreparedConv& prep, int64_t n, float* logits) {
   const DeployKernels& kern = deploy_kernels();
-  const TensorSpec& in = graph_.tensors[static_cast<size_t>(spec.input)];
   const TensorSpec& out = graph_.tensors[static_cast<size_t>(spec.output)];
   // A conv over few channels (the first layer: 1 or 3) would spend most of each 4-channel group on
   // padding; its input is expanded so each pixel holds its kw horizontal neighbours, which makes it
   // a kh x 1 conv over kw * cin channels with the same weights in the same order.
-  const bool expand = spec.cin % 4 != 0 && spec.kw > 1 && spec.shift.empty();
+  const bool expand = expands(spec);
   auto& slot = prep.packed[cpu::cpu_target_index()];
   if (!slot) {
     slot = std::make_unique<PackedWeights>();
@@ -132,11 +162,9 @@ void InferenceModel::run_conv(const ConvSpec& spec, PreparedConv& prep, int64_t 
     else kern.pack_weights(spec.weights.data(), spec.cout, spec.kh, spec.kw, spec.cin, *slot);
   }
   ConvJob job;
-  job.input = view(in, buffers_[static_cast<size_t>(spec.input)], n);
+  job.input = view(spec.input, n);
   if (!spec.input_map.empty()) {  // the layer's activation quantiser: one table lookup per code
-    const std::vector<uint8_t>& src = buffers_[static_cast<size_t>(spec.input)];
-    prep.mapped.resize(src.size());
-    for (size_t i = 0; i < src.size(); ++i) prep.mapped[i] = spec.input_map[src[i]];
+    map_codes(job.input, spec.input_map, spec.input_zero_point, prep.mapped);
     job.input.data = prep.mapped.data();
     job.input.scale = spec.input_scale;
     job.input.zero_point = spec.input_zero_point;
@@ -152,6 +180,7 @@ void InferenceModel::run_conv(const ConvSpec& spec, PreparedConv& prep, int64_t 
     job.input.w = job.input.w + 2 * spec.pad - spec.kw + 1;
     job.input.c = spec.kw * spec.cin;
     job.input.cs = channel_stride(job.input.c);
+    job.input.border = 0;
     job.kw = 1;
     job.pad = 0;
   }
@@ -165,8 +194,7 @@ void InferenceModel::run_conv(const ConvSpec& spec, PreparedConv& prep, int64_t 
   job.bias = prep.bias.data();
   job.relu = spec.relu;
   if (spec.residual >= 0) {
-    prep.residual.tensor = view(graph_.tensors[static_cast<size_t>(spec.residual)],
-                                buffers_[static_cast<size_t>(spec.residual)], n);
+    prep.residual.tensor = view(spec.residual, n);
     prep.residual.stride = spec.residual_stride;
     prep.residual.channel_offset = spec.residual_channel_offset;
     job.residual = &prep.residual;
@@ -176,9 +204,8 @@ void InferenceModel::run_conv(const ConvSpec& spec, PreparedConv& prep, int64_t 
   if (out.f32) {
     job.out_f32 = logits;
   } else {
-    auto& buf = buffers_[static_cast<size_t>(spec.output)];
-    buf.resize(static_cast<size_t>(rows * channel_stride(out.c)));
-    job.out_u8 = buf.data();
+    job.out_u8 = output_buffer(spec.output, n);
+    job.out_border = borders_[static_cast<size_t>(spec.output)];
     job.out_inv_scale = 1.0f / out.scale;
     job.out_zero_point = out.zero_point;
   }
@@ -193,30 +220,28 @@ void InferenceModel::run_conv(const ConvSpec& spec, PreparedConv& prep, int64_t 
 }
 
 void InferenceModel::run_pool(const PoolSpec& spec, int64_t n) {
-  const TensorSpec& in = graph_.tensors[static_cast<size_t>(spec.input)];
-  const TensorSpec& out = graph_.tensors[static_cast<size_t>(spec.output)];
-  const int64_t cs = channel_stride(in.c);
-  const auto& src = buffers_[static_cast<size_t>(spec.input)];
-  auto& dst = buffers_[static_cast<size_t>(spec.output)];
-  dst.resize(static_cast<size_t>(n * out.h * out.w * cs));
+  output_buffer(spec.output, n);
+  const QTensorView in = view(spec.input, n), out = view(spec.output, n);
   if (spec.kind == PoolKind::max_2x2) {
-    deploy_kernels().max_pool_2x2(src.data(), in.h, in.w, cs, dst.data(), out.h, out.w, 0, n * out.h * out.w);
+    deploy_kernels().max_pool_2x2(in, out, 0, n * out.h * out.w);
     return;
   }
   // Global average: the mean of the codes as a real value, requantised to the pooled tensor's own
   // (finer) grid: the means vary far less than the pixels they average.
   const int64_t hw = in.h * in.w;
   const float inv_out = 1.0f / out.scale;
-  std::vector<int64_t> sums(static_cast<size_t>(cs));
+  std::vector<int64_t> sums(static_cast<size_t>(in.cs));
   for (int64_t img = 0; img < n; ++img) {
     std::fill(sums.begin(), sums.end(), 0);
-    const uint8_t* p = src.data() + img * hw * cs;
-    for (int64_t i = 0; i < hw; ++i)
-      for (int64_t ch = 0; ch < cs; ++ch) sums[static_cast<size_t>(ch)] += p[i * cs + ch];
-    for (int64_t ch = 0; ch < cs; ++ch) {
+    for (int64_t y = 0; y < in.h; ++y)
+      for (int64_t x = 0; x < in.w; ++x) {
+        const uint8_t* p = in.at(img, y, x);
+        for (int64_t ch = 0; ch < in.cs; ++ch) sums[static_cast<size_t>(ch)] += p[ch];
+      }
+    auto* dst = const_cast<uint8_t*>(out.at(img, 0, 0));
+    for (int64_t ch = 0; ch < in.cs; ++ch) {
       const float mean = static_cast<float>(sums[static_cast<size_t>(ch)]) / static_cast<float>(hw);
-      dst[static_cast<size_t>(img * cs + ch)] =
-          requantize((mean - static_cast<float>(in.zero_point)) * in.scale, inv_out, out.zero_point);
+      dst[ch] = requantize((mean - static_cast<float>(in.zero_point)) * in.scale, inv_out, out.zero_point);
     }
   }
 }
@@ -224,10 +249,7 @@ void InferenceModel::run_pool(const PoolSpec& spec, int64_t n) {
 void InferenceModel::run(const float* images, int64_t n, float* logits) {
   SL_CHECK(n >= 0, "InferenceModel::run: batch size {} is negative", n);
   if (n == 0) return;
-  const TensorSpec& in = graph_.tensors[0];
-  auto& q = buffers_[0];
-  const int64_t cs = channel_stride(in.c);
-  q.resize(static_cast<size_t>(n * in.h * in.w * cs));
+  output_buffer(0, n);
   using clock = std::chrono::steady_clock;
   auto tick = clock::now();
   auto lap = [&](size_t slot) {
@@ -236,7 +258,7 @@ void InferenceModel::run(const float* images, int64_t n, float* logits) {
     op_seconds_[slot] += std::chrono::duration<double>(now - tick).count();
     tick = now;
   };
-  deploy_kernels().quantize_input(images, n, in.c, in.h * in.w, cs, 1.0f / in.scale, in.zero_point, q.data());
+  deploy_kernels().quantize_input(images, view(0, n), 1.0f / graph_.tensors[0].scale);
   lap(graph_.ops.size());
   for (size_t i = 0; i < graph_.ops.size(); ++i) {
     const Op& op = graph_.ops[i];

@@ -51,10 +51,16 @@ class InferenceModel {
   struct PreparedConv;
   void run_conv(const ConvSpec& spec, PreparedConv& prep, int64_t n, float* logits);
   void run_pool(const PoolSpec& spec, int64_t n);
+  // Convs over few channels read a copy of their input with each pixel's horizontal neighbours.
+  static bool expands(const ConvSpec& c);
+  // Tensor `id` as stored for a batch of n, and its buffer sized (frame filled) for writing.
+  QTensorView view(int id, int64_t n) const;
+  uint8_t* output_buffer(int id, int64_t n);
 
   Graph graph_;
   std::vector<std::unique_ptr<PreparedConv>> prepared_;
   std::vector<std::vector<uint8_t>> buffers_;
+  std::vector<int64_t> borders_;  // per tensor: its frame of zero points, in pixels
   bool profiling_ = false;
   std::vector<double> op_seconds_;  // per op of graph_.ops, plus the input quantisation last
 };

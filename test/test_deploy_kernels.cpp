@@ -22,6 +22,10 @@ struct ConvCase {
   int residual = 0;  // 0: none, 1: identity-shaped, 2: option A (stride 2, channel offset)
   bool shift = false;
   bool f32_out = false;
+  // > 0: a second conv ((2 * next_pad + 1)^2, same size) with this padding reads the output (which then has a frame of zero points
+  // the first conv must leave alone), through its own input map, and adds it back as a residual.
+  int64_t next_pad = 0;
+  bool next_map = false;  // the second conv reads its input through a map (the frame is the map's own)
 };
 
 TensorSpec tensor(int64_t h, int64_t w, int64_t c, std::mt19937& rng, bool f32 = false) {
@@ -83,41 +87,68 @@ Graph conv_graph(const ConvCase& c, std::mt19937& rng, bool pools) {
   g.ops.push_back({Op::Kind::conv, 0});
   g.convs.push_back(conv);
   int last = 1;
+  if (c.next_pad > 0) {
+    ConvSpec next;
+    next.name = "next";
+    next.input = 1;
+    next.kh = next.kw = 2 * c.next_pad + 1;
+    next.pad = c.next_pad;
+    next.cin = next.cout = c.cout;
+    next.weights = random_weights(static_cast<size_t>(c.cout * next.kh * next.kw * c.cout), -kMaxWeight, kMaxWeight, rng);
+    for (int64_t i = 0; i < c.cout; ++i) {
+      next.out_scale.push_back(std::uniform_real_distribution<float>(-0.02f, 0.02f)(rng));
+      next.bias.push_back(std::uniform_real_distribution<float>(-1, 1)(rng));
+    }
+    if (c.next_map) {
+      for (int i = 0; i < 256; ++i) next.input_map.push_back(static_cast<uint8_t>(rng() % 256));
+      next.input_scale = 0.03f;
+      next.input_zero_point = static_cast<int32_t>(rng() % 256);
+    }
+    next.relu = true;
+    next.residual = 1;
+    next.relu_after_add = true;
+    next.output = 2;
+    g.tensors.push_back(tensor(ho, wo, c.cout, rng));
+    g.ops.push_back({Op::Kind::conv, 1});
+    g.convs.push_back(next);
+    last = 2;
+  }
   if (pools) {
-    TensorSpec p = g.tensors[1];
+    TensorSpec p = g.tensors[static_cast<size_t>(last)];
+    const int pooled = static_cast<int>(g.tensors.size());
     p.h = ho / 2;
     p.w = wo / 2;
     g.tensors.push_back(p);
-    g.pools.push_back({PoolKind::max_2x2, 1, 2});
+    g.pools.push_back({PoolKind::max_2x2, last, pooled});
     g.ops.push_back({Op::Kind::pool, 0});
     TensorSpec a = p;  // the mean on its own, finer grid
     a.h = a.w = 1;
     a.scale = p.scale / 4;
     a.zero_point = 10;
     g.tensors.push_back(a);
-    g.pools.push_back({PoolKind::global_avg, 2, 3});
+    g.pools.push_back({PoolKind::global_avg, pooled, pooled + 1});
     g.ops.push_back({Op::Kind::pool, 1});
     // A float 1x1 conv closes the graph (the output must be float).
     ConvSpec fc;
     fc.name = "fc";
-    fc.input = 3;
+    fc.input = pooled + 1;
     fc.cin = c.cout;
     fc.cout = 3;
     fc.weights = random_weights(static_cast<size_t>(3 * c.cout), -64, 64, rng);
     fc.out_scale = {0.01f, -0.02f, 0.03f};
     fc.bias = {0.1f, 0.2f, -0.3f};
-    fc.output = 4;
+    fc.output = pooled + 2;
     TensorSpec out = a;
     out.c = 3;
     out.f32 = true;
     g.tensors.push_back(out);
-    g.ops.push_back({Op::Kind::conv, 1});
+    g.ops.push_back({Op::Kind::conv, g.convs.size()});
     g.convs.push_back(fc);
-    last = 4;
+    last = pooled + 2;
   } else if (!c.f32_out) {
     ConvSpec fc;  // a float head over the whole output: a linear layer as a conv
     fc.name = "head";
-    fc.input = 1;
+    fc.input = last;
     fc.kh = ho;
     fc.kw = wo;
     fc.cin = c.cout;
@@ -125,15 +156,15 @@ Graph conv_graph(const ConvCase& c, std::mt19937& rng, bool pools) {
     fc.weights = random_weights(static_cast<size_t>(5 * ho * wo * c.cout), -kMaxWeight, kMaxWeight, rng);
     fc.out_scale = {1e-3f, 2e-3f, -1e-3f, 5e-4f, 1e-4f};
     fc.bias = {0, 0.5f, 0, -0.5f, 1};
-    fc.output = 2;
+    fc.output = last + 1;
     TensorSpec out;
     out.h = out.w = 1;
     out.c = 5;
     out.f32 = true;
     g.tensors.push_back(out);
-    g.ops.push_back({Op::Kind::conv, 1});
+    g.ops.push_back({Op::Kind::conv, g.convs.size()});
     g.convs.push_back(fc);
-    last = 2;
+    last = last + 1;
   }
   g.output = last;
   return g;
@@ -163,7 +194,8 @@ void check_case(const ConvCase& c, bool pools, uint64_t seed) {
       for (int threads : {1, 2}) {
         ThreadLimit limit(threads);
         INFO("cin " << c.cin << " " << c.h << "x" << c.w << " cout " << c.cout << " k " << c.k << " stride " << c.stride
-                    << " pad " << c.pad << " residual " << c.residual << " shift " << c.shift << " pools " << pools
+                    << " pad " << c.pad << " residual " << c.residual << " shift " << c.shift << " next_pad "
+                    << c.next_pad << " next_map " << c.next_map << " pools " << pools
                     << " batch " << n << " target " << target << " threads " << threads);
         const std::vector<float> got = model.run(x.data(), n);
         for (size_t t = 0; t + 1 < g.tensors.size(); ++t)
@@ -187,7 +219,16 @@ TEST_CASE("deploy convolutions match the scalar reference bit for bit on every t
                             ConvCase{16, 8, 8, 16, 1, 1, 0, true, 1, true},  // shift folded, residual
                             ConvCase{27, 6, 6, 70, 1, 2, 0, false, 0, true}, // shift + stride 2, cout 70
                             ConvCase{50, 4, 4, 500, 4, 1, 0},      // fc1 as a conv over the whole input
-                            ConvCase{13, 5, 5, 10, 1, 1, 0, false, 0, false, true}}) {  // float output
+                            ConvCase{13, 5, 5, 10, 1, 1, 0, false, 0, false, true},  // float output
+                            // Outputs with a frame (a padded conv reads them) and cout tails; with a
+                            // residual, the lanes past cout are not the zero point and must not land
+                            // in the frame:
+                            ConvCase{8, 7, 9, 8, 3, 1, 1, true, 1, false, false, 1},    // cs 8 < a vector
+                            ConvCase{20, 6, 5, 20, 3, 1, 1, true, 1, false, false, 2},  // frame 2, cout 20
+                            ConvCase{20, 6, 5, 20, 1, 1, 0, true, 1, false, false, 1},  // residual has none
+                            ConvCase{16, 5, 6, 6, 3, 1, 1, true, 0, false, false, 1},   // next one expands
+                            ConvCase{16, 6, 7, 16, 3, 1, 1, true, 1, false, false, 1, true},  // mapped input
+                            ConvCase{3, 9, 7, 16, 3, 1, 1, true, 0, false, false, 1}}) {  // expanded stem
     check_case(c, false, seed++);
   }
 }
@@ -195,7 +236,8 @@ TEST_CASE("deploy convolutions match the scalar reference bit for bit on every t
 TEST_CASE("deploy pooling and a float head match the reference on every target", "[deploy][kernels]") {
   uint64_t seed = 100;
   for (const ConvCase& c : {ConvCase{1, 28, 28, 20, 5, 1, 0}, ConvCase{8, 10, 10, 48, 3, 1, 1},
-                            ConvCase{4, 7, 9, 65, 3, 1, 1}})  // odd map: pooling drops the last row/col
+                            ConvCase{4, 7, 9, 65, 3, 1, 1},  // odd map: pooling drops the last row/col
+                            ConvCase{4, 8, 8, 12, 3, 1, 1, true, 0, false, false, 1}})  // pooling a framed tensor
     check_case(c, true, seed++);
 }
 

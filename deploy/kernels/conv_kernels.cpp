@@ -112,9 +112,10 @@ struct RowPos {
 };
 
 // Requantises (or stores as float) one vector of sums: channels [c0, c0 + kLanes) of output pixel
-// `row`; corr, mult and bias are that vector's per-channel constants. later_rows: rows of this tile
-// after this one, which are written after it, so whole vectors may run into their channels (and
-// reads of a stride-1 residual into theirs); past the tile (another task's rows) they may not.
+// `row` at `pos`; corr, mult and bias are that vector's per-channel constants. later_rows: rows of
+// this tile after this one and next to it in memory, which are written after it, so whole vectors
+// may run into their channels (and reads of a stride-1 residual into theirs); past them (another
+// task's rows, or the frame at the end of an image row) they may not.
 HWY_INLINE void Epilogue(const ConvJob& job, int64_t row, const RowPos& pos, int64_t c0, VI acc, VI corr, VF mult,
                          VF bias, int64_t later_rows) {
   const DI di;
@@ -126,7 +127,7 @@ HWY_INLINE void Epilogue(const ConvJob& job, int64_t row, const RowPos& pos, int
   if (job.residual != nullptr) {
     const Residual& r = *job.residual;
     const QTensorView& t = r.tensor;
-    const uint8_t* src = t.data + ((pos.n * t.h + pos.oy * r.stride) * t.w + pos.ox * r.stride) * t.cs;
+    const uint8_t* src = t.at(pos.n, pos.oy * r.stride, pos.ox * r.stride);
     VI rq;
     if (r.channel_offset == 0 && (r.stride == 1 ? c0 + kLanes <= t.cs * (1 + later_rows) : c0 + kLanes <= t.cs)) {
       rq = hn::PromoteTo(di, hn::LoadU(du8, src + c0));
@@ -157,8 +158,8 @@ HWY_INLINE void Epilogue(const ConvJob& job, int64_t row, const RowPos& pos, int
   VF t = hn::Add(hn::Mul(y, hn::Set(df, job.out_inv_scale)), hn::Set(df, static_cast<float>(job.out_zero_point)));
   t = hn::Min(hn::Max(t, zero), hn::Set(df, 255.0f));
   const auto q = hn::DemoteTo(du8, hn::NearestInt(t));
-  const int64_t cs = channel_stride(job.cout);
-  uint8_t* dst = job.out_u8 + row * cs + c0;
+  const int64_t cs = channel_stride(job.cout), b = job.out_border;
+  uint8_t* dst = job.out_u8 + ((pos.n * (job.ho + 2 * b) + pos.oy + b) * (job.wo + 2 * b) + pos.ox + b) * cs + c0;
   if (c0 + kLanes <= cs * (1 + later_rows)) {
     hn::StoreU(q, du8, dst);
   } else {
@@ -183,6 +184,9 @@ void ConvRowsNV(const ConvJob& job, int64_t row_begin, int64_t row_end) {
   HWY_ALIGN int32_t sums[MR * NV * kLanes];
   const auto* b_all = reinterpret_cast<const int32_t*>(pw.data.data());
   const bool single_panel = pw.panels == 1;
+  // Later rows of a tile are next in memory for the output and a stride-1 residual alike only when
+  // neither has a frame.
+  const bool frameless = job.out_border == 0 && (job.residual == nullptr || job.residual->tensor.border == 0);
   // The (image, y, x) of the next row, advanced without divisions.
   RowPos next{row_begin / per_image, (row_begin % per_image) / job.wo, row_begin % job.wo};
   for (int64_t row0 = row_begin; row0 < row_end; row0 += MR) {
@@ -213,9 +217,8 @@ void ConvRowsNV(const ConvJob& job, int64_t row_begin, int64_t row_end) {
         const int64_t y0 = pos[i].oy * job.stride, x0 = pos[i].ox * job.stride;
         for (int64_t ci = 0; ci < in.c; ++ci) {
           const int64_t iy = y0 + job.shift[2 * ci], ix = x0 + job.shift[2 * ci + 1];
-          dst[ci] = (iy < 0 || iy >= in.h || ix < 0 || ix >= in.w)
-                        ? static_cast<uint8_t>(in.zero_point)
-                        : in.data[((pos[i].n * in.h + iy) * in.w + ix) * cs + ci];
+          dst[ci] = (iy < 0 || iy >= in.h || ix < 0 || ix >= in.w) ? static_cast<uint8_t>(in.zero_point)
+                                                                    : in.at(pos[i].n, iy, ix)[ci];
         }
         std::fill(dst + in.c, dst + cs, static_cast<uint8_t>(in.zero_point));
         base[i] = dst;
@@ -224,9 +227,10 @@ void ConvRowsNV(const ConvJob& job, int64_t row_begin, int64_t row_end) {
     } else {
       for (int i = 0; i < MR; ++i) {
         const int64_t y0 = pos[i].oy * job.stride - job.pad, x0 = pos[i].ox * job.stride - job.pad;
-        if (y0 >= 0 && y0 + job.kh <= in.h && x0 >= 0 && x0 + job.kw <= in.w) {
-          base[i] = in.data + ((pos[i].n * in.h + y0) * in.w + x0) * cs;
-          step[i] = in.w * cs;
+        const int64_t b = in.border;
+        if (y0 >= -b && y0 + job.kh <= in.h + b && x0 >= -b && x0 + job.kw <= in.w + b) {
+          base[i] = in.at(pos[i].n, y0, x0);
+          step[i] = in.row_bytes();
           continue;
         }
         // Word copies (cs is a multiple of 4): a library call per pixel would cost more than the copy.
@@ -236,7 +240,7 @@ void ConvRowsNV(const ConvJob& job, int64_t row_begin, int64_t row_end) {
           for (int64_t kx = 0; kx < job.kw; ++kx, dst += cs) {
             const int64_t iy = y0 + ky, ix = x0 + kx;
             const bool outside = iy < 0 || iy >= in.h || ix < 0 || ix >= in.w;
-            const uint8_t* src = outside ? nullptr : in.data + ((pos[i].n * in.h + iy) * in.w + ix) * cs;
+            const uint8_t* src = outside ? nullptr : in.at(pos[i].n, iy, ix);
             for (int64_t q = 0; q < cs; q += 4) std::memcpy(dst + q, outside ? static_cast<const void*>(&zp_word) : src + q, 4);
           }
         base[i] = wbuf.data() + i * window;
@@ -274,13 +278,18 @@ void ConvRowsNV(const ConvJob& job, int64_t row_begin, int64_t row_end) {
       }
       // Rows in order: with one panel, a vector running past a row's channels lands in later rows of
       // the tile, written after it (with several, the next row's first panel is already written).
-      for (int i = 0; i < rows; ++i)
+      // Without a frame, rows are contiguous across image rows and images; with one, within a row.
+      for (int i = 0; i < rows; ++i) {
+        const int64_t later = !single_panel ? 0
+                              : frameless   ? rows - 1 - i
+                                            : std::min<int64_t>(rows - 1 - i, job.wo - 1 - pos[i].ox);
         for (int j = 0; j < NV; ++j) {
           const int64_t c0 = p * pw.panel_width + j * kLanes;
           if (c0 >= job.cout) break;
           Epilogue(job, row0 + i, pos[i], c0, hn::LoadU(di, sums + (i * NV + j) * kLanes), corr[j], mult[j], bias[j],
-                   single_panel ? rows - 1 - i : 0);
+                   later);
         }
+      }
     }
   }
 }

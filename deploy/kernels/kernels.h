@@ -34,13 +34,26 @@ inline uint8_t requantize(float y, float inv_scale, int32_t zero_point) {
   return static_cast<uint8_t>(std::nearbyint(t));
 }
 
-// A uint8 NHWC tensor view (channel stride cs = channel_stride(c)).
+// A uint8 NHWC tensor view (channel stride cs = channel_stride(c)). Each image is stored with a
+// frame of `border` pixels of the zero point on every side (the largest padding of the convs that
+// read it), so a padded window is read in place, like any other, without a copy or a bounds check.
 struct QTensorView {
   const uint8_t* data = nullptr;
-  int64_t n = 0, h = 0, w = 0, c = 0, cs = 0;
+  int64_t n = 0, h = 0, w = 0, c = 0, cs = 0, border = 0;
   float scale = 1;
   int32_t zero_point = 0;
+
+  int64_t row_bytes() const { return (w + 2 * border) * cs; }
+  int64_t image_bytes() const { return (h + 2 * border) * row_bytes(); }
+  // Pixel (y, x) of image img; -border <= y < h + border, likewise x.
+  int64_t offset(int64_t img, int64_t y, int64_t x) const { return img * image_bytes() + (y + border) * row_bytes() + (x + border) * cs; }
+  const uint8_t* at(int64_t img, int64_t y, int64_t x) const { return data + offset(img, y, x); }
 };
+
+// Bytes of n images of h x w pixels of c channels with a frame of `border` pixels.
+inline int64_t tensor_bytes(int64_t n, int64_t h, int64_t w, int64_t c, int64_t border) {
+  return n * (h + 2 * border) * (w + 2 * border) * channel_stride(c);
+}
 
 // What a conv adds to its result before the last ReLU: a uint8 tensor read at (n, y * stride,
 // x * stride, c - channel_offset), zero (the real value) outside its channels (ResNet's option-A
@@ -73,9 +86,11 @@ struct ConvJob {
   bool relu = false;             // after the bias
   const Residual* residual = nullptr;
   bool relu_after_add = false;
-  // Output: uint8 NHWC (channel stride channel_stride(cout)) requantised with (out_scale,
-  // out_zero_point), or float [rows][cout] when out_f32 is set.
+  // Output: uint8 NHWC (channel stride channel_stride(cout), a frame of out_border pixels that the
+  // kernel leaves alone) requantised with (out_scale, out_zero_point), or float [rows][cout] when
+  // out_f32 is set.
   uint8_t* out_u8 = nullptr;
+  int64_t out_border = 0;
   float* out_f32 = nullptr;
   float out_inv_scale = 1;
   int32_t out_zero_point = 0;
@@ -89,13 +104,12 @@ struct DeployKernels {
   void (*pack_weights)(const int8_t* w, int64_t cout, int64_t kh, int64_t kw, int64_t cin, PackedWeights& out) = nullptr;
   // Rows (output pixels, n * ho * wo in order) [row_begin, row_end) of a convolution.
   void (*conv_rows)(const ConvJob& job, int64_t row_begin, int64_t row_end) = nullptr;
-  // 2x2 max pooling, stride 2, no padding, on pixels [begin, end) of the output (NHWC, cs bytes each).
-  void (*max_pool_2x2)(const uint8_t* in, int64_t h, int64_t w, int64_t cs, uint8_t* out, int64_t ho, int64_t wo,
-                       int64_t pixel_begin, int64_t pixel_end) = nullptr;
-  // float NCHW images [n, c, h, w] -> uint8 NHWC with channel stride cs (padding channels = zp):
-  // q = nearest(clamp(x * inv_scale + zp, 0, 255)).
-  void (*quantize_input)(const float* x, int64_t n, int64_t c, int64_t hw, int64_t cs, float inv_scale,
-                         int32_t zero_point, uint8_t* q) = nullptr;
+  // 2x2 max pooling, stride 2, no padding, on output pixels [begin, end) (n * ho * wo in order) of
+  // `out` (same channels as `in`, its own frame); out.data is written through.
+  void (*max_pool_2x2)(const QTensorView& in, const QTensorView& out, int64_t pixel_begin, int64_t pixel_end) = nullptr;
+  // float NCHW images [out.n, out.c, out.h, out.w] -> the interior of `out` (padding channels = zp):
+  // q = nearest(clamp(x * inv_scale + zp, 0, 255)); out.data is written through.
+  void (*quantize_input)(const float* x, const QTensorView& out, float inv_scale) = nullptr;
 };
 
 // The table of the active CPU target.
