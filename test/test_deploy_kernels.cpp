@@ -212,7 +212,7 @@ TEST_CASE("deploy convolutions match the scalar reference bit for bit on every t
   uint64_t seed = 1;
   for (const ConvCase& c : {ConvCase{1, 28, 28, 20, 5, 1, 0},      // mnist-conv conv1 (k = 25: group tail)
                             ConvCase{20, 12, 12, 50, 5, 1, 0},     // conv2 (cout 50: vector tail)
-                            ConvCase{3, 9, 7, 16, 3, 1, 1},        // resnet stem, odd sizes
+                            ConvCase{3, 9, 7, 16, 3, 1, 1},        // resnet stem (3 channels, read in place), odd sizes
                             ConvCase{16, 8, 8, 32, 3, 2, 1},       // stride 2
                             ConvCase{16, 9, 9, 16, 3, 1, 1, true, 1},   // basic block with identity shortcut
                             ConvCase{16, 8, 8, 32, 3, 2, 1, true, 2},   // option-A shortcut
@@ -228,7 +228,7 @@ TEST_CASE("deploy convolutions match the scalar reference bit for bit on every t
                             ConvCase{20, 6, 5, 20, 1, 1, 0, true, 1, false, false, 1},  // residual has none
                             ConvCase{16, 5, 6, 6, 3, 1, 1, true, 0, false, false, 1},   // next one expands
                             ConvCase{16, 6, 7, 16, 3, 1, 1, true, 1, false, false, 1, true},  // mapped input
-                            ConvCase{3, 9, 7, 16, 3, 1, 1, true, 0, false, false, 1}}) {  // expanded stem
+                            ConvCase{3, 9, 7, 16, 3, 1, 1, true, 0, false, false, 1}}) {  // stem with a frame
     check_case(c, false, seed++);
   }
 }

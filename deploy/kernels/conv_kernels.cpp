@@ -65,6 +65,30 @@ HWY_INLINE VI Dot(VI acc, VI a, VI b) {
 #endif
 }
 
+// Nearest integer, ties to even, of values already clamped to [0, 255] (so the overflow fix-ups
+// of hn::NearestInt are not needed): x86's cvtps2dq under the default rounding mode, which is
+// std::nearbyint's in the scalar reference.
+HWY_INLINE VI RoundToInt(VF v) {
+#if HWY_TARGET == HWY_AVX3_DL || HWY_TARGET == HWY_AVX3
+  return VI{_mm512_cvtps_epi32(v.raw)};
+#elif HWY_TARGET == HWY_AVX2
+  return VI{_mm256_cvtps_epi32(v.raw)};
+#elif HWY_TARGET == HWY_SSE4
+  return VI{_mm_cvtps_epi32(v.raw)};
+#else
+  return hn::NearestInt(v);
+#endif
+}
+
+// The low byte of each lane (lanes hold 0..255): one vpmovdb on AVX-512.
+HWY_INLINE hn::Vec<DU8> ToBytes(VI v) {
+#if HWY_TARGET == HWY_AVX3_DL || HWY_TARGET == HWY_AVX3
+  return hn::Vec<DU8>{_mm512_cvtepi32_epi8(v.raw)};
+#else
+  return hn::DemoteTo(DU8(), v);
+#endif
+}
+
 int64_t PanelWidth(int64_t cout) { return std::min<int64_t>(kMaxVectors, (cout + kLanes - 1) / kLanes) * kLanes; }
 
 void PackWeights(const int8_t* w, int64_t cout, int64_t kh, int64_t kw, int64_t cin, PackedWeights& out) {
@@ -88,18 +112,21 @@ void PackWeights(const int8_t* w, int64_t cout, int64_t kh, int64_t kw, int64_t 
   }
 }
 
+// Every k group of the window: offs[g] is its byte offset from the row's window start (kernel row
+// ky at ky times the input's row step, then kw * cs contiguous bytes), so one loop covers the window.
 template <int MR, int NV>
-HWY_INLINE void Accumulate(const uint8_t* const* HWY_RESTRICT rows, int64_t groups, const int32_t* HWY_RESTRICT b,
-                           int64_t panel_width, VI (&acc)[MR][NV]) {
+HWY_INLINE void Accumulate(const uint8_t* const* HWY_RESTRICT rows, const int32_t* HWY_RESTRICT offs, int64_t groups,
+                           const int32_t* HWY_RESTRICT b, int64_t panel_width, VI (&acc)[MR][NV]) {
   const DI di;
   for (int64_t g = 0; g < groups; ++g, b += panel_width) {
+    const int64_t off = offs[g];
     VI bv[NV];
 #pragma GCC unroll 4
     for (int j = 0; j < NV; ++j) bv[j] = hn::LoadU(di, b + j * kLanes);
 #pragma GCC unroll 8
     for (int i = 0; i < MR; ++i) {
       int32_t word;
-      std::memcpy(&word, rows[i] + 4 * g, 4);
+      std::memcpy(&word, rows[i] + off, 4);
       const VI av = hn::Set(di, word);
 #pragma GCC unroll 4
       for (int j = 0; j < NV; ++j) acc[i][j] = Dot(acc[i][j], av, bv[j]);
@@ -111,61 +138,90 @@ struct RowPos {
   int64_t n, oy, ox;
 };
 
-// Requantises (or stores as float) one vector of sums: channels [c0, c0 + kLanes) of output pixel
-// `row` at `pos`; corr, mult and bias are that vector's per-channel constants. later_rows: rows of
-// this tile after this one and next to it in memory, which are written after it, so whole vectors
-// may run into their channels (and reads of a stride-1 residual into theirs); past them (another
-// task's rows, or the frame at the end of an image row) they may not.
-HWY_INLINE void Epilogue(const ConvJob& job, int64_t row, const RowPos& pos, int64_t c0, VI acc, VI corr, VF mult,
-                         VF bias, int64_t later_rows) {
+// What the epilogue needs of a job, copied into locals once per call: stores through uint8_t
+// pointers may alias anything, which would make the compiler reload each field per vector.
+struct EpilogueConsts {
+  bool relu, relu_after_add, residual, residual_in_place;
+  int64_t cout, out_cs, res_c, res_offset, res_cs;
+  int32_t res_zero_point;
+  VI res_zp;
+  VF res_scale, inv_scale, out_zp, zero, top;
+};
+
+EpilogueConsts MakeEpilogueConsts(const ConvJob& job) {
+  const DI di;
+  const DF df;
+  EpilogueConsts e;
+  e.relu = job.relu;
+  e.relu_after_add = job.relu_after_add;
+  e.residual = job.residual != nullptr;
+  e.cout = job.cout;
+  e.out_cs = channel_stride(job.cout);
+  const QTensorView* t = e.residual ? &job.residual->tensor : nullptr;
+  e.res_c = t ? t->c : 0;
+  e.res_cs = t ? t->cs : 0;
+  e.res_offset = t ? job.residual->channel_offset : 0;
+  e.residual_in_place = t && job.residual->channel_offset == 0;
+  e.res_zero_point = t ? t->zero_point : 0;
+  e.res_zp = hn::Set(di, e.res_zero_point);
+  e.res_scale = hn::Set(df, t ? t->scale : 0.0f);
+  e.inv_scale = hn::Set(df, job.out_inv_scale);
+  e.out_zp = hn::Set(df, static_cast<float>(job.out_zero_point));
+  e.zero = hn::Zero(df);
+  e.top = hn::Set(df, 255.0f);
+  return e;
+}
+
+// Requantises (or stores as float) one vector of sums: channels [c0, c0 + kLanes) of an output pixel
+// written at out_u8 / out_f32 (the pixel's first channel), with the residual pixel at res; corr, mult
+// and bias are that vector's per-channel constants. later_rows: rows of the tile after this one,
+// next to it in memory and written after it, so a whole vector may run into their channels (and
+// reads of a stride-1 residual into its own); past them (another task's rows, or the frame at the
+// end of an image row) it may not.
+HWY_INLINE void Epilogue(const EpilogueConsts& e, uint8_t* out_u8, float* out_f32, const uint8_t* res, bool res_stride1,
+                         int64_t later_rows, int64_t c0, VI acc, VI corr, VF mult, VF bias) {
   const DI di;
   const DF df;
   const DU8 du8;
   VF y = hn::Add(hn::Mul(hn::ConvertTo(df, hn::Sub(acc, corr)), mult), bias);
-  const VF zero = hn::Zero(df);
-  if (job.relu) y = hn::Max(y, zero);
-  if (job.residual != nullptr) {
-    const Residual& r = *job.residual;
-    const QTensorView& t = r.tensor;
-    const uint8_t* src = t.at(pos.n, pos.oy * r.stride, pos.ox * r.stride);
+  if (e.relu) y = hn::Max(y, e.zero);
+  if (e.residual) {
     VI rq;
-    if (r.channel_offset == 0 && (r.stride == 1 ? c0 + kLanes <= t.cs * (1 + later_rows) : c0 + kLanes <= t.cs)) {
-      rq = hn::PromoteTo(di, hn::LoadU(du8, src + c0));
+    if (e.residual_in_place && c0 + kLanes <= e.res_cs * (res_stride1 ? 1 + later_rows : 1)) {
+      rq = hn::PromoteTo(di, hn::LoadU(du8, res + c0));
     } else {
-      // Channels outside [offset, offset + t.c) are the zero padding: real 0, i.e. the zero point.
+      // Channels outside [offset, offset + c) are the zero padding: real 0, i.e. the zero point.
       uint8_t tmp[kLanes];
       for (int64_t j = 0; j < kLanes; ++j) {
-        const int64_t rc = c0 + j - r.channel_offset;
-        tmp[j] = (rc >= 0 && rc < t.c) ? src[rc] : static_cast<uint8_t>(t.zero_point);
+        const int64_t rc = c0 + j - e.res_offset;
+        tmp[j] = (rc >= 0 && rc < e.res_c) ? res[rc] : static_cast<uint8_t>(e.res_zero_point);
       }
       rq = hn::PromoteTo(di, hn::LoadU(du8, tmp));
     }
-    rq = hn::Sub(rq, hn::Set(di, t.zero_point));
-    y = hn::Add(y, hn::Mul(hn::ConvertTo(df, rq), hn::Set(df, t.scale)));
-    if (job.relu_after_add) y = hn::Max(y, zero);
+    y = hn::Add(y, hn::Mul(hn::ConvertTo(df, hn::Sub(rq, e.res_zp)), e.res_scale));
+    if (e.relu_after_add) y = hn::Max(y, e.zero);
   }
-  if (job.out_f32 != nullptr) {
-    float* dst = job.out_f32 + row * job.cout + c0;
-    if (c0 + kLanes <= job.cout * (1 + later_rows)) {
+  if (out_f32 != nullptr) {
+    float* dst = out_f32 + c0;
+    if (c0 + kLanes <= e.cout * (1 + later_rows)) {
       hn::StoreU(y, df, dst);
     } else {
       float tmp[kLanes];
       hn::StoreU(y, df, tmp);
-      std::copy(tmp, tmp + (job.cout - c0), dst);
+      std::copy(tmp, tmp + (e.cout - c0), dst);
     }
     return;
   }
-  VF t = hn::Add(hn::Mul(y, hn::Set(df, job.out_inv_scale)), hn::Set(df, static_cast<float>(job.out_zero_point)));
-  t = hn::Min(hn::Max(t, zero), hn::Set(df, 255.0f));
-  const auto q = hn::DemoteTo(du8, hn::NearestInt(t));
-  const int64_t cs = channel_stride(job.cout), b = job.out_border;
-  uint8_t* dst = job.out_u8 + ((pos.n * (job.ho + 2 * b) + pos.oy + b) * (job.wo + 2 * b) + pos.ox + b) * cs + c0;
-  if (c0 + kLanes <= cs * (1 + later_rows)) {
+  VF t = hn::Add(hn::Mul(y, e.inv_scale), e.out_zp);
+  t = hn::Min(hn::Max(t, e.zero), e.top);
+  const auto q = ToBytes(RoundToInt(t));
+  uint8_t* dst = out_u8 + c0;
+  if (c0 + kLanes <= e.out_cs * (1 + later_rows)) {
     hn::StoreU(q, du8, dst);
   } else {
     uint8_t tmp[kLanes];
     hn::StoreU(q, du8, tmp);
-    std::copy(tmp, tmp + (cs - c0), dst);
+    std::copy(tmp, tmp + (e.out_cs - c0), dst);
   }
 }
 
@@ -177,16 +233,27 @@ void ConvRowsNV(const ConvJob& job, int64_t row_begin, int64_t row_end) {
   const PackedWeights& pw = *job.weights;
   const QTensorView& in = job.input;
   const int64_t cs = in.cs, seg_groups = cs / 4, per_image = job.ho * job.wo;
-  // Per row, room for a copy of its window: the kh x kw pixels of a border pixel, or with a shift
-  // the cs channels each read from its own offset.
-  const int64_t window = job.shift != nullptr ? cs : job.kh * job.kw * cs;
-  std::vector<uint8_t> wbuf(static_cast<size_t>(MR * window));
+  const bool shift = job.shift != nullptr;
+  // Windows are read with the input's row step: in place, or (a border pixel beyond the frame, or
+  // the shift's per-channel reads) from a copy laid out with the same step.
+  const int64_t row_step = in.row_bytes();
+  const int64_t kernel_rows = shift ? 1 : job.kh, row_groups = shift ? seg_groups : job.kw * seg_groups;
+  const int64_t groups = kernel_rows * row_groups;
+  std::vector<int32_t> offs(static_cast<size_t>(groups));
+  for (int64_t ky = 0; ky < kernel_rows; ++ky)
+    for (int64_t g = 0; g < row_groups; ++g) offs[static_cast<size_t>(ky * row_groups + g)] = static_cast<int32_t>(ky * row_step + 4 * g);
+  const int64_t window = (kernel_rows - 1) * row_step + row_groups * 4;
+  std::vector<uint8_t> wbuf;
   HWY_ALIGN int32_t sums[MR * NV * kLanes];
   const auto* b_all = reinterpret_cast<const int32_t*>(pw.data.data());
   const bool single_panel = pw.panels == 1;
+  const EpilogueConsts consts = MakeEpilogueConsts(job);
+  const Residual* residual = job.residual;
+  const bool res_stride1 = residual != nullptr && residual->stride == 1;
   // Later rows of a tile are next in memory for the output and a stride-1 residual alike only when
   // neither has a frame.
-  const bool frameless = job.out_border == 0 && (job.residual == nullptr || job.residual->tensor.border == 0);
+  const bool frameless = job.out_border == 0 && (residual == nullptr || residual->tensor.border == 0);
+  const int64_t ob = job.out_border, out_cs = channel_stride(job.cout);
   // The (image, y, x) of the next row, advanced without divisions.
   RowPos next{row_begin / per_image, (row_begin % per_image) / job.wo, row_begin % job.wo};
   for (int64_t row0 = row_begin; row0 < row_end; row0 += MR) {
@@ -206,49 +273,37 @@ void ConvRowsNV(const ConvJob& job, int64_t row_begin, int64_t row_end) {
         }
       }
     }
-    // Each row reads its window through a pointer and a row step: straight from the input when the
-    // window is inside the image (kw adjacent pixels per kernel row, one image row apart), else from
-    // a copy of the window with the zero point outside the image (border pixels only).
     const uint8_t* base[MR];
-    int64_t step[MR];
-    if (job.shift != nullptr) {
-      for (int i = 0; i < MR; ++i) {
-        uint8_t* dst = wbuf.data() + i * window;
-        const int64_t y0 = pos[i].oy * job.stride, x0 = pos[i].ox * job.stride;
+    for (int i = 0; i < MR; ++i) {
+      const int64_t y0 = pos[i].oy * job.stride - (shift ? 0 : job.pad), x0 = pos[i].ox * job.stride - (shift ? 0 : job.pad);
+      const int64_t b = in.border;
+      if (!shift && y0 >= -b && y0 + job.kh <= in.h + b && x0 >= -b && x0 + job.kw <= in.w + b) {
+        base[i] = in.at(pos[i].n, y0, x0);
+        continue;
+      }
+      if (wbuf.empty()) wbuf.resize(static_cast<size_t>(MR * window));
+      uint8_t* dst = wbuf.data() + i * window;
+      if (shift) {
         for (int64_t ci = 0; ci < in.c; ++ci) {
           const int64_t iy = y0 + job.shift[2 * ci], ix = x0 + job.shift[2 * ci + 1];
           dst[ci] = (iy < 0 || iy >= in.h || ix < 0 || ix >= in.w) ? static_cast<uint8_t>(in.zero_point)
                                                                     : in.at(pos[i].n, iy, ix)[ci];
         }
         std::fill(dst + in.c, dst + cs, static_cast<uint8_t>(in.zero_point));
-        base[i] = dst;
-        step[i] = 0;
-      }
-    } else {
-      for (int i = 0; i < MR; ++i) {
-        const int64_t y0 = pos[i].oy * job.stride - job.pad, x0 = pos[i].ox * job.stride - job.pad;
-        const int64_t b = in.border;
-        if (y0 >= -b && y0 + job.kh <= in.h + b && x0 >= -b && x0 + job.kw <= in.w + b) {
-          base[i] = in.at(pos[i].n, y0, x0);
-          step[i] = in.row_bytes();
-          continue;
-        }
+      } else {
         // Word copies (cs is a multiple of 4): a library call per pixel would cost more than the copy.
-        uint8_t* dst = wbuf.data() + i * window;
         const uint32_t zp_word = static_cast<uint32_t>(in.zero_point) * 0x01010101u;
         for (int64_t ky = 0; ky < job.kh; ++ky)
-          for (int64_t kx = 0; kx < job.kw; ++kx, dst += cs) {
+          for (int64_t kx = 0; kx < job.kw; ++kx) {
             const int64_t iy = y0 + ky, ix = x0 + kx;
             const bool outside = iy < 0 || iy >= in.h || ix < 0 || ix >= in.w;
             const uint8_t* src = outside ? nullptr : in.at(pos[i].n, iy, ix);
-            for (int64_t q = 0; q < cs; q += 4) std::memcpy(dst + q, outside ? static_cast<const void*>(&zp_word) : src + q, 4);
+            uint8_t* d = dst + ky * row_step + kx * cs;
+            for (int64_t q = 0; q < cs; q += 4) std::memcpy(d + q, outside ? static_cast<const void*>(&zp_word) : src + q, 4);
           }
-        base[i] = wbuf.data() + i * window;
-        step[i] = job.kw * cs;
       }
+      base[i] = dst;
     }
-    const int64_t kernel_rows = job.shift != nullptr ? 1 : job.kh;
-    const int64_t row_groups = job.shift != nullptr ? seg_groups : job.kw * seg_groups;
     for (int64_t p = 0; p < pw.panels; ++p) {
       const int32_t* b = b_all + p * pw.groups * pw.panel_width;
       VI acc[MR][NV];
@@ -256,12 +311,7 @@ void ConvRowsNV(const ConvJob& job, int64_t row_begin, int64_t row_end) {
       for (int i = 0; i < MR; ++i)
 #pragma GCC unroll 4
         for (int j = 0; j < NV; ++j) acc[i][j] = hn::Zero(di);
-      const uint8_t* ptr[MR];
-      for (int i = 0; i < MR; ++i) ptr[i] = base[i];
-      for (int64_t ky = 0; ky < kernel_rows; ++ky, b += row_groups * pw.panel_width) {
-        Accumulate<MR, NV>(ptr, row_groups, b, pw.panel_width, acc);
-        for (int i = 0; i < MR; ++i) ptr[i] += step[i];
-      }
+      Accumulate<MR, NV>(base, offs.data(), groups, b, pw.panel_width, acc);
       // Out of registers with constant indices only: an array indexed by run-time row and vector
       // would keep the accumulators in memory through the k loop.
 #pragma GCC unroll 8
@@ -280,14 +330,19 @@ void ConvRowsNV(const ConvJob& job, int64_t row_begin, int64_t row_end) {
       // the tile, written after it (with several, the next row's first panel is already written).
       // Without a frame, rows are contiguous across image rows and images; with one, within a row.
       for (int i = 0; i < rows; ++i) {
+        const RowPos& at = pos[i];
         const int64_t later = !single_panel ? 0
                               : frameless   ? rows - 1 - i
-                                            : std::min<int64_t>(rows - 1 - i, job.wo - 1 - pos[i].ox);
+                                            : std::min<int64_t>(rows - 1 - i, job.wo - 1 - at.ox);
+        uint8_t* out_u8 = job.out_u8 == nullptr ? nullptr
+                                                : job.out_u8 + ((at.n * (job.ho + 2 * ob) + at.oy + ob) * (job.wo + 2 * ob) + at.ox + ob) * out_cs;
+        float* out_f32 = job.out_f32 == nullptr ? nullptr : job.out_f32 + (row0 + i) * job.cout;
+        const uint8_t* res = residual == nullptr ? nullptr : residual->tensor.at(at.n, at.oy * residual->stride, at.ox * residual->stride);
         for (int j = 0; j < NV; ++j) {
           const int64_t c0 = p * pw.panel_width + j * kLanes;
           if (c0 >= job.cout) break;
-          Epilogue(job, row0 + i, pos[i], c0, hn::LoadU(di, sums + (i * NV + j) * kLanes), corr[j], mult[j], bias[j],
-                   later);
+          Epilogue(consts, out_u8, out_f32, res, res_stride1, later, c0, hn::LoadU(di, sums + (i * NV + j) * kLanes), corr[j],
+                   mult[j], bias[j]);
         }
       }
     }
