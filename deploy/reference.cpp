@@ -41,8 +41,12 @@ void conv(const Graph& g, const ConvSpec& c, int64_t n, std::vector<std::vector<
                 const int32_t q = inside ? x[static_cast<size_t>(((img * in.h + iy) * in.w + ix) * in.c + ci)] : in.zero_point;
                 acc += (q - in.zero_point) * c.weights[static_cast<size_t>(((oc * c.kh + ky) * c.kw + kx) * c.cin + ci)];
               }
-          float v = static_cast<float>(acc) * (c.out_scale[static_cast<size_t>(oc)] * in.scale) + c.bias[static_cast<size_t>(oc)];
-          if (c.relu) v = std::max(v, 0.0f);
+          // In the output's code domain (kernels.h): the real one for a float output.
+          const float inv = out.f32 ? 1.0f : 1.0f / out.scale;
+          const int32_t zp = out.f32 ? 0 : out.zero_point;
+          float v = static_cast<float>(acc) * epilogue_multiplier(c.out_scale[static_cast<size_t>(oc)], in.scale, inv) +
+                    epilogue_bias(c.bias[static_cast<size_t>(oc)], inv, zp);
+          if (c.relu) v = std::max(v, static_cast<float>(zp));
           if (c.residual >= 0) {
             const TensorSpec& r = g.tensors[static_cast<size_t>(c.residual)];
             const int64_t rc = oc - c.residual_channel_offset;
@@ -50,12 +54,12 @@ void conv(const Graph& g, const ConvSpec& c, int64_t n, std::vector<std::vector<
             if (rc >= 0 && rc < r.c)
               q = buf[static_cast<size_t>(c.residual)][static_cast<size_t>(
                   ((img * r.h + oy * c.residual_stride) * r.w + ox * c.residual_stride) * r.c + rc)];
-            v = v + static_cast<float>(q - r.zero_point) * r.scale;
-            if (c.relu_after_add) v = std::max(v, 0.0f);
+            v = v + static_cast<float>(q - r.zero_point) * epilogue_residual_scale(r.scale, inv);
+            if (c.relu_after_add) v = std::max(v, static_cast<float>(zp));
           }
           const int64_t at = ((img * out.h + oy) * out.w + ox) * out.c + oc;
           if (out.f32) logits[at] = v;
-          else y[static_cast<size_t>(at)] = requantize(v, out);
+          else y[static_cast<size_t>(at)] = epilogue_to_code(v);
         }
 }
 

@@ -38,6 +38,9 @@ InferenceModel::InferenceModel(Graph graph) : graph_(std::move(graph)) {
     const float in_scale = c.input_map.empty() ? tensor.scale : c.input_scale;
     const int32_t in_zero_point = c.input_map.empty() ? tensor.zero_point : c.input_zero_point;
     const int64_t k = c.kh * c.kw * c.cin;
+    const TensorSpec& out = graph_.tensors[static_cast<size_t>(c.output)];
+    const float inv = out.f32 ? 1.0f : 1.0f / out.scale;
+    const int32_t zero_point = out.f32 ? 0 : out.zero_point;
     // Wide enough for the widest panel of any target (4 vectors of 16 lanes).
     const auto padded = static_cast<size_t>((c.cout + 63) / 64 * 64);
     p->correction.assign(padded, 0);
@@ -47,8 +50,8 @@ InferenceModel::InferenceModel(Graph graph) : graph_(std::move(graph)) {
       int64_t sum = 0;
       for (int64_t q = 0; q < k; ++q) sum += c.weights[static_cast<size_t>(oc * k + q)];
       p->correction[static_cast<size_t>(oc)] = static_cast<int32_t>(sum * in_zero_point);
-      p->multiplier[static_cast<size_t>(oc)] = c.out_scale[static_cast<size_t>(oc)] * in_scale;
-      p->bias[static_cast<size_t>(oc)] = c.bias[static_cast<size_t>(oc)];
+      p->multiplier[static_cast<size_t>(oc)] = epilogue_multiplier(c.out_scale[static_cast<size_t>(oc)], in_scale, inv);
+      p->bias[static_cast<size_t>(oc)] = epilogue_bias(c.bias[static_cast<size_t>(oc)], inv, zero_point);
     }
     p->packed.resize(cpu::cpu_target_bits().size());
     prepared_.push_back(std::move(p));
@@ -199,6 +202,7 @@ void InferenceModel::run_conv(const ConvSpec& spec, PreparedConv& prep, int64_t 
   job.relu = spec.relu;
   if (spec.residual >= 0) {
     prep.residual.tensor = view(spec.residual, n);
+    job.residual_scale = epilogue_residual_scale(prep.residual.tensor.scale, out.f32 ? 1.0f : 1.0f / out.scale);
     prep.residual.stride = spec.residual_stride;
     prep.residual.channel_offset = spec.residual_channel_offset;
     job.residual = &prep.residual;
@@ -210,7 +214,6 @@ void InferenceModel::run_conv(const ConvSpec& spec, PreparedConv& prep, int64_t 
   } else {
     job.out_u8 = output_buffer(spec.output, n);
     job.out_border = borders_[static_cast<size_t>(spec.output)];
-    job.out_inv_scale = 1.0f / out.scale;
     job.out_zero_point = out.zero_point;
   }
   const int64_t per = rows_per_task(rows, kern.tile_rows, spec.kh * spec.kw * spec.cin * spec.cout);

@@ -141,11 +141,11 @@ struct RowPos {
 // What the epilogue needs of a job, copied into locals once per call: stores through uint8_t
 // pointers may alias anything, which would make the compiler reload each field per vector.
 struct EpilogueConsts {
-  bool relu, relu_after_add, residual, residual_in_place;
+  bool relu, relu_after_add, residual, residual_in_place, nonnegative;
   int64_t cout, out_cs, res_c, res_offset, res_cs;
   int32_t res_zero_point;
   VI res_zp;
-  VF res_scale, inv_scale, out_zp, zero, top;
+  VF res_scale, floor, zero, top;
 };
 
 EpilogueConsts MakeEpilogueConsts(const ConvJob& job) {
@@ -164,9 +164,10 @@ EpilogueConsts MakeEpilogueConsts(const ConvJob& job) {
   e.residual_in_place = t && job.residual->channel_offset == 0;
   e.res_zero_point = t ? t->zero_point : 0;
   e.res_zp = hn::Set(di, e.res_zero_point);
-  e.res_scale = hn::Set(df, t ? t->scale : 0.0f);
-  e.inv_scale = hn::Set(df, job.out_inv_scale);
-  e.out_zp = hn::Set(df, static_cast<float>(job.out_zero_point));
+  e.res_scale = hn::Set(df, job.residual_scale);
+  e.floor = hn::Set(df, static_cast<float>(job.out_zero_point));
+  // After a last ReLU t >= zero point >= 0: the clamp at 0 would change nothing.
+  e.nonnegative = e.residual ? e.relu_after_add : e.relu;
   e.zero = hn::Zero(df);
   e.top = hn::Set(df, 255.0f);
   return e;
@@ -184,7 +185,7 @@ HWY_INLINE void Epilogue(const EpilogueConsts& e, uint8_t* out_u8, float* out_f3
   const DF df;
   const DU8 du8;
   VF y = hn::Add(hn::Mul(hn::ConvertTo(df, hn::Sub(acc, corr)), mult), bias);
-  if (e.relu) y = hn::Max(y, e.zero);
+  if (e.relu) y = hn::Max(y, e.floor);
   if (e.residual) {
     VI rq;
     if (e.residual_in_place && c0 + kLanes <= e.res_cs * (res_stride1 ? 1 + later_rows : 1)) {
@@ -192,14 +193,13 @@ HWY_INLINE void Epilogue(const EpilogueConsts& e, uint8_t* out_u8, float* out_f3
     } else {
       // Channels outside [offset, offset + c) are the zero padding: real 0, i.e. the zero point.
       uint8_t tmp[kLanes];
-      for (int64_t j = 0; j < kLanes; ++j) {
-        const int64_t rc = c0 + j - e.res_offset;
-        tmp[j] = (rc >= 0 && rc < e.res_c) ? res[rc] : static_cast<uint8_t>(e.res_zero_point);
-      }
+      std::memset(tmp, e.res_zero_point, sizeof(tmp));
+      const int64_t lo = std::max(c0, e.res_offset), hi = std::min(c0 + kLanes, e.res_offset + e.res_c);
+      if (hi > lo) std::memcpy(tmp + (lo - c0), res + (lo - e.res_offset), static_cast<size_t>(hi - lo));
       rq = hn::PromoteTo(di, hn::LoadU(du8, tmp));
     }
     y = hn::Add(y, hn::Mul(hn::ConvertTo(df, hn::Sub(rq, e.res_zp)), e.res_scale));
-    if (e.relu_after_add) y = hn::Max(y, e.zero);
+    if (e.relu_after_add) y = hn::Max(y, e.floor);
   }
   if (out_f32 != nullptr) {
     float* dst = out_f32 + c0;
@@ -212,9 +212,7 @@ HWY_INLINE void Epilogue(const EpilogueConsts& e, uint8_t* out_u8, float* out_f3
     }
     return;
   }
-  VF t = hn::Add(hn::Mul(y, e.inv_scale), e.out_zp);
-  t = hn::Min(hn::Max(t, e.zero), e.top);
-  const auto q = ToBytes(RoundToInt(t));
+  const auto q = ToBytes(RoundToInt(hn::Min(e.nonnegative ? y : hn::Max(y, e.zero), e.top)));
   uint8_t* dst = out_u8 + c0;
   if (c0 + kLanes <= e.out_cs * (1 + later_rows)) {
     hn::StoreU(q, du8, dst);

@@ -34,6 +34,19 @@ inline uint8_t requantize(float y, float inv_scale, int32_t zero_point) {
   return static_cast<uint8_t>(std::nearbyint(t));
 }
 
+// The conv epilogue works in the output's code domain (the f32 output's is the real one: inverse
+// scale 1, zero point 0), so the requantisation costs no operation of its own: with
+// inv = 1 / out_scale and z = out_zero_point,
+//   t = float(acc - correction) * multiplier + bias     multiplier = (w_scale * in_scale) * inv,
+//                                                       bias = real_bias * inv + z
+//   ReLU: t = max(t, z);  residual add: t = t + float(q - r_zero_point) * (r_scale * inv)
+//   uint8: nearest (half to even) of min(max(t, 0), 255).
+// These helpers fix the constants' float operations for the kernels and the scalar reference alike.
+inline float epilogue_multiplier(float w_scale, float in_scale, float inv) { return (w_scale * in_scale) * inv; }
+inline float epilogue_bias(float real_bias, float inv, int32_t zero_point) { return real_bias * inv + static_cast<float>(zero_point); }
+inline float epilogue_residual_scale(float r_scale, float inv) { return r_scale * inv; }
+inline uint8_t epilogue_to_code(float t) { return static_cast<uint8_t>(std::nearbyint(std::min(std::max(t, 0.0f), 255.0f))); }
+
 // A uint8 NHWC tensor view (channel stride cs = channel_stride(c)). Each image is stored with a
 // frame of `border` pixels of the zero point on every side (the largest padding of the convs that
 // read it), so a padded window is read in place, like any other, without a copy or a bounds check.
@@ -79,20 +92,21 @@ struct ConvJob {
   const int8_t* shift = nullptr;
   const PackedWeights* weights = nullptr;
   // Per output channel, padded with zeros to panels * panel_width: the exact integer correction
-  // zero_point * sum(w), then y = float(acc - correction) * multiplier + bias.
+  // zero_point * sum(w), then t = float(acc - correction) * multiplier + bias in the output's code
+  // domain (epilogue_multiplier, epilogue_bias).
   const int32_t* correction = nullptr;
   const float* multiplier = nullptr;
   const float* bias = nullptr;
   bool relu = false;             // after the bias
   const Residual* residual = nullptr;
+  float residual_scale = 0;      // epilogue_residual_scale
   bool relu_after_add = false;
   // Output: uint8 NHWC (channel stride channel_stride(cout), a frame of out_border pixels that the
-  // kernel leaves alone) requantised with (out_scale, out_zero_point), or float [rows][cout] when
-  // out_f32 is set.
+  // kernel leaves alone), or float [rows][cout] when out_f32 is set. out_zero_point: the ReLU floor
+  // (0 for float).
   uint8_t* out_u8 = nullptr;
   int64_t out_border = 0;
   float* out_f32 = nullptr;
-  float out_inv_scale = 1;
   int32_t out_zero_point = 0;
 };
 
