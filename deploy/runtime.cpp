@@ -24,7 +24,6 @@ struct InferenceModel::PreparedConv {
   std::vector<float> bias;
   std::vector<std::unique_ptr<PackedWeights>> packed;  // per target index
   std::vector<uint8_t> mapped;      // the input through input_map, when the conv has one (same frame)
-  std::vector<uint8_t> expanded;    // the input with each pixel's kw neighbours (few-channel convs)
   Residual residual;
 };
 
@@ -56,10 +55,10 @@ InferenceModel::InferenceModel(Graph graph) : graph_(std::move(graph)) {
     p->packed.resize(cpu::cpu_target_bits().size());
     prepared_.push_back(std::move(p));
   }
-  // Each tensor's frame: the largest padding of the convs that read it in place.
+  // Each tensor's frame: the largest padding of the convs that read it.
   borders_.assign(graph_.tensors.size(), 0);
   for (const ConvSpec& c : graph_.convs)
-    if (!expands(c)) borders_[static_cast<size_t>(c.input)] = std::max(borders_[static_cast<size_t>(c.input)], c.pad);
+    borders_[static_cast<size_t>(c.input)] = std::max(borders_[static_cast<size_t>(c.input)], c.pad);
   buffers_.resize(graph_.tensors.size());
 }
 
@@ -75,19 +74,13 @@ int64_t InferenceModel::num_outputs() const {
 std::vector<uint8_t> InferenceModel::tensor_codes(int id) const {
   const std::vector<uint8_t>& bytes = buffers_[static_cast<size_t>(id)];
   QTensorView v = view(id, 1);
-  const int64_t n = static_cast<int64_t>(bytes.size()) / v.image_bytes();
+  const int64_t n = bytes.empty() ? 0 : (static_cast<int64_t>(bytes.size()) - kReadSlack) / v.image_bytes();
   std::vector<uint8_t> dense(static_cast<size_t>(n * v.h * v.w * v.c));
   uint8_t* out = dense.data();
   for (int64_t img = 0; img < n; ++img)
     for (int64_t y = 0; y < v.h; ++y)
       for (int64_t x = 0; x < v.w; ++x, out += v.c) std::copy(v.at(img, y, x), v.at(img, y, x) + v.c, out);
   return dense;
-}
-
-// Only where it saves products: 1 channel in groups of 4 wastes 3/4 of them, a window of kw pixels
-// of 1 channel packs kw to a group; 3 channels (a 4th of waste either way) are read in place.
-bool InferenceModel::expands(const ConvSpec& c) {
-  return c.kw > 1 && c.shift.empty() && channel_stride(c.kw * c.cin) < c.kw * channel_stride(c.cin);
 }
 
 QTensorView InferenceModel::view(int id, int64_t n) const {
@@ -108,7 +101,7 @@ QTensorView InferenceModel::view(int id, int64_t n) const {
 uint8_t* InferenceModel::output_buffer(int id, int64_t n) {
   const TensorSpec& t = graph_.tensors[static_cast<size_t>(id)];
   auto& bytes = buffers_[static_cast<size_t>(id)];
-  const auto size = static_cast<size_t>(tensor_bytes(n, t.h, t.w, t.c, borders_[static_cast<size_t>(id)]));
+  const auto size = static_cast<size_t>(tensor_bytes(n, t.h, t.w, t.c, borders_[static_cast<size_t>(id)]) + kReadSlack);
   // The frame is written once, here: kernels write interiors only.
   if (bytes.size() != size) bytes.assign(size, static_cast<uint8_t>(t.zero_point));
   return bytes.data();
@@ -126,25 +119,10 @@ int64_t rows_per_task(int64_t rows, int64_t tile_rows, int64_t macs_per_row) {
   return (per + tile_rows - 1) / tile_rows * tile_rows;
 }
 
-// out[n][y][x][kx * c + ch] = in[n][y - pad][x - pad + kx][ch] (the zero point outside), for the
-// padded height and the width of the kw-wide windows; channel stride channel_stride(kw * c), no frame.
-void expand_rows(const QTensorView& in, int64_t kw, int64_t pad, std::vector<uint8_t>& out) {
-  const int64_t h = in.h + 2 * pad, w = in.w + 2 * pad - kw + 1, c = kw * in.c, cs = channel_stride(c);
-  const auto zp = static_cast<uint8_t>(in.zero_point);
-  out.assign(static_cast<size_t>(in.n * h * w * cs), zp);
-  for (int64_t img = 0; img < in.n; ++img)
-    for (int64_t y = pad; y < pad + in.h; ++y)
-      for (int64_t x = 0; x < w; ++x) {
-        uint8_t* dst = out.data() + ((img * h + y) * w + x) * cs;
-        for (int64_t kx = std::max<int64_t>(0, pad - x); kx < kw && x - pad + kx < in.w; ++kx)
-          std::copy(in.at(img, y - pad, x - pad + kx), in.at(img, y - pad, x - pad + kx) + in.c, dst + kx * in.c);
-      }
-}
-
 // The codes of `in`'s interior through `map` into `out` (same layout; the frame is `zero_point`,
 // the mapped grid's zero).
 void map_codes(const QTensorView& in, const std::vector<uint8_t>& map, int32_t zero_point, std::vector<uint8_t>& out) {
-  const auto size = static_cast<size_t>(in.n * in.image_bytes());
+  const auto size = static_cast<size_t>(in.n * in.image_bytes() + kReadSlack);
   if (out.size() != size) out.assign(size, static_cast<uint8_t>(zero_point));  // the frame, once
   for (int64_t img = 0; img < in.n; ++img)
     for (int64_t y = 0; y < in.h; ++y) {
@@ -158,15 +136,10 @@ void map_codes(const QTensorView& in, const std::vector<uint8_t>& map, int32_t z
 void InferenceModel::run_conv(const ConvSpec& spec, PreparedConv& prep, int64_t n, float* logits) {
   const DeployKernels& kern = deploy_kernels();
   const TensorSpec& out = graph_.tensors[static_cast<size_t>(spec.output)];
-  // A conv over few channels (the first layer over 1 channel) would spend most of each 4-channel
-  // group on padding; its input is expanded so each pixel holds its kw horizontal neighbours, which
-  // makes it a kh x 1 conv over kw * cin channels with the same weights in the same order.
-  const bool expand = expands(spec);
   auto& slot = prep.packed[cpu::cpu_target_index()];
   if (!slot) {
     slot = std::make_unique<PackedWeights>();
-    if (expand) kern.pack_weights(spec.weights.data(), spec.cout, spec.kh, 1, spec.kw * spec.cin, *slot);
-    else kern.pack_weights(spec.weights.data(), spec.cout, spec.kh, spec.kw, spec.cin, *slot);
+    kern.pack_weights(spec.weights.data(), spec.cout, spec.kh, spec.kw, spec.cin, *slot);
   }
   ConvJob job;
   job.input = view(spec.input, n);
@@ -176,21 +149,12 @@ void InferenceModel::run_conv(const ConvSpec& spec, PreparedConv& prep, int64_t 
     job.input.scale = spec.input_scale;
     job.input.zero_point = spec.input_zero_point;
   }
+  SL_CHECK(job.input.border >= spec.pad, "deploy conv {}: input frame {} narrower than its padding {}", spec.name,
+           job.input.border, spec.pad);
   job.kh = spec.kh;
   job.kw = spec.kw;
   job.stride = spec.stride;
   job.pad = spec.pad;
-  if (expand) {
-    expand_rows(job.input, spec.kw, spec.pad, prep.expanded);
-    job.input.data = prep.expanded.data();
-    job.input.h += 2 * spec.pad;
-    job.input.w = job.input.w + 2 * spec.pad - spec.kw + 1;
-    job.input.c = spec.kw * spec.cin;
-    job.input.cs = channel_stride(job.input.c);
-    job.input.border = 0;
-    job.kw = 1;
-    job.pad = 0;
-  }
   job.ho = out.h;
   job.wo = out.w;
   job.cout = spec.cout;

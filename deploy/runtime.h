@@ -51,8 +51,6 @@ class InferenceModel {
   struct PreparedConv;
   void run_conv(const ConvSpec& spec, PreparedConv& prep, int64_t n, float* logits);
   void run_pool(const PoolSpec& spec, int64_t n);
-  // Convs over few channels read a copy of their input with each pixel's horizontal neighbours.
-  static bool expands(const ConvSpec& c);
   // Tensor `id` as stored for a batch of n, and its buffer sized (frame filled) for writing.
   QTensorView view(int id, int64_t n) const;
   uint8_t* output_buffer(int id, int64_t n);

@@ -226,7 +226,9 @@ TEST_CASE("deploy convolutions match the scalar reference bit for bit on every t
                             ConvCase{8, 7, 9, 8, 3, 1, 1, true, 1, false, false, 1},    // cs 8 < a vector
                             ConvCase{20, 6, 5, 20, 3, 1, 1, true, 1, false, false, 2},  // frame 2, cout 20
                             ConvCase{20, 6, 5, 20, 1, 1, 0, true, 1, false, false, 1},  // residual has none
-                            ConvCase{16, 5, 6, 6, 3, 1, 1, true, 0, false, false, 1},   // next one expands
+                            ConvCase{16, 5, 6, 6, 3, 1, 1, true, 0, false, false, 1},   // next reads 6 ch
+                            ConvCase{2, 6, 7, 5, 3, 1, 1},                              // 2 dense channels
+                            ConvCase{3, 5, 5, 8, 1, 1, 0, true, 0, true},               // shift over 3
                             ConvCase{16, 6, 7, 16, 3, 1, 1, true, 1, false, false, 1, true},  // mapped input
                             ConvCase{3, 9, 7, 16, 3, 1, 1, true, 0, false, false, 1}}) {  // stem with a frame
     check_case(c, false, seed++);

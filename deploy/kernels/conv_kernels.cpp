@@ -92,23 +92,24 @@ HWY_INLINE hn::Vec<DU8> ToBytes(VI v) {
 int64_t PanelWidth(int64_t cout) { return std::min<int64_t>(kMaxVectors, (cout + kLanes - 1) / kLanes) * kLanes; }
 
 void PackWeights(const int8_t* w, int64_t cout, int64_t kh, int64_t kw, int64_t cin, PackedWeights& out) {
-  const int64_t cs = channel_stride(cin);
+  const int64_t cs = channel_stride(cin), rg = row_groups(kw, cs);
   out.cout = cout;
   out.kh = kh;
   out.kw = kw;
   out.cin = cin;
-  out.groups = kh * kw * cs / 4;
+  out.groups = kh * rg;
   out.panel_width = PanelWidth(cout);
   out.panels = (cout + out.panel_width - 1) / out.panel_width;
   out.data.assign(static_cast<size_t>(out.panels * out.groups * out.panel_width * 4), 0);
   for (int64_t oc = 0; oc < cout; ++oc) {
     const int64_t p = oc / out.panel_width, j = oc % out.panel_width;
-    for (int64_t s = 0; s < kh * kw; ++s)
-      for (int64_t ci = 0; ci < cin; ++ci) {
-        const int64_t g = (s * cs + ci) / 4;
-        out.data[static_cast<size_t>(((p * out.groups + g) * out.panel_width + j) * 4 + ci % 4)] =
-            w[(oc * kh * kw + s) * cin + ci];
-      }
+    for (int64_t ky = 0; ky < kh; ++ky)
+      for (int64_t kx = 0; kx < kw; ++kx)
+        for (int64_t ci = 0; ci < cin; ++ci) {
+          const int64_t byte = kx * cs + ci, g = ky * rg + byte / 4;
+          out.data[static_cast<size_t>(((p * out.groups + g) * out.panel_width + j) * 4 + byte % 4)] =
+              w[((oc * kh + ky) * kw + kx) * cin + ci];
+        }
   }
 }
 
@@ -230,18 +231,16 @@ void ConvRowsNV(const ConvJob& job, int64_t row_begin, int64_t row_end) {
   const DF df;
   const PackedWeights& pw = *job.weights;
   const QTensorView& in = job.input;
-  const int64_t cs = in.cs, seg_groups = cs / 4, per_image = job.ho * job.wo;
+  const int64_t per_image = job.ho * job.wo;
   const bool shift = job.shift != nullptr;
-  // Windows are read with the input's row step: in place, or (a border pixel beyond the frame, or
-  // the shift's per-channel reads) from a copy laid out with the same step.
+  // Windows are read in place with the input's row step (the shift's, one row, from a copy).
   const int64_t row_step = in.row_bytes();
-  const int64_t kernel_rows = shift ? 1 : job.kh, row_groups = shift ? seg_groups : job.kw * seg_groups;
-  const int64_t groups = kernel_rows * row_groups;
+  const int64_t kernel_rows = shift ? 1 : job.kh, groups = pw.groups, rg = groups / kernel_rows;
   std::vector<int32_t> offs(static_cast<size_t>(groups));
   for (int64_t ky = 0; ky < kernel_rows; ++ky)
-    for (int64_t g = 0; g < row_groups; ++g) offs[static_cast<size_t>(ky * row_groups + g)] = static_cast<int32_t>(ky * row_step + 4 * g);
-  const int64_t window = (kernel_rows - 1) * row_step + row_groups * 4;
-  std::vector<uint8_t> wbuf;
+    for (int64_t g = 0; g < rg; ++g) offs[static_cast<size_t>(ky * rg + g)] = static_cast<int32_t>(ky * row_step + 4 * g);
+  const int64_t window = rg * 4;  // the shift's copy: its channels, then zero points up to whole groups
+  std::vector<uint8_t> wbuf(shift ? static_cast<size_t>(MR * window) : 0, static_cast<uint8_t>(in.zero_point));
   HWY_ALIGN int32_t sums[MR * NV * kLanes];
   const auto* b_all = reinterpret_cast<const int32_t*>(pw.data.data());
   const bool single_panel = pw.panels == 1;
@@ -271,34 +270,20 @@ void ConvRowsNV(const ConvJob& job, int64_t row_begin, int64_t row_end) {
         }
       }
     }
+    // A window is read in place (the frame covers the padding), or for the shift from a copy of the
+    // cs bytes each read at its channel's own offset.
     const uint8_t* base[MR];
     for (int i = 0; i < MR; ++i) {
-      const int64_t y0 = pos[i].oy * job.stride - (shift ? 0 : job.pad), x0 = pos[i].ox * job.stride - (shift ? 0 : job.pad);
-      const int64_t b = in.border;
-      if (!shift && y0 >= -b && y0 + job.kh <= in.h + b && x0 >= -b && x0 + job.kw <= in.w + b) {
-        base[i] = in.at(pos[i].n, y0, x0);
+      if (!shift) {
+        base[i] = in.at(pos[i].n, pos[i].oy * job.stride - job.pad, pos[i].ox * job.stride - job.pad);
         continue;
       }
-      if (wbuf.empty()) wbuf.resize(static_cast<size_t>(MR * window));
       uint8_t* dst = wbuf.data() + i * window;
-      if (shift) {
-        for (int64_t ci = 0; ci < in.c; ++ci) {
-          const int64_t iy = y0 + job.shift[2 * ci], ix = x0 + job.shift[2 * ci + 1];
-          dst[ci] = (iy < 0 || iy >= in.h || ix < 0 || ix >= in.w) ? static_cast<uint8_t>(in.zero_point)
-                                                                    : in.at(pos[i].n, iy, ix)[ci];
-        }
-        std::fill(dst + in.c, dst + cs, static_cast<uint8_t>(in.zero_point));
-      } else {
-        // Word copies (cs is a multiple of 4): a library call per pixel would cost more than the copy.
-        const uint32_t zp_word = static_cast<uint32_t>(in.zero_point) * 0x01010101u;
-        for (int64_t ky = 0; ky < job.kh; ++ky)
-          for (int64_t kx = 0; kx < job.kw; ++kx) {
-            const int64_t iy = y0 + ky, ix = x0 + kx;
-            const bool outside = iy < 0 || iy >= in.h || ix < 0 || ix >= in.w;
-            const uint8_t* src = outside ? nullptr : in.at(pos[i].n, iy, ix);
-            uint8_t* d = dst + ky * row_step + kx * cs;
-            for (int64_t q = 0; q < cs; q += 4) std::memcpy(d + q, outside ? static_cast<const void*>(&zp_word) : src + q, 4);
-          }
+      const int64_t y0 = pos[i].oy * job.stride, x0 = pos[i].ox * job.stride;
+      for (int64_t ci = 0; ci < in.c; ++ci) {
+        const int64_t iy = y0 + job.shift[2 * ci], ix = x0 + job.shift[2 * ci + 1];
+        dst[ci] = (iy < 0 || iy >= in.h || ix < 0 || ix >= in.w) ? static_cast<uint8_t>(in.zero_point)
+                                                                  : in.at(pos[i].n, iy, ix)[ci];
       }
       base[i] = dst;
     }

@@ -20,7 +20,17 @@ namespace sl::deploy {
 
 // Channels are stored in groups of 4 (the bytes one 32-bit lane multiplies): a tensor of c channels
 // has a channel stride of channel_stride(c) bytes per pixel; the padding channels meet zero weights.
-inline int64_t channel_stride(int64_t c) { return (c + 3) / 4 * 4; }
+// Images of 1 to 3 channels are stored dense: a conv reads a kernel row of kw pixels as kw * c
+// contiguous bytes (then rounded up to groups of 4), so a 1-channel 5x5 conv multiplies 8 bytes a
+// row, not 20.
+inline int64_t channel_stride(int64_t c) { return c < 4 ? c : (c + 3) / 4 * 4; }
+
+// Groups of 4 bytes a conv multiplies per kernel row: kw pixels of cs bytes.
+inline int64_t row_groups(int64_t kw, int64_t cs) { return (kw * cs + 3) / 4; }
+
+// Bytes after the last pixel of every activation buffer: a kernel row's last group of 4 may reach
+// up to 3 bytes past its last pixel (their weights are zero).
+constexpr int64_t kReadSlack = 4;
 
 // Weights are int8 in [-kMaxWeight, kMaxWeight]: then the pairwise uint8 x int8 sums of pmaddubsw
 // (255 * 64 * 2 = 32640) never saturate, so the non-VNNI targets sum exactly as vpdpbusd does.
@@ -77,15 +87,16 @@ struct Residual {
 };
 
 // Weights rearranged for one target: panels of `panel_width` output channels; within a panel, k in
-// (ky, kx, channel-group) order, each group one 32-bit word (4 int8) per channel:
-// word ((p * groups + g) * panel_width + j). Zero beyond the real channels (output and input).
+// (ky, group of the kernel row's kw * cs bytes) order, each group one 32-bit word (4 int8) per
+// channel: word ((p * groups + g) * panel_width + j). Zero beyond the real channels (output and
+// input) and past a kernel row's bytes.
 struct PackedWeights {
   int64_t cout = 0, kh = 0, kw = 0, cin = 0, groups = 0, panels = 0, panel_width = 0;
   std::vector<int8_t> data;
 };
 
 struct ConvJob {
-  QTensorView input;
+  QTensorView input;  // its frame at least pad wide (the shift's reads are bounds-checked)
   int64_t kh = 1, kw = 1, stride = 1, pad = 0;
   int64_t ho = 0, wo = 0, cout = 0;
   // Per input channel (dy, dx) read offsets (ShiftResNet's shift folded into a 1x1 conv), or null.

@@ -46,24 +46,26 @@ void QuantizeInput(const float* images, const QTensorView& out, float inv_scale)
   const int32_t zero_point = out.zero_point;
   const auto inv = hn::Set(df, inv_scale), zp = hn::Set(df, static_cast<float>(zero_point));
   const auto lo = hn::Zero(df), hi = hn::Set(df, 255.0f);
-  if (cs == 4) {  // images (1 or 3 channels): whole vectors of pixels, interleaved as they are stored
-    const auto pad = hn::Set(du8, static_cast<uint8_t>(zero_point));
+  if (c == cs && c <= 4) {  // images (1 to 4 dense channels): a vector of pixels, stored interleaved
     for (int64_t img = 0; img < out.n; ++img)
       for (int64_t y = 0; y < out.h; ++y) {
         auto* dst = const_cast<uint8_t*>(out.at(img, y, 0));
         const float* src = images + img * c * hw + y * out.w;
         int64_t x = 0;
         for (; x + lanes <= out.w; x += lanes) {
-          hn::Vec<decltype(du8)> q[4] = {pad, pad, pad, pad};
+          hn::Vec<decltype(du8)> q[4];
           for (int64_t ch = 0; ch < c; ++ch) {
-            auto t = hn::Add(hn::Mul(hn::LoadU(df, src + ch * hw + x), inv), zp);
+            const auto t = hn::Add(hn::Mul(hn::LoadU(df, src + ch * hw + x), inv), zp);
             q[ch] = hn::DemoteTo(du8, hn::NearestInt(hn::Min(hn::Max(t, lo), hi)));
           }
-          hn::StoreInterleaved4(q[0], q[1], q[2], q[3], du8, dst + 4 * x);
+          uint8_t* d = dst + c * x;
+          if (c == 1) hn::StoreU(q[0], du8, d);
+          else if (c == 2) hn::StoreInterleaved2(q[0], q[1], du8, d);
+          else if (c == 3) hn::StoreInterleaved3(q[0], q[1], q[2], du8, d);
+          else hn::StoreInterleaved4(q[0], q[1], q[2], q[3], du8, d);
         }
         for (; x < out.w; ++x)
-          for (int64_t ch = 0; ch < 4; ++ch)
-            dst[4 * x + ch] = ch < c ? requantize(src[ch * hw + x], inv_scale, zero_point) : static_cast<uint8_t>(zero_point);
+          for (int64_t ch = 0; ch < c; ++ch) dst[c * x + ch] = requantize(src[ch * hw + x], inv_scale, zero_point);
       }
     return;
   }
