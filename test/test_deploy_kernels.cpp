@@ -26,6 +26,9 @@ struct ConvCase {
   // the first conv must leave alone), through its own input map, and adds it back as a residual.
   int64_t next_pad = 0;
   bool next_map = false;  // the second conv reads its input through a map (the frame is the map's own)
+  // The conv under test's weights in [-max_w, max_w]: few levels let the pmaddubsw targets add int16
+  // sums over several groups (PackedWeights::int16_depth); at 64, none.
+  int max_w = kMaxWeight;
 };
 
 TensorSpec tensor(int64_t h, int64_t w, int64_t c, std::mt19937& rng, bool f32 = false) {
@@ -63,7 +66,7 @@ Graph conv_graph(const ConvCase& c, std::mt19937& rng, bool pools) {
   conv.cin = c.cin;
   conv.cout = c.cout;
   // The full weight range: the sums (pmaddubsw's pairs at their largest) and the epilogue must agree.
-  conv.weights = random_weights(static_cast<size_t>(c.cout * c.k * c.k * c.cin), -kMaxWeight, kMaxWeight, rng);
+  conv.weights = random_weights(static_cast<size_t>(c.cout * c.k * c.k * c.cin), -c.max_w, c.max_w, rng);
   for (int64_t i = 0; i < c.cout; ++i) {
     conv.out_scale.push_back(std::uniform_real_distribution<float>(-0.02f, 0.02f)(rng));
     conv.bias.push_back(std::uniform_real_distribution<float>(-1, 1)(rng));
@@ -195,7 +198,7 @@ void check_case(const ConvCase& c, bool pools, uint64_t seed) {
         ThreadLimit limit(threads);
         INFO("cin " << c.cin << " " << c.h << "x" << c.w << " cout " << c.cout << " k " << c.k << " stride " << c.stride
                     << " pad " << c.pad << " residual " << c.residual << " shift " << c.shift << " next_pad "
-                    << c.next_pad << " next_map " << c.next_map << " pools " << pools
+                    << c.next_pad << " next_map " << c.next_map << " max_w " << c.max_w << " pools " << pools
                     << " batch " << n << " target " << target << " threads " << threads);
         const std::vector<float> got = model.run(x.data(), n);
         for (size_t t = 0; t + 1 < g.tensors.size(); ++t)
@@ -229,6 +232,13 @@ TEST_CASE("deploy convolutions match the scalar reference bit for bit on every t
                             ConvCase{16, 5, 6, 6, 3, 1, 1, true, 0, false, false, 1},   // next reads 6 ch
                             ConvCase{2, 6, 7, 5, 3, 1, 1},                              // 2 dense channels
                             ConvCase{3, 5, 5, 8, 1, 1, 0, true, 0, true},               // shift over 3
+                            // Few-level weights (int16 sums over 4 or 2 groups on pmaddubsw
+                            // targets), the group count padded to the depth:
+                            ConvCase{16, 9, 9, 16, 3, 1, 1, true, 1, false, false, 0, false, 8},
+                            ConvCase{20, 12, 12, 50, 5, 1, 0, true, 0, false, false, 0, false, 16},
+                            ConvCase{32, 6, 6, 64, 3, 2, 1, true, 2, false, false, 0, false, 32},
+                            ConvCase{3, 9, 7, 16, 3, 1, 1, true, 0, false, false, 0, false, 8},
+                            ConvCase{500, 1, 1, 10, 1, 1, 0, false, 0, false, true, 0, false, 4},
                             ConvCase{16, 6, 7, 16, 3, 1, 1, true, 1, false, false, 1, true},  // mapped input
                             ConvCase{3, 9, 7, 16, 3, 1, 1, true, 0, false, false, 1}}) {  // stem with a frame
     check_case(c, false, seed++);
@@ -241,6 +251,28 @@ TEST_CASE("deploy pooling and a float head match the reference on every target",
                             ConvCase{4, 7, 9, 65, 3, 1, 1},  // odd map: pooling drops the last row/col
                             ConvCase{4, 8, 8, 12, 3, 1, 1, true, 0, false, false, 1}})  // pooling a framed tensor
     check_case(c, true, seed++);
+}
+
+TEST_CASE("pmaddubsw targets add int16 sums over as many groups as the weights allow", "[deploy][kernels]") {
+  // 3x3 over 16 channels: 36 groups; one output channel, all weights w.
+  auto depth = [](int w) {
+    const std::vector<int8_t> weights(9 * 16, static_cast<int8_t>(w));
+    PackedWeights pw;
+    deploy_kernels().pack_weights(weights.data(), 1, 3, 3, 16, pw);
+    CHECK(pw.groups % pw.int16_depth == 0);
+    CHECK(pw.groups >= 36);
+    return pw.int16_depth;
+  };
+  for (const std::string& target : cpu::available_cpu_targets()) {
+    cpu::ScopedCpuTarget scoped(target);
+    INFO("target " << target);
+    const bool pmaddubsw = target == "avx512" || target == "avx2" || target == "sse4";
+    // Per int16 lane 2 weights a group: depth d sums 2 d |w|, which must stay <= 128.
+    CHECK(depth(64) == 1);
+    CHECK(depth(-32) == (pmaddubsw ? 2 : 1));
+    CHECK(depth(16) == (pmaddubsw ? 4 : 1));
+    CHECK(depth(1) == (pmaddubsw ? 4 : 1));
+  }
 }
 
 TEST_CASE("deploy kernels report their target", "[deploy][kernels]") {

@@ -89,36 +89,117 @@ HWY_INLINE hn::Vec<DU8> ToBytes(VI v) {
 #endif
 }
 
+// The pmaddubsw targets: int16 pair sums of 4 products, added in int16 over several groups
+// (PackedWeights::int16_depth), then widened once with pmaddwd.
+#if HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX2 || HWY_TARGET == HWY_SSE4
+constexpr bool kInt16Sums = true;
+#else
+constexpr bool kInt16Sums = false;
+#endif
+
+HWY_INLINE VI PairSums(VI a, VI b) {
+#if HWY_TARGET == HWY_AVX3
+  return VI{_mm512_maddubs_epi16(a.raw, b.raw)};
+#elif HWY_TARGET == HWY_AVX2
+  return VI{_mm256_maddubs_epi16(a.raw, b.raw)};
+#elif HWY_TARGET == HWY_SSE4
+  return VI{_mm_maddubs_epi16(a.raw, b.raw)};
+#else
+  (void)b;
+  return a;  // unused: kInt16Sums is false
+#endif
+}
+
+HWY_INLINE VI AddInt16(VI x, VI y) {
+#if HWY_TARGET == HWY_AVX3
+  return VI{_mm512_add_epi16(x.raw, y.raw)};
+#elif HWY_TARGET == HWY_AVX2
+  return VI{_mm256_add_epi16(x.raw, y.raw)};
+#elif HWY_TARGET == HWY_SSE4
+  return VI{_mm_add_epi16(x.raw, y.raw)};
+#else
+  (void)y;
+  return x;
+#endif
+}
+
+HWY_INLINE VI Widen(VI acc, VI sums16) {
+#if HWY_TARGET == HWY_AVX3
+  return hn::Add(acc, VI{_mm512_madd_epi16(sums16.raw, _mm512_set1_epi16(1))});
+#elif HWY_TARGET == HWY_AVX2
+  return hn::Add(acc, VI{_mm256_madd_epi16(sums16.raw, _mm256_set1_epi16(1))});
+#elif HWY_TARGET == HWY_SSE4
+  return hn::Add(acc, VI{_mm_madd_epi16(sums16.raw, _mm_set1_epi16(1))});
+#else
+  (void)sums16;
+  return acc;
+#endif
+}
+
+// The largest depth in {1, 2, 4} at which no int16 pair-sum lane can overflow (see
+// PackedWeights::int16_depth; 8 measured slower than 4: the unrolled rows outgrow the registers).
+// w: [cout][groups][4] in packing order, groups a multiple of 4.
+int64_t Int16Depth(const std::vector<int8_t>& w, int64_t cout, int64_t groups) {
+  if (!kInt16Sums) return 1;
+  for (int64_t depth = 4; depth > 1; depth /= 2) {
+    bool fits = true;
+    for (int64_t oc = 0; oc < cout && fits; ++oc)
+      for (int64_t g0 = 0; g0 < groups && fits; g0 += depth)
+        for (int64_t half = 0; half < 2 && fits; ++half) {
+          int64_t sum = 0;
+          for (int64_t g = g0; g < g0 + depth && g < groups; ++g)
+            for (int64_t t = 2 * half; t < 2 * half + 2; ++t) sum += std::abs(w[static_cast<size_t>((oc * groups + g) * 4 + t)]);
+          fits = sum <= 128;
+        }
+    if (fits) return depth;
+  }
+  return 1;
+}
+
 int64_t PanelWidth(int64_t cout) { return std::min<int64_t>(kMaxVectors, (cout + kLanes - 1) / kLanes) * kLanes; }
 
 void PackWeights(const int8_t* w, int64_t cout, int64_t kh, int64_t kw, int64_t cin, PackedWeights& out) {
-  const int64_t cs = channel_stride(cin), rg = row_groups(kw, cs);
+  const int64_t cs = channel_stride(cin), rg = row_groups(kw, cs), groups = kh * rg;
+  // The weights in packing order, groups padded with zeros to a multiple of the largest depth.
+  const int64_t padded = (groups + 3) / 4 * 4;
+  std::vector<int8_t> k(static_cast<size_t>(cout * padded * 4), 0);
+  for (int64_t oc = 0; oc < cout; ++oc)
+    for (int64_t ky = 0; ky < kh; ++ky)
+      for (int64_t kx = 0; kx < kw; ++kx)
+        for (int64_t ci = 0; ci < cin; ++ci) {
+          const int64_t byte = kx * cs + ci, g = ky * rg + byte / 4;
+          k[static_cast<size_t>((oc * padded + g) * 4 + byte % 4)] = w[((oc * kh + ky) * kw + kx) * cin + ci];
+        }
   out.cout = cout;
   out.kh = kh;
   out.kw = kw;
   out.cin = cin;
-  out.groups = kh * rg;
+  out.row_groups = rg;
+  out.int16_depth = Int16Depth(k, cout, padded);
+  out.groups = (groups + out.int16_depth - 1) / out.int16_depth * out.int16_depth;
   out.panel_width = PanelWidth(cout);
   out.panels = (cout + out.panel_width - 1) / out.panel_width;
   out.data.assign(static_cast<size_t>(out.panels * out.groups * out.panel_width * 4), 0);
   for (int64_t oc = 0; oc < cout; ++oc) {
     const int64_t p = oc / out.panel_width, j = oc % out.panel_width;
-    for (int64_t ky = 0; ky < kh; ++ky)
-      for (int64_t kx = 0; kx < kw; ++kx)
-        for (int64_t ci = 0; ci < cin; ++ci) {
-          const int64_t byte = kx * cs + ci, g = ky * rg + byte / 4;
-          out.data[static_cast<size_t>(((p * out.groups + g) * out.panel_width + j) * 4 + byte % 4)] =
-              w[((oc * kh + ky) * kw + kx) * cin + ci];
-        }
+    for (int64_t g = 0; g < out.groups; ++g)
+      std::memcpy(&out.data[static_cast<size_t>(((p * out.groups + g) * out.panel_width + j) * 4)],
+                  &k[static_cast<size_t>((oc * padded + g) * 4)], 4);
   }
 }
 
-// Every k group of the window: offs[g] is its byte offset from the row's window start (kernel row
-// ky at ky times the input's row step, then kw * cs contiguous bytes), so one loop covers the window.
+// The sums of a tile: MR rows x NV vectors, over every k group of the window (offs[g]: the group's
+// byte offset from a row's window start: kernel row ky at ky times the input's row step, then its
+// kw * cs contiguous bytes), so one loop covers the window. Written to sums[(i * NV + j) * kLanes].
 template <int MR, int NV>
-HWY_INLINE void Accumulate(const uint8_t* const* HWY_RESTRICT rows, const int32_t* HWY_RESTRICT offs, int64_t groups,
-                           const int32_t* HWY_RESTRICT b, int64_t panel_width, VI (&acc)[MR][NV]) {
+void AccumulateTile(const uint8_t* const* HWY_RESTRICT rows, const int32_t* HWY_RESTRICT offs, int64_t groups,
+                    const int32_t* HWY_RESTRICT b, int64_t panel_width, int32_t* HWY_RESTRICT sums) {
   const DI di;
+  VI acc[MR][NV];
+#pragma GCC unroll 8
+  for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 4
+    for (int j = 0; j < NV; ++j) acc[i][j] = hn::Zero(di);
   for (int64_t g = 0; g < groups; ++g, b += panel_width) {
     const int64_t off = offs[g];
     VI bv[NV];
@@ -133,6 +214,61 @@ HWY_INLINE void Accumulate(const uint8_t* const* HWY_RESTRICT rows, const int32_
       for (int j = 0; j < NV; ++j) acc[i][j] = Dot(acc[i][j], av, bv[j]);
     }
   }
+  // Out of registers with constant indices only: an array indexed by run-time row and vector would
+  // keep the accumulators in memory through the k loop.
+#pragma GCC unroll 8
+  for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 4
+    for (int j = 0; j < NV; ++j) hn::StoreU(acc[i][j], di, sums + (i * NV + j) * kLanes);
+}
+
+// The same sums on the pmaddubsw targets with int16 sums over `depth` groups (groups is a
+// multiple of it): per row, the depth groups' pair sums of each vector added in int16, widened once.
+// Weights are read from memory (L1) as pmaddubsw operands; registers hold the accumulators.
+template <int MR, int NV, int Depth>
+void AccumulateTileInt16(const uint8_t* const* HWY_RESTRICT rows, const int32_t* HWY_RESTRICT offs, int64_t groups,
+                         const int32_t* HWY_RESTRICT b, int64_t panel_width, int32_t* HWY_RESTRICT sums) {
+  const DI di;
+  VI acc[MR][NV];
+#pragma GCC unroll 8
+  for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 4
+    for (int j = 0; j < NV; ++j) acc[i][j] = hn::Zero(di);
+  for (int64_t g = 0; g < groups; g += Depth, b += Depth * panel_width) {
+#pragma GCC unroll 8
+    for (int i = 0; i < MR; ++i) {
+      VI t[NV];
+#pragma GCC unroll 4
+      for (int d = 0; d < Depth; ++d) {
+        int32_t word;
+        std::memcpy(&word, rows[i] + offs[g + d], 4);
+        const VI av = hn::Set(di, word);
+#pragma GCC unroll 4
+        for (int j = 0; j < NV; ++j) {
+          const VI m = PairSums(av, hn::LoadU(di, b + d * panel_width + j * kLanes));
+          t[j] = d == 0 ? m : AddInt16(t[j], m);
+        }
+      }
+#pragma GCC unroll 4
+      for (int j = 0; j < NV; ++j) acc[i][j] = Widen(acc[i][j], t[j]);
+    }
+  }
+#pragma GCC unroll 8
+  for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 4
+    for (int j = 0; j < NV; ++j) hn::StoreU(acc[i][j], di, sums + (i * NV + j) * kLanes);
+}
+
+template <int MR, int NV>
+using AccumulateFn = void (*)(const uint8_t* const*, const int32_t*, int64_t, const int32_t*, int64_t, int32_t*);
+
+template <int MR, int NV>
+AccumulateFn<MR, NV> AccumulateFor(int64_t depth) {
+  if constexpr (kInt16Sums) {
+    if (depth == 2) return &AccumulateTileInt16<MR, NV, 2>;
+    if (depth == 4) return &AccumulateTileInt16<MR, NV, 4>;
+  }
+  return &AccumulateTile<MR, NV>;
 }
 
 struct RowPos {
@@ -235,10 +371,11 @@ void ConvRowsNV(const ConvJob& job, int64_t row_begin, int64_t row_end) {
   const bool shift = job.shift != nullptr;
   // Windows are read in place with the input's row step (the shift's, one row, from a copy).
   const int64_t row_step = in.row_bytes();
-  const int64_t kernel_rows = shift ? 1 : job.kh, groups = pw.groups, rg = groups / kernel_rows;
-  std::vector<int32_t> offs(static_cast<size_t>(groups));
+  const int64_t kernel_rows = shift ? 1 : job.kh, groups = pw.groups, rg = pw.row_groups;
+  std::vector<int32_t> offs(static_cast<size_t>(groups), 0);  // padding groups: weights 0, any bytes
   for (int64_t ky = 0; ky < kernel_rows; ++ky)
     for (int64_t g = 0; g < rg; ++g) offs[static_cast<size_t>(ky * rg + g)] = static_cast<int32_t>(ky * row_step + 4 * g);
+  const AccumulateFn<MR, NV> accumulate = AccumulateFor<MR, NV>(pw.int16_depth);
   const int64_t window = rg * 4;  // the shift's copy: its channels, then zero points up to whole groups
   std::vector<uint8_t> wbuf(shift ? static_cast<size_t>(MR * window) : 0, static_cast<uint8_t>(in.zero_point));
   HWY_ALIGN int32_t sums[MR * NV * kLanes];
@@ -288,19 +425,7 @@ void ConvRowsNV(const ConvJob& job, int64_t row_begin, int64_t row_end) {
       base[i] = dst;
     }
     for (int64_t p = 0; p < pw.panels; ++p) {
-      const int32_t* b = b_all + p * pw.groups * pw.panel_width;
-      VI acc[MR][NV];
-#pragma GCC unroll 8
-      for (int i = 0; i < MR; ++i)
-#pragma GCC unroll 4
-        for (int j = 0; j < NV; ++j) acc[i][j] = hn::Zero(di);
-      Accumulate<MR, NV>(base, offs.data(), groups, b, pw.panel_width, acc);
-      // Out of registers with constant indices only: an array indexed by run-time row and vector
-      // would keep the accumulators in memory through the k loop.
-#pragma GCC unroll 8
-      for (int i = 0; i < MR; ++i)
-#pragma GCC unroll 4
-        for (int j = 0; j < NV; ++j) hn::StoreU(acc[i][j], di, sums + (i * NV + j) * kLanes);
+      accumulate(base, offs.data(), groups, b_all + p * pw.groups * pw.panel_width, pw.panel_width, sums);
       VI corr[NV];
       VF mult[NV], bias[NV];
       for (int j = 0; j < NV; ++j) {

@@ -92,6 +92,13 @@ struct Residual {
 // input) and past a kernel row's bytes.
 struct PackedWeights {
   int64_t cout = 0, kh = 0, kw = 0, cin = 0, groups = 0, panels = 0, panel_width = 0;
+  int64_t row_groups = 0;  // groups per kernel row; groups = kh * row_groups, padded to int16_depth
+  // Targets that multiply with pmaddubsw (SSE4, AVX2, AVX-512 without VNNI): how many groups' int16
+  // pair sums may be added in int16 before widening to int32, i.e. the largest of 1, 2, 4 for which
+  // every output channel's |weights| over those groups, per pair, sum to at most 128 (times 255 that
+  // fits an int16). Few-level weights (DenseShift, S3, APoT: |w| <= 16) get 4, saving 3 of 4
+  // widening multiplies; DeepShift's 7 exponents up to 64 usually get 1. Always 1 with VNNI.
+  int64_t int16_depth = 1;
   std::vector<int8_t> data;
 };
 
