@@ -389,38 +389,61 @@ void ConvRowsNV(const ConvJob& job, int64_t row_begin, int64_t row_end) {
   const bool frameless = job.out_border == 0 && (residual == nullptr || residual->tensor.border == 0);
   const int64_t ob = job.out_border, out_cs = channel_stride(job.cout);
   // The (image, y, x) of the next row, advanced without divisions.
-  RowPos next{row_begin / per_image, (row_begin % per_image) / job.wo, row_begin % job.wo};
+  // The next row's position and its window, output and residual pixels: advanced by additions
+  // along an output row, recomputed where a row (and the frame) ends.
+  struct Cursor {
+    RowPos pos;
+    const uint8_t* in;
+    uint8_t* out;
+    const uint8_t* res;
+  };
+  const int64_t in_step = job.stride * in.cs, res_step = residual ? residual->stride * residual->tensor.cs : 0;
+  auto locate = [&](Cursor& c) {
+    const RowPos& at = c.pos;
+    c.in = in.at(at.n, at.oy * job.stride - job.pad, at.ox * job.stride - job.pad);
+    c.out = job.out_u8 == nullptr ? nullptr
+                                  : job.out_u8 + ((at.n * (job.ho + 2 * ob) + at.oy + ob) * (job.wo + 2 * ob) + at.ox + ob) * out_cs;
+    c.res = residual == nullptr ? nullptr : residual->tensor.at(at.n, at.oy * residual->stride, at.ox * residual->stride);
+  };
+  Cursor next{{row_begin / per_image, (row_begin % per_image) / job.wo, row_begin % job.wo}, nullptr, nullptr, nullptr};
+  locate(next);
   for (int64_t row0 = row_begin; row0 < row_end; row0 += MR) {
     const int64_t rows = std::min<int64_t>(MR, row_end - row0);
-    RowPos pos[MR];
+    Cursor row[MR];
     for (int i = 0; i < MR; ++i) {
       if (i >= rows) {  // rows past the end repeat the last (computed, never stored)
-        pos[i] = pos[rows - 1];
+        row[i] = row[rows - 1];
         continue;
       }
-      pos[i] = next;
-      if (++next.ox == job.wo) {
-        next.ox = 0;
-        if (++next.oy == job.ho) {
-          next.oy = 0;
-          ++next.n;
-        }
+      row[i] = next;
+      if (++next.pos.ox < job.wo) {
+        next.in += in_step;
+        if (next.out) next.out += out_cs;
+        if (next.res) next.res += res_step;
+        continue;
       }
+      next.pos.ox = 0;
+      if (++next.pos.oy == job.ho) {
+        next.pos.oy = 0;
+        ++next.pos.n;
+      }
+      if (row0 + i + 1 < row_end) locate(next);
     }
     // A window is read in place (the frame covers the padding), or for the shift from a copy of the
     // cs bytes each read at its channel's own offset.
     const uint8_t* base[MR];
     for (int i = 0; i < MR; ++i) {
       if (!shift) {
-        base[i] = in.at(pos[i].n, pos[i].oy * job.stride - job.pad, pos[i].ox * job.stride - job.pad);
+        base[i] = row[i].in;
         continue;
       }
       uint8_t* dst = wbuf.data() + i * window;
-      const int64_t y0 = pos[i].oy * job.stride, x0 = pos[i].ox * job.stride;
+      const RowPos& at = row[i].pos;
+      const int64_t y0 = at.oy * job.stride, x0 = at.ox * job.stride;
       for (int64_t ci = 0; ci < in.c; ++ci) {
         const int64_t iy = y0 + job.shift[2 * ci], ix = x0 + job.shift[2 * ci + 1];
         dst[ci] = (iy < 0 || iy >= in.h || ix < 0 || ix >= in.w) ? static_cast<uint8_t>(in.zero_point)
-                                                                  : in.at(pos[i].n, iy, ix)[ci];
+                                                                  : in.at(at.n, iy, ix)[ci];
       }
       base[i] = dst;
     }
@@ -438,19 +461,15 @@ void ConvRowsNV(const ConvJob& job, int64_t row_begin, int64_t row_end) {
       // the tile, written after it (with several, the next row's first panel is already written).
       // Without a frame, rows are contiguous across image rows and images; with one, within a row.
       for (int i = 0; i < rows; ++i) {
-        const RowPos& at = pos[i];
         const int64_t later = !single_panel ? 0
                               : frameless   ? rows - 1 - i
-                                            : std::min<int64_t>(rows - 1 - i, job.wo - 1 - at.ox);
-        uint8_t* out_u8 = job.out_u8 == nullptr ? nullptr
-                                                : job.out_u8 + ((at.n * (job.ho + 2 * ob) + at.oy + ob) * (job.wo + 2 * ob) + at.ox + ob) * out_cs;
+                                            : std::min<int64_t>(rows - 1 - i, job.wo - 1 - row[i].pos.ox);
         float* out_f32 = job.out_f32 == nullptr ? nullptr : job.out_f32 + (row0 + i) * job.cout;
-        const uint8_t* res = residual == nullptr ? nullptr : residual->tensor.at(at.n, at.oy * residual->stride, at.ox * residual->stride);
         for (int j = 0; j < NV; ++j) {
           const int64_t c0 = p * pw.panel_width + j * kLanes;
           if (c0 >= job.cout) break;
-          Epilogue(consts, out_u8, out_f32, res, res_stride1, later, c0, hn::LoadU(di, sums + (i * NV + j) * kLanes), corr[j],
-                   mult[j], bias[j]);
+          Epilogue(consts, row[i].out, out_f32, row[i].res, res_stride1, later, c0, hn::LoadU(di, sums + (i * NV + j) * kLanes),
+                   corr[j], mult[j], bias[j]);
         }
       }
     }
