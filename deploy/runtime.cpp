@@ -24,7 +24,8 @@ struct InferenceModel::PreparedConv {
   std::vector<float> bias;
   std::vector<std::unique_ptr<PackedWeights>> packed;  // per target index
   std::vector<uint8_t> mapped;      // the input through input_map, when the conv has one (same frame)
-  Residual residual;
+  std::vector<uint8_t> shortcut;    // an option-A residual, subsampled and channel-padded (see below)
+  QTensorView residual;
 };
 
 InferenceModel InferenceModel::load(const std::string& path) { return InferenceModel(load_model(path)); }
@@ -131,6 +132,30 @@ void map_codes(const QTensorView& in, const std::vector<uint8_t>& map, int32_t z
     }
 }
 
+// ResNet's option-A shortcut (x subsampled by the stride, channels moved up by `offset`, zero
+// channels on both sides) laid out as the conv's output is: the epilogue then adds it a whole vector
+// at a time, as an identity.
+QTensorView option_a_shortcut(const QTensorView& in, int64_t stride, int64_t offset, int64_t h, int64_t w, int64_t c,
+                              std::vector<uint8_t>& out) {
+  QTensorView v = in;
+  v.h = h;
+  v.w = w;
+  v.c = c;
+  v.cs = channel_stride(c);
+  v.border = 0;
+  const auto size = static_cast<size_t>(in.n * v.image_bytes() + kReadSlack);
+  if (out.size() != size) out.assign(size, static_cast<uint8_t>(in.zero_point));  // the padding channels, once
+  const int64_t lo = std::max<int64_t>(0, -offset), hi = std::min(in.c, c - offset);  // channels that land
+  for (int64_t img = 0; img < in.n; ++img)
+    for (int64_t y = 0; y < h; ++y)
+      for (int64_t x = 0; x < w; ++x) {
+        const uint8_t* src = in.at(img, y * stride, x * stride);
+        if (hi > lo) std::copy(src + lo, src + hi, out.data() + v.offset(img, y, x) + offset + lo);
+      }
+  v.data = out.data();
+  return v;
+}
+
 }  // namespace
 
 void InferenceModel::run_conv(const ConvSpec& spec, PreparedConv& prep, int64_t n, float* logits) {
@@ -165,10 +190,12 @@ void InferenceModel::run_conv(const ConvSpec& spec, PreparedConv& prep, int64_t 
   job.bias = prep.bias.data();
   job.relu = spec.relu;
   if (spec.residual >= 0) {
-    prep.residual.tensor = view(spec.residual, n);
-    job.residual_scale = epilogue_residual_scale(prep.residual.tensor.scale, out.f32 ? 1.0f : 1.0f / out.scale);
-    prep.residual.stride = spec.residual_stride;
-    prep.residual.channel_offset = spec.residual_channel_offset;
+    prep.residual = view(spec.residual, n);
+    job.residual_scale = epilogue_residual_scale(prep.residual.scale, out.f32 ? 1.0f : 1.0f / out.scale);
+    const QTensorView& r = prep.residual;
+    if (spec.residual_stride != 1 || spec.residual_channel_offset != 0 || r.c != spec.cout || r.h != out.h || r.w != out.w)
+      prep.residual = option_a_shortcut(prep.residual, spec.residual_stride, spec.residual_channel_offset, out.h, out.w,
+                                        spec.cout, prep.shortcut);
     job.residual = &prep.residual;
     job.relu_after_add = spec.relu_after_add;
   }

@@ -278,8 +278,8 @@ struct RowPos {
 // What the epilogue needs of a job, copied into locals once per call: stores through uint8_t
 // pointers may alias anything, which would make the compiler reload each field per vector.
 struct EpilogueConsts {
-  bool relu, relu_after_add, residual, residual_in_place, nonnegative;
-  int64_t cout, out_cs, res_c, res_offset, res_cs;
+  bool relu, relu_after_add, residual, nonnegative;
+  int64_t cout, out_cs, res_cs;
   int32_t res_zero_point;
   VI res_zp;
   VF res_scale, floor, zero, top;
@@ -294,11 +294,8 @@ EpilogueConsts MakeEpilogueConsts(const ConvJob& job) {
   e.residual = job.residual != nullptr;
   e.cout = job.cout;
   e.out_cs = channel_stride(job.cout);
-  const QTensorView* t = e.residual ? &job.residual->tensor : nullptr;
-  e.res_c = t ? t->c : 0;
+  const QTensorView* t = job.residual;
   e.res_cs = t ? t->cs : 0;
-  e.res_offset = t ? job.residual->channel_offset : 0;
-  e.residual_in_place = t && job.residual->channel_offset == 0;
   e.res_zero_point = t ? t->zero_point : 0;
   e.res_zp = hn::Set(di, e.res_zero_point);
   e.res_scale = hn::Set(df, job.residual_scale);
@@ -316,8 +313,7 @@ EpilogueConsts MakeEpilogueConsts(const ConvJob& job) {
 // next to it in memory and written after it, so a whole vector may run into their channels (and
 // reads of a stride-1 residual into its own); past them (another task's rows, or the frame at the
 // end of an image row) it may not.
-HWY_INLINE void Epilogue(const EpilogueConsts& e, uint8_t* out_u8, float* out_f32, const uint8_t* res, bool res_stride1,
-                         int64_t later_rows, int64_t c0, VI acc, VI corr, VF mult, VF bias) {
+HWY_INLINE void Epilogue(const EpilogueConsts& e, uint8_t* out_u8, float* out_f32, const uint8_t* res, int64_t later_rows, int64_t c0, VI acc, VI corr, VF mult, VF bias) {
   const DI di;
   const DF df;
   const DU8 du8;
@@ -325,14 +321,11 @@ HWY_INLINE void Epilogue(const EpilogueConsts& e, uint8_t* out_u8, float* out_f3
   if (e.relu) y = hn::Max(y, e.floor);
   if (e.residual) {
     VI rq;
-    if (e.residual_in_place && c0 + kLanes <= e.res_cs * (res_stride1 ? 1 + later_rows : 1)) {
+    if (c0 + kLanes <= e.res_cs * (1 + later_rows)) {
       rq = hn::PromoteTo(di, hn::LoadU(du8, res + c0));
     } else {
-      // Channels outside [offset, offset + c) are the zero padding: real 0, i.e. the zero point.
-      uint8_t tmp[kLanes];
-      std::memset(tmp, e.res_zero_point, sizeof(tmp));
-      const int64_t lo = std::max(c0, e.res_offset), hi = std::min(c0 + kLanes, e.res_offset + e.res_c);
-      if (hi > lo) std::memcpy(tmp + (lo - c0), res + (lo - e.res_offset), static_cast<size_t>(hi - lo));
+      uint8_t tmp[kLanes] = {};  // lanes past the channels: any value, never stored
+      std::memcpy(tmp, res + c0, static_cast<size_t>(std::min(kLanes, e.res_cs - c0)));
       rq = hn::PromoteTo(di, hn::LoadU(du8, tmp));
     }
     y = hn::Add(y, hn::Mul(hn::ConvertTo(df, hn::Sub(rq, e.res_zp)), e.res_scale));
@@ -382,11 +375,10 @@ void ConvRowsNV(const ConvJob& job, int64_t row_begin, int64_t row_end) {
   const auto* b_all = reinterpret_cast<const int32_t*>(pw.data.data());
   const bool single_panel = pw.panels == 1;
   const EpilogueConsts consts = MakeEpilogueConsts(job);
-  const Residual* residual = job.residual;
-  const bool res_stride1 = residual != nullptr && residual->stride == 1;
+  const QTensorView* residual = job.residual;
   // Later rows of a tile are next in memory for the output and a stride-1 residual alike only when
   // neither has a frame.
-  const bool frameless = job.out_border == 0 && (residual == nullptr || residual->tensor.border == 0);
+  const bool frameless = job.out_border == 0 && (residual == nullptr || residual->border == 0);
   const int64_t ob = job.out_border, out_cs = channel_stride(job.cout);
   // The (image, y, x) of the next row, advanced without divisions.
   // The next row's position and its window, output and residual pixels: advanced by additions
@@ -397,13 +389,13 @@ void ConvRowsNV(const ConvJob& job, int64_t row_begin, int64_t row_end) {
     uint8_t* out;
     const uint8_t* res;
   };
-  const int64_t in_step = job.stride * in.cs, res_step = residual ? residual->stride * residual->tensor.cs : 0;
+  const int64_t in_step = job.stride * in.cs, res_step = residual ? residual->cs : 0;
   auto locate = [&](Cursor& c) {
     const RowPos& at = c.pos;
     c.in = in.at(at.n, at.oy * job.stride - job.pad, at.ox * job.stride - job.pad);
     c.out = job.out_u8 == nullptr ? nullptr
                                   : job.out_u8 + ((at.n * (job.ho + 2 * ob) + at.oy + ob) * (job.wo + 2 * ob) + at.ox + ob) * out_cs;
-    c.res = residual == nullptr ? nullptr : residual->tensor.at(at.n, at.oy * residual->stride, at.ox * residual->stride);
+    c.res = residual == nullptr ? nullptr : residual->at(at.n, at.oy, at.ox);
   };
   Cursor next{{row_begin / per_image, (row_begin % per_image) / job.wo, row_begin % job.wo}, nullptr, nullptr, nullptr};
   locate(next);
@@ -468,7 +460,7 @@ void ConvRowsNV(const ConvJob& job, int64_t row_begin, int64_t row_end) {
         for (int j = 0; j < NV; ++j) {
           const int64_t c0 = p * pw.panel_width + j * kLanes;
           if (c0 >= job.cout) break;
-          Epilogue(consts, row[i].out, out_f32, row[i].res, res_stride1, later, c0, hn::LoadU(di, sums + (i * NV + j) * kLanes),
+          Epilogue(consts, row[i].out, out_f32, row[i].res, later, c0, hn::LoadU(di, sums + (i * NV + j) * kLanes),
                    corr[j], mult[j], bias[j]);
         }
       }

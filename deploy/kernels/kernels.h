@@ -78,14 +78,6 @@ inline int64_t tensor_bytes(int64_t n, int64_t h, int64_t w, int64_t c, int64_t 
   return n * (h + 2 * border) * (w + 2 * border) * channel_stride(c);
 }
 
-// What a conv adds to its result before the last ReLU: a uint8 tensor read at (n, y * stride,
-// x * stride, c - channel_offset), zero (the real value) outside its channels (ResNet's option-A
-// shortcut subsamples and zero-pads channels; stride 1, offset 0 is the identity shortcut).
-struct Residual {
-  QTensorView tensor;
-  int64_t stride = 1, channel_offset = 0;
-};
-
 // Weights rearranged for one target: panels of `panel_width` output channels; within a panel, k in
 // (ky, group of the kernel row's kw * cs bytes) order, each group one 32-bit word (4 int8) per
 // channel: word ((p * groups + g) * panel_width + j). Zero beyond the real channels (output and
@@ -116,7 +108,9 @@ struct ConvJob {
   const float* multiplier = nullptr;
   const float* bias = nullptr;
   bool relu = false;             // after the bias
-  const Residual* residual = nullptr;
+  // What the conv adds before its last ReLU: a uint8 tensor of the output's shape and channels,
+  // read pixel for pixel (the runtime lays out ResNet's option-A shortcut so), or null.
+  const QTensorView* residual = nullptr;
   float residual_scale = 0;      // epilogue_residual_scale
   bool relu_after_add = false;
   // Output: uint8 NHWC (channel stride channel_stride(cout), a frame of out_border pixels that the
