@@ -1,9 +1,9 @@
 // The integer convolution (implicit GEMM) of the deploy runtime, written once against Highway and
 // compiled per target (foreach_target). A tile keeps rows x nv vectors of int32 sums in registers;
-// for each (ky, kx) it points one pointer per output pixel at the input pixel it reads (or at a row
-// of zero points outside the image), then each 4-channel group broadcasts one 32-bit word of
-// activations per row and multiplies it into nv vectors of packed weights. Tile sizes come from the
-// target's register count; nothing is tuned to the machine it was written on.
+// one pointer per output pixel points at its window in the input (read in place: the input's frame
+// of zero points covers the padding), and for each group of 4 window bytes each row broadcasts one
+// 32-bit word of activations and multiplies it into nv vectors of packed weights. Tile sizes come
+// from the target's register count; nothing is tuned to the machine it was written on.
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "deploy/kernels/conv_kernels.cpp"
 #include <hwy/foreach_target.h>  // IWYU pragma: keep
