@@ -28,8 +28,6 @@ constexpr const char* kFormat = "shiftlab-deploy";
 constexpr const char* kVersion = "1";
 constexpr uint64_t kMaxHeader = 100u << 20;  // as the safetensors reference: 100 MB
 
-const char* pool_name(PoolKind k) { return k == PoolKind::max_2x2 ? "max_pool_2x2" : "global_avg_pool"; }
-
 json graph_json(const Graph& g) {
   json j;
   j["input"] = {g.in_c, g.in_h, g.in_w};
@@ -40,7 +38,11 @@ json graph_json(const Graph& g) {
   for (const Op& op : g.ops) {
     if (op.kind == Op::Kind::pool) {
       const PoolSpec& p = g.pools[op.index];
-      j["ops"].push_back({{"op", pool_name(p.kind)}, {"input", p.input}, {"output", p.output}});
+      if (p.kind == PoolKind::max)
+        j["ops"].push_back({{"op", "max_pool"}, {"input", p.input}, {"output", p.output}, {"kernel", p.kernel},
+                            {"stride", p.stride}, {"pad", p.pad}});
+      else
+        j["ops"].push_back({{"op", "global_avg_pool"}, {"input", p.input}, {"output", p.output}});
       continue;
     }
     const ConvSpec& c = g.convs[op.index];
@@ -298,11 +300,16 @@ Graph graph_from(const Parsed& p, const std::string& path) {
   for (const json& o : j["ops"]) {
     SL_CHECK(o.is_object() && o.contains("op") && o["op"].is_string(), "{}: bad op entry", path);
     const std::string kind = o["op"].get<std::string>();
-    if (kind == "max_pool_2x2" || kind == "global_avg_pool") {
-      PoolSpec s;
-      s.kind = kind == "max_pool_2x2" ? PoolKind::max_2x2 : PoolKind::global_avg;
+    if (kind == "max_pool" || kind == "max_pool_2x2" || kind == "global_avg_pool") {
+      PoolSpec s;  // "max_pool_2x2": the first files' name of kernel 2, stride 2
+      s.kind = kind == "global_avg_pool" ? PoolKind::global_avg : PoolKind::max;
       s.input = static_cast<int>(int_in(o, "input", 0, last_tensor));
       s.output = static_cast<int>(int_in(o, "output", 0, last_tensor));
+      if (kind == "max_pool") {
+        s.kernel = int_in(o, "kernel", 1, kMaxDim);
+        s.stride = int_in(o, "stride", 1, kMaxDim);
+        s.pad = int_in(o, "pad", 0, kMaxDim);
+      }
       g.ops.push_back({Op::Kind::pool, g.pools.size()});
       g.pools.push_back(s);
       continue;
@@ -406,11 +413,18 @@ void validate(const Graph& g) {
       const PoolSpec& p = g.pools[op.index];
       const TensorSpec a = use(p.input, "a pool"), b = define(p.output, "a pool");
       SL_CHECK(!a.f32 && !b.f32 && a.c == b.c, "deploy graph: pool channels {} -> {}", a.c, b.c);
-      if (p.kind == PoolKind::max_2x2)
-        SL_CHECK(b.h == a.h / 2 && b.w == a.w / 2 && b.scale == a.scale && b.zero_point == a.zero_point,
-                 "deploy graph: a 2x2 max pool maps {}x{} to {}x{} with the same quantisation", a.h, a.w, a.h / 2, a.w / 2);
-      else
+      if (p.kind == PoolKind::max) {
+        SL_CHECK(p.kernel >= 1 && p.stride >= 1 && p.pad >= 0 && 2 * p.pad <= p.kernel && a.h + 2 * p.pad >= p.kernel &&
+                     a.w + 2 * p.pad >= p.kernel,
+                 "deploy graph: a {}x{} max pool (stride {}, pad {}) cannot pool a {}x{} map", p.kernel, p.kernel, p.stride,
+                 p.pad, a.h, a.w);
+        const int64_t ho = (a.h + 2 * p.pad - p.kernel) / p.stride + 1, wo = (a.w + 2 * p.pad - p.kernel) / p.stride + 1;
+        SL_CHECK(b.h == ho && b.w == wo && b.scale == a.scale && b.zero_point == a.zero_point,
+                 "deploy graph: a {}x{} max pool (stride {}, pad {}) maps {}x{} to {}x{} with the same quantisation",
+                 p.kernel, p.kernel, p.stride, p.pad, a.h, a.w, ho, wo);
+      } else {
         SL_CHECK(b.h == 1 && b.w == 1, "deploy graph: global average pooling gives 1x1, not {}x{}", b.h, b.w);
+      }
       continue;
     }
     SL_CHECK(op.index < g.convs.size(), "deploy graph: bad conv index");

@@ -49,11 +49,14 @@ struct ConvSpec {
   bool relu_after_add = false;
 };
 
-enum class PoolKind { max_2x2, global_avg };
+enum class PoolKind { max, global_avg };
 
+// Max pooling over kernel x kernel windows (PyTorch's MaxPool2d: padding never wins the max), or
+// global average pooling (kernel, stride and pad unused).
 struct PoolSpec {
-  PoolKind kind = PoolKind::max_2x2;
+  PoolKind kind = PoolKind::max;
   int input = 0, output = 0;
+  int64_t kernel = 2, stride = 2, pad = 0;
 };
 
 struct Op {

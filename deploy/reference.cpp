@@ -84,10 +84,15 @@ void pool(const Graph& g, const PoolSpec& p, int64_t n, std::vector<std::vector<
         continue;
       }
       for (int64_t oy = 0; oy < out.h; ++oy)
-        for (int64_t ox = 0; ox < out.w; ++ox)
-          y[static_cast<size_t>(((img * out.h + oy) * out.w + ox) * out.c + ch)] =
-              std::max(std::max(at(img, 2 * oy, 2 * ox, ch), at(img, 2 * oy, 2 * ox + 1, ch)),
-                       std::max(at(img, 2 * oy + 1, 2 * ox, ch), at(img, 2 * oy + 1, 2 * ox + 1, ch)));
+        for (int64_t ox = 0; ox < out.w; ++ox) {
+          int32_t m = -1;  // below every code: padding never wins
+          for (int64_t ky = 0; ky < p.kernel; ++ky)
+            for (int64_t kx = 0; kx < p.kernel; ++kx) {
+              const int64_t iy = oy * p.stride - p.pad + ky, ix = ox * p.stride - p.pad + kx;
+              if (iy >= 0 && iy < in.h && ix >= 0 && ix < in.w) m = std::max<int32_t>(m, at(img, iy, ix, ch));
+            }
+          y[static_cast<size_t>(((img * out.h + oy) * out.w + ox) * out.c + ch)] = static_cast<uint8_t>(m);
+        }
     }
 }
 

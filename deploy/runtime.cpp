@@ -220,8 +220,13 @@ void InferenceModel::run_conv(const ConvSpec& spec, PreparedConv& prep, int64_t 
 void InferenceModel::run_pool(const PoolSpec& spec, int64_t n) {
   output_buffer(spec.output, n);
   const QTensorView in = view(spec.input, n), out = view(spec.output, n);
-  if (spec.kind == PoolKind::max_2x2) {
-    deploy_kernels().max_pool_2x2(in, out, 0, n * out.h * out.w);
+  if (spec.kind == PoolKind::max) {
+    const int64_t pixels = n * out.h * out.w;
+    const int64_t per = std::max<int64_t>(256, (pixels + 2 * num_threads() - 1) / (2 * num_threads()));
+    tbb::parallel_for(tbb::blocked_range<int64_t>(0, (pixels + per - 1) / per, 1), [&](const tbb::blocked_range<int64_t>& r) {
+      for (int64_t t = r.begin(); t < r.end(); ++t)
+        deploy_kernels().max_pool(in, out, spec.kernel, spec.stride, spec.pad, t * per, std::min(pixels, (t + 1) * per));
+    });
     return;
   }
   // Global average: the mean of the codes as a real value, requantised to the pooled tensor's own
@@ -278,7 +283,9 @@ std::vector<std::pair<std::string, double>> InferenceModel::profile() const {
     std::string name;
     if (op.kind == Op::Kind::pool) {
       const PoolSpec& p = graph_.pools[op.index];
-      name = p.kind == PoolKind::max_2x2 ? "max pool 2x2" : "global average pool";
+      name = p.kind == PoolKind::max ? fmt::format("max pool {}x{}{}", p.kernel, p.kernel,
+                                                   p.stride != p.kernel ? fmt::format(" stride {}", p.stride) : "")
+                                     : "global average pool";
     } else {
       const ConvSpec& c = graph_.convs[op.index];
       name = fmt::format("{} (conv {}x{}{}, {}->{})", c.name, c.kh, c.kw, c.stride > 1 ? " stride 2" : "", c.cin, c.cout);

@@ -289,11 +289,11 @@ ExportResult export_conv_mnist(ConvMNIST& m, const Tensor& x) {
   Tensor h = relu(m.conv1->forward(x));
   int t = w.conv("conv1", *m.conv1, 0, h, with(nullptr, true));
   h = max_pool2d(h, pool);
-  t = w.pool(deploy::PoolKind::max_2x2, t, h);
+  t = w.pool(deploy::PoolKind::max, t, h);
   h = relu(m.conv2->forward(h));
   t = w.conv("conv2", *m.conv2, t, h, with(nullptr, true));
   h = max_pool2d(h, pool);
-  t = w.pool(deploy::PoolKind::max_2x2, t, h);
+  t = w.pool(deploy::PoolKind::max, t, h);
   h = relu(m.fc1->forward(flat(h)));
   t = w.conv("fc1", *m.fc1, t, h, with(nullptr, true));
   h = m.fc2->forward(h);

@@ -50,7 +50,12 @@ std::vector<int8_t> random_weights(size_t n, int lo, int hi, std::mt19937& rng) 
 }
 
 // input -> [residual source conv] -> conv under test (-> max pool -> global average pool)
-Graph conv_graph(const ConvCase& c, std::mt19937& rng, bool pools) {
+// A max pool's kernel, stride and padding.
+struct PoolGeometry {
+  int64_t kernel = 2, stride = 2, pad = 0;
+};
+
+Graph conv_graph(const ConvCase& c, std::mt19937& rng, const PoolGeometry* pools) {
   Graph g;
   g.in_c = c.cin;
   g.in_h = c.h;
@@ -119,17 +124,17 @@ Graph conv_graph(const ConvCase& c, std::mt19937& rng, bool pools) {
   if (pools) {
     TensorSpec p = g.tensors[static_cast<size_t>(last)];
     const int pooled = static_cast<int>(g.tensors.size());
-    p.h = ho / 2;
-    p.w = wo / 2;
+    p.h = (ho + 2 * pools->pad - pools->kernel) / pools->stride + 1;
+    p.w = (wo + 2 * pools->pad - pools->kernel) / pools->stride + 1;
     g.tensors.push_back(p);
-    g.pools.push_back({PoolKind::max_2x2, last, pooled});
+    g.pools.push_back({PoolKind::max, last, pooled, pools->kernel, pools->stride, pools->pad});
     g.ops.push_back({Op::Kind::pool, 0});
     TensorSpec a = p;  // the mean on its own, finer grid
     a.h = a.w = 1;
     a.scale = p.scale / 4;
     a.zero_point = 10;
     g.tensors.push_back(a);
-    g.pools.push_back({PoolKind::global_avg, pooled, pooled + 1});
+    g.pools.push_back({PoolKind::global_avg, pooled, pooled + 1, 0, 0, 0});
     g.ops.push_back({Op::Kind::pool, 1});
     // A float 1x1 conv closes the graph (the output must be float).
     ConvSpec fc;
@@ -184,7 +189,7 @@ bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
   return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
 }
 
-void check_case(const ConvCase& c, bool pools, uint64_t seed) {
+void check_case(const ConvCase& c, const PoolGeometry* pools, uint64_t seed) {
   std::mt19937 rng(static_cast<unsigned>(seed));
   const Graph g = conv_graph(c, rng, pools);
   for (int64_t n : {1, 3}) {
@@ -198,7 +203,7 @@ void check_case(const ConvCase& c, bool pools, uint64_t seed) {
         ThreadLimit limit(threads);
         INFO("cin " << c.cin << " " << c.h << "x" << c.w << " cout " << c.cout << " k " << c.k << " stride " << c.stride
                     << " pad " << c.pad << " residual " << c.residual << " shift " << c.shift << " next_pad "
-                    << c.next_pad << " next_map " << c.next_map << " max_w " << c.max_w << " pools " << pools
+                    << c.next_pad << " next_map " << c.next_map << " max_w " << c.max_w << " pool " << (pools ? pools->kernel : 0) << "/" << (pools ? pools->stride : 0)
                     << " batch " << n << " target " << target << " threads " << threads);
         const std::vector<float> got = model.run(x.data(), n);
         for (size_t t = 0; t + 1 < g.tensors.size(); ++t)
@@ -241,7 +246,7 @@ TEST_CASE("deploy convolutions match the scalar reference bit for bit on every t
                             ConvCase{500, 1, 1, 10, 1, 1, 0, false, 0, false, true, 0, false, 4},
                             ConvCase{16, 6, 7, 16, 3, 1, 1, true, 1, false, false, 1, true},  // mapped input
                             ConvCase{3, 9, 7, 16, 3, 1, 1, true, 0, false, false, 1}}) {  // stem with a frame
-    check_case(c, false, seed++);
+    check_case(c, nullptr, seed++);
   }
 }
 
@@ -250,7 +255,9 @@ TEST_CASE("deploy pooling and a float head match the reference on every target",
   for (const ConvCase& c : {ConvCase{1, 28, 28, 20, 5, 1, 0}, ConvCase{8, 10, 10, 48, 3, 1, 1},
                             ConvCase{4, 7, 9, 65, 3, 1, 1},  // odd map: pooling drops the last row/col
                             ConvCase{4, 8, 8, 12, 3, 1, 1, true, 0, false, false, 1}})  // pooling a framed tensor
-    check_case(c, true, seed++);
+    for (const PoolGeometry& p : {PoolGeometry{2, 2, 0}, PoolGeometry{3, 2, 1},  // ImageNet ResNet's stem pool
+                                  PoolGeometry{3, 1, 1}, PoolGeometry{2, 1, 1}})
+      check_case(c, &p, seed++);
 }
 
 TEST_CASE("pmaddubsw targets add int16 sums over as many groups as the weights allow", "[deploy][kernels]") {

@@ -130,9 +130,11 @@ struct DeployKernels {
   void (*pack_weights)(const int8_t* w, int64_t cout, int64_t kh, int64_t kw, int64_t cin, PackedWeights& out) = nullptr;
   // Rows (output pixels, n * ho * wo in order) [row_begin, row_end) of a convolution.
   void (*conv_rows)(const ConvJob& job, int64_t row_begin, int64_t row_end) = nullptr;
-  // 2x2 max pooling, stride 2, no padding, on output pixels [begin, end) (n * ho * wo in order) of
-  // `out` (same channels as `in`, its own frame); out.data is written through.
-  void (*max_pool_2x2)(const QTensorView& in, const QTensorView& out, int64_t pixel_begin, int64_t pixel_end) = nullptr;
+  // Max pooling over kernel x kernel windows (stride, pad; padding never wins) on output pixels
+  // [begin, end) (n * ho * wo in order) of `out` (same channels as `in`, its own frame); out.data is
+  // written through.
+  void (*max_pool)(const QTensorView& in, const QTensorView& out, int64_t kernel, int64_t stride, int64_t pad,
+                   int64_t pixel_begin, int64_t pixel_end) = nullptr;
   // float NCHW images [out.n, out.c, out.h, out.w] -> the interior of `out` (padding channels = zp):
   // q = nearest(clamp(x * inv_scale + zp, 0, 255)); out.data is written through.
   void (*quantize_input)(const float* x, const QTensorView& out, float inv_scale) = nullptr;

@@ -1,4 +1,4 @@
-// The deploy runtime's memory-bound kernels, per target: 2x2 max pooling on uint8 NHWC (max commutes
+// The deploy runtime's memory-bound kernels, per target: max pooling on uint8 NHWC (max commutes
 // with the monotone requantisation, so scale and zero point pass through) and the quantisation of
 // float NCHW input images to uint8 NHWC (channels padded to the stride of 4).
 #undef HWY_TARGET_INCLUDE
@@ -17,23 +17,31 @@ namespace hn = hwy::HWY_NAMESPACE;
 
 namespace {
 
-void MaxPool2x2(const QTensorView& in, const QTensorView& out, int64_t pixel_begin, int64_t pixel_end) {
+void MaxPool(const QTensorView& in, const QTensorView& out, int64_t kernel, int64_t stride, int64_t pad,
+             int64_t pixel_begin, int64_t pixel_end) {
   // 16-byte vectors: channel counts are small multiples of 4, rarely of a whole AVX-512 vector.
   const hn::CappedTag<uint8_t, 16> d;
   const int64_t lanes = static_cast<int64_t>(hn::Lanes(d));
   const int64_t c = in.cs, per_image = out.h * out.w;
   for (int64_t p = pixel_begin; p < pixel_end; ++p) {
     const int64_t n = p / per_image, oy = (p % per_image) / out.w, ox = p % out.w;
-    const uint8_t* r0 = in.at(n, 2 * oy, 2 * ox);
-    const uint8_t* r1 = r0 + in.row_bytes();
+    // The window clipped to the image: padding never wins a max.
+    const int64_t y0 = std::max<int64_t>(0, oy * stride - pad), y1 = std::min(in.h, oy * stride - pad + kernel);
+    const int64_t x0 = std::max<int64_t>(0, ox * stride - pad), x1 = std::min(in.w, ox * stride - pad + kernel);
     uint8_t* o = const_cast<uint8_t*>(out.at(n, oy, ox));
     int64_t i = 0;
     for (; i + lanes <= c; i += lanes) {
-      const auto top = hn::Max(hn::LoadU(d, r0 + i), hn::LoadU(d, r0 + c + i));
-      const auto bottom = hn::Max(hn::LoadU(d, r1 + i), hn::LoadU(d, r1 + c + i));
-      hn::StoreU(hn::Max(top, bottom), d, o + i);
+      auto m = hn::LoadU(d, in.at(n, y0, x0) + i);
+      for (int64_t y = y0; y < y1; ++y)
+        for (int64_t x = x0; x < x1; ++x) m = hn::Max(m, hn::LoadU(d, in.at(n, y, x) + i));
+      hn::StoreU(m, d, o + i);
     }
-    for (; i < c; ++i) o[i] = std::max(std::max(r0[i], r0[c + i]), std::max(r1[i], r1[c + i]));
+    for (; i < c; ++i) {
+      uint8_t m = in.at(n, y0, x0)[i];
+      for (int64_t y = y0; y < y1; ++y)
+        for (int64_t x = x0; x < x1; ++x) m = std::max(m, in.at(n, y, x)[i]);
+      o[i] = m;
+    }
   }
 }
 
@@ -97,7 +105,7 @@ void QuantizeInput(const float* images, const QTensorView& out, float inv_scale)
 }  // namespace
 
 void FillMiscKernels(DeployKernels* k) {
-  k->max_pool_2x2 = &MaxPool2x2;
+  k->max_pool = &MaxPool;
   k->quantize_input = &QuantizeInput;
 }
 
