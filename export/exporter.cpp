@@ -13,6 +13,7 @@
 #include "layers/linear.h"
 #include "layers/models/mnist.h"
 #include "layers/models/resnet_cifar.h"
+#include "layers/models/resnet_imagenet.h"
 #include "layers/models/shiftresnet.h"
 #include "layers/sequential.h"
 #include "quant/quantizer.h"
@@ -81,8 +82,8 @@ class Walker {
   }
 
   // Max pooling keeps its input's quantisation (max commutes with it); the global mean gets its own,
-  // finer one from the pooled values' range.
-  int pool(deploy::PoolKind kind, int input, const Tensor& f) {
+  // finer one from the pooled values' range. kernel, stride, pad: a max pool's.
+  int pool(deploy::PoolKind kind, int input, const Tensor& f, int64_t kernel = 2, int64_t stride = 2, int64_t pad = 0) {
     int out;
     if (kind == deploy::PoolKind::global_avg) {
       out = add_tensor(f, false);
@@ -95,7 +96,7 @@ class Walker {
       out = static_cast<int>(g_.tensors.size()) - 1;
     }
     g_.ops.push_back({deploy::Op::Kind::pool, g_.pools.size()});
-    g_.pools.push_back({kind, input, out});
+    g_.pools.push_back({kind, input, out, kernel, stride, pad});
     return out;
   }
 
@@ -378,6 +379,61 @@ ExportResult export_cifar_resnet(CifarResNet& net, const Tensor& x) {
   return w.finish(w.conv("linear", *net.linear, t, logits, float_output()));
 }
 
+// torchvision's ResNet-18/34/50 (layers/models/resnet_imagenet.h): the 7x7/2 stem, its 3x3/2 max
+// pool, BasicBlocks or Bottlenecks with 1x1 projection shortcuts (downsample.0 / .1), the global
+// average pool and fc.
+ExportResult export_imagenet_resnet(ResNet& net, const Tensor& x) {
+  Walker w(x);
+  Tensor h = relu(net.bn1->forward(net.conv1->forward(x)));
+  int t = w.conv("conv1", *net.conv1, 0, h, with(net.bn1.get(), true));
+  const Pool2dOptions& mp = net.maxpool->options();
+  const int64_t pool_stride = mp.stride()[0] == 0 ? mp.kernel_size()[0] : mp.stride()[0];  // 0: the kernel
+  SL_CHECK(mp.kernel_size()[0] == mp.kernel_size()[1] && mp.stride()[0] == mp.stride()[1] &&
+               mp.padding()[0] == mp.padding()[1],
+           "export: the stem's max pool must be square");
+  h = net.maxpool->forward(h);
+  t = w.pool(deploy::PoolKind::max, t, h, mp.kernel_size()[0], pool_stride, mp.padding()[0]);
+  for (size_t s = 0; s < net.layers.size(); ++s) {
+    for (const auto& [index, block] : net.layers[s]->named_children()) {
+      const std::string prefix = fmt::format("layer{}.{}", s + 1, index);
+      Walker::ConvArgs last;
+      last.residual = t;
+      last.relu_after_add = true;
+      Tensor sc = h;
+      auto shortcut_of = [&](const std::shared_ptr<Sequential>& downsample) {
+        if (!downsample) return;
+        auto [id, f] = projection(w, prefix + ".downsample", *downsample, t, h);
+        last.residual = id;
+        sc = f;
+      };
+      if (auto* b = dynamic_cast<ResNetBasicBlock*>(block.get())) {
+        Tensor m = relu(b->bn1->forward(b->conv1->forward(h)));
+        const int tm = w.conv(prefix + ".conv1", *b->conv1, t, m, with(b->bn1.get(), true));
+        shortcut_of(b->downsample);
+        h = relu(b->bn2->forward(b->conv2->forward(m)) + sc);
+        last.bn = b->bn2.get();
+        t = w.conv(prefix + ".conv2", *b->conv2, tm, h, last);
+      } else if (auto* bb = dynamic_cast<ResNetBottleneck*>(block.get())) {
+        Tensor m1 = relu(bb->bn1->forward(bb->conv1->forward(h)));
+        const int t1 = w.conv(prefix + ".conv1", *bb->conv1, t, m1, with(bb->bn1.get(), true));
+        Tensor m2 = relu(bb->bn2->forward(bb->conv2->forward(m1)));
+        const int t2 = w.conv(prefix + ".conv2", *bb->conv2, t1, m2, with(bb->bn2.get(), true));
+        shortcut_of(bb->downsample);
+        h = relu(bb->bn3->forward(bb->conv3->forward(m2)) + sc);
+        last.bn = bb->bn3.get();
+        t = w.conv(prefix + ".conv3", *bb->conv3, t2, h, last);
+      } else {
+        fail("export: {} is a {}; the deploy runtime knows BasicBlock and Bottleneck blocks", prefix, block->type_name());
+      }
+    }
+  }
+  Tensor pooled = net.avgpool->forward(h);
+  SL_CHECK(pooled.size(2) == 1 && pooled.size(3) == 1, "export: the ResNet's average pool must be global");
+  t = w.pool(deploy::PoolKind::global_avg, t, pooled);
+  Tensor logits = net.fc->forward(flat(pooled));
+  return w.finish(w.conv("fc", *net.fc, t, logits, float_output()));
+}
+
 }  // namespace
 
 ExportResult export_model(Module& model, const Tensor& calibration) {
@@ -389,8 +445,9 @@ ExportResult export_model(Module& model, const Tensor& calibration) {
   if (auto* m = dynamic_cast<ConvMNIST*>(&model)) return export_conv_mnist(*m, x);
   if (auto* m = dynamic_cast<LinearMNIST*>(&model)) return export_linear_mnist(*m, x);
   if (auto* m = dynamic_cast<CifarResNet*>(&model)) return export_cifar_resnet(*m, x);
+  if (auto* m = dynamic_cast<ResNet*>(&model)) return export_imagenet_resnet(*m, x);
   fail("export: the deploy runtime does not support a {} yet (supported: mnist-fc, mnist-conv, the CIFAR ResNets "
-       "and ShiftResNets)",
+       "and ShiftResNets, the ImageNet ResNets)",
        model.type_name());
 }
 

@@ -139,6 +139,34 @@ TEST_CASE("CIFAR ResNets and ShiftResNets export with folded batch norms, shortc
   }
 }
 
+TEST_CASE("ImageNet ResNets export with the stem's max pool, projection shortcuts and bottlenecks",
+          "[deploy][export]") {
+  // Small images and few classes keep it fast; the graph is the torchvision one at any size.
+  for (const char* arch : {"imagenet-resnet18", "imagenet-resnet50"}) {
+    INFO(arch);
+    manual_seed(3);
+    ModelOptions o = model_info(arch).natural;
+    o.image_size = 64;
+    o.num_classes = 10;
+    ModulePtr m = make_model(arch, o);
+    Generator gen(3);
+    QuantConfig q;
+    q.method = "deepshift-ps";
+    q.weight_bits = 5;
+    quantize_model(*m, q, gen);
+    warm_batch_norms(*m, {8, 3, 64, 64}, 2);
+    ExportResult r = export_model(*m, randn({16, 3, 64, 64}, DType::f32, Device::cpu, 0, 1, &gen));
+    bool stem_pool = false;
+    for (const deploy::PoolSpec& p : r.graph.pools)
+      stem_pool = stem_pool || (p.kind == deploy::PoolKind::max && p.kernel == 3 && p.stride == 2 && p.pad == 1);
+    CHECK(stem_pool);
+    CHECK(r.graph.convs.front().kh == 7);
+    CHECK(r.graph.convs.back().name == "fc");
+    deploy::InferenceModel runtime(r.graph);
+    CHECK(logit_distance(*m, runtime, {4, 3, 64, 64}, 9) < 0.15);
+  }
+}
+
 TEST_CASE("a deploy model survives the file round trip and bad files get one clear error", "[deploy][export]") {
   test::TempDir dir("deploy");
   ModulePtr m = quantized_model("mnist-conv", "deepshift-ps", 5, 1);

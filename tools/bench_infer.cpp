@@ -35,7 +35,14 @@ struct InferBenchOptions {
   std::string json;
 };
 
+// torch_ref.py names torchvision's ResNets by their own name ("resnet18-infer-b1").
+std::string bench_name(const std::string& arch) {
+  const std::string prefix = "imagenet-";
+  return arch.rfind(prefix, 0) == 0 ? arch.substr(prefix.size()) : arch;
+}
+
 std::vector<int64_t> default_batches(const std::string& arch) {
+  if (arch.rfind("imagenet-", 0) == 0) return {1};
   if (arch == "mnist-conv") return {1, 64};
   if (arch.rfind("resnet", 0) == 0 || arch.rfind("shiftresnet", 0) == 0) return {1, 128};
   return {1};
@@ -63,7 +70,7 @@ void bench_arch(const InferBenchOptions& o, const std::string& arch, nlohmann::o
       double macs = 0;
       for (const LayerMacs& l : layer_macs(*model, x.shape())) macs += static_cast<double>(l.macs);
       const double gflop = 2.0 * macs * 1e-9;
-      const std::string id = fmt::format("{}-infer-b{}", arch, b);
+      const std::string id = fmt::format("{}-infer-b{}", bench_name(arch), b);
       Timing t = time_calls([&] { runtime.run(images.data(), b, logits.data()); }, 3, 20, o.budget);
       fmt::print("{:<28} {} threads  {:8.3f} ms min  {:8.3f} ms median  {:8.0f} img/s  {:6.1f} GOP/s  deploy, {}\n", id,
                  used, t.ms_min, t.ms_median, static_cast<double>(b) / t.ms_median * 1e3, gflop / t.ms_median * 1e3,
@@ -117,7 +124,7 @@ void run(const InferBenchOptions& o) {
 void add_bench_infer_command(CLI::App& bench) {
   auto o = std::make_shared<InferBenchOptions>();
   auto* cmd = bench.add_subcommand("infer", "Time the deploy runtime's inference (ids as torch_ref.py) beside the FP32 eval");
-  cmd->add_option("-a,--arch", o->archs, "Models to time (mnist-fc, mnist-conv, resnet20, shiftresnet20, ...)")
+  cmd->add_option("-a,--arch", o->archs, "Models to time (mnist-fc, mnist-conv, resnet20, shiftresnet20, imagenet-resnet18 as resnet18, ...)")
       ->capture_default_str();
   cmd->add_option("-b,--batch-size", o->batches, "Batch sizes (default: torch_ref.py's, 1 and 64 or 128)")
       ->check(CLI::PositiveNumber);
