@@ -125,11 +125,15 @@ int64_t rows_per_task(int64_t rows, int64_t tile_rows, int64_t macs_per_row) {
 void map_codes(const QTensorView& in, const std::vector<uint8_t>& map, int32_t zero_point, std::vector<uint8_t>& out) {
   const auto size = static_cast<size_t>(in.n * in.image_bytes() + kReadSlack);
   if (out.size() != size) out.assign(size, static_cast<uint8_t>(zero_point));  // the frame, once
-  for (int64_t img = 0; img < in.n; ++img)
-    for (int64_t y = 0; y < in.h; ++y) {
-      const int64_t at = in.offset(img, y, 0);
-      for (int64_t i = at; i < at + in.w * in.cs; ++i) out[static_cast<size_t>(i)] = map[in.data[i]];
-    }
+  const DeployKernels& kern = deploy_kernels();
+  const int64_t rows = in.n * in.h, row_bytes = in.w * in.cs;
+  tbb::parallel_for(tbb::blocked_range<int64_t>(0, rows, std::max<int64_t>(1, (1 << 16) / row_bytes)),
+                    [&](const tbb::blocked_range<int64_t>& r) {
+                      for (int64_t row = r.begin(); row < r.end(); ++row) {
+                        const int64_t at = in.offset(row / in.h, row % in.h, 0);
+                        kern.map_bytes(in.data + at, row_bytes, map.data(), out.data() + at);
+                      }
+                    });
 }
 
 // ResNet's option-A shortcut (x subsampled by the stride, channels moved up by `offset`, zero

@@ -135,6 +135,8 @@ struct DeployKernels {
   // written through.
   void (*max_pool)(const QTensorView& in, const QTensorView& out, int64_t kernel, int64_t stride, int64_t pad,
                    int64_t pixel_begin, int64_t pixel_end) = nullptr;
+  // out[i] = table[in[i]] for i < n (a layer's activation quantiser as a map of codes).
+  void (*map_bytes)(const uint8_t* in, int64_t n, const uint8_t* table, uint8_t* out) = nullptr;
   // float NCHW images [out.n, out.c, out.h, out.w] -> the interior of `out` (padding channels = zp):
   // q = nearest(clamp(x * inv_scale + zp, 0, 255)); out.data is written through.
   void (*quantize_input)(const float* x, const QTensorView& out, float inv_scale) = nullptr;

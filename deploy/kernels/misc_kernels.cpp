@@ -45,6 +45,22 @@ void MaxPool(const QTensorView& in, const QTensorView& out, int64_t kernel, int6
   }
 }
 
+void MapBytes(const uint8_t* in, int64_t n, const uint8_t* table, uint8_t* out) {
+  int64_t i = 0;
+#if HWY_TARGET == HWY_AVX3_DL
+  // AVX-512 VBMI (part of this target): vpermi2b looks 64 bytes up in a 128-entry table (the low 7
+  // bits); the top bit picks the table's half.
+  const __m512i t0 = _mm512_loadu_si512(table), t1 = _mm512_loadu_si512(table + 64);
+  const __m512i t2 = _mm512_loadu_si512(table + 128), t3 = _mm512_loadu_si512(table + 192);
+  for (; i + 64 <= n; i += 64) {
+    const __m512i x = _mm512_loadu_si512(in + i);
+    const __m512i lo = _mm512_permutex2var_epi8(t0, x, t1), hi = _mm512_permutex2var_epi8(t2, x, t3);
+    _mm512_storeu_si512(out + i, _mm512_mask_blend_epi8(_mm512_movepi8_mask(x), lo, hi));
+  }
+#endif
+  for (; i < n; ++i) out[i] = table[in[i]];
+}
+
 // Same IEEE operations as the scalar reference: multiply, add, clamp, round half to even.
 void QuantizeInput(const float* images, const QTensorView& out, float inv_scale) {
   const hn::ScalableTag<float> df;
@@ -106,6 +122,7 @@ void QuantizeInput(const float* images, const QTensorView& out, float inv_scale)
 
 void FillMiscKernels(DeployKernels* k) {
   k->max_pool = &MaxPool;
+  k->map_bytes = &MapBytes;
   k->quantize_input = &QuantizeInput;
 }
 
