@@ -47,16 +47,17 @@ const DatasetInfo& dataset_info(const std::string& name) {
   fail("unknown dataset '{}' (valid: {})", name, fmt::join(dataset_names(), ", "));
 }
 
-Compose default_transform(const std::string& name, bool train) {
+Compose default_transform(const std::string& name, bool train, int64_t image_size) {
   const DatasetInfo& info = dataset_info(name);
   Compose t;
   if (name == "cifar10" || name == "cifar100") {
     if (train) t.add(random_crop(32, 4)).add(random_horizontal_flip(0.5));
   } else if (name == "imagefolder") {
+    int crop = image_size > 0 ? static_cast<int>(image_size) : 224;
     if (train)
-      t.add(random_resized_crop(224, 0.08, 1.0, 3.0 / 4.0, 4.0 / 3.0)).add(random_horizontal_flip(0.5));
+      t.add(random_resized_crop(crop, 0.08, 1.0, 3.0 / 4.0, 4.0 / 3.0)).add(random_horizontal_flip(0.5));
     else
-      t.add(resize(256)).add(center_crop(224));
+      t.add(resize(crop * 256 / 224)).add(center_crop(crop));
   }
   t.normalize(info.mean, info.std);
   return t;
@@ -81,7 +82,8 @@ LoadedDataset make_dataset(const std::string& name, const std::string& dir, bool
     out.info.num_classes = folder->num_classes();
     out.dataset = folder;
   }
-  out.transform = default_transform(name, train);
+  if (name == "imagefolder" && options.image_size > 0) out.info.image_shape = {3, options.image_size, options.image_size};
+  out.transform = default_transform(name, train, options.image_size);
   return out;
 }
 

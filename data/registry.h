@@ -33,11 +33,13 @@ const std::vector<std::string>& dataset_names();
 const DatasetInfo& dataset_info(const std::string& name);
 // The standard transforms: MNIST family: ToTensor + Normalize; CIFAR train: RandomCrop(32, 4) +
 // RandomHorizontalFlip + Normalize, test: Normalize; image folder train: RandomResizedCrop(224) +
-// RandomHorizontalFlip + Normalize, val: Resize(256) + CenterCrop(224) + Normalize.
-Compose default_transform(const std::string& name, bool train);
+// RandomHorizontalFlip + Normalize, val: Resize(256) + CenterCrop(224) + Normalize. An image folder's
+// `image_size` (> 0) replaces 224, and 256 with the same ratio (torchvision's reference scripts).
+Compose default_transform(const std::string& name, bool train, int64_t image_size = 0);
 
 struct DatasetOptions {
   ImageFolderOptions image_folder;  // only for imagefolder
+  int64_t image_size = 0;           // imagefolder: crop size (0 = 224); the other datasets have one size
 };
 
 struct LoadedDataset {

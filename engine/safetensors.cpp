@@ -123,6 +123,7 @@ SafetensorsContent parse_safetensors(const char* file, size_t size, const std::s
     const std::string& name = it.key();
     const auto& v = it.value();
     if (name == "__metadata__") {
+      if (v.is_null()) continue;  // as the reference reader (an Option): no metadata
       SL_CHECK(v.is_object(), "{}: __metadata__ must be an object of strings", path);
       for (auto m = v.begin(); m != v.end(); ++m) {
         SL_CHECK(m.value().is_string(), "{}: __metadata__ value '{}' is not a string", path, m.key());

@@ -40,9 +40,17 @@ double calculate_gain(const std::string& nonlinearity, double param) {
        nonlinearity);
 }
 
+namespace {
+thread_local bool g_skip_random_init = false;
+}  // namespace
+
+SkipRandomInit::SkipRandomInit() : previous_(g_skip_random_init) { g_skip_random_init = true; }
+SkipRandomInit::~SkipRandomInit() { g_skip_random_init = previous_; }
+
 void uniform_(Tensor& t, double lo, double hi, Generator& gen) {
   check_floating_param("uniform_", t);
   SL_CHECK(lo <= hi, "uniform_: lo {} is above hi {}", lo, hi);
+  if (g_skip_random_init) return;
   uint64_t offset = gen.reserve(t.numel());
   if (t.numel() > 0) backend(t.device()).fill_uniform(t.dtype(), t.raw_data(), t.numel(), gen.seed(), offset, lo, hi);
 }
@@ -50,6 +58,7 @@ void uniform_(Tensor& t, double lo, double hi, Generator& gen) {
 void normal_(Tensor& t, double mean, double stddev, Generator& gen) {
   check_floating_param("normal_", t);
   SL_CHECK(stddev >= 0, "normal_: stddev {} is negative", stddev);
+  if (g_skip_random_init) return;
   uint64_t offset = gen.reserve(t.numel());
   if (t.numel() > 0)
     backend(t.device()).fill_normal(t.dtype(), t.raw_data(), t.numel(), gen.seed(), offset, mean, stddev);

@@ -12,6 +12,20 @@ namespace sl::init {
 
 enum class FanMode { fan_in, fan_out };
 
+// While alive on this thread, uniform_ and normal_ (and so every random initialiser) leave tensors as
+// they are: building a model only to read its parameter names and shapes (train/model_match.h) then
+// costs an allocation instead of seconds of sampling for an ImageNet ResNet.
+class SkipRandomInit {
+ public:
+  SkipRandomInit();
+  ~SkipRandomInit();
+  SkipRandomInit(const SkipRandomInit&) = delete;
+  SkipRandomInit& operator=(const SkipRandomInit&) = delete;
+
+ private:
+  bool previous_;
+};
+
 // (fan_in, fan_out) as torch.nn.init._calculate_fan_in_and_fan_out: for a weight [out, in, k...],
 // fan_in = in * prod(k) and fan_out = out * prod(k) (groups do not enter). Needs >= 2 dimensions.
 std::pair<int64_t, int64_t> fan_in_and_fan_out(const Tensor& t);

@@ -12,7 +12,8 @@
 using namespace sl;
 
 namespace {
-const std::string kQuick = " --subset 2000 --test-subset 500 --batch-size 50 --test-batch-size 250 --print-freq 1000";
+const std::string kEvalQuick = " --test-subset 500 --test-batch-size 250 --print-freq 1000";
+const std::string kQuick = " --subset 2000 --batch-size 50" + kEvalQuick;
 bool has(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
 double acc1(const std::string& output) {
@@ -34,8 +35,8 @@ TEST_CASE("export then eval --deploy scores like the float eval of the same chec
   REQUIRE(e.exit_code == 0);
   CHECK(has(e.output, "deepshift-ps 5-bit"));
   CHECK(has(e.output, "of the FP32 weights"));
-  test::CliResult f = test::run_cli("eval --weights " + run + "/last.safetensors" + kQuick);
-  test::CliResult d = test::run_cli("eval --deploy " + model + kQuick);
+  test::CliResult f = test::run_cli("eval --weights " + run + "/last.safetensors" + kEvalQuick);
+  test::CliResult d = test::run_cli("eval --deploy " + model + kEvalQuick);
   INFO(f.output << d.output);
   REQUIRE(f.exit_code == 0);
   REQUIRE(d.exit_code == 0);
@@ -77,7 +78,7 @@ TEST_CASE("export then eval --deploy scores like the float eval of the same chec
   test::CliResult missing = test::run_cli("eval --deploy " + dir / "nope.safetensors");
   CHECK(missing.exit_code != 0);
   CHECK(has(missing.output, "nope.safetensors"));
-  test::CliResult not_deploy = test::run_cli("eval --deploy " + run + "/last.safetensors" + kQuick);
+  test::CliResult not_deploy = test::run_cli("eval --deploy " + run + "/last.safetensors" + kEvalQuick);
   CHECK(not_deploy.exit_code != 0);
   CHECK(has(not_deploy.output, "not a shiftlab deploy model"));
 }

@@ -187,12 +187,14 @@ TEST_CASE("train/eval: bad input gives one clear error and leaves saved files in
   for (auto& kv : c.tensors)
     if (kv.first != "fc2.bias") fewer.push_back(kv);
   save_safetensors(tmp.file("missing_tensor.safetensors"), fewer, c.metadata);
-  expect_error("eval --weights " + tmp.file("missing_tensor.safetensors"), "missing from the checkpoint");
+  expect_error("eval --weights " + tmp.file("missing_tensor.safetensors"),
+               "the tensors do not fit the model: missing keys (1): fc2.bias");
   expect_error("eval --arch mnist-fc --weights " + ckpt, "holds a mnist-conv model, not mnist-fc (--arch)");
   std::vector<std::pair<std::string, Tensor>> reshaped;
   for (auto& kv : c.tensors) reshaped.emplace_back(kv.first, kv.first == "fc2.bias" ? zeros({11}) : kv.second);
   save_safetensors(tmp.file("shape.safetensors"), reshaped, c.metadata);
-  expect_error("eval --weights " + tmp.file("shape.safetensors"), "'fc2.bias' has shape [11] in the checkpoint but [10]");
+  expect_error("eval --weights " + tmp.file("shape.safetensors"),
+               "the tensors do not fit the model: shape mismatches (1): fc2.bias (file [11], model [10])");
 
   CHECK(slurp(ckpt) == good);
   CHECK(slurp(out + "/config.json") == config);

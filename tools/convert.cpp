@@ -29,7 +29,7 @@ void add_convert_command(CLI::App& app) {
   auto st = std::make_shared<CliState>();
   auto output = std::make_shared<std::string>();
   auto* cmd = app.add_subcommand("convert", "Turn a checkpoint into a quantized model initialised from it");
-  add_run_options(cmd, *st);
+  add_run_options(cmd, *st, convert_keys());
   cmd->add_option("-o,--output", *output, "The converted checkpoint to write")->required();
   cmd->callback([st, output] { run_convert(*st, *output); });
 }

@@ -1,6 +1,7 @@
 // `shiftlab export`: a trained checkpoint -> a deploy model for the inference runtime (deploy/):
 // packed integer weight codes, folded batch norms, activations calibrated on training images. Prints
-// each layer's code width and exactness, the file size and its ratio to the FP32 weights.
+// each layer's code width and exactness, the file size and its ratio to the FP32 weights. With
+// --format torch: a weights-only PyTorch state_dict instead (export/torch_export.h).
 #include <fmt/format.h>
 
 #include <filesystem>
@@ -8,6 +9,8 @@
 #include "data/loader.h"
 #include "deploy/model.h"
 #include "export/exporter.h"
+#include "engine/safetensors.h"
+#include "export/torch_export.h"
 #include "tools/commands.h"
 #include "tools/run_options.h"
 #include "train/setup.h"
@@ -30,12 +33,34 @@ Tensor calibration_images(const RunConfig& c, int64_t n) {
   return batch->images;
 }
 
-void run_export(const CliState& st, const std::string& output, int64_t calibration) {
+// --format torch: the effective weights under the PyTorch reference's names (export/torch_export.h).
+void run_export_torch(const RunConfig& c, const BuiltModel& b, const std::string& output) {
+  TorchStateDict sd = torch_state_dict(*b.model, c.arch, c.reduction);
+  // The file's weights are effective FP32 ones: read back, it is an FP32 model of the same architecture.
+  RunConfig stored = c;
+  stored.weights.clear();
+  stored.quant = "none";
+  stored.weight_bits = 0;
+  stored.act_bits.clear();
+  save_safetensors(output, sd.tensors,
+                   {{"format", "pt"}, {"shiftlab_reference", sd.reference}, {"shiftlab_arch", c.arch},
+                    {"shiftlab_quantization", b.quantization.summary()}, {"config", to_json(stored).dump()}});
+  fmt::print("{}: {} tensors, the effective weights of {} (quantization: {}) for {}\n", output, sd.tensors.size(), c.arch,
+             b.quantization.summary(), sd.reference);
+  if (sd.quantized_inputs > 0)
+    fmt::print("note: {} layers quantize their inputs in shiftlab; a weights-only file cannot say so, and PyTorch runs "
+               "them on float inputs\n",
+               sd.quantized_inputs);
+}
+
+void run_export(const CliState& st, const std::string& output, int64_t calibration, const std::string& format) {
   RunConfig c = resolve(st, "weights");
   SL_CHECK(!c.weights.empty(), "export needs --weights CHECKPOINT (the trained model)");
+  SL_CHECK(format == "deploy" || format == "torch", "export --format '{}' is not one of: deploy, torch", format);
   SL_CHECK(calibration > 0, "--calibration-images must be positive, got {}", calibration);
   c.device = "cpu";
   BuiltModel b = build_model(c, data::dataset_info(c.dataset));
+  if (format == "torch") return run_export_torch(c, b, output);
   ExportResult r = export_model(*b.model, calibration_images(c, calibration));
   RunConfig stored = c;
   stored.weights.clear();
@@ -67,12 +92,19 @@ void add_export_command(CLI::App& app) {
   auto st = std::make_shared<CliState>();
   auto output = std::make_shared<std::string>();
   auto calibration = std::make_shared<int64_t>(512);
-  auto* cmd = app.add_subcommand("export", "Write a deploy model (integer codes) for `infer`, `eval --deploy` and `bench infer`");
-  add_run_options(cmd, *st);
-  cmd->add_option("-o,--output", *output, "The deploy model to write (a .safetensors file)")->required();
-  cmd->add_option("--calibration-images", *calibration, "Training images whose activation ranges set the uint8 scales")
+  auto format = std::make_shared<std::string>("deploy");
+  auto* cmd = app.add_subcommand("export",
+                                 "Write a deploy model (integer codes) for `infer`, `eval --deploy` and `bench infer`, or "
+                                 "(--format torch) a PyTorch state_dict of the effective weights");
+  add_run_options(cmd, *st, convert_keys());
+  cmd->add_option("-o,--output", *output, "The file to write (.safetensors)")->required();
+  cmd->add_option("--format", *format,
+                  "deploy: integer codes for shiftlab's runtime; torch: effective (quantized) float weights under the "
+                  "PyTorch reference's names (docs/interop.md)")
       ->capture_default_str();
-  cmd->callback([st, output, calibration] { run_export(*st, *output, *calibration); });
+  cmd->add_option("--calibration-images", *calibration, "deploy: training images whose activation ranges set the uint8 scales")
+      ->capture_default_str();
+  cmd->callback([st, output, calibration, format] { run_export(*st, *output, *calibration, *format); });
 }
 
 }  // namespace sl::tools

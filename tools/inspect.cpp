@@ -19,7 +19,20 @@ namespace sl::tools {
 
 namespace {
 
-void print_layer(const std::string& name, WeightLayer& layer, WeightQuantizer& q) {
+// A level in units of the layer's scale: a power of two as 2^e (what a shift network stores),
+// anything else (APoT's sums, uniform's steps) as a number.
+std::string level_str(double v) {
+  if (v == 0) return "0";
+  double e = std::log2(std::abs(v));
+  if (e == std::floor(e) && std::abs(e) < 1024)
+    return fmt::format("{}2^{}", v < 0 ? "-" : "", static_cast<int>(e));
+  return fmt::format("{:.6g}", v);
+}
+
+// Tables longer than this show their first and last kFoldKeep rows (--full: all).
+constexpr size_t kFoldAbove = 16, kFoldKeep = 6;
+
+void print_layer(const std::string& name, WeightLayer& layer, WeightQuantizer& q, bool full) {
   ExportedCodes codes = q.export_codes(layer.weight());
   std::vector<int8_t> sign = codes.sign.to_vector<int8_t>();
   std::vector<int32_t> index = codes.index.to_vector<int32_t>();
@@ -46,9 +59,23 @@ void print_layer(const std::string& name, WeightLayer& layer, WeightQuantizer& q
       }
     if (lo <= hi) fmt::print("  exponents used: {} .. {}\n", lo, hi);
   }
+  bool fold = !full && histogram.size() > kFoldAbove;
+  size_t row = 0, folded = 0;
+  int64_t folded_count = 0;
   for (auto& [v, count] : histogram) {
+    bool shown = !fold || row < kFoldKeep || row >= histogram.size() - kFoldKeep;
+    ++row;
+    if (!shown) {
+      ++folded;
+      folded_count += count;
+      if (row == histogram.size() - kFoldKeep)
+        fmt::print("  {:>12} {:>9} {:6.2f}% ({} more levels; --full shows all)\n", "...", folded_count,
+                   100.0 * static_cast<double>(folded_count) / n, folded);
+      continue;
+    }
     int bar = static_cast<int>(std::lround(40.0 * static_cast<double>(count) / n));
-    fmt::print("  {:>12.6g} {:>9} {:6.2f}% {}\n", v, count, 100.0 * static_cast<double>(count) / n, std::string(static_cast<size_t>(bar), '#'));
+    fmt::print("  {:>12} {:>9} {:6.2f}% {}\n", level_str(v), count, 100.0 * static_cast<double>(count) / n,
+               std::string(static_cast<size_t>(bar), '#'));
   }
   if (auto* apot = dynamic_cast<APoTWeight*>(&q)) {
     auto act = std::dynamic_pointer_cast<APoTActivation>(layer.input_quantizer());
@@ -57,9 +84,7 @@ void print_layer(const std::string& name, WeightLayer& layer, WeightQuantizer& q
   }
 }
 
-void run_inspect(const CliState& st, const std::string& checkpoint) {
-  for (auto& [key, opt] : st.options)
-    if (key == "weights") SL_CHECK(opt->count() == 0, "inspect: give the checkpoint once, as the positional argument");
+void run_inspect(const CliState& st, const std::string& checkpoint, bool full) {
   RunConfig c = resolve(st, "weights", checkpoint);
   BuiltModel b = build_model(c, data::dataset_info(c.dataset));
   fmt::print("{}: {} on {}, quantization: {}\n", checkpoint, c.arch, c.dataset, b.quantization.summary());
@@ -70,7 +95,7 @@ void run_inspect(const CliState& st, const std::string& checkpoint) {
     auto q = std::dynamic_pointer_cast<WeightQuantizer>(layer->weight_parametrization());
     if (!q) continue;
     try {
-      print_layer(name, *layer, *q);
+      print_layer(name, *layer, *q, full);
     } catch (const Error& e) {
       fail("{}: layer '{}': {}", checkpoint, name, e.what());
     }
@@ -85,9 +110,11 @@ void add_inspect_command(CLI::App& app) {
   auto st = std::make_shared<CliState>();
   auto checkpoint = std::make_shared<std::string>();
   auto* cmd = app.add_subcommand("inspect", "Show the levels, zeros and clipping thresholds of a checkpoint's shift layers");
+  auto full = std::make_shared<bool>(false);
   cmd->add_option("checkpoint", *checkpoint, "The checkpoint (.safetensors)")->required();
-  add_run_options(cmd, *st);
-  cmd->callback([st, checkpoint] { run_inspect(*st, *checkpoint); });
+  add_run_options(cmd, *st, inspect_keys());
+  cmd->add_flag("--full", *full, "Show every level of long tables (default: the first and last 6)");
+  cmd->callback([st, checkpoint, full] { run_inspect(*st, *checkpoint, *full); });
 }
 
 }  // namespace sl::tools

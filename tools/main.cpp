@@ -10,6 +10,7 @@
 #include "backends/cpu/simd/target.h"
 #include "engine/error.h"
 #include "tools/commands.h"
+#include "tools/did_you_mean.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"shiftlab: train, evaluate and benchmark shift networks (DeepShift, APoT, S3, DenseShift, ShiftResNet)"};
@@ -31,7 +32,10 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    int status = app.exit(e);
+    std::string hint = status != 0 ? sl::tools::did_you_mean(app, argc, argv) : "";
+    if (!hint.empty()) fmt::print(stderr, "shiftlab: {}\n", hint);
+    return status;
   } catch (const sl::Error& e) {
     fmt::print(stderr, "shiftlab: error: {}\n", e.what());
     return 1;

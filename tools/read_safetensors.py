@@ -6,7 +6,7 @@
     python3 tools/read_safetensors.py run/best.safetensors        # list tensors and metadata
     >>> from read_safetensors import load; tensors, meta = load("best.safetensors")
     >>> model.load_state_dict({k: torch.from_numpy(v) for k, v in tensors.items()
-    ...                        if not k.startswith(("optimizer.", "schedule.", "trainer."))})
+    ...                        if not k.startswith(("optimizer.", "scheduler.", "trainer."))})
 """
 import json
 import struct

@@ -22,9 +22,20 @@ struct CliState {
   bool evaluate = false;
 };
 
-void add_run_options(CLI::App* cmd, CliState& state);
+// Every RunConfig key as a flag (train), or only `keys` (eval, inspect, convert, export: the ones
+// they use); --config accepts every key either way. Each help line shows the default.
+void add_run_options(CLI::App* cmd, CliState& state, const std::vector<std::string>& keys = {});
+// The PyTorch ImageNet example's positional DIR, the same as --data (giving both is an error).
+void add_data_positional(CLI::App* cmd, CliState& state);
+// The keys of eval / inspect / convert / export (add_run_options' `keys`).
+const std::vector<std::string>& eval_keys();
+const std::vector<std::string>& inspect_keys();
+const std::vector<std::string>& convert_keys();
 // checkpoint_key: "resume" or "weights", the key whose checkpoint supplies the stored run config;
 // `checkpoint` (when not empty) is that checkpoint, given some other way (inspect's argument).
+// A checkpoint without shiftlab metadata (a PyTorch state_dict) supplies the architecture: --arch
+// when given, else the zoo model its tensors fit (train --weights too); its classes come from the
+// classifier. An ImageNet architecture with no dataset given means --dataset imagefolder.
 RunConfig resolve(const CliState& state, const std::string& checkpoint_key, const std::string& checkpoint = "");
 // The same order with the stored run config given as JSON (a deploy model's "config" metadata);
 // `source` names where it came from in errors.

@@ -5,6 +5,7 @@
 #include "engine/factory.h"
 #include "engine/json_guard.h"
 #include "train/lr_schedule.h"
+#include "train/model_match.h"
 #include "train/optimizer.h"
 
 namespace sl {
@@ -104,7 +105,9 @@ void load_model_state(Module& model, const Checkpoint& ckpt, const std::string& 
   try {
     model.load_state_dict(ckpt.model, true);
   } catch (const Error& e) {
-    fail("{}: {}", path, e.what());
+    // Name every key that does not fit, as PyTorch's strict load_state_dict does.
+    std::string mismatch = describe_key_mismatch(model, ckpt.model);
+    fail("{}: {}", path, mismatch.empty() ? std::string(e.what()) : "the tensors do not fit the model: " + mismatch);
   }
 }
 

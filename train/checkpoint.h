@@ -44,7 +44,7 @@ void save_checkpoint(const std::string& path, const Module& model, const Optimiz
 Checkpoint load_checkpoint(const std::string& path);
 // Loads the model tensors of `ckpt` into `model`: every model tensor must be present with the same
 // shape and dtype, and the checkpoint must not have model tensors the model lacks. Errors name the
-// file and the tensor.
+// file and every missing, unexpected or misshapen tensor.
 void load_model_state(Module& model, const Checkpoint& ckpt, const std::string& path);
 
 }  // namespace sl

@@ -24,13 +24,19 @@ std::vector<Field> run_config_fields(RunConfig& c) {
       {"shift_kernel", "ShiftResNet shift neighbourhood k (odd)", &c.shift_kernel},
       {"reduction", "CIFAR ResNet reduction r (shiftresnet-cifar's baselines; 1 = none)", &c.reduction},
       {"reduction_mode", "net (all widths / sqrt(r)) or block (inner widths / r)", &c.reduction_mode},
-      {"epochs", "Epochs to train", &c.epochs},
+      {"num_classes", "Classes of the model's output (0 = the dataset's; image folders count their class folders)",
+       &c.num_classes},
+      {"image_size", "Input height and width of the model (0 = the dataset's; image folders: 224)", &c.image_size},
+      {"epochs", "Epochs to train (0: write the initial checkpoint only)", &c.epochs},
+      {"start_epoch", "A new run starts at this epoch number (schedule and metrics; PyTorch's --start-epoch)",
+       &c.start_epoch},
       {"batch_size", "Training batch size", &c.batch_size},
       {"test_batch_size", "Evaluation batch size", &c.test_batch_size},
       {"optimizer", "sgd, adam, adamw, radam or ranger", &c.optimizer},
       {"lr", "Initial learning rate", &c.lr},
       {"momentum", "SGD momentum", &c.momentum},
-      {"weight_decay", "Weight decay (not applied to BN, biases and quantizer scales)", &c.weight_decay},
+      {"weight_decay", "Weight decay (not applied to BN, biases and quantizer scales unless --wd-all)", &c.weight_decay},
+      {"wd_all", "Apply --weight-decay to every parameter, BN, biases and quantizer scales included", &c.wd_all},
       {"nesterov", "Nesterov momentum (SGD)", &c.nesterov},
       {"label_smoothing", "Label smoothing of the cross-entropy loss", &c.label_smoothing},
       {"lr_schedule", "none, step, multistep, cosine or exponential (stepped per epoch)", &c.lr_schedule},
@@ -199,6 +205,10 @@ void check_choice(const std::string& key, const std::string& value, std::initial
 
 void validate(const RunConfig& c) {
   SL_CHECK(c.epochs >= 0, "epochs (--epochs) must be >= 0, got {}", c.epochs);
+  SL_CHECK(c.start_epoch >= 0, "start_epoch (--start-epoch) must be >= 0, got {}", c.start_epoch);
+  SL_CHECK(c.num_classes >= 0, "num_classes (--num-classes) must be >= 0 (0 = the dataset's), got {}", c.num_classes);
+  SL_CHECK(c.image_size >= 0 && c.image_size <= 4096, "image_size (--image-size) must be in [0, 4096] (0 = the dataset's), got {}",
+           c.image_size);
   SL_CHECK(c.batch_size >= 1, "batch_size (--batch-size) must be >= 1, got {}", c.batch_size);
   SL_CHECK(c.test_batch_size >= 1, "test_batch_size (--test-batch-size) must be >= 1, got {}", c.test_batch_size);
   SL_CHECK(c.subset >= 0 && c.test_subset >= 0, "subset (--subset) and test_subset (--test-subset) must be >= 0");
@@ -236,8 +246,8 @@ void validate(const RunConfig& c) {
 const std::vector<std::string>& resume_locked_keys() {
   static const std::vector<std::string> keys = {
       "dataset",    "arch",       "shortcut",    "expansion",   "shift_kernel", "reduction",  "reduction_mode",
-      "quant",      "weight_bits", "act_bits",   "quant_depth", "quant_order",  "first_last", "quant_scale",
-      "apot_flavour", "optimizer", "lr_schedule"};
+      "num_classes", "image_size", "quant",      "weight_bits", "act_bits",   "quant_depth", "quant_order",  "first_last", "quant_scale",
+      "apot_flavour", "optimizer", "lr_schedule", "wd_all"};
   return keys;
 }
 

@@ -28,14 +28,18 @@ struct RunConfig {
   int64_t shift_kernel = 3; // ShiftResNet: k of the k x k shift neighbourhood
   double reduction = 1;     // CIFAR ResNet: shiftresnet-cifar's reduction r
   std::string reduction_mode;  // "net" | "block" ("" = net)
+  int64_t num_classes = 0;  // 0 = the dataset's (image folders: the class folders counted)
+  int64_t image_size = 0;   // 0 = the dataset's (image folders: 224)
   // optimisation
   int64_t epochs = 10;
+  int64_t start_epoch = 0;  // a new run starts its schedule at this epoch (PyTorch's --start-epoch)
   int64_t batch_size = 64;
   int64_t test_batch_size = 1000;
   std::string optimizer = "sgd";  // sgd | adam | adamw | radam | ranger
   double lr = 0.01;
   double momentum = 0.9;
   double weight_decay = 0;
+  bool wd_all = false;          // decay every parameter (default: not BN, biases, quantizer scales)
   bool nesterov = false;
   double label_smoothing = 0;
   std::string lr_schedule = "none";  // none | step | multistep | cosine | exponential

@@ -1,16 +1,28 @@
 #include "train/setup.h"
 
+#include "export/torch_export.h"
 #include "train/checkpoint.h"
 
 namespace sl {
 
 ModelOptions model_options_for(const RunConfig& c, const data::DatasetInfo& d) {
   ModelOptions o;
-  o.num_classes = d.num_classes;
+  // An image folder may hold some of the model's classes (a few ImageNet classes for a 1000-class model).
+  bool fits = c.num_classes == 0 || d.num_classes == 0 || c.num_classes == d.num_classes ||
+              (d.name == "imagefolder" && c.num_classes > d.num_classes);
+  SL_CHECK(fits, "num_classes (--num-classes) is {} but dataset {} has {} classes", c.num_classes, d.name, d.num_classes);
+  o.num_classes = c.num_classes > 0 ? c.num_classes : d.num_classes;
+  SL_CHECK(o.num_classes > 0,
+           "dataset {}: the number of classes is not known without its folder; give --num-classes N (or --data DIR)",
+           d.name);
   o.in_channels = d.image_shape.at(0);
   SL_CHECK(d.image_shape.at(1) == d.image_shape.at(2), "dataset {} has non-square images {}", d.name,
            shape_str(d.image_shape));
-  o.image_size = d.image_shape.at(1);
+  SL_CHECK(c.image_size == 0 || d.name == "imagefolder" || c.image_size == d.image_shape.at(1),
+           "image_size (--image-size) is {} but dataset {} has {}x{} images (only image folders are cropped to a "
+           "chosen size)",
+           c.image_size, d.name, d.image_shape.at(1), d.image_shape.at(2));
+  o.image_size = c.image_size > 0 ? c.image_size : d.image_shape.at(1);
   o.shortcut = c.shortcut;
   o.expansion = c.expansion;
   o.shift_kernel = c.shift_kernel;
@@ -22,11 +34,27 @@ ModelOptions model_options_for(const RunConfig& c, const data::DatasetInfo& d) {
 BuiltModel build_model(const RunConfig& c, const data::DatasetInfo& dataset) {
   manual_seed(c.seed);
   BuiltModel b;
-  b.model = make_model(c.arch, model_options_for(c, dataset));
+  ModelOptions options = model_options_for(c, dataset);
+  try {
+    b.model = make_model(c.arch, options);
+  } catch (const Error& e) {
+    // The two usual mix-ups of CIFAR and ImageNet models: say which model was meant.
+    if (c.arch == "resnet18" && options.image_size >= 64)
+      fail("{} (resnet18 is DeepShift's CIFAR ResNet-18; for ImageNet-sized inputs use -a imagenet-resnet18, "
+           "torchvision's layout)",
+           e.what());
+    if (model_info(c.arch).dataset == "imagenet" && options.image_size < 64)
+      fail("{} (dataset {} gives {}x{} images; an ImageNet model takes --dataset imagefolder --data DIR, or "
+           "--dataset imagefolder --num-classes N --epochs 0 for an initial checkpoint)",
+           e.what(), dataset.name, options.image_size, options.image_size);
+    throw;
+  }
   Checkpoint weights;
   bool after = false;
   if (!c.weights.empty()) {
     weights = load_checkpoint(c.weights);
+    // shiftlab export --format torch: the reference's names back to the model's.
+    if (weights.metadata.count("shiftlab_reference")) rename_from_torch(weights.model, *b.model, c.arch, c.reduction);
     if (weights.config.contains("arch") && weights.config["arch"].is_string()) {
       std::string arch = weights.config["arch"].get<std::string>();
       SL_CHECK(arch == c.arch, "{}: the checkpoint holds a {} model, not {} (--arch)", c.weights, arch, c.arch);
@@ -71,16 +99,22 @@ OptimizerOptions optimizer_options(const RunConfig& c) {
 
 std::vector<ParamGroup> param_groups(const Module& model, const RunConfig& c) {
   OptimizerOptions base = optimizer_options(c);
-  if (c.quant != "deepshift-ps") return {ParamGroup{model.named_parameters(), base}};
-  ParamGroup rest{{}, base}, sign{{}, OptimizerOptions(base).lr(c.lr_sign >= 0 ? c.lr_sign : c.lr).weight_decay(0)},
+  // No decay on BN, biases and quantizer scales unless --wd-all; with no decay at all, one group
+  // (the layout of checkpoints written before the split).
+  bool split_decay = c.weight_decay > 0 && !c.wd_all;
+  NamePredicate no_decay = split_decay ? no_weight_decay(model) : NamePredicate([](const std::string&) { return false; });
+  ParamGroup rest{{}, base}, undecayed{{}, OptimizerOptions(base).weight_decay(0)},
+      sign{{}, OptimizerOptions(base).lr(c.lr_sign >= 0 ? c.lr_sign : c.lr).weight_decay(0)},
       shift{{}, OptimizerOptions(base).weight_decay(0)};
+  bool ps = c.quant == "deepshift-ps";
   for (auto& kv : model.named_parameters()) {
-    if (ends_with(kv.first, ".sign")) sign.params.push_back(kv);
-    else if (ends_with(kv.first, ".shift")) shift.params.push_back(kv);
+    if (ps && ends_with(kv.first, ".sign")) sign.params.push_back(kv);
+    else if (ps && ends_with(kv.first, ".shift")) shift.params.push_back(kv);
+    else if (no_decay(kv.first)) undecayed.params.push_back(kv);
     else rest.params.push_back(kv);
   }
   std::vector<ParamGroup> groups;
-  for (ParamGroup* g : {&rest, &sign, &shift})
+  for (ParamGroup* g : {&rest, &sign, &shift, &undecayed})
     if (!g->params.empty()) groups.push_back(*g);
   return groups;
 }
@@ -116,14 +150,16 @@ Loaders build_loaders(const RunConfig& c, bool train) {
   test_opts.seed = c.seed;
   test_opts.workers = c.workers;
   test_opts.subset = c.test_subset;
-  l.test_set = data::make_dataset(c.dataset, c.data, false);
+  data::DatasetOptions dataset_opts;
+  dataset_opts.image_size = c.image_size;
+  l.test_set = data::make_dataset(c.dataset, c.data, false, dataset_opts);
   l.test = std::make_unique<data::DataLoader>(l.test_set.dataset, l.test_set.transform, test_opts);
   if (train) {
     data::LoaderOptions o = test_opts;
     o.batch_size = c.batch_size;
     o.shuffle = true;
     o.subset = c.subset;
-    l.train_set = data::make_dataset(c.dataset, c.data, true);
+    l.train_set = data::make_dataset(c.dataset, c.data, true, dataset_opts);
     l.train = std::make_unique<data::DataLoader>(l.train_set.dataset, l.train_set.transform, o);
   }
   return l;

@@ -27,9 +27,9 @@ struct BuiltModel {
 // default generator with config.seed first so initialisation is reproducible.
 BuiltModel build_model(const RunConfig& config, const data::DatasetInfo& dataset);
 
-// Parameter groups as the seed recipes use them: weight decay on every parameter (PyTorch /
-// DeepShift / APoT / S3 scripts), except DeepShift-PS's `sign` (own lr: --lr-sign) and `shift`
-// (no decay: the 2^P penalty replaces it).
+// Parameter groups: weight decay on the weights, not on BN parameters, biases and quantizer scales
+// (no_weight_decay; --wd-all decays every parameter as the seed scripts do); DeepShift-PS's `sign`
+// has its own lr (--lr-sign) and no decay, `shift` no decay (the 2^P penalty replaces it).
 std::vector<ParamGroup> param_groups(const Module& model, const RunConfig& config);
 std::unique_ptr<Optimizer> build_optimizer(const Module& model, const RunConfig& config);
 std::shared_ptr<LRSchedule> build_schedule(const RunConfig& config);

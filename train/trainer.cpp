@@ -63,7 +63,16 @@ Trainer::Trainer(RunConfig config, bool train) : config_(std::move(config)) {
   scope_ = std::make_unique<RunScope>(config_.threads, train);
   device_ = device_from_name(config_.device);
   if (device_ != Device::cpu) backend(device_);  // a clear error now if CUDA is unavailable
-  loaders_ = build_loaders(config_, train);
+  // An initial checkpoint (--epochs 0) needs no images (an image folder's are only counted when
+  // --data gives one; otherwise --num-classes says what it would).
+  bool initial_only = train && config_.resume.empty() && config_.epochs <= config_.start_epoch;
+  if (initial_only && !(config_.dataset == "imagefolder" && !config_.data.empty()))
+    loaders_.test_set.info = data::dataset_info(config_.dataset);
+  else
+    loaders_ = build_loaders(config_, train);
+  // Image folders: the classes counted go into the run config, so every checkpoint says it.
+  if (config_.num_classes == 0 && loaders_.test_set.info.num_classes > 0 && config_.dataset == "imagefolder")
+    config_.num_classes = loaders_.test_set.info.num_classes;
   // A resumed run takes its weights from the checkpoint; --weights only initialised the first start.
   RunConfig build_config = config_;
   if (!config_.resume.empty()) build_config.weights.clear();
@@ -79,6 +88,7 @@ Trainer::Trainer(RunConfig config, bool train) : config_(std::move(config)) {
     scheduler_ = std::make_unique<LRScheduler>(*optimizer_, build_schedule(config_));
   }
   if (!config_.resume.empty()) restore(resume);
+  else state_.epoch = config_.start_epoch;
 }
 
 Trainer::~Trainer() = default;
@@ -200,15 +210,29 @@ PassResult Trainer::train_epoch(int64_t epoch, bool& interrupted) {
   return r;
 }
 
-PassResult Trainer::evaluate() {
+PassResult Trainer::evaluate(const std::function<void(const Tensor&, const Tensor&)>& observe) {
   model_->eval();
   NoGradGuard no_grad;
-  return evaluate_loader(*loaders_.test, [&](const Tensor& x) { return (*model_)(x.to(device_)); }, config_.print_freq);
+  return evaluate_loader(
+      *loaders_.test,
+      [&](const Tensor& x) {
+        Tensor logits = (*model_)(x.to(device_));
+        if (observe) observe(x, logits);
+        return logits;
+      },
+      config_.print_freq);
 }
 
 RunStatus Trainer::train() {
   SL_CHECK(optimizer_, "Trainer: built for evaluation only");
   prepare_run_dir();
+  if (state_.epoch >= config_.epochs) {  // --epochs 0 (or --start-epoch past it): the initial model only
+    save("last.safetensors", state_);
+    fmt::print("model {}: {} parameters; quantization: {}\n--epochs {}: wrote the initial model to {}\n", config_.arch,
+               model_->parameter_count(), quantization_.summary(), config_.epochs,
+               (std::filesystem::path(run_dir_) / "last.safetensors").string());
+    return RunStatus::finished;
+  }
   fmt::print("{}\n{}\nmodel {}: {} parameters; quantization: {}\n", loaders_.train_set.dataset->describe(),
              loaders_.test_set.dataset->describe(), config_.arch, model_->parameter_count(), quantization_.summary());
   std::fflush(stdout);

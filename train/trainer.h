@@ -3,6 +3,7 @@
 // best.safetensors. A NaN/Inf loss stops the run (the last good checkpoint stays); Ctrl-C finishes
 // the current step, saves last.safetensors (resumable mid-epoch) and stops.
 #pragma once
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -27,10 +28,12 @@ class Trainer {
 
   // Trains the remaining epochs. Writes the run directory; throws sl::Error when the loss diverges.
   RunStatus train();
-  // One pass over the test split with the progress lines and the " * Acc@1 .. Acc@5 .." summary.
-  PassResult evaluate();
+  // One pass over the test split with the progress lines and the " * Acc@1 .. Acc@5 .." summary;
+  // `observe` (when set) sees each batch's images and logits (eval --save-logits).
+  PassResult evaluate(const std::function<void(const Tensor& images, const Tensor& logits)>& observe = {});
 
   Module& model() { return *model_; }
+  const Loaders& loaders() const { return loaders_; }
   const RunConfig& config() const { return config_; }
   const std::string& run_dir() const { return run_dir_; }
 
