@@ -311,9 +311,10 @@ EpilogueConsts MakeEpilogueConsts(const ConvJob& job) {
 // written at out_u8 / out_f32 (the pixel's first channel), with the residual pixel at res; corr, mult
 // and bias are that vector's per-channel constants. later_rows: rows of the tile after this one,
 // next to it in memory and written after it, so a whole vector may run into their channels (and
-// reads of a stride-1 residual into its own); past them (another task's rows, or the frame at the
+// reads of the residual into its own); past them (another task's rows, or the frame at the
 // end of an image row) it may not.
-HWY_INLINE void Epilogue(const EpilogueConsts& e, uint8_t* out_u8, float* out_f32, const uint8_t* res, int64_t later_rows, int64_t c0, VI acc, VI corr, VF mult, VF bias) {
+HWY_INLINE void Epilogue(const EpilogueConsts& e, uint8_t* out_u8, float* out_f32, const uint8_t* res, int64_t later_rows,
+                         int64_t c0, VI acc, VI corr, VF mult, VF bias) {
   const DI di;
   const DF df;
   const DU8 du8;
@@ -380,7 +381,6 @@ void ConvRowsNV(const ConvJob& job, int64_t row_begin, int64_t row_end) {
   // neither has a frame.
   const bool frameless = job.out_border == 0 && (residual == nullptr || residual->border == 0);
   const int64_t ob = job.out_border, out_cs = channel_stride(job.cout);
-  // The (image, y, x) of the next row, advanced without divisions.
   // The next row's position and its window, output and residual pixels: advanced by additions
   // along an output row, recomputed where a row (and the frame) ends.
   struct Cursor {
@@ -393,8 +393,8 @@ void ConvRowsNV(const ConvJob& job, int64_t row_begin, int64_t row_end) {
   auto locate = [&](Cursor& c) {
     const RowPos& at = c.pos;
     c.in = in.at(at.n, at.oy * job.stride - job.pad, at.ox * job.stride - job.pad);
-    c.out = job.out_u8 == nullptr ? nullptr
-                                  : job.out_u8 + ((at.n * (job.ho + 2 * ob) + at.oy + ob) * (job.wo + 2 * ob) + at.ox + ob) * out_cs;
+    const int64_t out_pixel = (at.n * (job.ho + 2 * ob) + at.oy + ob) * (job.wo + 2 * ob) + at.ox + ob;
+    c.out = job.out_u8 == nullptr ? nullptr : job.out_u8 + out_pixel * out_cs;
     c.res = residual == nullptr ? nullptr : residual->at(at.n, at.oy, at.ox);
   };
   Cursor next{{row_begin / per_image, (row_begin % per_image) / job.wo, row_begin % job.wo}, nullptr, nullptr, nullptr};

@@ -53,9 +53,13 @@ inline uint8_t requantize(float y, float inv_scale, int32_t zero_point) {
 //   uint8: nearest (half to even) of min(max(t, 0), 255).
 // These helpers fix the constants' float operations for the kernels and the scalar reference alike.
 inline float epilogue_multiplier(float w_scale, float in_scale, float inv) { return (w_scale * in_scale) * inv; }
-inline float epilogue_bias(float real_bias, float inv, int32_t zero_point) { return real_bias * inv + static_cast<float>(zero_point); }
+inline float epilogue_bias(float real_bias, float inv, int32_t zero_point) {
+  return real_bias * inv + static_cast<float>(zero_point);
+}
 inline float epilogue_residual_scale(float r_scale, float inv) { return r_scale * inv; }
-inline uint8_t epilogue_to_code(float t) { return static_cast<uint8_t>(std::nearbyint(std::min(std::max(t, 0.0f), 255.0f))); }
+inline uint8_t epilogue_to_code(float t) {
+  return static_cast<uint8_t>(std::nearbyint(std::min(std::max(t, 0.0f), 255.0f)));
+}
 
 // A uint8 NHWC tensor view (channel stride cs = channel_stride(c)). Each image is stored with a
 // frame of `border` pixels of the zero point on every side (the largest padding of the convs that
@@ -69,7 +73,9 @@ struct QTensorView {
   int64_t row_bytes() const { return (w + 2 * border) * cs; }
   int64_t image_bytes() const { return (h + 2 * border) * row_bytes(); }
   // Pixel (y, x) of image img; -border <= y < h + border, likewise x.
-  int64_t offset(int64_t img, int64_t y, int64_t x) const { return img * image_bytes() + (y + border) * row_bytes() + (x + border) * cs; }
+  int64_t offset(int64_t img, int64_t y, int64_t x) const {
+    return img * image_bytes() + (y + border) * row_bytes() + (x + border) * cs;
+  }
   const uint8_t* at(int64_t img, int64_t y, int64_t x) const { return data + offset(img, y, x); }
 };
 
