@@ -46,6 +46,8 @@ DataLoader::DataLoader(std::shared_ptr<const Dataset> dataset, Compose transform
   SL_CHECK(options_.batch_size > 0, "DataLoader: batch size {} must be positive", options_.batch_size);
   SL_CHECK(options_.workers >= 0, "DataLoader: workers {} must be >= 0", options_.workers);
   SL_CHECK(options_.subset >= 0, "DataLoader: subset {} must be >= 0", options_.subset);
+  SL_CHECK(options_.shard_count >= 1 && options_.shard_rank >= 0 && options_.shard_rank < options_.shard_count,
+           "DataLoader: shard {} of {} does not exist", options_.shard_rank, options_.shard_count);
   size_ = dataset_->size();
   if (options_.subset > 0) size_ = std::min(size_, options_.subset);
 }
@@ -62,7 +64,9 @@ DataLoader::~DataLoader() {
 
 int64_t DataLoader::batches_per_epoch() const {
   int64_t b = options_.batch_size;
-  return options_.drop_last ? size_ / b : (size_ + b - 1) / b;
+  if (options_.drop_last || size_ % b == 0) return size_ / b;
+  // A short last batch that cannot give every shard a sample is left out.
+  return size_ / b + (size_ % b >= options_.shard_count || options_.allow_empty_shards ? 1 : 0);
 }
 
 void DataLoader::start_epoch(int64_t epoch, int64_t first_batch) {
@@ -96,6 +100,10 @@ void DataLoader::start_epoch(int64_t epoch, int64_t first_batch) {
 
 std::vector<int64_t> DataLoader::batch_indices(int64_t number) const {
   int64_t begin = number * options_.batch_size, end = std::min(size_, begin + options_.batch_size);
+  // This shard's rows of the global batch (all of them for one shard).
+  const int64_t len = end - begin, shards = options_.shard_count;
+  end = begin + len * (options_.shard_rank + 1) / shards;
+  begin += len * options_.shard_rank / shards;
   return {order_.begin() + begin, order_.begin() + end};
 }
 
@@ -164,7 +172,9 @@ std::optional<Batch> DataLoader::next() {
     Batch& batch = result.batch;
     if (!batch.skipped.empty() && first_skip_.empty()) first_skip_ = batch.skipped.front();
     skipped_ += static_cast<int64_t>(batch.skipped.size());
-    if (!batch.indices.empty()) return std::move(batch);  // else every sample was skipped: go on
+    // A batch whose every sample was skipped is passed over, except when sharded: every shard must
+    // step through the same batches (the trainer treats an empty shard as one with no samples).
+    if (!batch.indices.empty() || options_.shard_count > 1) return std::move(batch);
   }
   end_of_epoch_report();
   return std::nullopt;

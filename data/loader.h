@@ -34,6 +34,14 @@ struct LoaderOptions {
   int64_t subset = 0;      // > 0: only the first `subset` samples of the dataset, taken before shuffling
   bool prefetch = true;    // build the next batch on a background thread
   bool report_skipped = true;  // one warning line on stderr per epoch when images were skipped
+  // Data-parallel runs: batch `batch_size` is the global batch, and this process gets rows
+  // [len * shard_rank / shard_count, len * (shard_rank + 1) / shard_count) of each batch of len
+  // samples (the order and each sample's augmentation are those of one process). A last batch with
+  // fewer samples than shards is left out, so that every shard of every batch has a sample, unless
+  // `allow_empty_shards` (evaluation, which scores every sample and skips an empty shard).
+  int shard_rank = 0;
+  int shard_count = 1;
+  bool allow_empty_shards = false;
 };
 
 struct Batch {
@@ -55,7 +63,7 @@ class DataLoader {
   DataLoader(const DataLoader&) = delete;
   DataLoader& operator=(const DataLoader&) = delete;
 
-  int64_t size() const { return size_; }  // samples per epoch (after subset)
+  int64_t size() const { return size_; }  // samples per epoch (after subset), over all shards
   int64_t batches_per_epoch() const;
   // Starts (or restarts) an epoch: new order, batch `first_batch` queued (a resumed run skips the
   // batches it already trained on). A batch still being built for the previous epoch is cancelled

@@ -6,6 +6,10 @@
 #include "layers/module.h"
 #include "layers/options.h"
 
+namespace sl::dist {
+class Communicator;
+}
+
 namespace sl {
 
 struct BatchNormOptions {
@@ -29,6 +33,9 @@ class BatchNormBase : public Module {
   const Tensor& num_batches_tracked() const { return num_batches_tracked_; }
   void reset_running_stats();
   void reset_parameters();  // running stats, then gamma = 1, beta = 0
+  // Synchronised batch norm (--sync-bn): in training, the statistics are those of the batch over
+  // every rank of `comm` (nullptr, or one rank: this rank's batch, as before).
+  void set_sync(dist::Communicator* comm) { sync_ = comm; }
 
  protected:
   BatchNormBase(const BatchNormOptions& options, const char* name);
@@ -36,7 +43,10 @@ class BatchNormBase : public Module {
   virtual void check_input(const Tensor& x) const = 0;
 
  private:
+  Tensor forward_synced(const Tensor& x);
+
   BatchNormOptions options_;
+  dist::Communicator* sync_ = nullptr;
   Tensor weight_, bias_, running_mean_, running_var_, num_batches_tracked_;
 };
 

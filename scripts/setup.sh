@@ -8,8 +8,10 @@ cd "$(dirname "$0")/.."
 
 packages=(g++ cmake make pkg-config libeigen3-dev libtbb-dev libstb-dev nlohmann-json3-dev catch2 zlib1g-dev
           libcli11-dev libfmt-dev librandom123-dev libhwy-dev dataset-fashion-mnist
+          libopenmpi-dev openmpi-bin \
           chromium \
           python3-torch python3-torchvision)
+# libopenmpi-dev/openmpi-bin: data-parallel training (docs/distributed.md; tests run mpirun -np 2);
 # chromium: the headless-browser test of the HTML report (test/report_browser_test.py);
 # python3-torch/-torchvision: the PyTorch interop test (test/python/torch_interop_test.py)
 packages_only=0

@@ -1,13 +1,16 @@
 // shiftlab: the command-line entry point. Errors from any layer surface here as one line on stderr
-// and a non-zero exit status.
+// and a non-zero exit status. Under mpirun, only rank 0 prints to stdout, and an error on any rank
+// ends every rank (MPI_Abort) instead of leaving the others waiting in a collective.
 #include <fmt/format.h>
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <exception>
+#include <string>
 
 #include "backends/backend.h"
 #include "backends/cpu/simd/target.h"
+#include "dist/communicator.h"
 #include "engine/error.h"
 #include "tools/commands.h"
 #include "tools/did_you_mean.h"
@@ -29,7 +32,22 @@ int main(int argc, char** argv) {
   sl::tools::add_export_command(app);
   sl::tools::add_infer_command(app);
   sl::tools::add_report_command(app);
+  // "" for one process, " (rank 1 of 2)" for a rank of a data-parallel run.
+  std::string rank_tag;
+  auto fail_exit = [&](const char* kind, const char* what) {
+    fmt::print(stderr, "shiftlab: {}{}: {}\n", kind, rank_tag, what);
+    std::fflush(stderr);
+    if (!rank_tag.empty()) sl::dist::world().abort(1);
+    return 1;
+  };
   try {
+    if (sl::dist::launched_as_rank()) {
+      sl::dist::Communicator& comm = sl::dist::world();
+      if (comm.size() > 1) {
+        rank_tag = fmt::format(" (rank {} of {})", comm.rank(), comm.size());
+        if (comm.rank() != 0 && std::freopen("/dev/null", "w", stdout) == nullptr) return 1;
+      }
+    }
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     int status = app.exit(e);
@@ -37,11 +55,9 @@ int main(int argc, char** argv) {
     if (!hint.empty()) fmt::print(stderr, "shiftlab: {}\n", hint);
     return status;
   } catch (const sl::Error& e) {
-    fmt::print(stderr, "shiftlab: error: {}\n", e.what());
-    return 1;
+    return fail_exit("error", e.what());
   } catch (const std::exception& e) {
-    fmt::print(stderr, "shiftlab: unexpected error: {}\n", e.what());
-    return 1;
+    return fail_exit("unexpected error", e.what());
   }
   return exit_code;
 }

@@ -48,6 +48,11 @@ void save_checkpoint(const std::string& path, const Module& model, const Optimiz
     // Philox seed and offset are 64-bit counters; stored bit-for-bit in i64.
     tensors.emplace_back("trainer.rng_seed", scalar_i64(static_cast<int64_t>(state->rng_seed)));
     tensors.emplace_back("trainer.rng_offset", scalar_i64(static_cast<int64_t>(state->rng_offset)));
+    if (!state->rank_rng_offsets.empty()) {
+      std::vector<int64_t> offsets(state->rank_rng_offsets.begin(), state->rank_rng_offsets.end());
+      const auto ranks = static_cast<int64_t>(offsets.size());
+      tensors.emplace_back("trainer.rank_rng_offsets", from_vector(offsets, {ranks}));
+    }
   }
   Metadata meta{{"format", kFormat}, {"config", config.dump()}};
   save_safetensors(path, tensors, meta);
@@ -97,6 +102,13 @@ Checkpoint load_checkpoint(const std::string& path) {
     };
     c.trainer.rng_seed = raw("trainer.rng_seed");
     c.trainer.rng_offset = raw("trainer.rng_offset");
+    auto ranks = trainer.find("trainer.rank_rng_offsets");
+    if (ranks != trainer.end()) {
+      const Tensor& t = ranks->second;
+      SL_CHECK(t.dtype() == DType::i64 && t.dim() == 1 && t.numel() >= 1 && t.numel() <= (int64_t{1} << 20),
+               "{}: trainer state 'trainer.rank_rng_offsets' must be an i64 vector of one offset per rank", path);
+      for (int64_t v : t.to_vector<int64_t>()) c.trainer.rank_rng_offsets.push_back(static_cast<uint64_t>(v));
+    }
   }
   return c;
 }

@@ -5,6 +5,7 @@
 #pragma once
 #include <map>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -23,6 +24,9 @@ struct TrainerState {
   uint64_t rng_seed = 0, rng_offset = 0;  // the default generator (dropout, stochastic rounding)
   // Running sums of the interrupted epoch's training metrics (loss * n, correct, n).
   double loss_sum = 0, correct = 0, seen = 0;
+  // Data-parallel runs: the generator offset of every rank, in rank order (empty for one process);
+  // its length is the rank count a resumed run must have.
+  std::vector<uint64_t> rank_rng_offsets;
 };
 
 struct Checkpoint {

@@ -5,6 +5,7 @@
 #include <functional>
 
 #include "data/loader.h"
+#include "dist/communicator.h"
 
 namespace sl {
 
@@ -14,8 +15,10 @@ struct PassResult {
   double seconds = 0;
 };
 
-// forward: images [B, C, H, W] (CPU f32) -> logits [B, classes] on any device.
+// forward: images [B, C, H, W] (CPU f32) -> logits [B, classes] on any device. With a
+// communicator of several ranks, each rank's loader holds its shard of every batch and the sums
+// behind the printed and returned metrics are added over the ranks.
 PassResult evaluate_loader(data::DataLoader& loader, const std::function<Tensor(const Tensor&)>& forward,
-                           int64_t print_freq);
+                           int64_t print_freq, dist::Communicator* comm = nullptr);
 
 }  // namespace sl

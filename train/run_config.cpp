@@ -54,6 +54,8 @@ std::vector<Field> run_config_fields(RunConfig& c) {
       {"weights", "Initialise the model from this checkpoint (FP32 weights are converted)", &c.weights},
       {"no_stats", "Do not record the per-epoch layer statistics (stats.jsonl)", &c.no_stats},
       {"report", "Write the HTML report (report.html) into the run directory when training ends", &c.report},
+      {"sync_bn", "Data-parallel runs (mpirun): batch norm statistics over the global batch, not each rank's share",
+       &c.sync_bn},
       {"quant", "none, deepshift-q, deepshift-ps, apot, uniform, s3 or denseshift", &c.quant},
       {"weight_bits", "Weight bits (0 = the family's default)", &c.weight_bits},
       {"act_bits", "Activation bits: DeepShift I F (fixed point), APoT/uniform B", &c.act_bits},

@@ -58,6 +58,7 @@ struct RunConfig {
   std::string weights;          // checkpoint to initialise the model from (train from pretrained)
   bool no_stats = false;        // skip the per-epoch layer statistics (RUN_DIR/stats.jsonl)
   bool report = false;          // write RUN_DIR/report.html when training ends
+  bool sync_bn = false;         // data-parallel runs: batch norm statistics over the global batch
   // quantization (docs/quantizers.md)
   std::string quant = "none";   // none | deepshift-q | deepshift-ps | apot | uniform | s3 | denseshift
   int weight_bits = 0;          // 0 = the family's default (DeepShift 5, APoT 4, S3/DenseShift 3)

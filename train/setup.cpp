@@ -1,5 +1,6 @@
 #include "train/setup.h"
 
+#include "dist/communicator.h"
 #include "export/torch_export.h"
 #include "train/checkpoint.h"
 
@@ -150,6 +151,10 @@ Loaders build_loaders(const RunConfig& c, bool train) {
   test_opts.seed = c.seed;
   test_opts.workers = c.workers;
   test_opts.subset = c.test_subset;
+  // Data-parallel runs: each rank loads its share of every global batch (docs/distributed.md).
+  test_opts.shard_rank = dist::world().rank();
+  test_opts.shard_count = dist::world().size();
+  test_opts.allow_empty_shards = true;
   data::DatasetOptions dataset_opts;
   dataset_opts.image_size = c.image_size;
   l.test_set = data::make_dataset(c.dataset, c.data, false, dataset_opts);
@@ -159,6 +164,9 @@ Loaders build_loaders(const RunConfig& c, bool train) {
     o.batch_size = c.batch_size;
     o.shuffle = true;
     o.subset = c.subset;
+    o.allow_empty_shards = false;
+    SL_CHECK(c.batch_size >= o.shard_count, "batch size (--batch-size) {} is smaller than the {} ranks; it is the global "
+             "batch, split across them", c.batch_size, o.shard_count);
     l.train_set = data::make_dataset(c.dataset, c.data, true, dataset_opts);
     l.train = std::make_unique<data::DataLoader>(l.train_set.dataset, l.train_set.transform, o);
   }

@@ -11,6 +11,8 @@
 #include "backends/backend.h"
 #include "engine/file_io.h"
 #include "engine/threads.h"
+#include "layers/batch_norm.h"
+#include "train/data_parallel.h"
 #include "train/epoch_log.h"
 #include "train/progress.h"
 
@@ -56,11 +58,19 @@ void check_finite(double loss, int64_t epoch, int64_t step, const std::string& r
                                      : std::string("No epoch finished, so there is no checkpoint yet."));
 }
 
+// --threads 0: all cores, shared by the ranks on this machine.
+int thread_budget(int threads, const dist::Communicator& comm) {
+  if (threads > 0 || comm.local_size() == 1) return threads;
+  return std::max(1, tbb::this_task_arena::max_concurrency() / comm.local_size());
+}
+
 }  // namespace
 
 Trainer::Trainer(RunConfig config, bool train) : config_(std::move(config)) {
   validate(config_);
-  scope_ = std::make_unique<RunScope>(config_.threads, train);
+  comm_ = &dist::world();
+  check_same_config(*comm_, to_json(config_));
+  scope_ = std::make_unique<RunScope>(thread_budget(config_.threads, *comm_), train);
   device_ = device_from_name(config_.device);
   if (device_ != Device::cpu) backend(device_);  // a clear error now if CUDA is unavailable
   // An initial checkpoint (--epochs 0) needs no images (an image folder's are only counted when
@@ -80,6 +90,10 @@ Trainer::Trainer(RunConfig config, bool train) : config_(std::move(config)) {
   model_ = built.model;
   quantization_ = built.quantization;
   model_->to(device_);
+  if (config_.sync_bn)
+    for (auto& [name, module] : model_->named_modules())
+      if (auto* bn = dynamic_cast<BatchNormBase*>(module.get())) bn->set_sync(comm_);
+  if (train && comm_->size() > 1) grad_sync_ = std::make_unique<GradientAllReduce>(*comm_, *model_);
   reg_weight_ = regularization_weight(config_);
   Checkpoint resume;
   if (!config_.resume.empty()) resume = load_checkpoint(config_.resume);
@@ -105,12 +119,38 @@ void Trainer::restore(const Checkpoint& ckpt) {
     fail("{}: {}", config_.resume, e.what());
   }
   state_ = ckpt.trainer;
+  // A data-parallel checkpoint holds every rank's generator: it resumes with the same rank count.
+  const size_t ranks = std::max<size_t>(1, state_.rank_rng_offsets.size());
+  SL_CHECK(ranks == static_cast<size_t>(comm_->size()),
+           "{}: this checkpoint was written by a run of {} rank{}; resume it with the same count ({}), not {}",
+           config_.resume, ranks, ranks == 1 ? "" : "s",
+           ranks == 1 ? "without mpirun" : fmt::format("mpirun -np {}", ranks), comm_->size());
+  if (!state_.rank_rng_offsets.empty()) state_.rng_offset = state_.rank_rng_offsets[static_cast<size_t>(comm_->rank())];
   default_generator().set_state(state_.rng_seed, state_.rng_offset);
+}
+
+bool Trainer::interrupted_anywhere() const {
+  double flag = g_interrupted ? 1 : 0;
+  comm_->allreduce_sum(&flag, 1);
+  return flag > 0;
+}
+
+// The replicas after an epoch: each rank's own batch norm running statistics give way to rank 0's
+// (as PyTorch DDP's buffer broadcast; with --sync-bn they are equal already), then every parameter
+// and buffer must agree to the bit.
+void Trainer::end_of_epoch_sync(int64_t epoch) {
+  if (comm_->size() == 1) return;
+  if (!config_.sync_bn) broadcast_buffers(*comm_, *model_);
+  check_replicas_equal(*comm_, *model_, fmt::format("after epoch {}", epoch));
 }
 
 void Trainer::prepare_run_dir() {
   namespace fs = std::filesystem;
   run_dir_ = config_.out.empty() ? default_run_dir(config_) : config_.out;
+  if (!is_writer()) {
+    comm_->barrier();  // rank 0 has checked and prepared the directory
+    return;
+  }
   bool resuming_here = !config_.resume.empty() &&
                        fs::weakly_canonical(fs::path(config_.resume).parent_path()) == fs::weakly_canonical(run_dir_);
   const fs::path dir(run_dir_);
@@ -132,9 +172,18 @@ void Trainer::prepare_run_dir() {
   for (const char* log : {"metrics.jsonl", "stats.jsonl"}) keep_epochs_before((dir / log).string(), state_.epoch);
   std::string text = to_json(config_).dump(2) + "\n";
   write_file_atomic((fs::path(run_dir_) / "config.json").string(), text);
+  if (comm_->size() > 1) comm_->barrier();
 }
 
 void Trainer::save(const std::string& name, const TrainerState& state) const {
+  if (comm_->size() > 1) {  // every rank's generator, gathered by rank 0, which alone writes
+    TrainerState all = state;
+    all.rank_rng_offsets = all_gather(*comm_, default_generator().offset());
+    if (is_writer())
+      save_checkpoint((std::filesystem::path(run_dir_) / name).string(), *model_, optimizer_.get(), scheduler_.get(),
+                      &all, to_json(config_));
+    return;
+  }
   save_checkpoint((std::filesystem::path(run_dir_) / name).string(), *model_, optimizer_.get(), scheduler_.get(), &state,
                   to_json(config_));
 }
@@ -156,23 +205,47 @@ PassResult Trainer::train_epoch(int64_t epoch, bool& interrupted) {
   int64_t images = 0, step = first;
   double correct = state_.correct * (first > 0), loss_sum = state_.loss_sum * (first > 0),
          seen = state_.seen * (first > 0);
+  const bool distributed = comm_->size() > 1;
   while (auto batch = loader.next()) {
     auto t_data = std::chrono::steady_clock::now();
-    Tensor x = batch->images.to(device_), y = batch->labels.to(device_);
-    int64_t n = x.size(0);
     optimizer_->zero_grad();
-    Tensor logits = (*model_)(x);
-    Tensor loss = cross_entropy(logits, y, config_.label_smoothing);
-    double loss_value = loss.item();
-    check_finite(loss_value, epoch, step, run_dir_);
-    Tensor total = loss;
-    if (reg_weight_ > 0) {
-      Tensor reg = quantizer_regularization(*model_);
-      if (reg.defined()) total = add(loss, mul(reg, scalar_like(reg_weight_, reg)));
+    // This rank's share of the global batch (empty when all its images were unreadable).
+    int64_t n = static_cast<int64_t>(batch->indices.size()), c1 = 0, c5 = 0;
+    double loss_value = 0;
+    Tensor total;
+    if (n > 0) {
+      Tensor x = batch->images.to(device_), y = batch->labels.to(device_);
+      Tensor logits = (*model_)(x);
+      Tensor loss = cross_entropy(logits, y, config_.label_smoothing);
+      loss_value = loss.item();
+      c1 = topk_correct(logits.detach(), y, 1);
+      c5 = topk_correct(logits.detach(), y, std::min<int64_t>(5, logits.size(1)));
+      total = loss;
+      if (reg_weight_ > 0) {
+        Tensor reg = quantizer_regularization(*model_);
+        if (reg.defined()) total = add(loss, mul(reg, scalar_like(reg_weight_, reg)));
+      }
+    } else {
+      SL_CHECK(!config_.sync_bn, "epoch {}, step {}: rank {} has no readable image in its share of the batch, which "
+               "--sync-bn cannot train on", epoch, step, comm_->rank());
     }
-    total.backward();
+    bool stop = false;
+    int64_t local_n = n;
+    if (distributed) {  // the step's metrics over the global batch, and Ctrl-C on any rank
+      double sums[5] = {loss_value * static_cast<double>(n), static_cast<double>(c1), static_cast<double>(c5),
+                        static_cast<double>(n), g_interrupted ? 1.0 : 0.0};
+      comm_->allreduce_sum(sums, 5);
+      n = static_cast<int64_t>(sums[3]);
+      loss_value = sums[0] / sums[3];
+      c1 = static_cast<int64_t>(sums[1]);
+      c5 = static_cast<int64_t>(sums[2]);
+      stop = sums[4] > 0;
+    }
+    check_finite(loss_value, epoch, step, run_dir_);
+    if (total.defined()) total.backward();
+    // The gradient of the global batch's mean loss: each rank's weighted by its share.
+    if (distributed) grad_sync_->run(static_cast<double>(local_n) / static_cast<double>(n));
     optimizer_->step();
-    int64_t c1 = topk_correct(logits.detach(), y, 1), c5 = topk_correct(logits.detach(), y, std::min<int64_t>(5, logits.size(1)));
     auto now = std::chrono::steady_clock::now();
     m.data_time.update(std::chrono::duration<double>(t_data - tick).count());
     m.batch_time.update(std::chrono::duration<double>(now - tick).count());
@@ -186,7 +259,7 @@ PassResult Trainer::train_epoch(int64_t epoch, bool& interrupted) {
     seen += static_cast<double>(n);
     ++step;
     progress.update(step, m);
-    if (g_interrupted) {
+    if (distributed ? stop : g_interrupted.load()) {
       TrainerState s = state_;
       s.epoch = epoch;
       s.batch = step;
@@ -220,7 +293,7 @@ PassResult Trainer::evaluate(const std::function<void(const Tensor&, const Tenso
         if (observe) observe(x, logits);
         return logits;
       },
-      config_.print_freq);
+      config_.print_freq, comm_);
 }
 
 RunStatus Trainer::train() {
@@ -235,19 +308,27 @@ RunStatus Trainer::train() {
   }
   fmt::print("{}\n{}\nmodel {}: {} parameters; quantization: {}\n", loaders_.train_set.dataset->describe(),
              loaders_.test_set.dataset->describe(), config_.arch, model_->parameter_count(), quantization_.summary());
+  if (comm_->size() > 1)
+    fmt::print("data-parallel: {}; global batch {} ({} per rank), {} threads per rank, batch norm {}\n",
+               comm_->describe(), config_.batch_size, config_.batch_size / comm_->size(), num_threads(),
+               config_.sync_bn ? "synchronised (--sync-bn)" : "per rank");
   std::fflush(stdout);
   std::string metrics_path = (std::filesystem::path(run_dir_) / "metrics.jsonl").string();
   std::string stats_path = (std::filesystem::path(run_dir_) / "stats.jsonl").string();
-  if (!config_.no_stats) stats_.snapshot(*model_);  // sign flips of the first epoch count from here
+  const bool record_stats = !config_.no_stats && is_writer();
+  if (record_stats) stats_.snapshot(*model_);  // sign flips of the first epoch count from here
   for (int64_t epoch = state_.epoch; epoch < config_.epochs; ++epoch) {
     scheduler_->set_epoch(epoch);
     double lr = optimizer_->lr(0);
     bool interrupted = false;
+    const double sync_seconds = grad_sync_ ? grad_sync_->seconds() : 0;
+    const int64_t sync_calls = grad_sync_ ? grad_sync_->calls() : 0;
     PassResult tr = train_epoch(epoch, interrupted);
     if (interrupted) return RunStatus::interrupted;
+    end_of_epoch_sync(epoch);
     // Recorded before evaluation, while the gradients of the epoch's last step are still there.
     double stats_seconds = 0;
-    if (!config_.no_stats) {
+    if (record_stats) {
       auto t0 = std::chrono::steady_clock::now();
       append_jsonl(stats_path, stats_.record(*model_, epoch));
       stats_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -266,8 +347,11 @@ RunStatus Trainer::train() {
                                   {"test_loss", te.loss},    {"test_acc1", te.acc1},
                                   {"test_acc5", te.acc5},    {"best_acc1", state_.best_acc1},
                                   {"seconds", seconds},      {"images_per_s", tr.seconds > 0 ? tr.images / tr.seconds : 0}};
-    if (!config_.no_stats) row["stats_seconds"] = stats_seconds;
-    {
+    if (record_stats) row["stats_seconds"] = stats_seconds;
+    if (grad_sync_ && grad_sync_->calls() > sync_calls)  // rank 0's gradient all-reduce time per step
+      row["allreduce_ms_per_step"] =
+          1000 * (grad_sync_->seconds() - sync_seconds) / static_cast<double>(grad_sync_->calls() - sync_calls);
+    if (is_writer()) {
       std::ofstream log(metrics_path, std::ios::app);
       log << row.dump() << "\n";
       log.flush();
@@ -282,7 +366,7 @@ RunStatus Trainer::train() {
                                 : fmt::format(" | stats {:.1f} ms ({:.2f}% of the training pass)", 1000 * stats_seconds,
                                               tr.seconds > 0 ? 100 * stats_seconds / tr.seconds : 0));
     std::fflush(stdout);
-    if (g_interrupted) return RunStatus::interrupted;
+    if (comm_->size() > 1 ? interrupted_anywhere() : g_interrupted.load()) return RunStatus::interrupted;
   }
   return RunStatus::finished;
 }

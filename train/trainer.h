@@ -2,11 +2,16 @@
 // PyTorch example; RUN_DIR/config.json, metrics.jsonl (one object per epoch), last.safetensors and
 // best.safetensors. A NaN/Inf loss stops the run (the last good checkpoint stays); Ctrl-C finishes
 // the current step, saves last.safetensors (resumable mid-epoch) and stops.
+//
+// Started by mpirun, each process is one rank of a data-parallel run (docs/distributed.md): it
+// trains on its share of every global batch, gradients are summed over the ranks before each step,
+// and rank 0 alone writes the run directory.
 #pragma once
 #include <functional>
 #include <memory>
 #include <string>
 
+#include "dist/communicator.h"
 #include "train/checkpoint.h"
 #include "train/evaluate.h"
 #include "train/setup.h"
@@ -42,6 +47,13 @@ class Trainer {
   void save(const std::string& name, const TrainerState& state) const;
   void prepare_run_dir();
   void restore(const Checkpoint& ckpt);
+  bool is_writer() const { return comm_->rank() == 0; }
+  // Ctrl-C seen by any rank (every rank must call it at the same point).
+  bool interrupted_anywhere() const;
+  void end_of_epoch_sync(int64_t epoch);
+
+  dist::Communicator* comm_ = nullptr;
+  std::unique_ptr<class GradientAllReduce> grad_sync_;
 
   RunConfig config_;
   std::unique_ptr<struct RunScope> scope_;

@@ -1,0 +1,148 @@
+#include "train/data_parallel.h"
+
+#include <fmt/format.h>
+
+#include <chrono>
+#include <cstring>
+
+#include "engine/error.h"
+#include "engine/factory.h"
+
+namespace sl {
+
+namespace {
+
+// Every rank's values (the same count on each), rank-major, on every rank. A double holds 32 bits
+// exactly, so each 64-bit value travels as two halves through the sum of zero-padded slots.
+std::vector<uint64_t> all_gather(dist::Communicator& comm, const std::vector<uint64_t>& values) {
+  const size_t n = values.size(), ranks = static_cast<size_t>(comm.size()), me = static_cast<size_t>(comm.rank());
+  std::vector<double> slots(2 * n * ranks, 0.0);
+  for (size_t i = 0; i < n; ++i) {
+    slots[2 * (me * n + i)] = static_cast<double>(values[i] >> 32);
+    slots[2 * (me * n + i) + 1] = static_cast<double>(values[i] & 0xffffffffu);
+  }
+  comm.allreduce_sum(slots.data(), static_cast<int64_t>(slots.size()));
+  std::vector<uint64_t> out(n * ranks);
+  for (size_t k = 0; k < out.size(); ++k)
+    out[k] = (static_cast<uint64_t>(slots[2 * k]) << 32) | static_cast<uint64_t>(slots[2 * k + 1]);
+  return out;
+}
+
+// FNV-1a over a tensor's bytes (host copy).
+uint64_t checksum(const Tensor& t) {
+  Tensor host = t.to(Device::cpu);
+  const auto* p = static_cast<const unsigned char*>(host.raw_data());
+  uint64_t h = 1469598103934665603ull;
+  for (size_t i = 0; i < host.nbytes(); ++i) h = (h ^ p[i]) * 1099511628211ull;
+  return h;
+}
+
+}  // namespace
+
+std::vector<uint64_t> all_gather(dist::Communicator& comm, uint64_t value) {
+  return all_gather(comm, std::vector<uint64_t>{value});
+}
+
+GradientAllReduce::GradientAllReduce(dist::Communicator& comm, const Module& model, int64_t bucket_elements)
+    : comm_(comm) {
+  int64_t in_bucket = 0, largest = 0;
+  for (const Tensor& p : model.parameters()) {
+    if (!p.requires_grad()) continue;
+    SL_CHECK(p.dtype() == DType::f32, "data-parallel training needs f32 parameters, got {}", dtype_name(p.dtype()));
+    if (in_bucket > 0 && in_bucket + p.numel() > bucket_elements) {
+      bucket_ends_.push_back(params_.size());
+      in_bucket = 0;
+    }
+    params_.push_back(p);
+    in_bucket += p.numel();
+    largest = std::max(largest, in_bucket);
+  }
+  bucket_ends_.push_back(params_.size());
+  buffer_.resize(static_cast<size_t>(largest));
+  has_grad_.resize(params_.size());
+}
+
+void GradientAllReduce::run(double weight) {
+  if (comm_.size() == 1) return;
+  auto start = std::chrono::steady_clock::now();
+  for (size_t i = 0; i < params_.size(); ++i) has_grad_[i] = params_[i].grad().defined() ? 1 : 0;
+  comm_.allreduce_sum(has_grad_.data(), static_cast<int64_t>(has_grad_.size()));
+  const auto w = static_cast<float>(weight);
+  size_t first = 0;
+  for (size_t end : bucket_ends_) {
+    // Pack this rank's weighted gradients (zeros where it has none), sum over the ranks, unpack.
+    float* at = buffer_.data();
+    for (size_t i = first; i < end; ++i) {
+      const auto n = static_cast<size_t>(params_[i].numel());
+      Tensor g = params_[i].grad();
+      if (!g.defined()) {
+        std::fill(at, at + n, 0.0f);
+      } else {
+        Tensor host = g.to(Device::cpu);  // a no-op for CPU gradients; host staging for CUDA ones
+        const float* src = host.data<float>();
+        for (size_t k = 0; k < n; ++k) at[k] = src[k] * w;
+      }
+      at += n;
+    }
+    comm_.allreduce_sum(buffer_.data(), at - buffer_.data());
+    at = buffer_.data();
+    for (size_t i = first; i < end; ++i) {
+      const Tensor& p = params_[i];
+      const auto n = static_cast<size_t>(p.numel());
+      if (has_grad_[i] > 0) {
+        Tensor g = Tensor::empty(p.shape(), DType::f32, Device::cpu);
+        std::memcpy(g.data<float>(), at, n * sizeof(float));
+        p.set_grad(g.to(p.device()));
+      }
+      at += n;
+    }
+    first = end;
+  }
+  seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  ++calls_;
+}
+
+void check_replicas_equal(dist::Communicator& comm, const Module& model, const std::string& when) {
+  if (comm.size() == 1) return;
+  NamedTensors state = model.state_dict();
+  std::vector<uint64_t> mine;
+  for (const auto& kv : state) mine.push_back(checksum(kv.second));
+  std::vector<uint64_t> all = all_gather(comm, mine);
+  const size_t n = mine.size();
+  for (size_t r = 1; r < static_cast<size_t>(comm.size()); ++r)
+    for (size_t i = 0; i < n; ++i)
+      SL_CHECK(all[r * n + i] == all[i],
+               "the ranks' models differ {}: '{}' on rank {} (checksum {:016x}) is not rank 0's ({:016x}); the "
+               "replicas must stay equal, so the run stops (the last checkpoint is of the epoch before)",
+               when, state[i].first, r, all[r * n + i], all[i]);
+}
+
+void broadcast_buffers(dist::Communicator& comm, Module& model) {
+  if (comm.size() == 1) return;
+  for (auto& [name, t] : model.named_buffers()) {
+    Tensor host = t.to(Device::cpu);  // t itself on the CPU: received in place
+    comm.broadcast(host.raw_data(), static_cast<int64_t>(host.nbytes()), 0);
+    if (t.device() != Device::cpu) copy_data(t, host.to(t.device()));
+  }
+}
+
+void check_same_config(dist::Communicator& comm, const nlohmann::ordered_json& config) {
+  if (comm.size() == 1) return;
+  std::string text = config.dump();
+  uint64_t length = text.size();
+  comm.broadcast(&length, sizeof length, 0);
+  std::string root(length, '\0');
+  if (comm.rank() == 0) root = text;
+  comm.broadcast(root.data(), static_cast<int64_t>(length), 0);
+  if (root == text) return;
+  nlohmann::json theirs = nlohmann::json::parse(root), ours = nlohmann::json::parse(text);
+  std::string keys;
+  for (auto& [key, value] : ours.items())
+    if (!theirs.contains(key) || theirs[key] != value)
+      keys += fmt::format("{}{} ({} here, {} on rank 0)", keys.empty() ? "" : ", ", key, value.dump(),
+                          theirs.contains(key) ? theirs[key].dump() : "absent");
+  fail("rank {} was started with another run config than rank 0: {}; start every rank with the same flags",
+       comm.rank(), keys.empty() ? std::string("keys differ") : keys);
+}
+
+}  // namespace sl

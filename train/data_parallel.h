@@ -1,0 +1,51 @@
+// The pieces of data-parallel training around a communicator (docs/distributed.md): the gradient
+// all-reduce in buckets, the replica check after each epoch, the agreement of the ranks on the run
+// config, and gathering a per-rank counter for the checkpoint.
+#pragma once
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "dist/communicator.h"
+#include "layers/module.h"
+
+namespace sl {
+
+// Sums the ranks' gradients into every rank's, bucket by bucket in parameter order. CPU gradients
+// are copied into the bucket straight from their storage; device (CUDA) gradients are staged
+// through host memory. A parameter without a gradient on some rank counts as zero there; it gets
+// the sum when any rank has one (and keeps none when no rank has).
+class GradientAllReduce {
+ public:
+  // bucket_elements: floats per all-reduce call (the last bucket may be shorter; a parameter is
+  // never split).
+  GradientAllReduce(dist::Communicator& comm, const Module& model, int64_t bucket_elements = int64_t{1} << 22);
+  // grad <- sum over ranks r of weight_r * grad_r (weight: this rank's share of the global batch,
+  // n_r / n, so the result is the gradient of the global batch's mean loss).
+  void run(double weight);
+  double seconds() const { return seconds_; }  // spent in run() since construction
+  int64_t calls() const { return calls_; }
+
+ private:
+  dist::Communicator& comm_;
+  std::vector<Tensor> params_;
+  std::vector<size_t> bucket_ends_;  // params_[previous end, end) form one bucket
+  std::vector<float> buffer_;
+  std::vector<double> has_grad_;
+  double seconds_ = 0;
+  int64_t calls_ = 0;
+};
+
+// Throws (on every rank) unless every parameter and buffer is bitwise equal on all ranks; the
+// message names the first tensor that differs and the ranks. `when` says where ("after epoch 3").
+void check_replicas_equal(dist::Communicator& comm, const Module& model, const std::string& when);
+// Copies rank 0's buffers (batch norm running statistics) to every rank.
+void broadcast_buffers(dist::Communicator& comm, Module& model);
+// Throws on a rank whose resolved run config differs from rank 0's, naming the keys.
+void check_same_config(dist::Communicator& comm, const nlohmann::ordered_json& config);
+// Every rank's `value`, in rank order, on every rank.
+std::vector<uint64_t> all_gather(dist::Communicator& comm, uint64_t value);
+
+}  // namespace sl
