@@ -317,3 +317,31 @@ TEST_CASE("moments that decay below the smallest normal float become exactly 0",
   CHECK(sgd.state("weight").at("momentum_buffer").to_vector<float>()[0] == 0.0f);
   CHECK(adam.state("weight").at("exp_avg").to_vector<float>()[0] == 0.0f);
 }
+
+TEST_CASE("a state saved with fewer groups of one lr resumes into more groups; of several lrs, it is refused",
+          "[optim]") {
+  // Checkpoints from before weight decay split off its no-decay group.
+  Tensor a = from_vector(std::vector<float>{1, 2}, {2}), b = from_vector(std::vector<float>{3}, {1});
+  a.requires_grad_();
+  b.requires_grad_();
+  OptimizerOptions o;
+  o.lr(0.05).momentum(0.9);
+  SGD one({ParamGroup{{{"a", a}, {"b", b}}, o}});
+  a.set_grad(from_vector(std::vector<float>{1, 1}, {2}));
+  b.set_grad(from_vector(std::vector<float>{1}, {1}));
+  one.step();
+  auto state = test::to_map(one.state_dict());
+  OptimizerOptions no_decay = o;
+  no_decay.lr(0.1);  // the configured lr: the checkpoint's replaces it
+  SGD two({ParamGroup{{{"a", a}}, o}, ParamGroup{{{"b", b}}, no_decay}});
+  two.load_state_dict(state);
+  CHECK(two.lr(0) == Approx(0.05));
+  CHECK(two.lr(1) == Approx(0.05));
+
+  SGD mixed({ParamGroup{{{"a", a}}, o}, ParamGroup{{{"b", b}}, no_decay}});
+  auto mixed_state = test::to_map(mixed.state_dict());
+  Tensor c = from_vector(std::vector<float>{4}, {1});
+  c.requires_grad_();
+  SGD three({ParamGroup{{{"a", a}}, o}, ParamGroup{{{"b", b}}, o}, ParamGroup{{{"c", c}}, o}});
+  CHECK_THROWS_WITH(three.load_state_dict(mixed_state), Catch::Contains("the state has lrs for 2 group(s)"));
+}

@@ -195,6 +195,19 @@ void Optimizer::load_state_dict(const std::map<std::string, Tensor>& state) {
     }
     fresh[pname][skey] = src.detach().to(Device::cpu).clone();
   }
+  if (groups_seen > 0 && groups_seen < groups_.size()) {
+    // A checkpoint from before weight decay split off a group without decay (one lr for what are
+    // now several groups): when its groups all had one lr, every parameter trained with it, and so
+    // do the new groups.
+    std::vector<double> seen;
+    for (double lr : lrs)
+      if (lr >= 0) seen.push_back(lr);
+    if (std::all_of(seen.begin(), seen.end(), [&](double lr) { return lr == seen.front(); })) {
+      for (double& lr : lrs)
+        if (lr < 0) lr = seen.front();
+      groups_seen = groups_.size();
+    }
+  }
   SL_CHECK(groups_seen == groups_.size(), "{}.load_state_dict: the state has lrs for {} group(s), the optimizer has {}",
            type_name(), groups_seen, groups_.size());
   state_ = std::move(fresh);
