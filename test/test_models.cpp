@@ -1,7 +1,6 @@
 // The model zoo against PyTorch definitions of the reference models (test/data/models, made by
 // gen_models.py): parameter counts, state-dict names (a torchvision / DeepShift state dict maps 1:1),
 // MACs, and logits with deterministic weights; plus output shapes, option errors and init.
-#include <chrono>
 #include <cmath>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -67,7 +66,6 @@ TEST_CASE("every zoo model matches its PyTorch reference: params, names, MACs an
     const auto& e = it.value();
     const std::string arch = e["arch"];
     INFO("model " << it.key());
-    auto t0 = std::chrono::steady_clock::now();
     ModulePtr m = make_model(arch, options_for(e));
     CHECK(m->parameter_count() == e["params"].get<int64_t>());
     std::set<std::string> ours, theirs;
@@ -90,9 +88,6 @@ TEST_CASE("every zoo model matches its PyTorch reference: params, names, MACs an
     // Natural-input MACs through the public counter (the ImageNet nets at 224: the next test case).
     if (arch.rfind("imagenet", 0) != 0)
       CHECK(count_macs(*m, e["natural_input"].get<Shape>()) == e["macs"].get<int64_t>());
-    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    INFO("took " << secs << " s");
-    CHECK(secs < 30);
   }
 }
 
