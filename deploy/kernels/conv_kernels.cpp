@@ -41,54 +41,6 @@ constexpr int kMaxRows = 8;
 // rows x nv accumulators + nv weight vectors + the broadcast word + two temporaries.
 constexpr int RowsFor(int nv) { return std::min(kMaxRows, (kRegisters - nv - 3) / nv); }
 
-// acc + in each 32-bit lane the sum of the 4 products of a's uint8 and b's int8 bytes. Exact on every
-// target because |b| <= 64 (kMaxWeight): pmaddubsw's int16 pair sums cannot saturate.
-HWY_INLINE VI Dot(VI acc, VI a, VI b) {
-#if HWY_TARGET == HWY_AVX3_DL
-  return VI{_mm512_dpbusd_epi32(acc.raw, a.raw, b.raw)};
-#elif HWY_TARGET == HWY_AVX3
-  return hn::Add(acc, VI{_mm512_madd_epi16(_mm512_maddubs_epi16(a.raw, b.raw), _mm512_set1_epi16(1))});
-#elif HWY_TARGET == HWY_AVX2
-  return hn::Add(acc, VI{_mm256_madd_epi16(_mm256_maddubs_epi16(a.raw, b.raw), _mm256_set1_epi16(1))});
-#elif HWY_TARGET == HWY_SSE4
-  return hn::Add(acc, VI{_mm_madd_epi16(_mm_maddubs_epi16(a.raw, b.raw), _mm_set1_epi16(1))});
-#else
-  // Byte t of a, zero-extended, times byte t of b, sign-extended, for t = 0..3.
-  const DI di;
-  const VI mask = hn::Set(di, 0xFF);
-  VI sum = acc;
-  sum = hn::Add(sum, hn::Mul(hn::And(a, mask), hn::ShiftRight<24>(hn::ShiftLeft<24>(b))));
-  sum = hn::Add(sum, hn::Mul(hn::And(hn::ShiftRight<8>(a), mask), hn::ShiftRight<24>(hn::ShiftLeft<16>(b))));
-  sum = hn::Add(sum, hn::Mul(hn::And(hn::ShiftRight<16>(a), mask), hn::ShiftRight<24>(hn::ShiftLeft<8>(b))));
-  sum = hn::Add(sum, hn::Mul(hn::And(hn::ShiftRight<24>(a), mask), hn::ShiftRight<24>(b)));
-  return sum;
-#endif
-}
-
-// Nearest integer, ties to even, of values already clamped to [0, 255] (so the overflow fix-ups
-// of hn::NearestInt are not needed): x86's cvtps2dq under the default rounding mode, which is
-// std::nearbyint's in the scalar reference.
-HWY_INLINE VI RoundToInt(VF v) {
-#if HWY_TARGET == HWY_AVX3_DL || HWY_TARGET == HWY_AVX3
-  return VI{_mm512_cvtps_epi32(v.raw)};
-#elif HWY_TARGET == HWY_AVX2
-  return VI{_mm256_cvtps_epi32(v.raw)};
-#elif HWY_TARGET == HWY_SSE4
-  return VI{_mm_cvtps_epi32(v.raw)};
-#else
-  return hn::NearestInt(v);
-#endif
-}
-
-// The low byte of each lane (lanes hold 0..255): one vpmovdb on AVX-512.
-HWY_INLINE hn::Vec<DU8> ToBytes(VI v) {
-#if HWY_TARGET == HWY_AVX3_DL || HWY_TARGET == HWY_AVX3
-  return hn::Vec<DU8>{_mm512_cvtepi32_epi8(v.raw)};
-#else
-  return hn::DemoteTo(DU8(), v);
-#endif
-}
-
 // The pmaddubsw targets: int16 pair sums of 4 products, added in int16 over several groups
 // (PackedWeights::int16_depth), then widened once with pmaddwd.
 #if HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX2 || HWY_TARGET == HWY_SSE4
@@ -133,6 +85,50 @@ HWY_INLINE VI Widen(VI acc, VI sums16) {
 #else
   (void)sums16;
   return acc;
+#endif
+}
+
+// acc + in each 32-bit lane the sum of the 4 products of a's uint8 and b's int8 bytes. Exact on every
+// target because |b| <= 64 (kMaxWeight): pmaddubsw's int16 pair sums cannot saturate.
+HWY_INLINE VI Dot(VI acc, VI a, VI b) {
+#if HWY_TARGET == HWY_AVX3_DL
+  return VI{_mm512_dpbusd_epi32(acc.raw, a.raw, b.raw)};
+#elif HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX2 || HWY_TARGET == HWY_SSE4
+  return Widen(acc, PairSums(a, b));
+#else
+  // Byte t of a, zero-extended, times byte t of b, sign-extended, for t = 0..3.
+  const DI di;
+  const VI mask = hn::Set(di, 0xFF);
+  VI sum = acc;
+  sum = hn::Add(sum, hn::Mul(hn::And(a, mask), hn::ShiftRight<24>(hn::ShiftLeft<24>(b))));
+  sum = hn::Add(sum, hn::Mul(hn::And(hn::ShiftRight<8>(a), mask), hn::ShiftRight<24>(hn::ShiftLeft<16>(b))));
+  sum = hn::Add(sum, hn::Mul(hn::And(hn::ShiftRight<16>(a), mask), hn::ShiftRight<24>(hn::ShiftLeft<8>(b))));
+  sum = hn::Add(sum, hn::Mul(hn::And(hn::ShiftRight<24>(a), mask), hn::ShiftRight<24>(b)));
+  return sum;
+#endif
+}
+
+// Nearest integer, ties to even, of values already clamped to [0, 255] (so the overflow fix-ups
+// of hn::NearestInt are not needed): x86's cvtps2dq under the default rounding mode, which is
+// std::nearbyint's in the scalar reference.
+HWY_INLINE VI RoundToInt(VF v) {
+#if HWY_TARGET == HWY_AVX3_DL || HWY_TARGET == HWY_AVX3
+  return VI{_mm512_cvtps_epi32(v.raw)};
+#elif HWY_TARGET == HWY_AVX2
+  return VI{_mm256_cvtps_epi32(v.raw)};
+#elif HWY_TARGET == HWY_SSE4
+  return VI{_mm_cvtps_epi32(v.raw)};
+#else
+  return hn::NearestInt(v);
+#endif
+}
+
+// The low byte of each lane (lanes hold 0..255): one vpmovdb on AVX-512.
+HWY_INLINE hn::Vec<DU8> ToBytes(VI v) {
+#if HWY_TARGET == HWY_AVX3_DL || HWY_TARGET == HWY_AVX3
+  return hn::Vec<DU8>{_mm512_cvtepi32_epi8(v.raw)};
+#else
+  return hn::DemoteTo(DU8(), v);
 #endif
 }
 

@@ -36,12 +36,15 @@ constexpr int64_t kReadSlack = 4;
 // (255 * 64 * 2 = 32640) never saturate, so the non-VNNI targets sum exactly as vpdpbusd does.
 constexpr int kMaxWeight = 64;
 
+// Nearest (half to even) of t clamped to [0, 255]: a code.
+inline uint8_t epilogue_to_code(float t) {
+  return static_cast<uint8_t>(std::nearbyint(std::min(std::max(t, 0.0f), 255.0f)));
+}
+
 // The requantisation every kernel and the scalar reference share: nearest (half to even) of
 // y * inv_scale + zero_point, clamped to [0, 255], in this order of float operations.
 inline uint8_t requantize(float y, float inv_scale, int32_t zero_point) {
-  float t = y * inv_scale + static_cast<float>(zero_point);
-  t = std::min(std::max(t, 0.0f), 255.0f);
-  return static_cast<uint8_t>(std::nearbyint(t));
+  return epilogue_to_code(y * inv_scale + static_cast<float>(zero_point));
 }
 
 // The conv epilogue works in the output's code domain (the f32 output's is the real one: inverse
@@ -57,9 +60,6 @@ inline float epilogue_bias(float real_bias, float inv, int32_t zero_point) {
   return real_bias * inv + static_cast<float>(zero_point);
 }
 inline float epilogue_residual_scale(float r_scale, float inv) { return r_scale * inv; }
-inline uint8_t epilogue_to_code(float t) {
-  return static_cast<uint8_t>(std::nearbyint(std::min(std::max(t, 0.0f), 255.0f)));
-}
 
 // A uint8 NHWC tensor view (channel stride cs = channel_stride(c)). Each image is stored with a
 // frame of `border` pixels of the zero point on every side (the largest padding of the convs that
