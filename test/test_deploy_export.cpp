@@ -189,6 +189,9 @@ TEST_CASE("a deploy model survives the file round trip and bad files get one cle
   deploy::Graph g = r.graph;
   g.convs[0].levels.resize(1);
   CHECK_THROWS_WITH(deploy::save_model(dir / "bad.safetensors", g), Catch::Contains("not in its level table"));
+  deploy::Graph pooled = r.graph;  // a max pool whose window cannot fit the map
+  pooled.pools[0].kernel = 40;
+  CHECK_THROWS_WITH(deploy::save_model(dir / "bad.safetensors", pooled), Catch::Contains("max pool"));
   const std::string text = dir / "notes.txt";
   std::ofstream(text) << "not a model at all";
   CHECK_THROWS_WITH(deploy::load_model(text), Catch::Contains("notes.txt"));
