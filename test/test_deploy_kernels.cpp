@@ -29,6 +29,8 @@ struct ConvCase {
   // The conv under test's weights in [-max_w, max_w]: few levels let the pmaddubsw targets add int16
   // sums over several groups (PackedWeights::int16_depth); at 64, none.
   int max_w = kMaxWeight;
+  // Weights only -max_w and +max_w, inputs only codes 0 and 255: the int16 run sums at their bounds.
+  bool extremes = false;
 };
 
 TensorSpec tensor(int64_t h, int64_t w, int64_t c, std::mt19937& rng, bool f32 = false) {
@@ -46,6 +48,12 @@ std::vector<int8_t> random_weights(size_t n, int lo, int hi, std::mt19937& rng) 
   std::uniform_int_distribution<int> d(lo, hi);
   std::vector<int8_t> w(n);
   for (int8_t& v : w) v = static_cast<int8_t>(d(rng));
+  return w;
+}
+
+std::vector<int8_t> extreme_weights(size_t n, int max_w, std::mt19937& rng) {
+  std::vector<int8_t> w(n);
+  for (int8_t& v : w) v = static_cast<int8_t>(rng() % 2 ? max_w : -max_w);
   return w;
 }
 
@@ -71,7 +79,8 @@ Graph conv_graph(const ConvCase& c, std::mt19937& rng, const PoolGeometry* pools
   conv.cin = c.cin;
   conv.cout = c.cout;
   // The full weight range: the sums (pmaddubsw's pairs at their largest) and the epilogue must agree.
-  conv.weights = random_weights(static_cast<size_t>(c.cout * c.k * c.k * c.cin), -c.max_w, c.max_w, rng);
+  const auto n_weights = static_cast<size_t>(c.cout * c.k * c.k * c.cin);
+  conv.weights = c.extremes ? extreme_weights(n_weights, c.max_w, rng) : random_weights(n_weights, -c.max_w, c.max_w, rng);
   for (int64_t i = 0; i < c.cout; ++i) {
     conv.out_scale.push_back(std::uniform_real_distribution<float>(-0.02f, 0.02f)(rng));
     conv.bias.push_back(std::uniform_real_distribution<float>(-1, 1)(rng));
@@ -178,10 +187,11 @@ Graph conv_graph(const ConvCase& c, std::mt19937& rng, const PoolGeometry* pools
   return g;
 }
 
-std::vector<float> random_images(const Graph& g, int64_t n, std::mt19937& rng) {
+// extremes: far beyond the input's range either way (codes 0 and 255 only).
+std::vector<float> random_images(const Graph& g, int64_t n, std::mt19937& rng, bool extremes) {
   std::normal_distribution<float> d(0, 2);
   std::vector<float> x(static_cast<size_t>(n * g.in_c * g.in_h * g.in_w));
-  for (float& v : x) v = d(rng);
+  for (float& v : x) v = extremes ? (rng() % 2 ? 1e4f : -1e4f) : d(rng);
   return x;
 }
 
@@ -193,7 +203,7 @@ void check_case(const ConvCase& c, const PoolGeometry* pools, uint64_t seed) {
   std::mt19937 rng(static_cast<unsigned>(seed));
   const Graph g = conv_graph(c, rng, pools);
   for (int64_t n : {1, 3}) {
-    const std::vector<float> x = random_images(g, n, rng);
+    const std::vector<float> x = random_images(g, n, rng, c.extremes);
     std::vector<std::vector<uint8_t>> want_tensors;
     const std::vector<float> want = reference_run(g, x.data(), n, &want_tensors);
     InferenceModel model(g);
@@ -203,7 +213,7 @@ void check_case(const ConvCase& c, const PoolGeometry* pools, uint64_t seed) {
         ThreadLimit limit(threads);
         INFO("cin " << c.cin << " " << c.h << "x" << c.w << " cout " << c.cout << " k " << c.k << " stride " << c.stride
                     << " pad " << c.pad << " residual " << c.residual << " shift " << c.shift << " next_pad "
-                    << c.next_pad << " next_map " << c.next_map << " max_w " << c.max_w << " pool " << (pools ? pools->kernel : 0) << "/" << (pools ? pools->stride : 0)
+                    << c.next_pad << " next_map " << c.next_map << " max_w " << c.max_w << " extremes " << c.extremes << " pool " << (pools ? pools->kernel : 0) << "/" << (pools ? pools->stride : 0)
                     << " batch " << n << " target " << target << " threads " << threads);
         const std::vector<float> got = model.run(x.data(), n);
         for (size_t t = 0; t + 1 < g.tensors.size(); ++t)
@@ -245,6 +255,10 @@ TEST_CASE("deploy convolutions match the scalar reference bit for bit on every t
                             ConvCase{3, 9, 7, 16, 3, 1, 1, true, 0, false, false, 0, false, 8},
                             ConvCase{500, 1, 1, 10, 1, 1, 0, false, 0, false, true, 0, false, 4},
                             ConvCase{16, 6, 7, 16, 3, 1, 1, true, 1, false, false, 1, true},  // mapped input
+                            // Sums at their bounds (float out: exact sums): pairs of +-64 (pmaddubsw's
+                            // largest), 4 groups of +-16 a lane (int16 sums of 8 products of 255 x 16).
+                            ConvCase{16, 6, 6, 32, 3, 1, 1, false, 0, false, true, 0, false, 64, true},
+                            ConvCase{16, 6, 6, 32, 3, 1, 1, false, 0, false, true, 0, false, 16, true},
                             ConvCase{3, 9, 7, 16, 3, 1, 1, true, 0, false, false, 1}}) {  // stem with a frame
     check_case(c, nullptr, seed++);
   }
