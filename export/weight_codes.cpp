@@ -11,23 +11,34 @@ namespace {
 // Relative tolerance for "an integer multiple": the effective weights are products of float
 // scales, so exact levels carry a few ulps.
 constexpr double kTolerance = 1e-4;
-// The deploy runtime's weight range (deploy/kernels/kernels.h kMaxWeight).
-constexpr int kMaxSteps = 64;
+// The deploy runtime's weight ranges (deploy/kernels/kernels.h): narrow layers (every shift
+// family's) run in one pass on every target, wider ones up to 8-bit integers.
+constexpr int kNarrowSteps = 64;
+constexpr int kMaxSteps = 127;
 
-// The smallest step count t <= kMaxSteps such that every |w| / max * t is an integer, or 0.
-int exact_steps(const std::set<float>& magnitudes, float max) {
-  for (int t = 1; t <= kMaxSteps; ++t) {
+bool is_integer(double v) { return std::fabs(v - std::nearbyint(v)) <= kTolerance; }
+
+// The smallest step count t <= limit such that every |w| / max * t is an integer, or 0.
+int exact_steps(const std::set<float>& magnitudes, float max, int limit) {
+  for (int t = 1; t <= limit; ++t) {
     bool ok = true;
-    for (float m : magnitudes) {
-      const double v = static_cast<double>(m) / max * t;
-      if (std::fabs(v - std::nearbyint(v)) > kTolerance) {
+    for (float m : magnitudes)
+      if (!is_integer(static_cast<double>(m) / max * t)) {
         ok = false;
         break;
       }
-    }
     if (ok) return t;
   }
   return 0;
+}
+
+// Every |w| / max a power of two (a shift channel, possibly spanning more than 7 exponents).
+bool powers_of_two(const std::set<float>& magnitudes, float max) {
+  for (float m : magnitudes) {
+    const double e = std::log2(static_cast<double>(m) / max);
+    if (std::fabs(e - std::nearbyint(e)) > kTolerance) return false;
+  }
+  return true;
 }
 
 }  // namespace
@@ -50,10 +61,11 @@ ChannelCodes integer_codes(const std::vector<float>& w, int64_t rows, int64_t co
       out.scale[static_cast<size_t>(r)] = 1;
       continue;
     }
-    int steps = exact_steps(magnitudes, max);
+    int steps = exact_steps(magnitudes, max, kMaxSteps);
     const bool exact = steps > 0;
     if (!exact) {
-      steps = kMaxSteps;  // keeps 7 exponents of a power-of-two channel exactly
+      // A shift channel keeps its 7 largest exponents exactly and stays narrow; others take 8 bits.
+      steps = powers_of_two(magnitudes, max) ? kNarrowSteps : kMaxSteps;
       ++out.inexact_rows;
     }
     const float scale = max / static_cast<float>(steps);

@@ -44,4 +44,5 @@ row mnist-conv-denseshift3 --quant denseshift --weight-bits 3
 row mnist-conv-fp32
 row resnet20-deepshift-q5 --arch resnet20 --quant deepshift-q --weight-bits 5 --lr 0.1
 row shiftresnet20-fp32 --arch shiftresnet20 --lr 0.1
+row shiftresnet20-fp32-cosine --arch shiftresnet20 --lr 0.1 --lr-schedule cosine
 row shiftresnet20-denseshift3 --arch shiftresnet20 --lr 0.1 --quant denseshift --weight-bits 3

@@ -73,8 +73,14 @@ TEST_CASE("integer codes are exact for power-of-two and APoT levels and count wh
   CHECK(c.q[7] == -2);
   CHECK(c.inexact_rows == 1);
   CHECK(c.rounded > 0);
-  CHECK(c.q[13] == -64);  // the largest magnitude of a rounded channel is 64 steps
+  CHECK(c.q[13] == -127);  // a rounded channel of arbitrary values: 8-bit integers
+  CHECK(c.max_relative_error <= 0.5 / 127 + 1e-9);
   for (int i = 0; i < 12; ++i) CHECK(c.q[static_cast<size_t>(i)] * c.scale[static_cast<size_t>(i / 6)] == Approx(w[static_cast<size_t>(i)]).margin(1e-7));
+  // 8-bit levels (APoT's first/last layers: multiples of max / 127) are exact.
+  std::vector<float> eight = {127 * 0.01f, -3 * 0.01f, 100 * 0.01f, -127 * 0.01f};
+  ChannelCodes e = integer_codes(eight, 1, 4);
+  CHECK(e.inexact_rows == 0);
+  CHECK(e.q == std::vector<int8_t>{127, -3, 100, -127});
   // A power-of-two channel spanning 9 exponents keeps the top 7 exactly and zeroes the rest.
   std::vector<float> wide = {1, 0.5f, 0.25f, 0.125f, 0.0625f, 0.03125f, 0.015625f, 0.0078125f, 0.00390625f};
   ChannelCodes d = integer_codes(wide, 1, 9);
@@ -100,11 +106,11 @@ TEST_CASE("mnist-conv exports exactly for every family and the runtime follows t
     for (const ExportedLayer& l : r.layers) {
       INFO(l.name << " " << l.format);
       CHECK(l.code_bits <= 8);
-      // Quantised layers of the level families are exact (DeepShift's power-of-two channels may span
-      // more than 7 exponents: their smallest weights are the ones rounded; APoT's 8-bit first/last
-      // layers and FP32 layers are rounded to 64 steps); FP32 first/last layers take 8-bit codes.
+      // Quantised layers are exact, APoT's 8-bit first/last layers included (DeepShift's power-of-two
+      // channels may span more than 7 exponents: their smallest weights are the ones rounded); FP32
+      // layers are rounded to 8-bit per-channel integers and take 8-bit codes.
       const std::string family = f.name;
-      const bool levels = l.format != "fp32" && l.format.rfind("apot-8bit", 0) != 0;
+      const bool levels = l.format != "fp32";
       if (levels && family != "deepshift-q" && family != "deepshift-ps") CHECK(l.rounded == 0);
       if (levels && (family == "s3" || family == "denseshift")) CHECK(l.code_bits <= 4);
     }

@@ -27,8 +27,8 @@ struct ConvCase {
   int64_t next_pad = 0;
   bool next_map = false;  // the second conv reads its input through a map (the frame is the map's own)
   // The conv under test's weights in [-max_w, max_w]: few levels let the pmaddubsw targets add int16
-  // sums over several groups (PackedWeights::int16_depth); at 64, none.
-  int max_w = kMaxWeight;
+  // sums over several groups (PackedWeights::int16_depth); at 64, none; beyond 64, two passes.
+  int max_w = kMaxNarrowWeight;
   // Weights only -max_w and +max_w, inputs only codes 0 and 255: the int16 run sums at their bounds.
   bool extremes = false;
 };
@@ -111,7 +111,7 @@ Graph conv_graph(const ConvCase& c, std::mt19937& rng, const PoolGeometry* pools
     next.kh = next.kw = 2 * c.next_pad + 1;
     next.pad = c.next_pad;
     next.cin = next.cout = c.cout;
-    next.weights = random_weights(static_cast<size_t>(c.cout * next.kh * next.kw * c.cout), -kMaxWeight, kMaxWeight, rng);
+    next.weights = random_weights(static_cast<size_t>(c.cout * next.kh * next.kw * c.cout), -kMaxNarrowWeight, kMaxNarrowWeight, rng);
     for (int64_t i = 0; i < c.cout; ++i) {
       next.out_scale.push_back(std::uniform_real_distribution<float>(-0.02f, 0.02f)(rng));
       next.bias.push_back(std::uniform_real_distribution<float>(-1, 1)(rng));
@@ -170,7 +170,7 @@ Graph conv_graph(const ConvCase& c, std::mt19937& rng, const PoolGeometry* pools
     fc.kw = wo;
     fc.cin = c.cout;
     fc.cout = 5;
-    fc.weights = random_weights(static_cast<size_t>(5 * ho * wo * c.cout), -kMaxWeight, kMaxWeight, rng);
+    fc.weights = random_weights(static_cast<size_t>(5 * ho * wo * c.cout), -kMaxWeight, kMaxWeight, rng);  // 8-bit
     fc.out_scale = {1e-3f, 2e-3f, -1e-3f, 5e-4f, 1e-4f};
     fc.bias = {0, 0.5f, 0, -0.5f, 1};
     fc.output = last + 1;
@@ -259,6 +259,11 @@ TEST_CASE("deploy convolutions match the scalar reference bit for bit on every t
                             // largest), 4 groups of +-16 a lane (int16 sums of 8 products of 255 x 16).
                             ConvCase{16, 6, 6, 32, 3, 1, 1, false, 0, false, true, 0, false, 64, true},
                             ConvCase{16, 6, 6, 32, 3, 1, 1, false, 0, false, true, 0, false, 16, true},
+                            // 8-bit weights (two passes on the pmaddubsw targets), at their bounds too:
+                            ConvCase{16, 9, 9, 16, 3, 1, 1, true, 1, false, false, 0, false, 127},
+                            ConvCase{20, 6, 5, 70, 3, 1, 1, true, 0, false, false, 1, false, 127},  // 2 panels
+                            ConvCase{3, 9, 7, 16, 3, 1, 1, true, 0, false, false, 0, false, 127},
+                            ConvCase{16, 6, 6, 32, 3, 1, 1, false, 0, false, true, 0, false, 127, true},
                             ConvCase{3, 9, 7, 16, 3, 1, 1, true, 0, false, false, 1}}) {  // stem with a frame
     check_case(c, nullptr, seed++);
   }

@@ -75,6 +75,20 @@ HWY_INLINE VI AddInt16(VI x, VI y) {
 #endif
 }
 
+// acc + 2 * (the int16 pair sums added pairwise): pmaddwd by 2s, the high plane of split weights.
+HWY_INLINE VI WidenTwice(VI acc, VI sums16) {
+#if HWY_TARGET == HWY_AVX3
+  return hn::Add(acc, VI{_mm512_madd_epi16(sums16.raw, _mm512_set1_epi16(2))});
+#elif HWY_TARGET == HWY_AVX2
+  return hn::Add(acc, VI{_mm256_madd_epi16(sums16.raw, _mm256_set1_epi16(2))});
+#elif HWY_TARGET == HWY_SSE4
+  return hn::Add(acc, VI{_mm_madd_epi16(sums16.raw, _mm_set1_epi16(2))});
+#else
+  (void)sums16;
+  return acc;
+#endif
+}
+
 HWY_INLINE VI Widen(VI acc, VI sums16) {
 #if HWY_TARGET == HWY_AVX3
   return hn::Add(acc, VI{_mm512_madd_epi16(sums16.raw, _mm512_set1_epi16(1))});
@@ -88,8 +102,8 @@ HWY_INLINE VI Widen(VI acc, VI sums16) {
 #endif
 }
 
-// acc + in each 32-bit lane the sum of the 4 products of a's uint8 and b's int8 bytes. Exact on every
-// target because |b| <= 64 (kMaxWeight): pmaddubsw's int16 pair sums cannot saturate.
+// acc + in each 32-bit lane the sum of the 4 products of a's uint8 and b's int8 bytes. On the pmaddubsw
+// targets exact for |b| <= 64 (kMaxNarrowWeight): the int16 pair sums cannot saturate.
 HWY_INLINE VI Dot(VI acc, VI a, VI b) {
 #if HWY_TARGET == HWY_AVX3_DL
   return VI{_mm512_dpbusd_epi32(acc.raw, a.raw, b.raw)};
@@ -171,16 +185,27 @@ void PackWeights(const int8_t* w, int64_t cout, int64_t kh, int64_t kw, int64_t 
   out.kw = kw;
   out.cin = cin;
   out.row_groups = rg;
-  out.int16_depth = Int16Depth(k, cout, padded);
+  const bool wide = std::any_of(w, w + cout * kh * kw * cin, [](int8_t v) { return std::abs(v) > kMaxNarrowWeight; });
+  out.split = kInt16Sums && wide;
+  out.int16_depth = out.split ? 1 : Int16Depth(k, cout, padded);
   out.groups = (groups + out.int16_depth - 1) / out.int16_depth * out.int16_depth;
   out.panel_width = PanelWidth(cout);
   out.panels = (cout + out.panel_width - 1) / out.panel_width;
-  out.data.assign(static_cast<size_t>(out.panels * out.groups * out.panel_width * 4), 0);
+  const int64_t plane = out.groups * out.panel_width * 4, planes = out.split ? 2 : 1;
+  out.data.assign(static_cast<size_t>(out.panels * planes * plane), 0);
   for (int64_t oc = 0; oc < cout; ++oc) {
     const int64_t p = oc / out.panel_width, j = oc % out.panel_width;
     for (int64_t g = 0; g < out.groups; ++g)
-      std::memcpy(&out.data[static_cast<size_t>(((p * out.groups + g) * out.panel_width + j) * 4)],
-                  &k[static_cast<size_t>((oc * padded + g) * 4)], 4);
+      for (int64_t t = 0; t < 4; ++t) {
+        const int8_t v = k[static_cast<size_t>((oc * padded + g) * 4 + t)];
+        const auto at = static_cast<size_t>(p * planes * plane + (g * out.panel_width + j) * 4 + t);
+        if (!out.split) {
+          out.data[at] = v;
+          continue;
+        }
+        out.data[at] = static_cast<int8_t>(v >> 1);  // floor(v / 2): 2 * (v >> 1) + (v & 1) == v
+        out.data[at + static_cast<size_t>(plane)] = static_cast<int8_t>(v & 1);
+      }
   }
 }
 
@@ -255,12 +280,45 @@ void AccumulateTileInt16(const uint8_t* const* HWY_RESTRICT rows, const int32_t*
     for (int j = 0; j < NV; ++j) hn::StoreU(acc[i][j], di, sums + (i * NV + j) * kLanes);
 }
 
+// The same sums of split weights on the pmaddubsw targets (PackedWeights::split): per group and
+// vector, the high plane's pair sums widened times 2 and the low plane's (0 or 1) times 1.
+template <int MR, int NV>
+void AccumulateTileSplit(const uint8_t* const* HWY_RESTRICT rows, const int32_t* HWY_RESTRICT offs, int64_t groups,
+                         const int32_t* HWY_RESTRICT b, int64_t panel_width, int32_t* HWY_RESTRICT sums) {
+  const DI di;
+  const int32_t* HWY_RESTRICT low = b + groups * panel_width;
+  VI acc[MR][NV];
+#pragma GCC unroll 8
+  for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 4
+    for (int j = 0; j < NV; ++j) acc[i][j] = hn::Zero(di);
+  for (int64_t g = 0; g < groups; ++g, b += panel_width, low += panel_width) {
+    const int64_t off = offs[g];
+#pragma GCC unroll 8
+    for (int i = 0; i < MR; ++i) {
+      int32_t word;
+      std::memcpy(&word, rows[i] + off, 4);
+      const VI av = hn::Set(di, word);
+#pragma GCC unroll 4
+      for (int j = 0; j < NV; ++j) {
+        acc[i][j] = WidenTwice(acc[i][j], PairSums(av, hn::LoadU(di, b + j * kLanes)));
+        acc[i][j] = Widen(acc[i][j], PairSums(av, hn::LoadU(di, low + j * kLanes)));
+      }
+    }
+  }
+#pragma GCC unroll 8
+  for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 4
+    for (int j = 0; j < NV; ++j) hn::StoreU(acc[i][j], di, sums + (i * NV + j) * kLanes);
+}
+
 template <int MR, int NV>
 using AccumulateFn = void (*)(const uint8_t* const*, const int32_t*, int64_t, const int32_t*, int64_t, int32_t*);
 
 template <int MR, int NV>
-AccumulateFn<MR, NV> AccumulateFor(int64_t depth) {
+AccumulateFn<MR, NV> AccumulateFor(int64_t depth, bool split) {
   if constexpr (kInt16Sums) {
+    if (split) return &AccumulateTileSplit<MR, NV>;
     if (depth == 2) return &AccumulateTileInt16<MR, NV, 2>;
     if (depth == 4) return &AccumulateTileInt16<MR, NV, 4>;
   }
@@ -365,7 +423,8 @@ void ConvRowsNV(const ConvJob& job, int64_t row_begin, int64_t row_end) {
   std::vector<int32_t> offs(static_cast<size_t>(groups), 0);  // padding groups: weights 0, any bytes
   for (int64_t ky = 0; ky < kernel_rows; ++ky)
     for (int64_t g = 0; g < rg; ++g) offs[static_cast<size_t>(ky * rg + g)] = static_cast<int32_t>(ky * row_step + 4 * g);
-  const AccumulateFn<MR, NV> accumulate = AccumulateFor<MR, NV>(pw.int16_depth);
+  const AccumulateFn<MR, NV> accumulate = AccumulateFor<MR, NV>(pw.int16_depth, pw.split);
+  const int64_t panel_words = pw.groups * pw.panel_width * (pw.split ? 2 : 1);
   const int64_t window = rg * 4;  // the shift's copy: its channels, then zero points up to whole groups
   std::vector<uint8_t> wbuf(shift ? static_cast<size_t>(MR * window) : 0, static_cast<uint8_t>(in.zero_point));
   HWY_ALIGN int32_t sums[MR * NV * kLanes];
@@ -436,7 +495,7 @@ void ConvRowsNV(const ConvJob& job, int64_t row_begin, int64_t row_end) {
       base[i] = dst;
     }
     for (int64_t p = 0; p < pw.panels; ++p) {
-      accumulate(base, offs.data(), groups, b_all + p * pw.groups * pw.panel_width, pw.panel_width, sums);
+      accumulate(base, offs.data(), groups, b_all + p * panel_words, pw.panel_width, sums);
       VI corr[NV];
       VF mult[NV], bias[NV];
       for (int j = 0; j < NV; ++j) {

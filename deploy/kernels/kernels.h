@@ -32,9 +32,12 @@ inline int64_t row_groups(int64_t kw, int64_t cs) { return (kw * cs + 3) / 4; }
 // up to 3 bytes past its last pixel (their weights are zero).
 constexpr int64_t kReadSlack = 4;
 
-// Weights are int8 in [-kMaxWeight, kMaxWeight]: then the pairwise uint8 x int8 sums of pmaddubsw
-// (255 * 64 * 2 = 32640) never saturate, so the non-VNNI targets sum exactly as vpdpbusd does.
-constexpr int kMaxWeight = 64;
+// Weights are int8 in [-kMaxWeight, kMaxWeight] (8-bit per-channel integers). Layers within
+// [-kMaxNarrowWeight, kMaxNarrowWeight] (every shift family's) are narrow: the pairwise uint8 x int8
+// sums of pmaddubsw (255 * 64 * 2 = 32640) never saturate, so the non-VNNI targets sum exactly as
+// vpdpbusd does in one pass. Wider layers take two passes there (PackedWeights::split).
+constexpr int kMaxWeight = 127;
+constexpr int kMaxNarrowWeight = 64;
 
 // Nearest (half to even) of t clamped to [0, 255]: a code.
 inline uint8_t epilogue_to_code(float t) {
@@ -86,8 +89,8 @@ inline int64_t tensor_bytes(int64_t n, int64_t h, int64_t w, int64_t c, int64_t 
 
 // Weights rearranged for one target: panels of `panel_width` output channels; within a panel, k in
 // (ky, group of the kernel row's kw * cs bytes) order, each group one 32-bit word (4 int8) per
-// channel: word ((p * groups + g) * panel_width + j). Zero beyond the real channels (output and
-// input) and past a kernel row's bytes.
+// channel: word ((p * groups + g) * panel_width + j) (panels twice as far apart when split). Zero
+// beyond the real channels (output and input) and past a kernel row's bytes.
 struct PackedWeights {
   int64_t cout = 0, kh = 0, kw = 0, cin = 0, groups = 0, panels = 0, panel_width = 0;
   int64_t row_groups = 0;  // groups per kernel row; groups = kh * row_groups, padded to int16_depth
@@ -97,6 +100,10 @@ struct PackedWeights {
   // fits an int16). Few-level weights (DenseShift, S3, APoT: |w| <= 16) get 4, saving 3 of 4
   // widening multiplies; DeepShift's 7 exponents up to 64 usually get 1. Always 1 with VNNI.
   int64_t int16_depth = 1;
+  // pmaddubsw targets, a layer with weights beyond +-kMaxNarrowWeight: each panel holds w >> 1 (in
+  // [-64, 63]) and after it, groups * panel_width words on, w & 1; the sums are 2 * the first's + the
+  // second's.
+  bool split = false;
   std::vector<int8_t> data;
 };
 
