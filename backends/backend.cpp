@@ -33,6 +33,20 @@ std::string cuda_unavailable_reason() {
 
 bool cuda_available() { return cuda_unavailable_reason().empty(); }
 
+void select_cuda_device([[maybe_unused]] int local_rank) {
+#ifdef SHIFTLAB_WITH_CUDA
+  cuda::select_device(local_rank);
+#endif
+}
+
+int cuda_device_count() {
+#ifdef SHIFTLAB_WITH_CUDA
+  return cuda::device_count();
+#else
+  return 0;
+#endif
+}
+
 Backend& backend(Device device) {
   if (device == Device::cpu) {
     static Backend* cpu = [] {

@@ -167,5 +167,9 @@ Backend& backend(Device device);
 bool cuda_available();
 // Why CUDA is unavailable (empty when it is available).
 std::string cuda_unavailable_reason();
+// Before the CUDA backend's first use: data-parallel ranks on one machine take one visible GPU each,
+// local_rank % cuda_device_count(). Does nothing without CUDA or GPUs.
+void select_cuda_device(int local_rank);
+int cuda_device_count();  // GPUs this process sees (0 without CUDA)
 
 }  // namespace sl

@@ -17,8 +17,10 @@ class Communicator {
   virtual ~Communicator() = default;
   virtual int rank() const = 0;
   virtual int size() const = 0;
-  // Processes of this run on this machine (to share its cores between them).
+  // Processes of this run on this machine (to share its cores between them), and this one's index
+  // among them (to pick its GPU).
   virtual int local_size() const = 0;
+  virtual int local_rank() const = 0;
   // Replaces data[i] on every rank by the sum over ranks of data[i], added in rank order.
   virtual void allreduce_sum(float* data, int64_t n) = 0;
   virtual void allreduce_sum(double* data, int64_t n) = 0;

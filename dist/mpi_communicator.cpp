@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "dist/chunks.h"
 #include "dist/communicator.h"
 #include "engine/error.h"
 
@@ -57,11 +58,10 @@ class MpiCommunicator final : public Communicator {
     MPI_Comm node;
     check_mpi(MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, rank_, MPI_INFO_NULL, &node),
               "MPI_Comm_split_type");
-    int local_rank = 0;
     MPI_Comm_size(node, &local_size_);
-    MPI_Comm_rank(node, &local_rank);
+    MPI_Comm_rank(node, &local_rank_);
     MPI_Comm_free(&node);
-    int first_on_node = local_rank == 0;
+    int first_on_node = local_rank_ == 0;
     check_mpi(MPI_Allreduce(&first_on_node, &machines_, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD), "MPI_Allreduce");
   }
   ~MpiCommunicator() override {
@@ -73,6 +73,7 @@ class MpiCommunicator final : public Communicator {
   int rank() const override { return rank_; }
   int size() const override { return size_; }
   int local_size() const override { return local_size_; }
+  int local_rank() const override { return local_rank_; }
   void allreduce_sum(float* data, int64_t n) override { ordered_allreduce(data, n); }
   void allreduce_sum(double* data, int64_t n) override { ordered_allreduce(data, n); }
 
@@ -112,41 +113,29 @@ class MpiCommunicator final : public Communicator {
   template <class T>
   void ordered_allreduce(T* data, int64_t n) {
     if (size_ == 1 || n == 0) return;
-    // MPI counts are int: long buffers go in pieces (the order of each element's sum is unchanged).
-    constexpr int64_t kPiece = int64_t{1} << 26;
-    for (int64_t begin = 0; begin < n; begin += kPiece) ordered_allreduce_piece(data + begin, std::min(kPiece, n - begin));
+    for (int64_t begin = 0; begin < n; begin += kAllReducePiece)
+      ordered_allreduce_piece(data + begin, std::min(kAllReducePiece, n - begin));
   }
 
   template <class T>
   void ordered_allreduce_piece(T* data, int64_t n) {
-    const auto ranks = static_cast<size_t>(size_);
-    std::vector<int> counts(ranks), displs(ranks), recv_counts(ranks), recv_displs(ranks);
-    for (int r = 0; r < size_; ++r) {
-      int64_t lo = n * r / size_, hi = n * (r + 1) / size_;
-      counts[static_cast<size_t>(r)] = static_cast<int>(hi - lo);
-      displs[static_cast<size_t>(r)] = static_cast<int>(lo);
-    }
-    const int mine = counts[static_cast<size_t>(rank_)];
-    for (size_t q = 0; q < ranks; ++q) {
-      recv_counts[q] = mine;
-      recv_displs[q] = static_cast<int>(q) * mine;
-    }
-    std::vector<T> copies(ranks * static_cast<size_t>(mine));
-    check_mpi(MPI_Alltoallv(data, counts.data(), displs.data(), mpi_type<T>(), copies.data(), recv_counts.data(),
-                            recv_displs.data(), mpi_type<T>(), MPI_COMM_WORLD),
+    const Chunks c = split_into_chunks(n, size_, rank_);
+    std::vector<T> copies(static_cast<size_t>(size_) * static_cast<size_t>(c.mine));
+    check_mpi(MPI_Alltoallv(data, c.counts.data(), c.displs.data(), mpi_type<T>(), copies.data(), c.recv_counts.data(),
+                            c.recv_displs.data(), mpi_type<T>(), MPI_COMM_WORLD),
               "MPI_Alltoallv");
-    T* out = data + displs[static_cast<size_t>(rank_)];
-    std::copy(copies.begin(), copies.begin() + mine, out);
-    for (size_t q = 1; q < ranks; ++q) {
-      const T* part = copies.data() + q * static_cast<size_t>(mine);
-      for (int i = 0; i < mine; ++i) out[i] += part[i];
+    T* out = data + c.displs[static_cast<size_t>(rank_)];
+    std::copy(copies.begin(), copies.begin() + c.mine, out);
+    for (size_t q = 1; q < static_cast<size_t>(size_); ++q) {
+      const T* part = copies.data() + q * static_cast<size_t>(c.mine);
+      for (int i = 0; i < c.mine; ++i) out[i] += part[i];
     }
-    check_mpi(MPI_Allgatherv(MPI_IN_PLACE, 0, mpi_type<T>(), data, counts.data(), displs.data(), mpi_type<T>(),
+    check_mpi(MPI_Allgatherv(MPI_IN_PLACE, 0, mpi_type<T>(), data, c.counts.data(), c.displs.data(), mpi_type<T>(),
                              MPI_COMM_WORLD),
               "MPI_Allgatherv");
   }
 
-  int rank_ = 0, size_ = 1, local_size_ = 1, machines_ = 1;
+  int rank_ = 0, size_ = 1, local_size_ = 1, local_rank_ = 0, machines_ = 1;
   bool owns_init_ = false;
 };
 

@@ -5,6 +5,8 @@
 #include <chrono>
 #include <cstring>
 
+#include "autograd/node.h"
+#include "autograd/ops.h"
 #include "engine/error.h"
 #include "engine/factory.h"
 
@@ -58,8 +60,9 @@ GradientAllReduce::GradientAllReduce(dist::Communicator& comm, const Module& mod
     largest = std::max(largest, in_bucket);
   }
   bucket_ends_.push_back(params_.size());
-  buffer_.resize(static_cast<size_t>(largest));
   has_grad_.resize(params_.size());
+  device_ = dist::make_device_allreduce(comm, !params_.empty() && params_.front().device() != Device::cpu);
+  if (!device_) buffer_.resize(static_cast<size_t>(largest));
 }
 
 void GradientAllReduce::run(double weight) {
@@ -70,36 +73,69 @@ void GradientAllReduce::run(double weight) {
   const auto w = static_cast<float>(weight);
   size_t first = 0;
   for (size_t end : bucket_ends_) {
-    // Pack this rank's weighted gradients (zeros where it has none), sum over the ranks, unpack.
-    float* at = buffer_.data();
-    for (size_t i = first; i < end; ++i) {
-      const auto n = static_cast<size_t>(params_[i].numel());
-      Tensor g = params_[i].grad();
-      if (!g.defined()) {
-        std::fill(at, at + n, 0.0f);
-      } else {
-        Tensor host = g.to(Device::cpu);  // a no-op for CPU gradients; host staging for CUDA ones
-        const float* src = host.data<float>();
-        for (size_t k = 0; k < n; ++k) at[k] = src[k] * w;
-      }
-      at += n;
-    }
-    comm_.allreduce_sum(buffer_.data(), at - buffer_.data());
-    at = buffer_.data();
-    for (size_t i = first; i < end; ++i) {
-      const Tensor& p = params_[i];
-      const auto n = static_cast<size_t>(p.numel());
-      if (has_grad_[i] > 0) {
-        Tensor g = Tensor::empty(p.shape(), DType::f32, Device::cpu);
-        std::memcpy(g.data<float>(), at, n * sizeof(float));
-        p.set_grad(g.to(p.device()));
-      }
-      at += n;
-    }
+    if (device_) sum_bucket_on_device(first, end, w);
+    else sum_bucket_on_host(first, end, w);
     first = end;
   }
   seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   ++calls_;
+}
+
+std::string GradientAllReduce::describe() const {
+  if (device_) return "on the device over " + device_->describe();
+  const bool on_host = params_.empty() || params_.front().device() == Device::cpu;
+  return on_host ? "on the host" : "staged through the host";
+}
+
+void GradientAllReduce::sum_bucket_on_host(size_t first, size_t end, float w) {
+  // Pack this rank's weighted gradients (zeros where it has none), sum over the ranks, unpack.
+  float* at = buffer_.data();
+  for (size_t i = first; i < end; ++i) {
+    const auto n = static_cast<size_t>(params_[i].numel());
+    Tensor g = params_[i].grad();
+    if (!g.defined()) {
+      std::fill(at, at + n, 0.0f);
+    } else {
+      Tensor host = g.to(Device::cpu);  // a no-op for CPU gradients; host staging for device ones
+      const float* src = host.data<float>();
+      for (size_t k = 0; k < n; ++k) at[k] = src[k] * w;
+    }
+    at += n;
+  }
+  comm_.allreduce_sum(buffer_.data(), at - buffer_.data());
+  at = buffer_.data();
+  for (size_t i = first; i < end; ++i) {
+    const Tensor& p = params_[i];
+    const auto n = static_cast<size_t>(p.numel());
+    if (has_grad_[i] > 0) {
+      Tensor g = Tensor::empty(p.shape(), DType::f32, Device::cpu);
+      std::memcpy(g.data<float>(), at, n * sizeof(float));
+      p.set_grad(g.to(p.device()));
+    }
+    at += n;
+  }
+}
+
+void GradientAllReduce::sum_bucket_on_device(size_t first, size_t end, float w) {
+  NoGradGuard no_grad;
+  // The bucket as one device tensor of this rank's weighted gradients (zeros where it has none):
+  // the same float products as the host path.
+  const Device device = params_[first].device();
+  const Tensor scale = scalar_tensor(w, DType::f32, device);
+  TensorList parts;
+  for (size_t i = first; i < end; ++i) {
+    const Tensor& p = params_[i];
+    Tensor g = p.grad();
+    parts.push_back(g.defined() ? reshape(mul(g, scale), {p.numel()}) : zeros({p.numel()}, DType::f32, device));
+  }
+  Tensor bucket = parts.size() == 1 ? parts.front() : cat(parts, 0);
+  device_->sum(bucket.data<float>(), bucket.numel());
+  int64_t at = 0;
+  for (size_t i = first; i < end; ++i) {
+    const Tensor& p = params_[i];
+    if (has_grad_[i] > 0) p.set_grad(clone(bucket.slice(at, at + p.numel()).reshape(p.shape())));
+    at += p.numel();
+  }
 }
 
 void check_replicas_equal(dist::Communicator& comm, const Module& model, const std::string& when) {

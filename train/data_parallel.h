@@ -9,14 +9,17 @@
 #include <vector>
 
 #include "dist/communicator.h"
+#include "dist/device_allreduce.h"
 #include "layers/module.h"
 
 namespace sl {
 
 // Sums the ranks' gradients into every rank's, bucket by bucket in parameter order. CPU gradients
-// are copied into the bucket straight from their storage; device (CUDA) gradients are staged
-// through host memory. A parameter without a gradient on some rank counts as zero there; it gets
-// the sum when any rank has one (and keeps none when no rank has).
+// are copied into the bucket straight from their storage; device (CUDA) gradients are summed on the
+// device over NCCL or a CUDA-aware MPI when there is one (dist/device_allreduce.h), else staged
+// through host memory; every path adds in the same rank order, so they agree bit for bit. A
+// parameter without a gradient on some rank counts as zero there; it gets the sum when any rank
+// has one (and keeps none when no rank has).
 class GradientAllReduce {
  public:
   // bucket_elements: floats per all-reduce call (the last bucket may be shorter; a parameter is
@@ -25,11 +28,18 @@ class GradientAllReduce {
   // grad <- sum over ranks r of weight_r * grad_r (weight: this rank's share of the global batch,
   // n_r / n, so the result is the gradient of the global batch's mean loss).
   void run(double weight);
-  double seconds() const { return seconds_; }  // spent in run() since construction
+  // "on the host", "staged through the host", "on the device over NCCL 2.27.3", ...
+  std::string describe() const;
+  // Spent in run() since construction (on the NCCL path the time to queue the work on the stream).
+  double seconds() const { return seconds_; }
   int64_t calls() const { return calls_; }
 
  private:
+  void sum_bucket_on_host(size_t first, size_t end, float weight);
+  void sum_bucket_on_device(size_t first, size_t end, float weight);
+
   dist::Communicator& comm_;
+  std::unique_ptr<dist::DeviceAllReduce> device_;  // null: CPU gradients, or device ones staged
   std::vector<Tensor> params_;
   std::vector<size_t> bucket_ends_;  // params_[previous end, end) form one bucket
   std::vector<float> buffer_;

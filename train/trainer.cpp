@@ -72,6 +72,7 @@ Trainer::Trainer(RunConfig config, bool train) : config_(std::move(config)) {
   check_same_config(*comm_, to_json(config_));
   scope_ = std::make_unique<RunScope>(thread_budget(config_.threads, *comm_), train);
   device_ = device_from_name(config_.device);
+  if (device_ == Device::cuda && comm_->local_size() > 1) select_cuda_device(comm_->local_rank());
   if (device_ != Device::cpu) backend(device_);  // a clear error now if CUDA is unavailable
   // An initial checkpoint (--epochs 0) needs no images (an image folder's are only counted when
   // --data gives one; otherwise --num-classes says what it would).
@@ -309,9 +310,10 @@ RunStatus Trainer::train() {
   fmt::print("{}\n{}\nmodel {}: {} parameters; quantization: {}\n", loaders_.train_set.dataset->describe(),
              loaders_.test_set.dataset->describe(), config_.arch, model_->parameter_count(), quantization_.summary());
   if (comm_->size() > 1)
-    fmt::print("data-parallel: {}; global batch {} ({} per rank), {} threads per rank, batch norm {}\n",
+    fmt::print("data-parallel: {}; global batch {} ({} per rank), {} threads per rank, batch norm {}{}\n",
                comm_->describe(), config_.batch_size, config_.batch_size / comm_->size(), num_threads(),
-               config_.sync_bn ? "synchronised (--sync-bn)" : "per rank");
+               config_.sync_bn ? "synchronised (--sync-bn)" : "per rank",
+               grad_sync_ ? "; gradients summed " + grad_sync_->describe() : "");
   std::fflush(stdout);
   std::string metrics_path = (std::filesystem::path(run_dir_) / "metrics.jsonl").string();
   std::string stats_path = (std::filesystem::path(run_dir_) / "stats.jsonl").string();

@@ -14,6 +14,9 @@ void register_kernels(Backend& b);
 std::string unavailable_reason();
 // "NVIDIA A100-SXM4-40GB (sm_80, 108 SMs, 40.0 GiB)" for the device in use.
 std::string device_description();
+// Makes GPU local_rank % device_count() this process's device (backends/backend.h select_cuda_device).
+void select_device(int local_rank);
+int device_count();  // 0 when the runtime finds none
 
 // Counters of the caching allocator (backends/cuda/allocator.cuh).
 struct AllocatorStats {

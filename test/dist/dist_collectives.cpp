@@ -3,12 +3,16 @@
 // check fails; prints what failed.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
+#include <memory>
 #include <cstdint>
 #include <string>
 #include <vector>
 
+#include "backends/backend.h"
 #include "dist/communicator.h"
+#include "dist/device_allreduce.h"
 #include "engine/error.h"
 #include "engine/factory.h"
 #include "layers/linear.h"
@@ -103,6 +107,32 @@ int main() {
            rank);
   else
     expect(error.empty(), "config mismatch reported on an agreeing rank: " + error, rank);
+
+  // The device all-reduce (NCCL or CUDA-aware MPI) equals the host path bit for bit; without a GPU
+  // there is none and device gradients are staged through the host.
+  std::unique_ptr<dist::DeviceAllReduce> device = dist::make_device_allreduce(comm);
+  if (!cuda_available()) {
+    expect(device == nullptr, "a device all-reduce without a GPU", rank);
+    if (rank == 0) fmt::print("dist collectives: no GPU, device all-reduce not run ({})\n", cuda_unavailable_reason());
+  } else if (device == nullptr) {
+    if (rank == 0) fmt::print("dist collectives: GPU but neither NCCL nor CUDA-aware MPI: host staging only\n");
+  } else {
+    for (int64_t n : {1, 2, 7, 1000, 100003}) {
+      std::vector<float> host(static_cast<size_t>(n));
+      for (int64_t i = 0; i < n; ++i) host[static_cast<size_t>(i)] = value(rank, i);
+      Tensor t = Tensor::empty({n}, DType::f32, Device::cpu);
+      std::copy(host.begin(), host.end(), t.data<float>());
+      Tensor on_device = t.to(Device::cuda);
+      device->sum(on_device.data<float>(), n);
+      comm.allreduce_sum(host.data(), n);
+      Tensor back = on_device.to(Device::cpu);
+      int64_t differ = 0;
+      for (int64_t i = 0; i < n; ++i) differ += back.data<float>()[i] != host[static_cast<size_t>(i)];
+      expect(differ == 0, fmt::format("{} allreduce of {} on the device differs from the host's in {} elements",
+                                      device->describe(), n, differ),
+             rank);
+    }
+  }
 
   comm.barrier();
   if (failures == 0 && rank == 0) fmt::print("dist collectives: all checks passed on {} ranks\n", size);
