@@ -48,17 +48,20 @@ void backward(const Tensor& root, const Tensor& grad, bool retain_graph) {
   const auto& meta = root.impl()->autograd;
   if (!meta->grad_fn) {
     accumulate_leaf(*meta, g);
+    if (meta->grad_final_hook) meta->grad_final_hook();
     return;
   }
 
-  // Count, for every reachable node, how many edges point at it.
+  // Count, for every reachable node and leaf, how many edges point at it.
   std::unordered_map<Node*, int> pending;
+  std::unordered_map<AutogradMeta*, int> leaf_pending;
   std::vector<Node*> stack{meta->grad_fn.get()};
   pending[meta->grad_fn.get()] = 0;
   while (!stack.empty()) {
     Node* n = stack.back();
     stack.pop_back();
     for (const Edge& e : n->next) {
+      if (e.leaf) ++leaf_pending[e.leaf.get()];
       if (!e.fn) continue;
       auto it = pending.find(e.fn.get());
       if (it == pending.end()) {
@@ -103,6 +106,7 @@ void backward(const Tensor& root, const Tensor& grad, bool retain_graph) {
         }
       }
       if (e.fn && --pending[e.fn.get()] == 0) ready.push_back(e.fn.get());
+      if (e.leaf && --leaf_pending[e.leaf.get()] == 0 && e.leaf->grad_final_hook) e.leaf->grad_final_hook();
     }
   }
 }

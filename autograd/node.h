@@ -16,6 +16,10 @@ struct AutogradMeta {
   bool requires_grad = false;
   Tensor grad;                    // accumulated gradient of a leaf
   std::shared_ptr<Node> grad_fn;  // null for leaves
+  // A leaf's: called by backward() once every path from the root to this leaf has delivered its
+  // gradient (grad is final for that backward), e.g. to start its all-reduce early. Not called for
+  // leaves the root does not reach.
+  std::function<void()> grad_final_hook;
 };
 
 // Where the gradient of one input goes: the node that produced it, or the leaf that accumulates it.

@@ -21,6 +21,10 @@ class Communicator {
   // among them (to pick its GPU).
   virtual int local_size() const = 0;
   virtual int local_rank() const = 0;
+  virtual int machines() const = 0;
+  // True when a second thread may call the collectives while the first does not (MPI's
+  // MPI_THREAD_SERIALIZED): the overlapped gradient all-reduce's communication thread.
+  virtual bool serialized_threads() const { return false; }
   // Replaces data[i] on every rank by the sum over ranks of data[i], added in rank order.
   virtual void allreduce_sum(float* data, int64_t n) = 0;
   virtual void allreduce_sum(double* data, int64_t n) = 0;

@@ -49,10 +49,14 @@ class MpiCommunicator final : public Communicator {
     MPI_Initialized(&initialized);
     if (!initialized) {
       int provided = 0;
-      // Only the main thread calls MPI (oneTBB workers never do).
-      check_mpi(MPI_Init_thread(nullptr, nullptr, MPI_THREAD_FUNNELED, &provided), "MPI_Init_thread");
+      // The main thread calls MPI, and the overlapped gradient all-reduce's communication thread
+      // while the main thread does not (oneTBB workers never do).
+      check_mpi(MPI_Init_thread(nullptr, nullptr, MPI_THREAD_SERIALIZED, &provided), "MPI_Init_thread");
       owns_init_ = true;
     }
+    int level = MPI_THREAD_SINGLE;
+    MPI_Query_thread(&level);
+    serialized_ = level >= MPI_THREAD_SERIALIZED;
     MPI_Comm_rank(MPI_COMM_WORLD, &rank_);
     MPI_Comm_size(MPI_COMM_WORLD, &size_);
     MPI_Comm node;
@@ -74,6 +78,8 @@ class MpiCommunicator final : public Communicator {
   int size() const override { return size_; }
   int local_size() const override { return local_size_; }
   int local_rank() const override { return local_rank_; }
+  int machines() const override { return machines_; }
+  bool serialized_threads() const override { return serialized_; }
   void allreduce_sum(float* data, int64_t n) override { ordered_allreduce(data, n); }
   void allreduce_sum(double* data, int64_t n) override { ordered_allreduce(data, n); }
 
@@ -136,7 +142,7 @@ class MpiCommunicator final : public Communicator {
   }
 
   int rank_ = 0, size_ = 1, local_size_ = 1, local_rank_ = 0, machines_ = 1;
-  bool owns_init_ = false;
+  bool owns_init_ = false, serialized_ = false;
 };
 
 }  // namespace

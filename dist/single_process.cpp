@@ -12,6 +12,7 @@ class SingleProcess final : public Communicator {
   int size() const override { return 1; }
   int local_size() const override { return 1; }
   int local_rank() const override { return 0; }
+  int machines() const override { return 1; }
   void allreduce_sum(float*, int64_t) override {}
   void allreduce_sum(double*, int64_t) override {}
   void broadcast(void*, int64_t, int) override {}

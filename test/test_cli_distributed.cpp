@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include <cmath>
+#include <cstring>
 #include <fstream>
 
 #include <signal.h>
@@ -117,6 +118,40 @@ TEST_CASE("distributed: 2 ranks x 32 train DeepShift-PS as 1 process x 64, with 
 
 // resnet20 at lr 0.05 is chaotic in its first steps (a last-bit difference grows ~10x per step), so
 // two steps: losses agree to ~1e-7 and parameters to ~4e-5 (docs/distributed.md).
+TEST_CASE("distributed: the all-reduce overlapped with backward trains the same model bit for bit",
+          "[cli][distributed]") {
+  // DeepShift-PS (latents and signs as parameters) in 0.25 MB buckets: mnist-conv's ~430K
+  // parameters in several, launched from the last while backward goes on.
+  TempDir tmp("dp_overlap");
+  const std::string common = " --quant deepshift-ps --weight-bits 5 --optimizer radam --subset 320 --test-subset 100"
+                             " --batch-size 64 --epochs 1 --print-freq 1000 --no-stats --threads 1";
+  auto run = [&](const std::string& mode) {
+    const std::string dir = tmp.file(mode);
+    auto r = run_command(fmt::format("timeout 120 {} -x SHIFTLAB_ALLREDUCE_OVERLAP={} -x SHIFTLAB_ALLREDUCE_BUCKET_MB=0.25 "
+                                     "-np 2 {} train --out {}{}",
+                                     SHIFTLAB_MPIRUN, mode, SHIFTLAB_CLI, dir, common));
+    INFO(r.output);
+    REQUIRE(r.exit_code == 0);
+    CHECK(has(r.output, mode == "on" ? "gradients summed on the host, overlapped with the backward pass"
+                                     : "gradients summed on the host\n"));
+    return load_safetensors(dir + "/last.safetensors");
+  };
+  SafetensorsContent on = run("on"), off = run("off");
+  for (const auto& [name, t] : off.tensors) {
+    if (name.rfind("trainer.", 0) == 0) continue;  // wall-clock fields
+    const Tensor* other = on.find(name);
+    REQUIRE(other != nullptr);
+    INFO(name);
+    CHECK(other->nbytes() == t.nbytes());
+    CHECK(std::memcmp(other->raw_data(), t.raw_data(), t.nbytes()) == 0);
+  }
+  // A value the switch does not know is one clear error.
+  auto bad = run_command(fmt::format("timeout 120 {} -x SHIFTLAB_ALLREDUCE_OVERLAP=maybe -np 2 {} train --out {}{}",
+                                     SHIFTLAB_MPIRUN, SHIFTLAB_CLI, tmp.file("bad"), common));
+  CHECK(bad.exit_code != 0);
+  CHECK(has(bad.output, "SHIFTLAB_ALLREDUCE_OVERLAP is 'maybe': use auto, on or off"));
+}
+
 TEST_CASE("distributed: resnet20 with --sync-bn trains as 1 process on the global batch", "[cli][distributed]") {
   check_equivalent(" --arch resnet20 --lr 0.05 --sync-bn", 1e-5, 1e-4, 128, 1);
 }

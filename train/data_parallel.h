@@ -20,23 +20,48 @@ namespace sl {
 // through host memory; every path adds in the same rank order, so they agree bit for bit. A
 // parameter without a gradient on some rank counts as zero there; it gets the sum when any rank
 // has one (and keeps none when no rank has).
+//
+// Overlap with the backward pass (CPU gradients, when overlap_allowed and the MPI library takes calls
+// from a second thread): begin() before backward arms a hook on every parameter; each bucket, in
+// reverse parameter order (the order backward completes them), is packed when its last gradient is
+// final and summed on a communication thread while backward goes on; finish() sends what is left,
+// waits and unpacks. The sums are run()'s, bit for bit. SHIFTLAB_ALLREDUCE_OVERLAP=on|off|auto
+// (auto, the default: on when the ranks span several machines, where the network transfer can run
+// beside the computation; on one machine the copies compete with it for the same cores), and
+// SHIFTLAB_ALLREDUCE_BUCKET_MB sets the bucket size (default 16 MB).
 class GradientAllReduce {
  public:
   // bucket_elements: floats per all-reduce call (the last bucket may be shorter; a parameter is
-  // never split).
-  GradientAllReduce(dist::Communicator& comm, const Module& model, int64_t bucket_elements = int64_t{1} << 22);
+  // never split). overlap_allowed: false when backward itself calls the communicator (--sync-bn).
+  GradientAllReduce(dist::Communicator& comm, const Module& model, int64_t bucket_elements = int64_t{1} << 22,
+                    bool overlap_allowed = true);
+  ~GradientAllReduce();
+  GradientAllReduce(const GradientAllReduce&) = delete;
+  GradientAllReduce& operator=(const GradientAllReduce&) = delete;
   // grad <- sum over ranks r of weight_r * grad_r (weight: this rank's share of the global batch,
   // n_r / n, so the result is the gradient of the global batch's mean loss).
   void run(double weight);
+  bool overlaps() const { return overlap_; }
+  void begin(double weight);  // overlaps() only: before backward
+  void finish();              // after it
   // "on the host", "staged through the host", "on the device over NCCL 2.27.3", ...
   std::string describe() const;
-  // Spent in run() since construction (on the NCCL path the time to queue the work on the stream).
+  // Spent in run() / finish() since construction: with overlap, the wait the backward pass did not
+  // hide; on the NCCL path the time to queue the work on the stream.
   double seconds() const { return seconds_; }
   int64_t calls() const { return calls_; }
 
  private:
   void sum_bucket_on_host(size_t first, size_t end, float weight);
   void sum_bucket_on_device(size_t first, size_t end, float weight);
+  // Overlap: a parameter's gradient is final; packing bucket b; the communication thread.
+  void on_grad_final(size_t param);
+  void launch(size_t bucket);
+  struct Overlap;
+  static void communicate(Overlap& ov, dist::Communicator& comm);
+
+  std::unique_ptr<Overlap> ov_;
+  bool overlap_ = false;
 
   dist::Communicator& comm_;
   std::unique_ptr<dist::DeviceAllReduce> device_;  // null: CPU gradients, or device ones staged

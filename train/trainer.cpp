@@ -94,7 +94,8 @@ Trainer::Trainer(RunConfig config, bool train) : config_(std::move(config)) {
   if (config_.sync_bn)
     for (auto& [name, module] : model_->named_modules())
       if (auto* bn = dynamic_cast<BatchNormBase*>(module.get())) bn->set_sync(comm_);
-  if (train && comm_->size() > 1) grad_sync_ = std::make_unique<GradientAllReduce>(*comm_, *model_);
+  if (train && comm_->size() > 1)  // --sync-bn's backward calls the communicator itself: no overlap
+    grad_sync_ = std::make_unique<GradientAllReduce>(*comm_, *model_, int64_t{1} << 22, !config_.sync_bn);
   reg_weight_ = regularization_weight(config_);
   Checkpoint resume;
   if (!config_.resume.empty()) resume = load_checkpoint(config_.resume);
@@ -243,9 +244,14 @@ PassResult Trainer::train_epoch(int64_t epoch, bool& interrupted) {
       stop = sums[4] > 0;
     }
     check_finite(loss_value, epoch, step, run_dir_);
+    // The gradient of the global batch's mean loss: each rank's weighted by its share (summed while
+    // backward runs when the all-reduce overlaps it).
+    const double share = static_cast<double>(local_n) / static_cast<double>(n);
+    const bool overlap = distributed && grad_sync_->overlaps();
+    if (overlap) grad_sync_->begin(share);
     if (total.defined()) total.backward();
-    // The gradient of the global batch's mean loss: each rank's weighted by its share.
-    if (distributed) grad_sync_->run(static_cast<double>(local_n) / static_cast<double>(n));
+    if (overlap) grad_sync_->finish();
+    else if (distributed) grad_sync_->run(share);
     optimizer_->step();
     auto now = std::chrono::steady_clock::now();
     m.data_time.update(std::chrono::duration<double>(t_data - tick).count());
