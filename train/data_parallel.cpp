@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "autograd/node.h"
+#include "backends/cpu/denormals.h"
 #include "autograd/ops.h"
 #include "engine/error.h"
 #include "engine/factory.h"
@@ -199,6 +200,9 @@ void GradientAllReduce::launch(size_t bucket) {
 }
 
 void GradientAllReduce::communicate(Overlap& ov, dist::Communicator& comm) {
+  // The rank-ordered sums run here instead of on the main thread: with its floating-point mode (the
+  // CPU backend reads and writes subnormals as zero), or the bits would differ.
+  cpu::flush_denormals_on_this_thread();
   for (;;) {
     size_t bucket = 0;
     {
