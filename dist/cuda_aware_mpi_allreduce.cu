@@ -10,20 +10,13 @@
 #include "backends/cuda/common.cuh"
 #include "dist/chunks.h"
 #include "dist/device_allreduce.h"
+#include "dist/mpi_check.h"
 #include "engine/error.h"
 #include "engine/factory.h"
 
 namespace sl::dist {
 
 namespace {
-
-void check_mpi(int code, const char* what) {
-  if (code == MPI_SUCCESS) return;
-  char text[MPI_MAX_ERROR_STRING];
-  int len = 0;
-  MPI_Error_string(code, text, &len);
-  fail("MPI {} (device buffers) failed: {}", what, std::string(text, static_cast<size_t>(len)));
-}
 
 class CudaAwareMpiAllReduce final : public DeviceAllReduce {
  public:

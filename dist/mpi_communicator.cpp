@@ -21,19 +21,12 @@
 
 #include "dist/chunks.h"
 #include "dist/communicator.h"
+#include "dist/mpi_check.h"
 #include "engine/error.h"
 
 namespace sl::dist {
 
 namespace {
-
-void check_mpi(int code, const char* what) {
-  if (code == MPI_SUCCESS) return;
-  char text[MPI_MAX_ERROR_STRING];
-  int len = 0;
-  MPI_Error_string(code, text, &len);
-  fail("MPI {} failed: {}", what, std::string(text, static_cast<size_t>(len)));
-}
 
 template <class T>
 MPI_Datatype mpi_type();

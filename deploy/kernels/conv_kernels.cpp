@@ -75,27 +75,16 @@ HWY_INLINE VI AddInt16(VI x, VI y) {
 #endif
 }
 
-// acc + 2 * (the int16 pair sums added pairwise): pmaddwd by 2s, the high plane of split weights.
-HWY_INLINE VI WidenTwice(VI acc, VI sums16) {
-#if HWY_TARGET == HWY_AVX3
-  return hn::Add(acc, VI{_mm512_madd_epi16(sums16.raw, _mm512_set1_epi16(2))});
-#elif HWY_TARGET == HWY_AVX2
-  return hn::Add(acc, VI{_mm256_madd_epi16(sums16.raw, _mm256_set1_epi16(2))});
-#elif HWY_TARGET == HWY_SSE4
-  return hn::Add(acc, VI{_mm_madd_epi16(sums16.raw, _mm_set1_epi16(2))});
-#else
-  (void)sums16;
-  return acc;
-#endif
-}
-
+// acc + Factor * (the int16 pair sums added pairwise, as int32): one pmaddwd by Factor. Factor 2
+// widens the high plane of split weights (PackedWeights::split).
+template <int Factor = 1>
 HWY_INLINE VI Widen(VI acc, VI sums16) {
 #if HWY_TARGET == HWY_AVX3
-  return hn::Add(acc, VI{_mm512_madd_epi16(sums16.raw, _mm512_set1_epi16(1))});
+  return hn::Add(acc, VI{_mm512_madd_epi16(sums16.raw, _mm512_set1_epi16(Factor))});
 #elif HWY_TARGET == HWY_AVX2
-  return hn::Add(acc, VI{_mm256_madd_epi16(sums16.raw, _mm256_set1_epi16(1))});
+  return hn::Add(acc, VI{_mm256_madd_epi16(sums16.raw, _mm256_set1_epi16(Factor))});
 #elif HWY_TARGET == HWY_SSE4
-  return hn::Add(acc, VI{_mm_madd_epi16(sums16.raw, _mm_set1_epi16(1))});
+  return hn::Add(acc, VI{_mm_madd_epi16(sums16.raw, _mm_set1_epi16(Factor))});
 #else
   (void)sums16;
   return acc;
@@ -301,7 +290,7 @@ void AccumulateTileSplit(const uint8_t* const* HWY_RESTRICT rows, const int32_t*
       const VI av = hn::Set(di, word);
 #pragma GCC unroll 4
       for (int j = 0; j < NV; ++j) {
-        acc[i][j] = WidenTwice(acc[i][j], PairSums(av, hn::LoadU(di, b + j * kLanes)));
+        acc[i][j] = Widen<2>(acc[i][j], PairSums(av, hn::LoadU(di, b + j * kLanes)));
         acc[i][j] = Widen(acc[i][j], PairSums(av, hn::LoadU(di, low + j * kLanes)));
       }
     }
