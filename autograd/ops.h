@@ -116,12 +116,21 @@ Tensor adaptive_avg_pool2d(const Tensor& x, std::array<int64_t, 2> output_size);
 // ---- spatial shift (ops/shift2d.cpp) ----
 // Zero-FLOP shift: channel c moves by shift2d_offset(c, C, kernel, dilation), zero fill at borders.
 Tensor shift2d(const Tensor& x, int64_t kernel = 3, int64_t dilation = 1);
+// conv2d(shift2d(x, kernel, dilation), weight, {}, stride) for a 1x1 weight [cout, cin, 1, 1], without
+// the shifted copy where the backend has the fused kernels (the CPU), the composition elsewhere.
+Tensor shift_conv2d(const Tensor& x, const Tensor& weight, int64_t kernel = 3, int64_t dilation = 1,
+                    int64_t stride = 1);
 
 // ---- normalisation (ops/batch_norm.cpp) ----
 // x [n, c] or [n, c, h, w]. In training, batch statistics are used and the running buffers (if
 // defined) are updated in place; otherwise the running statistics are used. gamma/beta may be undefined.
 Tensor batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, const Tensor& running_mean,
                   const Tensor& running_var, bool training, double momentum = 0.1, double eps = 1e-5);
+
+// relu(batch_norm(x, ...)) in one pass where the backend has the fused kernels and `training` (the
+// CPU); the composition otherwise. Same results and gradients as the composition.
+Tensor batch_norm_relu(const Tensor& x, const Tensor& gamma, const Tensor& beta, const Tensor& running_mean,
+                       const Tensor& running_var, bool training, double momentum = 0.1, double eps = 1e-5);
 
 // ---- softmax and losses (ops/softmax.cpp) ----
 Tensor softmax(const Tensor& x, int64_t dim);

@@ -61,6 +61,16 @@ struct Backend {
   SL_KERNEL(conv2d_backward_input, void(DType dt, const Conv2dParams& p, const void* gy, const void* w, void* gx));
   SL_KERNEL(conv2d_backward_weight,
             void(DType dt, const Conv2dParams& p, const void* x, const void* gy, void* gw));
+  // conv2d(shift2d(x, kernel, dilation), w) without the shifted copy (ShiftResNet's shift and the
+  // 1x1 conv after it): p is a 1x1 conv (no padding, dilation 1, one group, any stride) whose input
+  // channel c is read moved by shift2d_offset(c, p.cin, kernel, dilation), zeros past the border.
+  // Results equal the composition's. Optional: ops compose shift2d and conv2d where it is empty.
+  SL_KERNEL(shift_conv2d_forward, void(DType dt, const Conv2dParams& p, int64_t kernel, int64_t dilation,
+                                       const void* x, const void* w, void* y));
+  SL_KERNEL(shift_conv2d_backward_input, void(DType dt, const Conv2dParams& p, int64_t kernel, int64_t dilation,
+                                              const void* gy, const void* w, void* gx));
+  SL_KERNEL(shift_conv2d_backward_weight, void(DType dt, const Conv2dParams& p, int64_t kernel, int64_t dilation,
+                                               const void* x, const void* gy, void* gw));
 
   SL_KERNEL(max_pool2d_forward, void(DType dt, const Pool2dParams& p, const void* x, void* y, int32_t* index));
   SL_KERNEL(max_pool2d_backward,
@@ -83,6 +93,15 @@ struct Backend {
   // Outputs may be null when not needed.
   SL_KERNEL(batch_norm_backward,
             void(DType dt, const BatchNormParams& p, bool train, const void* x, const void* gy, const void* gamma,
+                 const void* mean, const void* invstd, void* gx, void* ggamma, void* gbeta));
+  // Training-mode batch norm followed by ReLU in the same pass (y = relu(bn(x))), and its backward:
+  // the batch_norm_backward of gy masked to y > 0 (ReLU's gradient), without the masked copy.
+  // Results equal the composition's. Optional: ops compose batch_norm and relu where they are empty.
+  SL_KERNEL(batch_norm_relu_train_forward,
+            void(DType dt, const BatchNormParams& p, const void* x, const void* gamma, const void* beta, void* y,
+                 void* save_mean, void* save_invstd, void* running_mean, void* running_var));
+  SL_KERNEL(batch_norm_relu_backward,
+            void(DType dt, const BatchNormParams& p, const void* x, const void* y, const void* gy, const void* gamma,
                  const void* mean, const void* invstd, void* gx, void* ggamma, void* gbeta));
 
   SL_KERNEL(softmax_forward, void(DType dt, bool log, const void* x, ReduceDims d, void* y));

@@ -60,7 +60,11 @@ void BatchNormBase::reset_parameters() {
   }
 }
 
-Tensor BatchNormBase::forward(const Tensor& x) {
+Tensor BatchNormBase::forward(const Tensor& x) { return forward_impl(x, false); }
+
+Tensor BatchNormBase::forward_relu(const Tensor& x) { return forward_impl(x, true); }
+
+Tensor BatchNormBase::forward_impl(const Tensor& x, bool relu_after) {
   check_input(x);
   SL_CHECK(x.size(1) == options_.num_features(), "{}({}): input {} has {} channels", type_name(),
            options_.num_features(), shape_str(x.shape()), x.size(1));
@@ -75,11 +79,14 @@ Tensor BatchNormBase::forward(const Tensor& x) {
   Tensor in = x.dim() == 3 ? reshape(x, {x.size(0), x.size(1), x.size(2), 1}) : x;
   if (sync_ && sync_->size() > 1 && is_training()) {
     if (in.dim() == 2) in = reshape(in, {in.size(0), in.size(1), 1, 1});
-    return reshape(forward_synced(in), x.shape());
+    Tensor y = reshape(forward_synced(in), x.shape());
+    return relu_after ? relu(y) : y;
   }
   // Running buffers (undefined without tracking) are updated in training and read in evaluation.
-  Tensor y =
-      batch_norm(in, weight_, bias_, running_mean_, running_var_, use_batch_stats, options_.momentum(), options_.eps());
+  Tensor y = relu_after ? batch_norm_relu(in, weight_, bias_, running_mean_, running_var_, use_batch_stats,
+                                          options_.momentum(), options_.eps())
+                        : batch_norm(in, weight_, bias_, running_mean_, running_var_, use_batch_stats,
+                                     options_.momentum(), options_.eps());
   return x.dim() == 3 ? reshape(y, x.shape()) : y;
 }
 

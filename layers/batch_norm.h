@@ -24,6 +24,8 @@ struct BatchNormOptions {
 class BatchNormBase : public Module {
  public:
   Tensor forward(const Tensor& x) override;
+  // relu(forward(x)), in one pass where the backend fuses them (training on the CPU).
+  Tensor forward_relu(const Tensor& x);
   const BatchNormOptions& options() const { return options_; }
   // Undefined when affine / track_running_stats is off.
   const Tensor& weight() const { return weight_; }
@@ -43,6 +45,7 @@ class BatchNormBase : public Module {
   virtual void check_input(const Tensor& x) const = 0;
 
  private:
+  Tensor forward_impl(const Tensor& x, bool relu_after);
   Tensor forward_synced(const Tensor& x);
 
   BatchNormOptions options_;

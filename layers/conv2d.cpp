@@ -66,6 +66,22 @@ Tensor Conv2d::forward(const Tensor& x) {
   return y;
 }
 
+Tensor Conv2d::forward_shifted(const Tensor& x, int64_t kernel, int64_t dilation) {
+  const auto& o = options_;
+  const bool fusable = o.kernel_size() == Size2{1, 1} && o.padding() == Size2{0, 0} && o.dilation() == Size2{1, 1} &&
+                       o.groups() == 1 && o.stride()[0] == o.stride()[1] && !input_quantizer();
+  // An input quantizer acts on the shifted map (its zeros included), so that layer keeps the copy.
+  if (!fusable) return forward(shift2d(x, kernel, dilation));
+  SL_CHECK(x.dim() == 4 && x.size(1) == o.in_channels(), "Conv2d({}, {}): expected input [n, {}, h, w], got {}",
+           o.in_channels(), o.out_channels(), o.in_channels(), shape_str(x.shape()));
+  output_size(x.size(2), x.size(3));
+  Tensor y = shift_conv2d(x, effective_weight(), kernel, dilation, o.stride()[0]);
+  const Tensor b = effective_bias();
+  if (b.defined()) y = add(y, reshape(b, {1, o.out_channels(), 1, 1}));
+  record_forward(x.shape(), y.shape());
+  return y;
+}
+
 int64_t Conv2d::macs(const Shape& input, const Shape& output) const {
   (void)input;
   const auto& o = options_;

@@ -33,6 +33,9 @@ class Conv2d : public WeightLayer {
   explicit Conv2d(const Conv2dOptions& options, Generator& gen = default_generator());
   std::string type_name() const override { return "Conv2d"; }
   Tensor forward(const Tensor& x) override;
+  // forward(shift2d(x, kernel, dilation)) without the shifted copy when this is a 1x1 unpadded conv of
+  // one group with no input quantizer (ShiftResNet's conv after the shift); the composition otherwise.
+  Tensor forward_shifted(const Tensor& x, int64_t kernel, int64_t dilation);
   const Conv2dOptions& options() const { return options_; }
   Conv2dArgs args() const;
   void reset_parameters(Generator& gen = default_generator());

@@ -27,3 +27,21 @@ TEST_CASE("bench train times quantizer families beside FP32 and names the CPU ta
   CHECK(bad.exit_code != 0);
   CHECK(bad.output.find("apotx") != std::string::npos);
 }
+
+TEST_CASE("bench train times several models beside the first, with a ShiftResNet's expansion", "[cli][bench]") {
+  test::TempDir dir("bench_models");
+  const std::string json = dir / "out.json";
+  test::CliResult r = test::run_cli("bench train -a mnist-fc mnist-conv -b 4 --threads 1 --budget 0.05 --json " + json);
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  CHECK(r.output.find("x the mnist-fc-train-b4 step") != std::string::npos);
+  std::ifstream in(json);
+  nlohmann::json doc = nlohmann::json::parse(in);
+  REQUIRE(doc["results"].size() == 2);
+  CHECK(doc["results"][0].count("vs_first_model") == 0);
+  CHECK(doc["results"][1]["vs_first_model"].get<double>() > 0);
+
+  test::CliResult bad = test::run_cli("bench train -a mnist-fc --expansion 3");
+  CHECK(bad.exit_code != 0);
+  CHECK(bad.output.find("--expansion 3 applies only to the ShiftResNets") != std::string::npos);
+}

@@ -25,7 +25,8 @@ namespace sl::tools {
 namespace {
 
 struct TrainBenchOptions {
-  std::string arch = "resnet20";
+  std::vector<std::string> archs{"resnet20"};
+  double expansion = 1;  // ShiftResNets' middle width int(out * e)
   int64_t batch = 128;
   std::vector<std::string> quant{"none"};
   int weight_bits = 0;        // 0: each family's default
@@ -39,20 +40,24 @@ struct TrainBenchOptions {
 
 // torch_ref.py's ids: "<arch>-train-b<batch>", DeepShift-Q with fixed-point activations as
 // "<arch>-pow2w-fx-train-b<batch>".
-// Non-default bits add "-w<bits>" and "-a<bits>".
-std::string bench_id(const TrainBenchOptions& o, const std::string& quant) {
+// Non-default bits add "-w<bits>" and "-a<bits>", a ShiftResNet's expansion other than 1 "-e<e>".
+std::string bench_id(const TrainBenchOptions& o, const std::string& arch, const std::string& quant) {
   std::string q = quant == "none" ? "" : quant == "deepshift-q" ? "-pow2w-fx" : "-" + quant;
   if (quant != "none" && o.weight_bits > 0) q += fmt::format("-w{}", o.weight_bits);
   if (quant != "none" && !o.act_bits.empty()) q += fmt::format("-a{}", fmt::join(o.act_bits, "."));
-  return fmt::format("{}{}-train-b{}", o.arch, q, o.batch);
+  std::string e = o.expansion != 1 && model_info(arch).has_expansion ? fmt::format("-e{}", o.expansion) : "";
+  return fmt::format("{}{}{}-train-b{}", arch, e, q, o.batch);
 }
 
-nlohmann::ordered_json bench_one(const TrainBenchOptions& o, const std::string& quant, int threads) {
+nlohmann::ordered_json bench_one(const TrainBenchOptions& o, const std::string& arch, const std::string& quant,
+                                 int threads) {
   ThreadLimit limit(threads);
   Device device = device_from_name(o.device);
-  const ModelInfo& info = model_info(o.arch);
+  const ModelInfo& info = model_info(arch);
   manual_seed(0);
-  ModulePtr model = make_model(o.arch, info.natural);
+  ModelOptions mo = info.natural;
+  if (info.has_expansion) mo.expansion = o.expansion;
+  ModulePtr model = make_model(arch, mo);
   Shape input{o.batch, info.natural.in_channels, info.natural.image_size, info.natural.image_size};
   std::vector<LayerMacs> macs = layer_macs(*model, input);
   double total = 0;
@@ -92,7 +97,7 @@ nlohmann::ordered_json bench_one(const TrainBenchOptions& o, const std::string& 
     fmt::print("profile of {} steps ({:.1f} ms per step):\n{}", steps, wall / steps * 1e3, KernelProfiler::report(wall));
   }
   double gflop = 2.0 * total * 1e-9;
-  std::string id = bench_id(o, quant);
+  std::string id = bench_id(o, arch, quant);
   int used = num_threads();
   fmt::print("{:<32} {} threads  {:8.2f} ms min  {:8.2f} ms median  {:8.0f} img/s  {:6.1f} GFLOP/s  ({})\n", id, used,
              t.ms_min, t.ms_median, static_cast<double>(o.batch) / t.ms_median * 1e3, gflop / t.ms_median * 1e3,
@@ -101,21 +106,39 @@ nlohmann::ordered_json bench_one(const TrainBenchOptions& o, const std::string& 
 }
 
 void run(const TrainBenchOptions& o) {
+  bool takes_expansion = false;
+  for (const std::string& arch : o.archs) takes_expansion |= model_info(arch).has_expansion;
+  SL_CHECK(o.expansion == 1 || takes_expansion,
+           "bench train: --expansion {} applies only to the ShiftResNets (shiftresnet20/56/110), none of which is timed",
+           o.expansion);
   nlohmann::ordered_json results = nlohmann::ordered_json::array();
   for (int threads : o.threads) {
-    // Each family beside the FP32 step of the same model and thread count, when "none" is listed.
-    std::vector<nlohmann::ordered_json> group;
-    double fp32_ms = 0;
-    for (const std::string& quant : o.quant) {
-      group.push_back(bench_one(o, quant, threads));
-      if (quant == "none") fp32_ms = group.back()["ms_median"].get<double>();
-    }
-    for (nlohmann::ordered_json& r : group) {
-      if (fp32_ms > 0) {
-        r["vs_fp32"] = r["ms_median"].get<double>() / fp32_ms;
-        fmt::print("  {:<40} {:5.2f} x the FP32 step\n", r["id"].get<std::string>(), r["vs_fp32"].get<double>());
+    // Each family beside the FP32 step of the same model and thread count, when "none" is listed;
+    // with several models, each step also beside the first model's step of the same family.
+    std::vector<nlohmann::ordered_json> first_arch;
+    for (const std::string& arch : o.archs) {
+      std::vector<nlohmann::ordered_json> group;
+      double fp32_ms = 0;
+      for (const std::string& quant : o.quant) {
+        group.push_back(bench_one(o, arch, quant, threads));
+        if (quant == "none") fp32_ms = group.back()["ms_median"].get<double>();
       }
-      results.push_back(r);
+      for (size_t i = 0; i < group.size(); ++i) {
+        nlohmann::ordered_json& r = group[i];
+        if (fp32_ms > 0) {
+          r["vs_fp32"] = r["ms_median"].get<double>() / fp32_ms;
+          fmt::print("  {:<40} {:5.2f} x the FP32 step\n", r["id"].get<std::string>(), r["vs_fp32"].get<double>());
+        }
+        if (!first_arch.empty()) {
+          const nlohmann::ordered_json& base = first_arch[i];
+          r["vs_first_model"] = r["ms_median"].get<double>() / base["ms_median"].get<double>();
+          fmt::print("  {:<40} {:5.2f} x the {} step ({:.2f} x faster)\n", r["id"].get<std::string>(),
+                     r["vs_first_model"].get<double>(), base["id"].get<std::string>(),
+                     1 / r["vs_first_model"].get<double>());
+        }
+        results.push_back(r);
+      }
+      if (first_arch.empty()) first_arch = group;
     }
   }
   if (!o.json.empty())
@@ -127,7 +150,12 @@ void run(const TrainBenchOptions& o) {
 void add_bench_train_command(CLI::App& bench) {
   auto o = std::make_shared<TrainBenchOptions>();
   auto* cmd = bench.add_subcommand("train", "Time training steps of a model on synthetic data (ids as torch_ref.py)");
-  cmd->add_option("-a,--arch", o->arch, "Model (its natural input size and classes)");
+  cmd->add_option("-a,--arch", o->archs,
+                  "Models (each at its natural input size and classes); with several, every step is also given as a "
+                  "multiple of the first model's")
+      ->expected(1, -1);
+  cmd->add_option("--expansion", o->expansion, "ShiftResNets' expansion: middle width int(out * e)")
+      ->check(CLI::PositiveNumber);
   cmd->add_option("-b,--batch-size", o->batch, "Batch size")->check(CLI::PositiveNumber);
   cmd->add_option("--quant", o->quant,
                   "Quantizer families to time, each on a fresh model (none, deepshift-q, deepshift-ps, apot, uniform, "

@@ -18,8 +18,11 @@ void check_channel_vector(const char* what, const Tensor& t, const Tensor& x, in
 }
 }  // namespace
 
-Tensor batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, const Tensor& running_mean,
-                  const Tensor& running_var, bool training, double momentum, double eps) {
+namespace {
+
+// batch_norm, then ReLU in the same kernels when `relu` (training mode, fused kernels present).
+Tensor batch_norm_impl(const Tensor& x, const Tensor& gamma, const Tensor& beta, const Tensor& running_mean,
+                       const Tensor& running_var, bool training, double momentum, double eps, bool relu) {
   check_floating("batch_norm", x);
   SL_CHECK(x.dim() == 2 || x.dim() == 4, "batch_norm: input must be [n, c] or [n, c, h, w], got {}",
            shape_str(x.shape()));
@@ -41,9 +44,10 @@ Tensor batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, cons
     Tensor rm_buf = running_mean, rv_buf = running_var;  // handles to the buffers updated in place
     void* rm = rm_buf.defined() ? rm_buf.raw_data() : nullptr;
     void* rv = rv_buf.defined() ? rv_buf.raw_data() : nullptr;
-    be.batch_norm_train_forward(x.dtype(), p, x.raw_data(), ptr(gamma), ptr(beta), y.raw_data(), mean.raw_data(),
-                                invstd.raw_data(), rm, rv);
+    (relu ? be.batch_norm_relu_train_forward : be.batch_norm_train_forward)(
+        x.dtype(), p, x.raw_data(), ptr(gamma), ptr(beta), y.raw_data(), mean.raw_data(), invstd.raw_data(), rm, rv);
   } else {
+    SL_CHECK(!relu, "batch_norm_relu: the fused op is for training mode");
     SL_CHECK(running_mean.defined(), "batch_norm: evaluation mode needs running_mean and running_var");
     be.batch_norm_eval_forward(x.dtype(), p, x.raw_data(), ptr(gamma), ptr(beta), running_mean.raw_data(),
                                running_var.raw_data(), y.raw_data());
@@ -52,18 +56,42 @@ Tensor batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, cons
     invstd = reciprocal(sqrt(running_var + eps));
   }
   Tensor xd = x.detach(), gd = gamma.defined() ? gamma.detach() : Tensor();
-  return record("batch_norm", y, {x, gamma, beta},
-                [p, training, xd, gd, mean, invstd](const Tensor& g, const std::vector<bool>& needs) {
+  // The fused backward masks the gradient with the output (ReLU's rule): keep it, detached.
+  Tensor yd = relu ? y.detach() : Tensor();
+  return record(relu ? "batch_norm_relu" : "batch_norm", y, {x, gamma, beta},
+                [p, training, xd, yd, gd, mean, invstd](const Tensor& g, const std::vector<bool>& needs) {
                   TensorList grads(3);
                   if (needs[0]) grads[0] = empty_like(xd);
                   if (needs[1]) grads[1] = Tensor::empty({p.c}, g.dtype(), g.device());
                   if (needs[2]) grads[2] = Tensor::empty({p.c}, g.dtype(), g.device());
                   auto out = [](Tensor& t) { return t.defined() ? t.raw_data() : nullptr; };
-                  detail::backend_of(g).batch_norm_backward(
-                      g.dtype(), p, training, xd.raw_data(), g.raw_data(), gd.defined() ? gd.raw_data() : nullptr,
-                      mean.raw_data(), invstd.raw_data(), out(grads[0]), out(grads[1]), out(grads[2]));
+                  const void* gamma_p = gd.defined() ? gd.raw_data() : nullptr;
+                  Backend& b = detail::backend_of(g);
+                  if (yd.defined())
+                    b.batch_norm_relu_backward(g.dtype(), p, xd.raw_data(), yd.raw_data(), g.raw_data(), gamma_p,
+                                               mean.raw_data(), invstd.raw_data(), out(grads[0]), out(grads[1]),
+                                               out(grads[2]));
+                  else
+                    b.batch_norm_backward(g.dtype(), p, training, xd.raw_data(), g.raw_data(), gamma_p,
+                                          mean.raw_data(), invstd.raw_data(), out(grads[0]), out(grads[1]),
+                                          out(grads[2]));
                   return grads;
                 });
+}
+
+}  // namespace
+
+Tensor batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, const Tensor& running_mean,
+                  const Tensor& running_var, bool training, double momentum, double eps) {
+  return batch_norm_impl(x, gamma, beta, running_mean, running_var, training, momentum, eps, false);
+}
+
+Tensor batch_norm_relu(const Tensor& x, const Tensor& gamma, const Tensor& beta, const Tensor& running_mean,
+                       const Tensor& running_var, bool training, double momentum, double eps) {
+  const Backend& be = detail::backend_of(x);
+  if (training && be.batch_norm_relu_train_forward.available() && be.batch_norm_relu_backward.available())
+    return batch_norm_impl(x, gamma, beta, running_mean, running_var, training, momentum, eps, true);
+  return relu(batch_norm(x, gamma, beta, running_mean, running_var, training, momentum, eps));
 }
 
 }  // namespace sl

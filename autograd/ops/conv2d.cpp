@@ -1,5 +1,6 @@
 // 2-D convolution (cross-correlation, as PyTorch) on the backend kernels.
 //   dx = conv2d_backward_input(dy, W)    dW = conv2d_backward_weight(x, dy)    db = sum of dy over n, h, w
+// shift_conv2d: conv2d(shift2d(x), W) for ShiftResNet's 1x1 conv, with the shift read as addressing.
 #include "autograd/ops/internal.h"
 
 namespace sl {
@@ -62,6 +63,45 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const C
   SL_CHECK(bias.dim() == 1 && bias.size(0) == p.cout, "conv2d: bias {} does not match {} output channels",
            shape_str(bias.shape()), p.cout);
   return add(y, reshape(bias, {1, p.cout, 1, 1}));
+}
+
+Tensor shift_conv2d(const Tensor& x, const Tensor& weight, int64_t kernel, int64_t dilation, int64_t stride) {
+  check_floating("shift_conv2d", x);
+  SL_CHECK(x.dtype() == weight.dtype(), "shift_conv2d: input dtype {} and weight dtype {} differ", x.dtype(),
+           weight.dtype());
+  check_same_device("shift_conv2d", x, weight);
+  SL_CHECK(weight.dim() == 4 && weight.size(2) == 1 && weight.size(3) == 1,
+           "shift_conv2d: weight must be a 1x1 conv's [cout, cin, 1, 1], got {}", shape_str(weight.shape()));
+  SL_CHECK(kernel >= 1 && kernel % 2 == 1, "shift_conv2d: shift kernel size must be odd and positive, got {}", kernel);
+  SL_CHECK(dilation >= 1, "shift_conv2d: shift dilation must be >= 1, got {}", dilation);
+  Conv2dArgs args;
+  args.stride = {stride, stride};
+  Conv2dParams p = conv_params(x, weight, args);
+  Backend& be = detail::backend_of(x);
+  if (!be.shift_conv2d_forward.available() || !be.shift_conv2d_backward_input.available() ||
+      !be.shift_conv2d_backward_weight.available())
+    return conv2d(shift2d(x, kernel, dilation), weight, Tensor(), args);
+  Tensor y = Tensor::empty({p.n, p.cout, p.ho, p.wo}, x.dtype(), x.device());
+  if (y.numel() > 0) be.shift_conv2d_forward(x.dtype(), p, kernel, dilation, x.raw_data(), weight.raw_data(), y.raw_data());
+  Tensor xd = weight.requires_grad() ? x.detach() : Tensor();
+  Tensor wd = x.requires_grad() ? weight.detach() : Tensor();
+  return record("shift_conv2d", y, {x, weight},
+                [p, kernel, dilation, xd, wd](const Tensor& g, const std::vector<bool>& needs) {
+                  TensorList grads(2);
+                  Backend& b = detail::backend_of(g);
+                  if (needs[0]) {
+                    grads[0] = Tensor::empty({p.n, p.cin, p.h, p.w}, g.dtype(), g.device());
+                    if (grads[0].numel() > 0)
+                      b.shift_conv2d_backward_input(g.dtype(), p, kernel, dilation, g.raw_data(), wd.raw_data(),
+                                                    grads[0].raw_data());
+                  }
+                  if (needs[1]) {
+                    grads[1] = Tensor::empty({p.cout, p.cin, 1, 1}, g.dtype(), g.device());
+                    b.shift_conv2d_backward_weight(g.dtype(), p, kernel, dilation, xd.raw_data(), g.raw_data(),
+                                                   grads[1].raw_data());
+                  }
+                  return grads;
+                });
 }
 
 }  // namespace sl

@@ -26,22 +26,23 @@ void for_channel_blocks(const BatchNormParams& p, F f) {
 // Offset of plane (image i, channel ch).
 inline int64_t plane(const BatchNormParams& p, int64_t i, int64_t ch) { return (i * p.c + ch) * p.inner; }
 
-// y = (x - mean) * scale + beta per channel of [c0, c1). Centring first keeps f32 precise when the
-// mean is large against the spread (x * scale + shift would cancel).
+// y = (x - mean) * scale + beta per channel of [c0, c1), then ReLU when `relu`. Centring first keeps
+// f32 precise when the mean is large against the spread (x * scale + shift would cancel).
 template <class T>
 void normalize(const BatchNormParams& p, int64_t c0, int64_t c1, const T* x, const T* mean, const T* scale,
-               const T* beta, T* y) {
+               const T* beta, T* y, bool relu = false) {
+  const auto kernel = relu ? simd().typed<T>().bn_normalize_relu : simd().typed<T>().bn_normalize;
   for (int64_t i = 0; i < p.n; ++i)
     for (int64_t ch = c0; ch < c1; ++ch) {
       const int64_t o = plane(p, i, ch);
       const T mu = mean[ch - c0], k = scale[ch - c0], b = beta ? beta[ch] : T(0);
-      simd().typed<T>().bn_normalize(x + o, p.inner, mu, k, b, y + o);
+      kernel(x + o, p.inner, mu, k, b, y + o);
     }
 }
 
 template <class T>
 void train_forward(const BatchNormParams& p, const T* x, const T* gamma, const T* beta, T* y, T* mean_out,
-                   T* invstd_out, T* rmean, T* rvar) {
+                   T* invstd_out, T* rmean, T* rvar, bool relu = false) {
   const double m = static_cast<double>(p.n * p.inner);
   for_channel_blocks(p, [&](int64_t c0, int64_t c1) {
     const size_t nc = static_cast<size_t>(c1 - c0);
@@ -68,7 +69,7 @@ void train_forward(const BatchNormParams& p, const T* x, const T* gamma, const T
       invstd_out[ch] = static_cast<T>(invstd);
       update_running_stats(p, ch, m, mean, var, rmean, rvar);
     }
-    normalize(p, c0, c1, x, mean_t.data(), scale.data(), beta, y);
+    normalize(p, c0, c1, x, mean_t.data(), scale.data(), beta, y, relu);
   });
 }
 
@@ -84,9 +85,10 @@ void eval_forward(const BatchNormParams& p, const T* x, const T* gamma, const T*
   });
 }
 
+// With `relu_out` (batch_norm_relu_backward), gy is first masked to relu_out > 0 in registers.
 template <class T>
 void backward(const BatchNormParams& p, bool train, const T* x, const T* gy, const T* gamma, const T* mean,
-              const T* invstd, T* gx, T* ggamma, T* gbeta) {
+              const T* invstd, T* gx, T* ggamma, T* gbeta, const T* relu_out = nullptr) {
   const double m = static_cast<double>(p.n * p.inner);
   for_channel_blocks(p, [&](int64_t c0, int64_t c1) {
     const size_t nc = static_cast<size_t>(c1 - c0);
@@ -96,7 +98,11 @@ void backward(const BatchNormParams& p, bool train, const T* x, const T* gy, con
     for (int64_t i = 0; i < p.n; ++i)
       for (int64_t ch = c0; ch < c1; ++ch) {
         const int64_t o = plane(p, i, ch);
-        lane_sums(gy + o, T(0), x + o, mean[ch], p.inner, sum_gy[size_t(ch - c0)], sum_gy_xc[size_t(ch - c0)]);
+        if (relu_out)
+          simd().typed<T>().bn_relu_sums(gy + o, relu_out + o, x + o, mean[ch], p.inner, sum_gy[size_t(ch - c0)],
+                                         sum_gy_xc[size_t(ch - c0)]);
+        else
+          lane_sums(gy + o, T(0), x + o, mean[ch], p.inner, sum_gy[size_t(ch - c0)], sum_gy_xc[size_t(ch - c0)]);
       }
     // gx = gamma*invstd * (gy - mean(gy) - xhat * mean(gy*xhat)) = a*gy + b*(x - mean) + c; in
     // evaluation mode the statistics are constants and gx = gamma*invstd * gy.
@@ -116,7 +122,10 @@ void backward(const BatchNormParams& p, bool train, const T* x, const T* gy, con
       for (int64_t ch = c0; ch < c1; ++ch) {
         const int64_t o = plane(p, i, ch);
         const size_t k = static_cast<size_t>(ch - c0);
-        simd().typed<T>().bn_backward(gy + o, x + o, p.inner, a[k], b[k], mean[ch], c[k], gx + o);
+        if (relu_out)
+          simd().typed<T>().bn_relu_backward(gy + o, relu_out + o, x + o, p.inner, a[k], b[k], mean[ch], c[k], gx + o);
+        else
+          simd().typed<T>().bn_backward(gy + o, x + o, p.inner, a[k], b[k], mean[ch], c[k], gx + o);
       }
   });
 }
@@ -150,12 +159,34 @@ void backward_any(DType dt, const BatchNormParams& p, bool train, const void* x,
   });
 }
 
+void relu_train_forward_any(DType dt, const BatchNormParams& p, const void* x, const void* gamma, const void* beta,
+                            void* y, void* save_mean, void* save_invstd, void* rmean, void* rvar) {
+  dispatch_floating(dt, "batch_norm_relu", [&](auto tag) {
+    using T = decltype(tag);
+    train_forward(p, static_cast<const T*>(x), static_cast<const T*>(gamma), static_cast<const T*>(beta),
+                  static_cast<T*>(y), static_cast<T*>(save_mean), static_cast<T*>(save_invstd),
+                  static_cast<T*>(rmean), static_cast<T*>(rvar), true);
+  });
+}
+
+void relu_backward_any(DType dt, const BatchNormParams& p, const void* x, const void* y, const void* gy,
+                       const void* gamma, const void* mean, const void* invstd, void* gx, void* ggamma, void* gbeta) {
+  dispatch_floating(dt, "batch_norm_relu_backward", [&](auto tag) {
+    using T = decltype(tag);
+    backward(p, true, static_cast<const T*>(x), static_cast<const T*>(gy), static_cast<const T*>(gamma),
+             static_cast<const T*>(mean), static_cast<const T*>(invstd), static_cast<T*>(gx),
+             static_cast<T*>(ggamma), static_cast<T*>(gbeta), static_cast<const T*>(y));
+  });
+}
+
 }  // namespace
 
 void register_batch_norm(Backend& b) {
   b.batch_norm_train_forward = train_forward_any;
   b.batch_norm_eval_forward = eval_forward_any;
   b.batch_norm_backward = backward_any;
+  b.batch_norm_relu_train_forward = relu_train_forward_any;
+  b.batch_norm_relu_backward = relu_backward_any;
 }
 
 }  // namespace sl::cpu

@@ -100,6 +100,64 @@ void col2im(const Conv2dParams& p, int64_t channels, const T* col, T* x) {
   }
 }
 
+// ShiftResNet's shift read by the 1x1 conv after it (shift_conv2d_*): input channel c of a 1x1,
+// unpadded conv is read moved by shift2d_offset(c, cin, kernel, dilation). Null for a plain conv.
+struct Shift {
+  int64_t kernel, dilation;
+  ShiftOffset offset(const Conv2dParams& p, int64_t c) const { return shift2d_offset(c, p.cin, kernel, dilation); }
+};
+
+// The column matrix of the shifted input, per image: col[c, oh*wo + ow] = x[c, oh*sh + dy, ow*sw + dx]
+// (0 outside), as im2col of the shift's output would be, without that output.
+template <class T>
+void shifted_columns(const Conv2dParams& p, const Shift& s, const T* x, T* col) {
+  for (int64_t c = 0; c < p.cin; ++c) {
+    const ShiftOffset o = s.offset(p, c);
+    const ValidCols v = valid_cols(p, o.dx);
+    for (int64_t oh = 0; oh < p.ho; ++oh) {
+      T* out = col + (c * p.ho + oh) * p.wo;
+      const int64_t ih = oh * p.sh + o.dy;
+      if (ih < 0 || ih >= p.h) {
+        std::fill(out, out + p.wo, T(0));
+        continue;
+      }
+      const T* xr = x + (c * p.h + ih) * p.w;
+      std::fill(out, out + v.ow0, T(0));
+      if (p.sw == 1) {
+        std::copy(xr + v.ow0 + o.dx, xr + v.ow1 + o.dx, out + v.ow0);
+      } else if (p.sw == 2) {
+        simd().typed<T>().gather_stride2(xr + v.ow0 * 2 + o.dx, out + v.ow0, v.ow1 - v.ow0);
+      } else {
+        for (int64_t ow = v.ow0; ow < v.ow1; ++ow) out[ow] = xr[ow * p.sw + o.dx];
+      }
+      std::fill(out + v.ow1, out + p.wo, T(0));
+    }
+  }
+}
+
+// Its adjoint into a zeroed gx: gx[c, oh*sh + dy, ow*sw + dx] = col[c, oh, ow]. Strided convs add to
+// the zeros (as col2im, then the shift's backward copy); stride 1 copies (as the shift's backward of
+// the pointwise conv's gradient), so the results equal the composition's bit for bit, signed zeros too.
+template <class T>
+void shifted_columns_adjoint(const Conv2dParams& p, const Shift& s, const T* col, T* gx) {
+  std::fill(gx, gx + p.cin * p.h * p.w, T(0));
+  for (int64_t c = 0; c < p.cin; ++c) {
+    const ShiftOffset o = s.offset(p, c);
+    const ValidCols v = valid_cols(p, o.dx);
+    for (int64_t oh = 0; oh < p.ho; ++oh) {
+      const int64_t ih = oh * p.sh + o.dy;
+      if (ih < 0 || ih >= p.h) continue;
+      const T* in = col + (c * p.ho + oh) * p.wo;
+      T* xr = gx + (c * p.h + ih) * p.w;
+      if (p.sw == 1 && p.sh == 1) {
+        std::copy(in + v.ow0, in + v.ow1, xr + v.ow0 + o.dx);
+      } else {
+        for (int64_t ow = v.ow0; ow < v.ow1; ++ow) xr[ow * p.sw + o.dx] += in[ow];
+      }
+    }
+  }
+}
+
 // Runs body(n, scratch) for every image: in parallel over images when there are enough of them,
 // otherwise serially with `parallel_inner` telling the body to use the multi-threaded GEMM.
 template <class T, class Body>
@@ -193,19 +251,73 @@ bool forward_implicit(const Conv2dParams& p, const float* x, const float* w, flo
   return true;
 }
 
+// The stride-1 f32 shifted 1x1 conv without copying its input: GEMM row c points straight into
+// channel c of the image at its offset. Over the flat pixel index q, output q reads q + dy*w + dx,
+// which stays inside the plane for q in the band [pad*w + pad, (h - pad)*w - pad); there one GEMM
+// computes every output. The band's pixels within `pad` of a left or right edge read across a row
+// end, so they and the rows above and below the band (the border pixels) are recomputed from a
+// gathered block of their shifted inputs, written over the band's values. Every output is still one
+// FMA chain over the channels in order: the results equal the pointwise conv of the shifted copy.
+bool shift_forward_direct(const Conv2dParams& p, const Shift& s, const float* x, const float* w, float* y) {
+  if (p.sh != 1 || p.sw != 1 || p.groups != 1) return false;
+  const int64_t pad = s.dilation * (s.kernel / 2), hw = p.h * p.w;
+  const int64_t q0 = pad * p.w + pad, q1 = std::max(q0, (p.h - pad) * p.w - pad);
+  std::vector<int64_t> border;  // flat indices of the pixels the band does not compute right
+  for (int64_t oh = 0; oh < p.h; ++oh)
+    for (int64_t ow = 0; ow < p.w; ++ow)
+      if (oh < pad || oh >= p.h - pad || ow < pad || ow >= p.w - pad) border.push_back(oh * p.w + ow);
+  const int64_t nb = static_cast<int64_t>(border.size());
+  std::vector<ShiftOffset> offsets(static_cast<size_t>(p.cin));
+  for (int64_t c = 0; c < p.cin; ++c) offsets[static_cast<size_t>(c)] = s.offset(p, c);
+  const std::vector<PackedA> packs = pack_weights(p, p.cout, p.cin, w);
+  for_each_image<float>(p.n, static_cast<size_t>((p.cin + p.cout) * nb), [&](int64_t n, float* scratch, bool par) {
+    const float* xn = x + n * p.cin * hw;
+    float* yn = y + n * p.cout * hw;
+    std::vector<const float*> rows(static_cast<size_t>(p.cin));
+    if (q1 > q0) {
+      for (int64_t c = 0; c < p.cin; ++c) {
+        const ShiftOffset o = offsets[static_cast<size_t>(c)];
+        rows[static_cast<size_t>(c)] = xn + c * hw + q0 + o.dy * p.w + o.dx;
+      }
+      gemm_packed_rows(par, packs[0], q1 - q0, rows.data(), yn + q0, hw, false);
+    }
+    if (nb == 0) return;
+    float* gathered = scratch;  // cin x nb: the border pixels' shifted inputs
+    float* out = scratch + p.cin * nb;
+    for (int64_t c = 0; c < p.cin; ++c) {
+      const ShiftOffset o = offsets[static_cast<size_t>(c)];
+      const float* xc = xn + c * hw;
+      float* g = gathered + c * nb;
+      for (int64_t j = 0; j < nb; ++j) {
+        const int64_t ih = border[static_cast<size_t>(j)] / p.w + o.dy, iw = border[static_cast<size_t>(j)] % p.w + o.dx;
+        g[j] = ih >= 0 && ih < p.h && iw >= 0 && iw < p.w ? xc[ih * p.w + iw] : 0.0f;
+      }
+      rows[static_cast<size_t>(c)] = g;
+    }
+    gemm_packed_rows(false, packs[0], nb, rows.data(), out, nb, false);
+    for (int64_t o = 0; o < p.cout; ++o)
+      for (int64_t j = 0; j < nb; ++j) yn[o * hw + border[static_cast<size_t>(j)]] = out[o * nb + j];
+  });
+  return true;
+}
+
 template <class T>
-void forward_typed(const Conv2dParams& p, const T* x, const T* w, T* y) {
+void forward_typed(const Conv2dParams& p, const T* x, const T* w, T* y, const Shift* shift = nullptr) {
   if constexpr (std::is_same_v<T, float>) {
-    if (forward_implicit(p, x, w, y)) return;
+    if (shift ? shift_forward_direct(p, *shift, x, w, y) : forward_implicit(p, x, w, y)) return;
   }
   Geometry g = geometry(p);
+  if (shift) g.pointwise = false;
   size_t scratch = g.pointwise ? 0 : static_cast<size_t>(g.k * g.hw_out);
   const std::vector<PackedA> packs = pack_weights(p, g.cout_g, g.k, w);
   for_each_image<T>(p.n, scratch, [&](int64_t n, T* col, bool par) {
     for (int64_t grp = 0; grp < p.groups; ++grp) {
       const T* xg = x + (n * p.cin + grp * g.cin_g) * g.hw_in;
       const T* cols = xg;
-      if (!g.pointwise) {
+      if (shift) {
+        shifted_columns(p, *shift, xg, col);
+        cols = col;
+      } else if (!g.pointwise) {
         im2col(p, g.cin_g, xg, col);
         cols = col;
       }
@@ -251,9 +363,10 @@ bool backward_input_as_conv(const Conv2dParams& p, const T* gy, const T* w, T* g
 }
 
 template <class T>
-void backward_input_typed(const Conv2dParams& p, const T* gy, const T* w, T* gx) {
+void backward_input_typed(const Conv2dParams& p, const T* gy, const T* w, T* gx, const Shift* shift = nullptr) {
   Geometry g = geometry(p);
-  if (!g.pointwise && backward_input_as_conv(p, gy, w, gx)) return;
+  if (shift) g.pointwise = false;
+  if (!shift && !g.pointwise && backward_input_as_conv(p, gy, w, gx)) return;
   size_t scratch = g.pointwise ? 0 : static_cast<size_t>(g.k * g.hw_out);
   for_each_image<T>(p.n, scratch, [&](int64_t n, T* col, bool par) {
     for (int64_t grp = 0; grp < p.groups; ++grp) {
@@ -265,6 +378,10 @@ void backward_input_typed(const Conv2dParams& p, const T* gy, const T* w, T* gx)
         continue;
       }
       gemm<T>(par, true, false, g.k, g.hw_out, g.cout_g, T(1), wg, g.k, gyg, g.hw_out, T(0), col, g.hw_out);
+      if (shift) {
+        shifted_columns_adjoint(p, *shift, col, gxg);
+        continue;
+      }
       std::fill(gxg, gxg + g.cin_g * g.hw_in, T(0));
       col2im(p, g.cin_g, col, gxg);
     }
@@ -304,11 +421,12 @@ bool weight_partial_implicit(const Conv2dParams& p, int64_t n0, int64_t n1, cons
 }
 
 template <class T>
-void backward_weight_typed(const Conv2dParams& p, const T* x, const T* gy, T* gw) {
+void backward_weight_typed(const Conv2dParams& p, const T* x, const T* gy, T* gw, const Shift* shift = nullptr) {
   Geometry g = geometry(p);
+  if (shift) g.pointwise = false;  // its columns are copied (shifted), never read in place
   const int64_t wsize = p.cout * g.k;
   bool implicit = false;
-  if constexpr (std::is_same_v<T, float>) implicit = p.sh == 1 && p.sw == 1 && !g.pointwise && g.cout_g <= 64;
+  if constexpr (std::is_same_v<T, float>) implicit = !shift && p.sh == 1 && p.sw == 1 && !g.pointwise && g.cout_g <= 64;
   // gW^T = col * gy^T (k x cout) transposes the small operand, gy, where gW = gy * col^T would
   // transpose the column matrix: f32 (whose GEMM copies a transposed B) and, on Eigen (f64), few
   // output channels keep their partial sums transposed and turn them back when combined.
@@ -338,7 +456,10 @@ void backward_weight_typed(const Conv2dParams& p, const T* x, const T* gy, T* gw
         const T* gyg = gy + (n * p.cout + grp * g.cout_g) * g.hw_out;
         T* accg = acc + grp * g.cout_g * g.k;
         const T* colp = xg;
-        if (!g.pointwise) {
+        if (shift) {
+          shifted_columns(p, *shift, xg, col);
+          colp = col;
+        } else if (!g.pointwise) {
           im2col(p, g.cin_g, xg, col);
           colp = col;
         }
@@ -403,12 +524,47 @@ void backward_weight(DType dt, const Conv2dParams& p, const void* x, const void*
   });
 }
 
+// The shift_conv2d slots: p must be a 1x1 unpadded conv of one group (the op checks it).
+void shift_forward(DType dt, const Conv2dParams& p, int64_t kernel, int64_t dilation, const void* x, const void* w,
+                   void* y) {
+  const Shift s{kernel, dilation};
+  dispatch_floating(dt, "shift_conv2d", [&](auto tag) {
+    using T = decltype(tag);
+    forward_typed(p, static_cast<const T*>(x), static_cast<const T*>(w), static_cast<T*>(y), &s);
+  });
+}
+
+void shift_backward_input(DType dt, const Conv2dParams& p, int64_t kernel, int64_t dilation, const void* gy,
+                          const void* w, void* gx) {
+  const Shift s{kernel, dilation};
+  dispatch_floating(dt, "shift_conv2d_backward_input", [&](auto tag) {
+    using T = decltype(tag);
+    backward_input_typed(p, static_cast<const T*>(gy), static_cast<const T*>(w), static_cast<T*>(gx), &s);
+  });
+}
+
+void shift_backward_weight(DType dt, const Conv2dParams& p, int64_t kernel, int64_t dilation, const void* x,
+                           const void* gy, void* gw) {
+  const Shift s{kernel, dilation};
+  dispatch_floating(dt, "shift_conv2d_backward_weight", [&](auto tag) {
+    using T = decltype(tag);
+    if (p.n == 0) {
+      std::fill(static_cast<T*>(gw), static_cast<T*>(gw) + p.cout * p.cin, T(0));
+      return;
+    }
+    backward_weight_typed(p, static_cast<const T*>(x), static_cast<const T*>(gy), static_cast<T*>(gw), &s);
+  });
+}
+
 }  // namespace
 
 void register_conv2d(Backend& b) {
   b.conv2d_forward = forward;
   b.conv2d_backward_input = backward_input;
   b.conv2d_backward_weight = backward_weight;
+  b.shift_conv2d_forward = shift_forward;
+  b.shift_conv2d_backward_input = shift_backward_input;
+  b.shift_conv2d_backward_weight = shift_backward_weight;
 }
 
 }  // namespace sl::cpu

@@ -35,8 +35,8 @@ MobileNetV2Block::MobileNetV2Block(int64_t in_planes, int64_t out_planes, int64_
 }
 
 Tensor MobileNetV2Block::forward(const Tensor& x) {
-  Tensor out = relu(bn1->forward(conv1->forward(x)));
-  out = relu(bn2->forward(conv2->forward(out)));
+  Tensor out = bn1->forward_relu(conv1->forward(x));
+  out = bn2->forward_relu(conv2->forward(out));
   out = bn3->forward(conv3->forward(out));
   return stride_ == 1 ? out + shortcut->forward(x) : out;
 }
@@ -58,9 +58,9 @@ MobileNetV2::MobileNetV2(int64_t in_channels, int64_t num_classes) {
 }
 
 Tensor MobileNetV2::forward(const Tensor& x) {
-  Tensor out = relu(bn1->forward(conv1->forward(x)));
+  Tensor out = bn1->forward_relu(conv1->forward(x));
   out = layers->forward(out);
-  out = relu(bn2->forward(conv2->forward(out)));
+  out = bn2->forward_relu(conv2->forward(out));
   Pool2dArgs pool;
   pool.kernel = {4, 4};
   out = avg_pool2d(out, pool);

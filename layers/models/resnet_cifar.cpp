@@ -50,7 +50,7 @@ CifarBasicBlock::CifarBasicBlock(int64_t in_planes, int64_t planes, int64_t stri
 }
 
 Tensor CifarBasicBlock::forward(const Tensor& x) {
-  Tensor out = relu(bn1->forward(conv1->forward(x)));
+  Tensor out = bn1->forward_relu(conv1->forward(x));
   out = bn2->forward(conv2->forward(out));
   return relu(out + shortcut->forward(x));
 }
@@ -86,7 +86,7 @@ CifarResNet::CifarResNet(const std::vector<int64_t>& num_blocks, const std::vect
 }
 
 Tensor CifarResNet::forward(const Tensor& x) {
-  Tensor out = relu(bn1->forward(conv1->forward(x)));
+  Tensor out = bn1->forward_relu(conv1->forward(x));
   for (auto& stage : layers) out = stage->forward(out);
   Pool2dArgs pool;
   int64_t k = pool_kernel_ > 0 ? pool_kernel_ : out.size(3);

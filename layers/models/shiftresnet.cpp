@@ -27,10 +27,12 @@ ShiftConv::ShiftConv(int64_t in_planes, int64_t out_planes, int64_t stride, doub
 }
 
 Tensor ShiftConv::forward(const Tensor& x) {
-  Tensor t = relu(bn1->forward(conv1->forward(x)));
+  Tensor t = bn1->forward_relu(conv1->forward(x));
   // The stride sits in conv2, after the shift: shifting first keeps every offset's information in
   // the subsampled grid (the reference's order).
-  t = relu(bn2->forward(conv2->forward(shift2->forward(t))));
+  // shift2 is read by conv2 as addressing (no shifted copy), the same function as the composition.
+  const Shift2dOptions& so = shift2->options();
+  t = bn2->forward_relu(conv2->forward_shifted(t, so.kernel_size(), so.dilation()));
   return t + shortcut->forward(x);
 }
 

@@ -20,9 +20,11 @@ namespace {
 
 constexpr int64_t kSumLanes = 16;
 
-// s1 += sum(a[j] - pa), s2 += sum((a[j] - pa) * (b[j] - pb)) over j < len.
-template <class T>
-void LaneSums(const T* HWY_RESTRICT a, T pa, const T* HWY_RESTRICT b, T pb, int64_t len, double& s1, double& s2) {
+// s1 += sum(a[j] - pa), s2 += sum((a[j] - pa) * (b[j] - pb)) over j < len, where a[j] is
+// load_a(d, j) (a plain load, or ReLU's masked gradient).
+template <class T, class LoadA>
+HWY_INLINE void LaneSumsOf(const LoadA& load_a, T pa, const T* HWY_RESTRICT b, T pb, int64_t len, double& s1,
+                           double& s2) {
   using D = hn::ScalableTag<T>;
   const D d;
   constexpr int64_t L = static_cast<int64_t>(hn::MaxLanes(D()));
@@ -32,22 +34,28 @@ void LaneSums(const T* HWY_RESTRICT a, T pa, const T* HWY_RESTRICT b, T pb, int6
   const V vpa = hn::Set(d, pa), vpb = hn::Set(d, pb);
   V acc1[NS], acc2[NS];
   for (int s = 0; s < NS; ++s) acc1[s] = acc2[s] = hn::Zero(d);
-  auto step = [&](const T* pa_row, const T* pb_row) HWY_ATTR {
+  auto step = [&](const V* av, const T* pb_row) HWY_ATTR {
     for (int s = 0; s < NS; ++s) {
-      const V u = hn::Sub(hn::LoadU(d, pa_row + s * L), vpa);
+      const V u = hn::Sub(av[s], vpa);
       acc1[s] = hn::Add(acc1[s], u);
       acc2[s] = hn::Add(acc2[s], hn::Mul(u, hn::Sub(hn::LoadU(d, pb_row + s * L), vpb)));
     }
   };
   int64_t j = 0;
-  for (; j + kSumLanes <= len; j += kSumLanes) step(a + j, b + j);
+  V av[NS];
+  for (; j + kSumLanes <= len; j += kSumLanes) {
+    for (int s = 0; s < NS; ++s) av[s] = load_a(d, j + s * L);
+    step(av, b + j);
+  }
   if (j < len) {  // the tail, padded with the pivots: it adds zeros to the lanes past the end
     T ta[kSumLanes], tb[kSumLanes];
     std::fill(ta, ta + kSumLanes, pa);
     std::fill(tb, tb + kSumLanes, pb);
-    std::copy(a + j, a + len, ta);
+    const hn::CappedTag<T, 1> d1;
+    for (int64_t i = j; i < len; ++i) ta[i - j] = hn::GetLane(load_a(d1, i));
     std::copy(b + j, b + len, tb);
-    step(ta, tb);
+    for (int s = 0; s < NS; ++s) av[s] = hn::LoadU(d, ta + s * L);
+    step(av, tb);
   }
   T l1[kSumLanes], l2[kSumLanes];
   for (int s = 0; s < NS; ++s) {
@@ -61,6 +69,24 @@ void LaneSums(const T* HWY_RESTRICT a, T pa, const T* HWY_RESTRICT b, T pb, int6
     }
   s1 += static_cast<double>(l1[0]);
   s2 += static_cast<double>(l2[0]);
+}
+
+template <class T>
+void LaneSums(const T* HWY_RESTRICT a, T pa, const T* HWY_RESTRICT b, T pb, int64_t len, double& s1, double& s2) {
+  LaneSumsOf([a](auto d, int64_t i) HWY_ATTR { return hn::LoadU(d, a + i); }, pa, b, pb, len, s1, s2);
+}
+
+// ReLU's gradient given its output r: gy where r > 0, else 0 (UnaryBackward's relu, r for x).
+template <class D, class V>
+HWY_INLINE V ReluGrad(D d, V r, V g) {
+  return hn::IfThenElseZero(hn::Gt(r, hn::Zero(d)), g);
+}
+
+template <class T>
+void ReluLaneSums(const T* HWY_RESTRICT gy, const T* HWY_RESTRICT r, const T* HWY_RESTRICT x, T mu, int64_t len,
+                  double& s1, double& s2) {
+  LaneSumsOf([gy, r](auto d, int64_t i) HWY_ATTR { return ReluGrad(d, hn::LoadU(d, r + i), hn::LoadU(d, gy + i)); },
+             T(0), x, mu, len, s1, s2);
 }
 
 // y = (x - mu) * k + b: centred first, so f32 stays precise when the mean is large against the spread.
@@ -80,11 +106,34 @@ void Backward(const T* HWY_RESTRICT gy, const T* HWY_RESTRICT x, int64_t n, T a,
   }, gy, x);
 }
 
+// relu(Normalize): ReLU's v < 0 ? 0 : v (NaN passes), on the normalised value in the register.
+template <class T>
+void NormalizeRelu(const T* HWY_RESTRICT x, int64_t n, T mu, T k, T b, T* HWY_RESTRICT y) {
+  Map(y, n, [mu, k, b](auto d, auto v) HWY_ATTR {
+    const auto z = hn::Add(hn::Mul(hn::Sub(v, hn::Set(d, mu)), hn::Set(d, k)), hn::Set(d, b));
+    return hn::IfThenZeroElse(hn::Lt(z, hn::Zero(d)), z);
+  }, x);
+}
+
+// Backward of gy masked by ReLU's output r.
+template <class T>
+void ReluBackward(const T* HWY_RESTRICT gy, const T* HWY_RESTRICT r, const T* HWY_RESTRICT x, int64_t n, T a, T b,
+                  T mu, T c, T* HWY_RESTRICT gx) {
+  Map(gx, n, [a, b, mu, c](auto d, auto g, auto rv, auto v) HWY_ATTR {
+    const auto gm = ReluGrad(d, rv, g);
+    const auto t = hn::Add(hn::Mul(hn::Set(d, a), gm), hn::Mul(hn::Set(d, b), hn::Sub(v, hn::Set(d, mu))));
+    return hn::Add(t, hn::Set(d, c));
+  }, gy, r, x);
+}
+
 template <class T>
 void FillTyped(TypedKernels<T>& t) {
   t.bn_sums = LaneSums<T>;
   t.bn_normalize = Normalize<T>;
   t.bn_backward = Backward<T>;
+  t.bn_normalize_relu = NormalizeRelu<T>;
+  t.bn_relu_sums = ReluLaneSums<T>;
+  t.bn_relu_backward = ReluBackward<T>;
 }
 
 }  // namespace

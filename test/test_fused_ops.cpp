@@ -1,0 +1,163 @@
+// The fused training ops against the compositions they replace, on every CPU target this machine
+// runs: shift_conv2d = conv2d(shift2d(x), W) (ShiftResNet's shift read as addressing by the 1x1
+// conv) and batch_norm_relu = relu(batch_norm(x)). Both promise the composition's results bit for
+// bit (the same GEMM chains and the same IEEE operations per element); gradchecks in f64.
+#include <cstring>
+
+#include "autograd/node.h"
+#include "backends/cpu/simd/target.h"
+#include "helpers.h"
+
+using namespace sl;
+
+namespace {
+
+// The name of the graph node that produced t ("" for a leaf).
+std::string node_name(const Tensor& t) {
+  const auto& meta = t.impl()->autograd;
+  return meta && meta->grad_fn ? meta->grad_fn->name : "";
+}
+
+template <class T>
+bool same_bits(const Tensor& a, const Tensor& b) {
+  if (a.shape() != b.shape()) return false;
+  std::vector<T> x = a.to_vector<T>(), y = b.to_vector<T>();
+  return std::memcmp(x.data(), y.data(), x.size() * sizeof(T)) == 0;
+}
+
+struct Grads {
+  Tensor y, gx, gw;
+};
+
+// Forward and both gradients of f(x, w) for a fixed output gradient.
+template <class F>
+Grads run(const Tensor& x0, const Tensor& w0, const Tensor& gy_seed, F f, std::string* name = nullptr) {
+  Tensor x = x0.clone(), w = w0.clone();
+  x.requires_grad_();
+  w.requires_grad_();
+  Tensor y = f(x, w);
+  if (name) *name = node_name(y);
+  y.backward(gy_seed.reshape(y.shape()));
+  return {y.detach(), x.grad(), w.grad()};
+}
+
+template <class T>
+void check_shift_conv(DType dt, const std::string& target) {
+  struct Case {
+    int64_t n, cin, cout, h, w, kernel, dilation, stride;
+  };
+  // Channel counts with and without the unshifted remainder (C mod k^2), odd sizes, planes narrower
+  // than the shift, strides 1, 2 and 3, batch 1.
+  const std::vector<Case> cases{{2, 48, 16, 8, 8, 3, 1, 1},  {3, 20, 7, 5, 9, 3, 1, 1},  {2, 27, 12, 7, 6, 3, 1, 2},
+                                {1, 30, 9, 9, 7, 5, 1, 1},   {2, 19, 5, 6, 5, 3, 2, 2},  {2, 18, 4, 2, 3, 3, 2, 1},
+                                {2, 11, 6, 10, 10, 3, 1, 3}, {4, 64, 33, 4, 4, 3, 1, 1}};
+  uint64_t seed = 1;
+  for (const Case& c : cases) {
+    INFO(target << " " << dtype_name(dt) << " n " << c.n << " cin " << c.cin << " cout " << c.cout << " " << c.h << "x" << c.w
+                << " kernel " << c.kernel << " dilation " << c.dilation << " stride " << c.stride);
+    Tensor x = test::randf({c.n, c.cin, c.h, c.w}, seed++).to(dt);
+    Tensor w = test::randf({c.cout, c.cin, 1, 1}, seed++).to(dt);
+    const int64_t ho = (c.h - 1) / c.stride + 1, wo = (c.w - 1) / c.stride + 1;
+    Tensor gy = test::randf({c.n * c.cout * ho * wo}, seed++).to(dt);
+    std::string name;
+    Grads fused = run(x, w, gy, [&](const Tensor& a, const Tensor& b) {
+      return shift_conv2d(a, b, c.kernel, c.dilation, c.stride);
+    }, &name);
+    CHECK(name == "shift_conv2d");  // the fused kernels ran, not the composition
+    Conv2dArgs args;
+    args.stride = {c.stride, c.stride};
+    Grads ref = run(x, w, gy, [&](const Tensor& a, const Tensor& b) {
+      return conv2d(shift2d(a, c.kernel, c.dilation), b, Tensor(), args);
+    });
+    CHECK(same_bits<T>(fused.y, ref.y));
+    CHECK(same_bits<T>(fused.gx, ref.gx));
+    CHECK(same_bits<T>(fused.gw, ref.gw));
+  }
+}
+
+}  // namespace
+
+TEST_CASE("shift_conv2d equals conv2d of shift2d bit for bit on every CPU target", "[fused][shift]") {
+  for (const std::string& target : cpu::available_cpu_targets()) {
+    cpu::ScopedCpuTarget scoped(target);
+    check_shift_conv<float>(DType::f32, target);
+    check_shift_conv<double>(DType::f64, target);
+  }
+}
+
+TEST_CASE("shift_conv2d gradcheck and bad arguments", "[fused][shift][gradcheck]") {
+  Tensor x = test::param64({2, 11, 5, 4}, 21), w = test::param64({6, 11, 1, 1}, 22);
+  test::check_grad([](const TensorList& t) { return shift_conv2d(t[0], t[1], 3, 1, 1); }, {x, w});
+  test::check_grad([](const TensorList& t) { return shift_conv2d(t[0], t[1], 3, 1, 2); }, {x, w});
+  test::check_grad([](const TensorList& t) { return shift_conv2d(t[0], t[1], 5, 1, 1); }, {x, w});
+  test::check_grad([](const TensorList& t) { return shift_conv2d(t[0], t[1], 3, 2, 1); }, {x, w});
+  CHECK(test::error_of([] { shift_conv2d(zeros({1, 9, 4, 4}), zeros({2, 9, 3, 3})); }).find("1x1") !=
+        std::string::npos);
+  CHECK(test::error_of([] { shift_conv2d(zeros({1, 9, 4, 4}), zeros({2, 9, 1, 1}), 2); }).find("odd") !=
+        std::string::npos);
+  CHECK(test::error_of([] { shift_conv2d(zeros({1, 8, 4, 4}), zeros({2, 9, 1, 1})); }).find("input channels") !=
+        std::string::npos);
+}
+
+namespace {
+
+template <class T>
+void check_bn_relu(DType dt, const std::string& target) {
+  // Planes of 1 to 33 values (tails of the 16 summing lanes), a channel of exact zeros after
+  // normalisation (ReLU's kink: the mask takes > 0) and one NaN.
+  for (const Shape& shape : std::vector<Shape>{{4, 5, 3, 11}, {3, 7, 1, 1}, {2, 3, 33, 1}}) {
+    INFO(target << " " << dtype_name(dt) << " " << shape_str(shape));
+    std::vector<float> xv = test::randf(shape, 31, -2, 3).to_vector<float>();
+    std::vector<float> betav = test::randf({shape[1]}, 33).to_vector<float>();
+    const int64_t inner = shape[2] * shape[3];
+    for (int64_t i = 0; i < shape[0]; ++i)  // channel 1 constant with beta 0: normalised to exact zeros
+      std::fill(xv.begin() + (i * shape[1] + 1) * inner, xv.begin() + (i * shape[1] + 2) * inner, 1.5f);
+    betav[1] = 0;
+    xv.back() = std::nanf("");  // the last channel's statistics and outputs are NaN
+    Tensor x0 = from_vector(xv, shape).to(dt), beta0 = from_vector(betav, {shape[1]}).to(dt);
+    Tensor gamma0 = test::randf({shape[1]}, 32, 0.5, 1.5).to(dt);
+    Tensor gy = test::randf(shape, 34).to(dt);
+    auto fwd = [&](bool fused, std::string* name) {
+      Tensor x = x0.clone(), gamma = gamma0.clone(), beta = beta0.clone();
+      x.requires_grad_();
+      gamma.requires_grad_();
+      beta.requires_grad_();
+      Tensor rm = zeros({shape[1]}, dt), rv = ones({shape[1]}, dt);
+      Tensor y = fused ? batch_norm_relu(x, gamma, beta, rm, rv, true, 0.1, 1e-5)
+                       : relu(batch_norm(x, gamma, beta, rm, rv, true, 0.1, 1e-5));
+      if (name) *name = node_name(y);
+      y.backward(gy);
+      return std::vector<Tensor>{y.detach(), x.grad(), gamma.grad(), beta.grad(), rm, rv};
+    };
+    std::string name;
+    std::vector<Tensor> got = fwd(true, &name), want = fwd(false, nullptr);
+    CHECK(name == "batch_norm_relu");
+    for (size_t i = 0; i < got.size(); ++i) {
+      INFO("output " << i << " (y, gx, ggamma, gbeta, running mean, running var)");
+      CHECK(same_bits<T>(got[i], want[i]));
+    }
+  }
+  // Evaluation mode (no fused kernel): the composition, same values.
+  Tensor x = test::randf({2, 3, 4, 4}, 35).to(dt), rm = zeros({3}, dt), rv = ones({3}, dt);
+  CHECK(same_bits<T>(batch_norm_relu(x, Tensor(), Tensor(), rm, rv, false),
+                     relu(batch_norm(x, Tensor(), Tensor(), rm, rv, false))));
+}
+
+}  // namespace
+
+TEST_CASE("batch_norm_relu equals relu of batch_norm bit for bit on every CPU target", "[fused][batch_norm]") {
+  for (const std::string& target : cpu::available_cpu_targets()) {
+    cpu::ScopedCpuTarget scoped(target);
+    check_bn_relu<float>(DType::f32, target);
+    check_bn_relu<double>(DType::f64, target);
+  }
+}
+
+TEST_CASE("batch_norm_relu gradcheck", "[fused][batch_norm][gradcheck]") {
+  // Values spread so no normalised value sits within eps of ReLU's kink.
+  Tensor x = test::param64({3, 4, 2, 3}, 41, -2, 2), gamma = test::param64({4}, 42, 0.5, 1.5);
+  Tensor beta = test::param64({4}, 43, -0.3, 0.3);
+  test::check_grad(
+      [](const TensorList& t) { return batch_norm_relu(t[0], t[1], t[2], Tensor(), Tensor(), true, 0.1, 1e-5); },
+      {x, gamma, beta});
+}
