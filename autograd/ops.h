@@ -116,6 +116,11 @@ Tensor adaptive_avg_pool2d(const Tensor& x, std::array<int64_t, 2> output_size);
 // ---- spatial shift (ops/shift2d.cpp) ----
 // Zero-FLOP shift: channel c moves by shift2d_offset(c, C, kernel, dilation), zero fill at borders.
 Tensor shift2d(const Tensor& x, int64_t kernel = 3, int64_t dilation = 1);
+// Whether shift_conv2d and batch_norm_relu use the backends' fused kernels (on by default). Off, they
+// run their compositions: `bench train --fusion on off` times both in one run.
+void set_fused_ops(bool on);
+bool fused_ops();
+
 // conv2d(shift2d(x, kernel, dilation), weight, {}, stride) for a 1x1 weight [cout, cin, 1, 1], without
 // the shifted copy where the backend has the fused kernels (the CPU), the composition elsewhere.
 Tensor shift_conv2d(const Tensor& x, const Tensor& weight, int64_t kernel = 3, int64_t dilation = 1,

@@ -28,18 +28,25 @@ TEST_CASE("bench train times quantizer families beside FP32 and names the CPU ta
   CHECK(bad.output.find("apotx") != std::string::npos);
 }
 
-TEST_CASE("bench train times several models beside the first, with a ShiftResNet's expansion", "[cli][bench]") {
+TEST_CASE("bench train times several models beside the first, fused and unfused, with an expansion", "[cli][bench]") {
   test::TempDir dir("bench_models");
   const std::string json = dir / "out.json";
-  test::CliResult r = test::run_cli("bench train -a mnist-fc mnist-conv -b 4 --threads 1 --budget 0.05 --json " + json);
+  test::CliResult r = test::run_cli("bench train -a mnist-fc shiftresnet20 --expansion 2 -b 2 --threads 1 --budget 0.05 "
+                                    "--fusion on off --json " + json);
   INFO(r.output);
   REQUIRE(r.exit_code == 0);
-  CHECK(r.output.find("x the mnist-fc-train-b4 step") != std::string::npos);
+  CHECK(r.output.find("x the mnist-fc-train-b2 step") != std::string::npos);
+  CHECK(r.output.find("x the fused step") != std::string::npos);
   std::ifstream in(json);
   nlohmann::json doc = nlohmann::json::parse(in);
-  REQUIRE(doc["results"].size() == 2);
+  REQUIRE(doc["results"].size() == 4);  // model by model, fused then unfused
+  CHECK(doc["results"][0]["id"].get<std::string>() == "mnist-fc-train-b2");
+  CHECK(doc["results"][1]["id"].get<std::string>() == "mnist-fc-train-b2-unfused");
+  CHECK(doc["results"][2]["id"].get<std::string>() == "shiftresnet20-e2-train-b2");
+  CHECK(doc["results"][3]["id"].get<std::string>() == "shiftresnet20-e2-train-b2-unfused");
   CHECK(doc["results"][0].count("vs_first_model") == 0);
-  CHECK(doc["results"][1]["vs_first_model"].get<double>() > 0);
+  CHECK(doc["results"][2]["vs_first_model"].get<double>() > 0);
+  CHECK(doc["results"][3]["vs_fused"].get<double>() > 0);
 
   test::CliResult bad = test::run_cli("bench train -a mnist-fc --expansion 3");
   CHECK(bad.exit_code != 0);

@@ -4,6 +4,7 @@
 // no input-grad for the first layer), so `compare.py torch.json shiftlab.json` lines them up.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <chrono>
 #include <nlohmann/json.hpp>
 
@@ -36,22 +37,27 @@ struct TrainBenchOptions {
   std::string json;
   std::string device = "cpu";
   bool profile = false;
+  std::vector<std::string> fusion{"on"};  // "off": the fused ops run their compositions
 };
 
 // torch_ref.py's ids: "<arch>-train-b<batch>", DeepShift-Q with fixed-point activations as
 // "<arch>-pow2w-fx-train-b<batch>".
 // Non-default bits add "-w<bits>" and "-a<bits>", a ShiftResNet's expansion other than 1 "-e<e>".
-std::string bench_id(const TrainBenchOptions& o, const std::string& arch, const std::string& quant) {
+std::string bench_id(const TrainBenchOptions& o, const std::string& arch, const std::string& quant, bool fused) {
   std::string q = quant == "none" ? "" : quant == "deepshift-q" ? "-pow2w-fx" : "-" + quant;
   if (quant != "none" && o.weight_bits > 0) q += fmt::format("-w{}", o.weight_bits);
   if (quant != "none" && !o.act_bits.empty()) q += fmt::format("-a{}", fmt::join(o.act_bits, "."));
   std::string e = o.expansion != 1 && model_info(arch).has_expansion ? fmt::format("-e{}", o.expansion) : "";
-  return fmt::format("{}{}{}-train-b{}", arch, e, q, o.batch);
+  return fmt::format("{}{}{}-train-b{}{}", arch, e, q, o.batch, fused ? "" : "-unfused");
 }
 
 nlohmann::ordered_json bench_one(const TrainBenchOptions& o, const std::string& arch, const std::string& quant,
-                                 int threads) {
+                                 bool fused, int threads) {
   ThreadLimit limit(threads);
+  struct FusionScope {  // restores the default whatever happens
+    explicit FusionScope(bool on) { set_fused_ops(on); }
+    ~FusionScope() { set_fused_ops(true); }
+  } fusion(fused);
   Device device = device_from_name(o.device);
   const ModelInfo& info = model_info(arch);
   manual_seed(0);
@@ -97,7 +103,7 @@ nlohmann::ordered_json bench_one(const TrainBenchOptions& o, const std::string& 
     fmt::print("profile of {} steps ({:.1f} ms per step):\n{}", steps, wall / steps * 1e3, KernelProfiler::report(wall));
   }
   double gflop = 2.0 * total * 1e-9;
-  std::string id = bench_id(o, arch, quant);
+  std::string id = bench_id(o, arch, quant, fused);
   int used = num_threads();
   fmt::print("{:<32} {} threads  {:8.2f} ms min  {:8.2f} ms median  {:8.0f} img/s  {:6.1f} GFLOP/s  ({})\n", id, used,
              t.ms_min, t.ms_median, static_cast<double>(o.batch) / t.ms_median * 1e3, gflop / t.ms_median * 1e3,
@@ -112,34 +118,37 @@ void run(const TrainBenchOptions& o) {
            "bench train: --expansion {} applies only to the ShiftResNets (shiftresnet20/56/110), none of which is timed",
            o.expansion);
   nlohmann::ordered_json results = nlohmann::ordered_json::array();
+  auto ratio_line = [](nlohmann::ordered_json& r, const char* key, const nlohmann::ordered_json& base,
+                       const std::string& what) {
+    r[key] = r["ms_median"].get<double>() / base["ms_median"].get<double>();
+    fmt::print("  {:<40} {:5.2f} x the {} step ({:.2f} x faster)\n", r["id"].get<std::string>(), r[key].get<double>(),
+               what, 1 / r[key].get<double>());
+  };
   for (int threads : o.threads) {
-    // Each family beside the FP32 step of the same model and thread count, when "none" is listed;
-    // with several models, each step also beside the first model's step of the same family.
-    std::vector<nlohmann::ordered_json> first_arch;
+    // groups[arch][fusion][family], run model by model so the ratios compare neighbouring runs.
+    std::vector<std::vector<std::vector<nlohmann::ordered_json>>> groups;
     for (const std::string& arch : o.archs) {
-      std::vector<nlohmann::ordered_json> group;
-      double fp32_ms = 0;
-      for (const std::string& quant : o.quant) {
-        group.push_back(bench_one(o, arch, quant, threads));
-        if (quant == "none") fp32_ms = group.back()["ms_median"].get<double>();
+      groups.emplace_back();
+      for (const std::string& fusion : o.fusion) {
+        groups.back().emplace_back();
+        for (const std::string& quant : o.quant)
+          groups.back().back().push_back(bench_one(o, arch, quant, fusion == "on", threads));
       }
-      for (size_t i = 0; i < group.size(); ++i) {
-        nlohmann::ordered_json& r = group[i];
-        if (fp32_ms > 0) {
-          r["vs_fp32"] = r["ms_median"].get<double>() / fp32_ms;
-          fmt::print("  {:<40} {:5.2f} x the FP32 step\n", r["id"].get<std::string>(), r["vs_fp32"].get<double>());
-        }
-        if (!first_arch.empty()) {
-          const nlohmann::ordered_json& base = first_arch[i];
-          r["vs_first_model"] = r["ms_median"].get<double>() / base["ms_median"].get<double>();
-          fmt::print("  {:<40} {:5.2f} x the {} step ({:.2f} x faster)\n", r["id"].get<std::string>(),
-                     r["vs_first_model"].get<double>(), base["id"].get<std::string>(),
-                     1 / r["vs_first_model"].get<double>());
-        }
-        results.push_back(r);
-      }
-      if (first_arch.empty()) first_arch = group;
     }
+    // Each family beside the FP32 step of the same model ("none" listed); each model beside the
+    // first model (several -a); the unfused steps beside the fused ones (--fusion on off).
+    for (size_t a = 0; a < groups.size(); ++a)
+      for (size_t f = 0; f < groups[a].size(); ++f) {
+        std::vector<nlohmann::ordered_json>& group = groups[a][f];
+        for (size_t q = 0; q < group.size(); ++q) {
+          nlohmann::ordered_json& r = group[q];
+          const size_t fp32 = static_cast<size_t>(std::find(o.quant.begin(), o.quant.end(), "none") - o.quant.begin());
+          if (fp32 < o.quant.size()) ratio_line(r, "vs_fp32", group[fp32], "FP32");
+          if (a > 0) ratio_line(r, "vs_first_model", groups[0][f][q], groups[0][f][q]["id"].get<std::string>());
+          if (o.fusion[f] == "off" && o.fusion[0] == "on") ratio_line(r, "vs_fused", groups[a][0][q], "fused");
+          results.push_back(r);
+        }
+      }
   }
   if (!o.json.empty())
     write_bench_json(o.json, std::string("shiftlab ") + SHIFTLAB_VERSION, {{"device", o.device}}, results);
@@ -168,6 +177,11 @@ void add_bench_train_command(CLI::App& bench) {
   cmd->add_option("--budget", o->budget, "Seconds of timed steps per measurement")->check(CLI::PositiveNumber);
   cmd->add_option("--json", o->json, "Write the results in torch_ref.py's JSON schema (for compare.py)");
   cmd->add_flag("--profile", o->profile, "Also print where the time of a step goes, per kernel");
+  cmd->add_option("--fusion", o->fusion,
+                  "on: the fused ops (ShiftResNet's shift in its 1x1 conv, batch norm + ReLU); off: their "
+                  "compositions; 'on off' times both, the unfused steps beside the fused ones")
+      ->check(CLI::IsMember({"on", "off"}))
+      ->expected(1, 2);
   cmd->add_option("--device", o->device, "cpu or cuda")->check(CLI::IsMember({"cpu", "cuda"}));
   cmd->callback([o] { run(*o); });
 }

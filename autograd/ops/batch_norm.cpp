@@ -89,7 +89,7 @@ Tensor batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, cons
 Tensor batch_norm_relu(const Tensor& x, const Tensor& gamma, const Tensor& beta, const Tensor& running_mean,
                        const Tensor& running_var, bool training, double momentum, double eps) {
   const Backend& be = detail::backend_of(x);
-  if (training && be.batch_norm_relu_train_forward.available() && be.batch_norm_relu_backward.available())
+  if (training && fused_ops() && be.batch_norm_relu_train_forward.available() && be.batch_norm_relu_backward.available())
     return batch_norm_impl(x, gamma, beta, running_mean, running_var, training, momentum, eps, true);
   return relu(batch_norm(x, gamma, beta, running_mean, running_var, training, momentum, eps));
 }

@@ -1,6 +1,8 @@
 // 2-D convolution (cross-correlation, as PyTorch) on the backend kernels.
 //   dx = conv2d_backward_input(dy, W)    dW = conv2d_backward_weight(x, dy)    db = sum of dy over n, h, w
 // shift_conv2d: conv2d(shift2d(x), W) for ShiftResNet's 1x1 conv, with the shift read as addressing.
+#include <atomic>
+
 #include "autograd/ops/internal.h"
 
 namespace sl {
@@ -65,6 +67,13 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const C
   return add(y, reshape(bias, {1, p.cout, 1, 1}));
 }
 
+namespace {
+std::atomic<bool> fused_ops_on{true};
+}  // namespace
+
+void set_fused_ops(bool on) { fused_ops_on = on; }
+bool fused_ops() { return fused_ops_on; }
+
 Tensor shift_conv2d(const Tensor& x, const Tensor& weight, int64_t kernel, int64_t dilation, int64_t stride) {
   check_floating("shift_conv2d", x);
   SL_CHECK(x.dtype() == weight.dtype(), "shift_conv2d: input dtype {} and weight dtype {} differ", x.dtype(),
@@ -78,7 +87,7 @@ Tensor shift_conv2d(const Tensor& x, const Tensor& weight, int64_t kernel, int64
   args.stride = {stride, stride};
   Conv2dParams p = conv_params(x, weight, args);
   Backend& be = detail::backend_of(x);
-  if (!be.shift_conv2d_forward.available() || !be.shift_conv2d_backward_input.available() ||
+  if (!fused_ops() || !be.shift_conv2d_forward.available() || !be.shift_conv2d_backward_input.available() ||
       !be.shift_conv2d_backward_weight.available())
     return conv2d(shift2d(x, kernel, dilation), weight, Tensor(), args);
   Tensor y = Tensor::empty({p.n, p.cout, p.ho, p.wo}, x.dtype(), x.device());
