@@ -47,13 +47,15 @@ ConvRun run_conv(const ConvCase& c) {
   return {y.detach().to_vector<float>(), x.grad().to_vector<float>(), w.grad().to_vector<float>()};
 }
 
-// 1x1 to 7x7 kernels, stride 1 and 2, batch 1, odd channel counts, widths that leave every tail.
+// 1x1 to 7x7 kernels, stride 1 and 2 (even kernels, dilation and padding for the polyphase path),
+// batch 1, odd channel counts, widths that leave every tail.
 const std::vector<ConvCase> kConvCases = {
     {3, 3, 9, 8, 4, 3, 1, 1, 1, 1},    {2, 4, 9, 9, 6, 3, 2, 1, 1, 2},   {5, 6, 7, 7, 6, 3, 1, 1, 1, 6},
     {2, 3, 8, 8, 5, 1, 1, 0, 1, 1},    {2, 2, 10, 9, 3, 3, 1, 2, 2, 1},  {9, 8, 5, 5, 16, 5, 1, 2, 1, 1},
     {1, 16, 12, 12, 8, 3, 2, 1, 1, 1}, {1, 5, 13, 11, 7, 7, 2, 3, 1, 1}, {1, 3, 17, 19, 9, 7, 1, 3, 1, 1},
     {2, 7, 6, 21, 33, 1, 2, 0, 1, 1},  {3, 5, 11, 10, 17, 5, 2, 2, 1, 1}, {1, 20, 12, 12, 50, 5, 1, 0, 1, 1},
-    {2, 9, 15, 15, 70, 3, 1, 1, 1, 1}};
+    {2, 9, 15, 15, 70, 3, 1, 1, 1, 1},  {2, 3, 11, 12, 5, 3, 2, 2, 2, 1}, {2, 4, 8, 8, 6, 4, 2, 1, 1, 1},
+    {1, 6, 9, 10, 4, 2, 2, 0, 1, 2}};
 
 }  // namespace
 

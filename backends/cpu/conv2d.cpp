@@ -1,6 +1,6 @@
 // conv2d on the per-target GEMM tiles, per image and group: stride-1 convs as implicit GEMMs over a
-// zero-padded copy of the input, others as im2col + GEMM (1x1 stride-1 unpadded convs read the input
-// directly). Images run in parallel (each thread owns its scratch); the weight gradient sums fixed
+// zero-padded copy of the input, stride-2 ones over its four zero-padded phases (polyphase), others
+// as im2col + GEMM (1x1 stride-1 unpadded convs read the input directly). Images run in parallel (each thread owns its scratch); the weight gradient sums fixed
 // batch partitions in a fixed order, so it is reproducible whatever the thread count.
 #include <tbb/enumerable_thread_specific.h>
 
@@ -187,26 +187,67 @@ std::vector<PackedA> pack_weights(const Conv2dParams& p, int64_t cout_g, int64_t
 // the few output channels (<= 64) of the small convs, where im2col would cost as much as the product.
 bool implicit_fits(int64_t cout_g, int64_t pixels) { return cout_g <= 64 && pixels >= 16; }
 
-// Zero-padded input planes for the implicit-GEMM paths (stride 1): plane c is (h + 2ph) x wp with
-// wp = w + 2pw. Only the interior is written, so a zeroed buffer keeps its zero borders.
+// Zero-padded input planes for the implicit-GEMM paths. Stride 1: plane c is (h + 2ph) x wp with
+// wp = w + 2pw. Stride 2 (polyphase): each channel's four phases (even/odd rows x even/odd columns)
+// are planes of their own, hp x wp with `top` / `left` zeros before the data, so tap (i, j) reads one
+// phase at a stride-1 offset and the conv is an implicit GEMM too. Only the interior is written, so a
+// zeroed buffer keeps its zero borders.
 struct PaddedLayout {
   int64_t hp, wp, plane;
-  size_t size;  // with slack: the dropped columns of the last output row read a little past the end
+  int64_t phases;     // planes per channel: 1, or 4 for stride 2
+  int64_t top, left;  // zero rows / columns before the data of a plane
+  size_t size;        // with slack: the dropped columns of the last output row read a little past the end
 };
+
+// Stride 2: tap offset t = i*d - p reads phase t mod 2 at phase row (column) o + floor(t / 2).
+int64_t phase_of(int64_t t) { return t & 1; }
+int64_t phase_shift(int64_t t) { return (t - (t & 1)) / 2; }
+
+// Stride-2 convs with a spatial kernel take the polyphase layout (a 1x1 stride-2 conv reads one
+// phase of four: im2col gathers just that one).
+bool polyphase(const Conv2dParams& p) { return p.sh == 2 && p.sw == 2 && (p.kh > 1 || p.kw > 1); }
+
+// The strides the implicit-GEMM paths take.
+bool implicit_stride(const Conv2dParams& p) { return (p.sh == 1 && p.sw == 1) || polyphase(p); }
 
 PaddedLayout padded_layout(const Conv2dParams& p, int64_t channels) {
   PaddedLayout l;
-  l.hp = p.h + 2 * p.ph;
-  l.wp = p.w + 2 * p.pw;
+  if (!polyphase(p)) {
+    l.hp = p.h + 2 * p.ph;
+    l.wp = p.w + 2 * p.pw;
+    l.plane = l.hp * l.wp;
+    l.phases = 1;
+    l.top = p.ph;
+    l.left = p.pw;
+    l.size = static_cast<size_t>(channels * l.plane + p.dw * (p.kw - 1) + 16);
+    return l;
+  }
+  const int64_t min_r = phase_shift(-p.ph), max_r = phase_shift(p.dh * (p.kh - 1) - p.ph);
+  const int64_t min_c = phase_shift(-p.pw), max_c = phase_shift(p.dw * (p.kw - 1) - p.pw);
+  l.top = std::max<int64_t>(0, -min_r);
+  l.left = std::max<int64_t>(0, -min_c);
+  l.hp = l.top + std::max((p.h + 1) / 2, p.ho + max_r);
+  l.wp = l.left + std::max((p.w + 1) / 2, p.wo + max_c);
   l.plane = l.hp * l.wp;
-  l.size = static_cast<size_t>(channels * l.plane + p.dw * (p.kw - 1) + 16);
+  l.phases = 4;
+  l.size = static_cast<size_t>(channels * 4 * l.plane + l.wp + 16);
   return l;
 }
 
 void pad_planes(const Conv2dParams& p, const PaddedLayout& l, int64_t channels, const float* x, float* padded) {
+  if (l.phases == 1) {
+    for (int64_t c = 0; c < channels; ++c)
+      for (int64_t r = 0; r < p.h; ++r)
+        std::copy(x + (c * p.h + r) * p.w, x + (c * p.h + r + 1) * p.w, padded + c * l.plane + (r + l.top) * l.wp + l.left);
+    return;
+  }
   for (int64_t c = 0; c < channels; ++c)
-    for (int64_t r = 0; r < p.h; ++r)
-      std::copy(x + (c * p.h + r) * p.w, x + (c * p.h + r + 1) * p.w, padded + c * l.plane + (r + p.ph) * l.wp + p.pw);
+    for (int64_t ih = 0; ih < p.h; ++ih) {
+      const float* src = x + (c * p.h + ih) * p.w;
+      float* even = padded + (c * 4 + phase_of(ih) * 2) * l.plane + (l.top + ih / 2) * l.wp + l.left;
+      simd().f32.gather_stride2(src, even, (p.w + 1) / 2);
+      if (p.w > 1) simd().f32.gather_stride2(src + 1, even + l.plane, p.w / 2);
+    }
 }
 
 // Row (c, i, j) of the implicit column matrix: where tap (i, j) of channel c starts.
@@ -215,17 +256,25 @@ void tap_rows(const Conv2dParams& p, const PaddedLayout& l, int64_t channels, co
   rows.resize(static_cast<size_t>(channels * p.kh * p.kw));
   for (int64_t c = 0; c < channels; ++c)
     for (int64_t i = 0; i < p.kh; ++i)
-      for (int64_t j = 0; j < p.kw; ++j)
-        rows[static_cast<size_t>((c * p.kh + i) * p.kw + j)] = padded + c * l.plane + i * p.dh * l.wp + j * p.dw;
+      for (int64_t j = 0; j < p.kw; ++j) {
+        const float*& row = rows[static_cast<size_t>((c * p.kh + i) * p.kw + j)];
+        if (l.phases == 1) {
+          row = padded + c * l.plane + i * p.dh * l.wp + j * p.dw;
+          continue;
+        }
+        const int64_t ti = i * p.dh - p.ph, tj = j * p.dw - p.pw;
+        row = padded + (c * 4 + phase_of(ti) * 2 + phase_of(tj)) * l.plane + (l.top + phase_shift(ti)) * l.wp + l.left +
+              phase_shift(tj);
+      }
 }
 
-// Stride-1 f32 convolution without im2col ("implicit GEMM"): the input is copied once into a
-// zero-padded plane per channel, of width wp = w + 2pw; output pixel (oh, ow) is then computed at
-// q = oh*wp + ow, where tap (c, i, j) reads padded[c] + i*dh*wp + j*dw + q: every GEMM row is a
-// pointer into the padded input. Columns ow >= wo of each row are computed and dropped.
+// f32 convolution without im2col ("implicit GEMM"), stride 1 or 2: the input is copied once into
+// zero-padded planes (per channel, or per phase for stride 2) of width wp; output pixel (oh, ow) is
+// then computed at q = oh*wp + ow, where tap (c, i, j) reads its plane at a fixed offset + q: every
+// GEMM row is a pointer into the padded input. Columns ow >= wo of each row are computed and dropped.
 bool forward_implicit(const Conv2dParams& p, const float* x, const float* w, float* y) {
   Geometry g = geometry(p);
-  if (p.sh != 1 || p.sw != 1 || g.pointwise || !implicit_fits(g.cout_g, p.ho * p.wo)) return false;
+  if (!implicit_stride(p) || g.pointwise || !implicit_fits(g.cout_g, p.ho * p.wo)) return false;
   const PaddedLayout l = padded_layout(p, g.cin_g);
   const int64_t wp = l.wp, n_cols = p.ho * wp;
   const size_t padded_size = l.size;
@@ -388,14 +437,14 @@ void backward_input_typed(const Conv2dParams& p, const T* gy, const T* w, T* gx,
   });
 }
 
-// The weight gradient of a stride-1 f32 conv as gW^T = (implicit column rows) * gy'^T: the rows
+// The weight gradient of a stride-1 or -2 f32 conv as gW^T = (implicit column rows) * gy'^T: the rows
 // point into the zero-padded input (as the forward), gy' is gy transposed into the padded-width
 // pixel order with zeros in the dropped columns, so no im2col matrix is written. Partial sums are
 // kept transposed (k x cout per group).
 bool weight_partial_implicit(const Conv2dParams& p, int64_t n0, int64_t n1, const float* x, const float* gy,
                              float* acc, std::vector<float>& scratch) {
   Geometry g = geometry(p);
-  if (p.sh != 1 || p.sw != 1 || g.pointwise || g.cout_g > 64) return false;
+  if (!implicit_stride(p) || g.pointwise || g.cout_g > 64) return false;
   const PaddedLayout l = padded_layout(p, g.cin_g);
   const int64_t q = p.ho * l.wp;
   if (scratch.size() < l.size + static_cast<size_t>(q * g.cout_g)) scratch.resize(l.size + static_cast<size_t>(q * g.cout_g));
@@ -426,7 +475,7 @@ void backward_weight_typed(const Conv2dParams& p, const T* x, const T* gy, T* gw
   if (shift) g.pointwise = false;  // its columns are copied (shifted), never read in place
   const int64_t wsize = p.cout * g.k;
   bool implicit = false;
-  if constexpr (std::is_same_v<T, float>) implicit = !shift && p.sh == 1 && p.sw == 1 && !g.pointwise && g.cout_g <= 64;
+  if constexpr (std::is_same_v<T, float>) implicit = !shift && implicit_stride(p) && !g.pointwise && g.cout_g <= 64;
   // gW^T = col * gy^T (k x cout) transposes the small operand, gy, where gW = gy * col^T would
   // transpose the column matrix: f32 (whose GEMM copies a transposed B) and, on Eigen (f64), few
   // output channels keep their partial sums transposed and turn them back when combined.
