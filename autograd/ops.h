@@ -137,6 +137,11 @@ Tensor batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, cons
 Tensor batch_norm_relu(const Tensor& x, const Tensor& gamma, const Tensor& beta, const Tensor& running_mean,
                        const Tensor& running_var, bool training, double momentum = 0.1, double eps = 1e-5);
 
+// (x - mean(x)) / std(x) over all of x, std unbiased (APoT's weight normalisation), as one batch
+// norm: the same function and gradient as the composition of mean, var, sub, sqrt and div, in two
+// passes forward and two back where the composition takes a dozen. Needs at least 2 elements.
+Tensor standardize(const Tensor& x);
+
 // ---- softmax and losses (ops/softmax.cpp) ----
 Tensor softmax(const Tensor& x, int64_t dim);
 Tensor log_softmax(const Tensor& x, int64_t dim);

@@ -27,7 +27,7 @@ void check_alpha(const Tensor& alpha, const char* what) {
 // x normalised over the whole tensor: (W - mean) / std (unbiased), differentiable or constant.
 Tensor normalise(const Tensor& w, bool differentiable) {
   SL_CHECK(w.numel() > 1, "apot: weight normalisation needs more than one element, got shape {}", shape_str(w.shape()));
-  if (differentiable) return div(sub(w, mean(w)), sqrt(var(w)));
+  if (differentiable) return standardize(w);
   Tensor m, s;
   {
     NoGradGuard no_grad;

@@ -161,3 +161,27 @@ TEST_CASE("batch_norm_relu gradcheck", "[fused][batch_norm][gradcheck]") {
       [](const TensorList& t) { return batch_norm_relu(t[0], t[1], t[2], Tensor(), Tensor(), true, 0.1, 1e-5); },
       {x, gamma, beta});
 }
+
+TEST_CASE("standardize equals (x - mean) / std (unbiased) with its gradient, and passes gradcheck", "[fused][apot]") {
+  // Chunked (1000, 40000 = 40 x 1000), one chunk (2, 300, a prime 4099), f32 and f64.
+  for (int64_t n : {2, 300, 1000, 4099, 40000}) {
+    for (DType dt : {DType::f32, DType::f64}) {
+      INFO("n " << n << " " << dtype_name(dt));
+      const Tensor x0 = test::randf({n}, 51, -3, 5).to(dt), g = test::randf({n}, 52).to(dt);
+      auto run = [&](bool fused) {
+        Tensor x = x0.clone();
+        x.requires_grad_();
+        Tensor y = fused ? standardize(x) : div(sub(x, mean(x)), sqrt(var(x)));
+        y.backward(g);
+        return std::vector<Tensor>{y.detach(), x.grad()};
+      };
+      const std::vector<Tensor> got = run(true), want = run(false);
+      const double tol = dt == DType::f32 ? 1e-4 : 1e-11;
+      test::check_values(got[0], want[0], tol);
+      test::check_values(got[1], want[1], tol);
+    }
+  }
+  Tensor x = test::param64({4, 5, 3}, 53, -1, 2);
+  test::check_grad([](const TensorList& t) { return standardize(t[0]); }, {x});
+  CHECK(test::error_of([] { standardize(zeros({1})); }).find("more than one element") != std::string::npos);
+}

@@ -2,6 +2,7 @@
 // per channel, training mode:
 //   dx = gamma * invstd * (dy - mean(dy) - xhat * mean(dy * xhat)),  dgamma = sum(dy * xhat),  dbeta = sum(dy)
 // and evaluation mode (statistics are constants): dx = gamma * invstd * dy.
+#include <algorithm>
 #include <cmath>
 
 #include "autograd/ops/internal.h"
@@ -92,6 +93,26 @@ Tensor batch_norm_relu(const Tensor& x, const Tensor& gamma, const Tensor& beta,
   if (training && fused_ops() && be.batch_norm_relu_train_forward.available() && be.batch_norm_relu_backward.available())
     return batch_norm_impl(x, gamma, beta, running_mean, running_var, training, momentum, eps, true);
   return relu(batch_norm(x, gamma, beta, running_mean, running_var, training, momentum, eps));
+}
+
+Tensor standardize(const Tensor& x) {
+  check_floating("standardize", x);
+  const int64_t n = x.numel();
+  SL_CHECK(n > 1, "standardize: needs more than one element, got shape {}", shape_str(x.shape()));
+  // Viewed as [n / chunk, 1, chunk, 1]: one channel whose statistics the kernels sum per chunk in
+  // f32 lanes, then across chunks in double, so chunks of a few thousand keep f32 precise (a large
+  // prime n stays one chunk).
+  int64_t chunk = n;
+  for (int64_t m = std::min<int64_t>(n, 4096); m >= 256; --m)
+    if (n % m == 0) {
+      chunk = m;
+      break;
+    }
+  // batch_norm divides by the biased std (eps 0); gamma = sqrt((n - 1) / n), a constant, makes it
+  // the unbiased one.
+  const Tensor gamma = full({1}, std::sqrt(static_cast<double>(n - 1) / static_cast<double>(n)), x.dtype(), x.device());
+  Tensor y = batch_norm(reshape(x, {n / chunk, 1, chunk, 1}), gamma, Tensor(), Tensor(), Tensor(), true, 0.0, 0.0);
+  return reshape(y, x.shape());
 }
 
 }  // namespace sl
