@@ -178,6 +178,10 @@ APoTActivation::APoTActivation(const APoTOptions& o) : options_(o) {
   alpha_ = register_parameter("act_alpha", scalar_tensor(o.alpha));
 }
 
+std::vector<double> APoTActivation::levels() const {
+  return options_.power ? levels_.levels : uniform_magnitudes((int64_t{1} << options_.bits) - 1);
+}
+
 Tensor APoTActivation::forward(const Tensor& x) {
   check_alpha(alpha_, "act_alpha");
   const APoTOptions& o = options_;

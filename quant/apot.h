@@ -52,6 +52,7 @@ class APoTActivation : public InputQuantizer {
   std::string type_name() const override { return "APoTActivation"; }
   Tensor forward(const Tensor& x) override;
   Tensor alpha() const { return alpha_; }
+  std::vector<double> levels() const;  // the output levels in units of alpha, ascending
 
  private:
   APoTOptions options_;

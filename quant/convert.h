@@ -9,32 +9,9 @@
 
 #include "engine/rng.h"
 #include "layers/module.h"
-#include "train/run_config.h"
+#include "quant/quant_config.h"
 
 namespace sl {
-
-struct QuantConfig {
-  std::string method = "none";  // none | deepshift-q | deepshift-ps | apot | uniform | s3 | denseshift
-  int weight_bits = 0;          // 0 = the family's default
-  std::vector<int> act_bits;    // DeepShift: {I, F}; APoT/uniform: {B} (32 = FP32 activations); empty = default
-  int64_t depth = -1;           // layers to convert (-1 = all)
-  std::string order = "last";   // "last": the last `depth` convs in definition order, as DeepShift's code; "first"
-  std::string first_last = "auto";  // auto | quantize | fp32 | 8bit
-  // APoT, S3 and DenseShift assume a BatchNorm after each quantized layer to absorb the scale of
-  // their levels (alpha, or +-1..+-8). "auto" adds a constant per-layer scale when the model has no
-  // BatchNorm at all (DeepShift's MNIST nets): APoT keeps the weight's std, S3 uses 1/sqrt(3 fan_in)
-  // (PyTorch's default-init std for a +-1 weight), DenseShift that divided by the RMS of its initial
-  // levels. "on" / "off" force it.
-  std::string scale = "auto";
-  std::string rounding = "deterministic";
-  std::string apot_flavour = "imagenet";
-  std::string s3_init = "dense";
-  bool freeze_sign = false;     // DeepShift-PS: signs not trained (--lr-sign 0)
-};
-
-QuantConfig quant_config(const RunConfig& run);
-// The family's default weight bits: DeepShift 5, APoT/uniform 4, S3/DenseShift 3.
-int default_weight_bits(const std::string& method);
 
 struct LayerPlan {
   std::string name;  // dotted module name

@@ -7,6 +7,7 @@
 
 #include "engine/factory.h"
 #include "layers/weight_layer.h"
+#include "quant/families.h"
 
 namespace sl {
 
@@ -21,23 +22,13 @@ int64_t QuantCost::layer_count(LayerPrecision p) const {
   return std::count_if(layers.begin(), layers.end(), [p](const LayerCost& l) { return l.precision == p; });
 }
 
-const std::vector<std::string>& quant_methods() {
-  static const std::vector<std::string> m{"none", "deepshift-q", "deepshift-ps", "apot", "uniform", "s3", "denseshift"};
-  return m;
-}
-
 QuantCost quant_cost(Module& model, const Shape& input, const QuantConfig& config) {
   const std::string& method = config.method;
   QuantCost c;
   c.method = method;
-  c.bits = method == "none" ? 32 : config.weight_bits > 0 ? config.weight_bits : default_weight_bits(method);
-  if (method == "deepshift-q" || method == "deepshift-ps" || method == "s3" || method == "denseshift") {
-    c.shift_terms = 1;
-  } else if (method == "apot") {
-    // An APoT level is a sum of one term from each of ceil(B / 2) groups of powers of two
-    // (B = bits - 1 magnitude bits; quant/levels.cpp apot_groups); the ternary 2-bit case has 1.
-    c.shift_terms = (c.bits - 1 + 1) / 2;
-  }
+  const QuantFamily* family = method == "none" ? nullptr : &quant_family(method);  // throws listing the names
+  c.bits = !family ? 32 : config.weight_bits > 0 ? config.weight_bits : family->default_bits;
+  c.shift_terms = family ? family->shift_terms(c.bits) : 0;
 
   // The FP32 model's MACs and weight sizes, then the real conversion decides each layer's precision
   // (so --quant-depth and --first-last count exactly as training would convert).
@@ -64,7 +55,7 @@ QuantCost quant_cost(Module& model, const Shape& input, const QuantConfig& confi
     c.macs += l.macs;
     if (l.precision == LayerPrecision::quantized && c.shift_terms > 0) c.shift_macs += l.macs;
     bool scaled = l.precision == LayerPrecision::eight_bit ||
-                  (l.precision == LayerPrecision::quantized && (method == "apot" || method == "uniform"));
+                  (l.precision == LayerPrecision::quantized && family->layer_scale);
     if (scaled) ++c.scales;
     c.memory_bits += l.weight_numel * l.bits;
     c.layers.push_back(l);

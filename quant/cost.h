@@ -24,8 +24,8 @@ struct LayerCost {
 struct QuantCost {
   std::string method;   // "none" or a family
   int bits = 32;        // the family's weight bits (32 for none)
-  int shift_terms = 0;  // shifts per multiply in quantized layers: 1 (pure shift families),
-                        // ceil((bits - 1) / 2) (apot), 0 (none, uniform: still multiplies)
+  int shift_terms = 0;  // shifts per multiply in quantized layers (QuantFamily::shift_terms): 1 (pure
+                        // shift families), ceil((bits - 1) / 2) (apot), 0 (none, uniform: still multiplies)
   std::vector<LayerCost> layers;
   int64_t parameters = 0;   // every FP32 parameter of the model
   int64_t fp32_bits = 0;    // parameters * 32
@@ -38,8 +38,6 @@ struct QuantCost {
   int64_t layer_count(LayerPrecision p) const;
 };
 
-// The families `count --quant` knows: none, deepshift-q, deepshift-ps, apot, uniform, s3, denseshift.
-const std::vector<std::string>& quant_methods();
 // Converts `model` (an FP32 model, modified in place) with `config` and counts. Throws as
 // quantize_model does for an unknown method or bits the family refuses.
 QuantCost quant_cost(Module& model, const Shape& input, const QuantConfig& config);

@@ -17,6 +17,7 @@
 #include "layers/flops.h"
 #include "layers/models/registry.h"
 #include "quant/convert.h"
+#include "quant/families.h"
 #include "tools/commands.h"
 #include "tools/bench_json.h"
 
@@ -129,7 +130,7 @@ void add_bench_infer_command(CLI::App& bench) {
   cmd->add_option("-b,--batch-size", o->batches, "Batch sizes (default: torch_ref.py's, 1 and 64 or 128)")
       ->check(CLI::PositiveNumber);
   cmd->add_option("--quant", o->quant, "Quantizer family of the timed model")
-      ->check(CLI::IsMember({"none", "deepshift-q", "deepshift-ps", "apot", "uniform", "s3", "denseshift"}))
+      ->check(CLI::IsMember(quant_method_names()))
       ->capture_default_str();
   cmd->add_option("--threads", o->threads, "Thread counts to run, e.g. --threads 1 2 (0 = all cores)");
   cmd->add_option("--budget", o->budget, "Seconds of timed calls per measurement")->check(CLI::PositiveNumber)

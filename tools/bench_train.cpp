@@ -17,6 +17,7 @@
 #include "layers/flops.h"
 #include "layers/models/registry.h"
 #include "quant/convert.h"
+#include "quant/families.h"
 #include "tools/commands.h"
 #include "tools/bench_json.h"
 #include "train/optimizer.h"
@@ -44,7 +45,7 @@ struct TrainBenchOptions {
 // "<arch>-pow2w-fx-train-b<batch>".
 // Non-default bits add "-w<bits>" and "-a<bits>", a ShiftResNet's expansion other than 1 "-e<e>".
 std::string bench_id(const TrainBenchOptions& o, const std::string& arch, const std::string& quant, bool fused) {
-  std::string q = quant == "none" ? "" : quant == "deepshift-q" ? "-pow2w-fx" : "-" + quant;
+  std::string q = quant == "none" ? "" : "-" + quant_family(quant).bench_tag;
   if (quant != "none" && o.weight_bits > 0) q += fmt::format("-w{}", o.weight_bits);
   if (quant != "none" && !o.act_bits.empty()) q += fmt::format("-a{}", fmt::join(o.act_bits, "."));
   std::string e = o.expansion != 1 && model_info(arch).has_expansion ? fmt::format("-e{}", o.expansion) : "";
@@ -167,9 +168,9 @@ void add_bench_train_command(CLI::App& bench) {
       ->check(CLI::PositiveNumber);
   cmd->add_option("-b,--batch-size", o->batch, "Batch size")->check(CLI::PositiveNumber);
   cmd->add_option("--quant", o->quant,
-                  "Quantizer families to time, each on a fresh model (none, deepshift-q, deepshift-ps, apot, uniform, "
-                  "s3, denseshift); with none among them every family's step is also given as a multiple of FP32's")
-      ->check(CLI::IsMember({"none", "deepshift-q", "deepshift-ps", "apot", "uniform", "s3", "denseshift"}));
+                  "Quantizer families to time, each on a fresh model (" + quant_method_list() +
+                      "); with none among them every family's step is also given as a multiple of FP32's")
+      ->check(CLI::IsMember(quant_method_names()));
   cmd->add_option("--weight-bits", o->weight_bits, "Weight bits of the quantized families (0 = each family's default)")
       ->check(CLI::NonNegativeNumber);
   cmd->add_option("--act-bits", o->act_bits, "Activation bits (DeepShift: I F; APoT/uniform: B); default: the family's");

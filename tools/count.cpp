@@ -10,6 +10,7 @@
 #include "layers/models/registry.h"
 #include "layers/models/shiftresnet.h"
 #include "quant/cost.h"
+#include "quant/families.h"
 #include "tools/commands.h"
 
 namespace sl::tools {
@@ -98,17 +99,17 @@ void print_quant(const QuantCost& c) {
 
   int64_t rest = c.macs - c.shift_macs;
   std::string rest_kind = eight > 0 && fp32 > 0 ? "8-bit and FP32 layers" : eight > 0 ? "8-bit layers" : fp32 > 0 ? "FP32 layers" : "";
-  if (c.method == "uniform") {
+  if (c.shift_terms == 0) {
     int64_t low = 0;
     for (const auto& l : c.layers)
       if (l.precision == LayerPrecision::quantized) low += l.macs;
     fmt::print(
-        "Shifts: 0 of {} MACs (uniform levels are not powers of two: {} MACs become {}-bit integer "
+        "Shifts: 0 of {} MACs ({} levels are not powers of two: {} MACs become {}-bit integer "
         "multiplies, {} in the other layers)\n",
-        c.macs, low, c.bits, c.macs - low);
+        c.macs, c.method, low, c.bits, c.macs - low);
     return;
   }
-  if (c.method == "apot") {
+  if (c.shift_terms > 1) {  // sums of powers of two (APoT)
     fmt::print(
         "Shifts: {} of {} MACs ({}) become shift-adds of at most {} shifts each (<= {} shifts); {} stay "
         "multiplies ({})\n",
@@ -221,10 +222,9 @@ void add_count_command(CLI::App& app) {
   cmd->add_option("--image-size", o->image_size, "Override the input size (e.g. 32 for Fashion-MNIST padded to 32x32)")
       ->check(CLI::PositiveNumber);
   cmd->add_option("--shortcut", o->shortcut, "A | B (default for resnetN here: B, count.py's ResNet)");
-  cmd->add_option("--quant", o->quant, "none | deepshift-q | deepshift-ps | apot | uniform | s3 | denseshift")
-      ->check(CLI::IsMember(quant_methods()));
-  cmd->add_option("--weight-bits", o->weight_bits,
-                  "Weight bits (default: 5 DeepShift, 4 APoT/uniform, 3 S3/DenseShift)");
+  cmd->add_option("--quant", o->quant, "Quantizer family: " + quant_method_list())
+      ->check(CLI::IsMember(quant_method_names()));
+  cmd->add_option("--weight-bits", o->weight_bits, "Weight bits (default: the family's, " + default_bits_list() + ")");
   cmd->add_option("--quant-depth", o->quant_depth, "Quantize only this many layers, counted as training does (-1 = all)");
   cmd->add_option("--quant-order", o->quant_order, "last (DeepShift's code) | first")->check(CLI::IsMember({"last", "first"}));
   cmd->add_option("--first-last", o->first_last, "auto | quantize | fp32 | 8bit")

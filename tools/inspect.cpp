@@ -9,6 +9,7 @@
 #include "data/registry.h"
 #include "layers/weight_layer.h"
 #include "quant/apot.h"
+#include "quant/families.h"
 #include "quant/quantizer.h"
 #include "tools/commands.h"
 #include "tools/run_options.h"
@@ -47,8 +48,8 @@ void print_layer(const std::string& name, WeightLayer& layer, WeightQuantizer& q
   fmt::print("{} ({}, {}-bit, {} weights{}): {} of {} levels used, zeros {:.2f}%\n", name, q.method(), q.bits(),
              sign.size(), codes.scale != 1 ? fmt::format(", scale {:.6g}", codes.scale) : "", histogram.size(),
              q.levels().size(), 100.0 * static_cast<double>(zeros) / n);
-  bool shift = q.method() == "deepshift-q" || q.method() == "deepshift-ps" || q.method() == "s3" ||
-               q.method() == "denseshift";
+  const QuantFamily* family = find_quant_family(q.method());  // null for the 8-bit first/last layers
+  bool shift = family && family->power_of_two_levels;
   if (shift) {
     int lo = 1000, hi = -1000;
     for (auto& [v, count] : histogram)

@@ -8,8 +8,16 @@
 #include "engine/error.h"
 #include "engine/file_io.h"
 #include "engine/json_guard.h"
+#include "quant/families.h"
 
 namespace sl {
+
+namespace {
+const std::string& quant_help() {
+  static const std::string help = "Quantizer family: " + quant_method_list();
+  return help;
+}
+}  // namespace
 
 std::vector<Field> run_config_fields(RunConfig& c) {
   return {
@@ -56,7 +64,7 @@ std::vector<Field> run_config_fields(RunConfig& c) {
       {"report", "Write the HTML report (report.html) into the run directory when training ends", &c.report},
       {"sync_bn", "Data-parallel runs (mpirun): batch norm statistics over the global batch, not each rank's share",
        &c.sync_bn},
-      {"quant", "none, deepshift-q, deepshift-ps, apot, uniform, s3 or denseshift", &c.quant},
+      {"quant", quant_help().c_str(), &c.quant},
       {"weight_bits", "Weight bits (0 = the family's default)", &c.weight_bits},
       {"act_bits", "Activation bits: DeepShift I F (fixed point), APoT/uniform B", &c.act_bits},
       {"quant_depth", "How many layers to quantize (DeepShift's --shift-depth; -1 = all)", &c.quant_depth},
@@ -194,11 +202,11 @@ nlohmann::json load_config_json(const std::string& path) {
 }
 
 namespace {
-void check_choice(const std::string& key, const std::string& value, std::initializer_list<const char*> choices) {
-  for (const char* c : choices)
+void check_choice(const std::string& key, const std::string& value, const std::vector<std::string>& choices) {
+  for (const std::string& c : choices)
     if (value == c) return;
   std::string list;
-  for (const char* c : choices) list += std::string(list.empty() ? "" : ", ") + c;
+  for (const std::string& c : choices) list += (list.empty() ? "" : ", ") + c;
   std::string flag = key;
   std::replace(flag.begin(), flag.end(), '_', '-');
   fail("{} (--{}) '{}' is not one of: {}", key, flag, value, list);
@@ -233,7 +241,7 @@ void validate(const RunConfig& c) {
   check_choice("optimizer", c.optimizer, {"sgd", "adam", "adamw", "radam", "ranger"});
   check_choice("lr_schedule", c.lr_schedule, {"none", "step", "multistep", "cosine", "exponential"});
   check_choice("device", c.device, {"cpu", "cuda"});
-  check_choice("quant", c.quant, {"none", "deepshift-q", "deepshift-ps", "apot", "uniform", "s3", "denseshift"});
+  check_choice("quant", c.quant, quant_method_names());
   check_choice("quant_order", c.quant_order, {"last", "first"});
   check_choice("first_last", c.first_last, {"auto", "quantize", "fp32", "8bit"});
   check_choice("quant_scale", c.quant_scale, {"auto", "on", "off"});

@@ -6,6 +6,22 @@
 
 namespace sl {
 
+QuantConfig quant_config(const RunConfig& r) {
+  QuantConfig q;
+  q.method = r.quant;
+  q.weight_bits = r.weight_bits;
+  q.act_bits = r.act_bits;
+  q.depth = r.quant_depth;
+  q.order = r.quant_order;
+  q.first_last = r.first_last;
+  q.scale = r.quant_scale;
+  q.rounding = r.rounding;
+  q.apot_flavour = r.apot_flavour;
+  q.s3_init = r.s3_init;
+  q.freeze_sign = r.lr_sign == 0;
+  return q;
+}
+
 ModelOptions model_options_for(const RunConfig& c, const data::DatasetInfo& d) {
   ModelOptions o;
   // An image folder may hold some of the model's classes (a few ImageNet classes for a 1000-class model).
@@ -104,19 +120,25 @@ std::vector<ParamGroup> param_groups(const Module& model, const RunConfig& c) {
   // (the layout of checkpoints written before the split).
   bool split_decay = c.weight_decay > 0 && !c.wd_all;
   NamePredicate no_decay = split_decay ? no_weight_decay(model) : NamePredicate([](const std::string&) { return false; });
-  ParamGroup rest{{}, base}, undecayed{{}, OptimizerOptions(base).weight_decay(0)},
-      sign{{}, OptimizerOptions(base).lr(c.lr_sign >= 0 ? c.lr_sign : c.lr).weight_decay(0)},
-      shift{{}, OptimizerOptions(base).weight_decay(0)};
-  bool ps = c.quant == "deepshift-ps";
+  ParamGroup rest{{}, base}, undecayed{{}, OptimizerOptions(base).weight_decay(0)};
+  // The family's latents in groups of their own (DeepShift-PS: signs at --lr-sign, shifts), no decay.
+  const QuantFamily* family = find_quant_family(c.quant);
+  std::vector<LatentGroup> rules = family ? family->latent_groups : std::vector<LatentGroup>{};
+  std::vector<ParamGroup> latent;
+  for (const LatentGroup& r : rules)
+    latent.push_back({{}, OptimizerOptions(base).lr(r.lr_sign && c.lr_sign >= 0 ? c.lr_sign : c.lr).weight_decay(0)});
   for (auto& kv : model.named_parameters()) {
-    if (ps && ends_with(kv.first, ".sign")) sign.params.push_back(kv);
-    else if (ps && ends_with(kv.first, ".shift")) shift.params.push_back(kv);
+    size_t k = 0;
+    while (k < rules.size() && !ends_with(kv.first, "." + rules[k].suffix)) ++k;
+    if (k < rules.size()) latent[k].params.push_back(kv);
     else if (no_decay(kv.first)) undecayed.params.push_back(kv);
     else rest.params.push_back(kv);
   }
   std::vector<ParamGroup> groups;
-  for (ParamGroup* g : {&rest, &sign, &shift, &undecayed})
-    if (!g->params.empty()) groups.push_back(*g);
+  if (!rest.params.empty()) groups.push_back(rest);
+  for (const ParamGroup& g : latent)
+    if (!g.params.empty()) groups.push_back(g);
+  if (!undecayed.params.empty()) groups.push_back(undecayed);
   return groups;
 }
 
@@ -138,9 +160,9 @@ std::shared_ptr<LRSchedule> build_schedule(const RunConfig& c) {
 }
 
 double regularization_weight(const RunConfig& c) {
-  if (c.quant == "deepshift-ps") return c.reg >= 0 ? c.reg : c.weight_decay;
-  if (c.quant == "s3") return c.reg >= 0 ? c.reg : 1e-5;
-  return 0;
+  const QuantFamily* family = find_quant_family(c.quant);
+  if (!family || !family->default_reg_weight) return 0;  // no regulariser
+  return c.reg >= 0 ? c.reg : family->default_reg_weight(c.weight_decay);
 }
 
 Loaders build_loaders(const RunConfig& c, bool train) {

@@ -9,11 +9,15 @@
 #include "data/registry.h"
 #include "layers/models/registry.h"
 #include "quant/convert.h"
+#include "quant/families.h"
 #include "train/lr_schedule.h"
 #include "train/optimizer.h"
 #include "train/run_config.h"
 
 namespace sl {
+
+// The quantization options of the run (its quant keys) for quant/convert.h.
+QuantConfig quant_config(const RunConfig& config);
 
 // The model options the dataset implies (classes, channels, image size) for config.arch.
 ModelOptions model_options_for(const RunConfig& config, const data::DatasetInfo& dataset);
@@ -28,8 +32,8 @@ struct BuiltModel {
 BuiltModel build_model(const RunConfig& config, const data::DatasetInfo& dataset);
 
 // Parameter groups: weight decay on the weights, not on BN parameters, biases and quantizer scales
-// (no_weight_decay; --wd-all decays every parameter as the seed scripts do); DeepShift-PS's `sign`
-// has its own lr (--lr-sign) and no decay, `shift` no decay (the 2^P penalty replaces it).
+// (no_weight_decay; --wd-all decays every parameter as the seed scripts do); the family's latent
+// groups (QuantFamily::latent_groups: DeepShift-PS's `sign` at --lr-sign, `shift`) without decay.
 std::vector<ParamGroup> param_groups(const Module& model, const RunConfig& config);
 std::unique_ptr<Optimizer> build_optimizer(const Module& model, const RunConfig& config);
 std::shared_ptr<LRSchedule> build_schedule(const RunConfig& config);

@@ -11,6 +11,7 @@
 #include "engine/rng.h"
 #include "layers/weight_layer.h"
 #include "quant/apot.h"
+#include "quant/families.h"
 #include "quant/deepshift.h"
 #include "quant/denseshift.h"
 #include "quant/s3.h"
@@ -150,7 +151,8 @@ void add_family(Json& row, WeightLayer& layer, WeightQuantizer& q, const std::ve
 }
 
 bool is_shift_family(const std::string& method) {
-  return method == "deepshift-q" || method == "deepshift-ps" || method == "s3" || method == "denseshift";
+  const QuantFamily* family = find_quant_family(method);  // null for the 8-bit first/last layers
+  return family && family->power_of_two_levels;
 }
 
 }  // namespace
