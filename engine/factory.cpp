@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "backends/backend.h"
+#include "backends/transfer.h"
 
 namespace sl {
 
@@ -53,7 +54,7 @@ Tensor from_vector(const std::vector<T>& values, Shape shape, Device device) {
   SL_CHECK(shape_numel(shape) == static_cast<int64_t>(values.size()),
            "from_vector: {} values do not fill shape {}", values.size(), shape_str(shape));
   Tensor t = Tensor::empty(shape, DTypeOf<T>::value, device);
-  if (!values.empty()) backend(device).copy_from_host(t.raw_data(), values.data(), t.nbytes());
+  if (!values.empty()) copy_bytes(device, t.raw_data(), Device::cpu, values.data(), t.nbytes());
   return t;
 }
 template Tensor from_vector<float>(const std::vector<float>&, Shape, Device);

@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "backends/backend.h"
+#include "backends/transfer.h"
 
 namespace sl {
 
@@ -59,7 +60,7 @@ template <class T>
 std::vector<T> Tensor::to_vector() const {
   int64_t n = numel();
   std::vector<char> host(nbytes());
-  if (n > 0) backend(device()).copy_to_host(host.data(), raw_data(), nbytes());
+  if (n > 0) copy_bytes(Device::cpu, host.data(), device(), raw_data(), nbytes());
   std::vector<T> out(static_cast<size_t>(n));
   for (int64_t i = 0; i < n; ++i) out[static_cast<size_t>(i)] = load_as<T>(host.data(), dtype(), i);
   return out;
@@ -81,17 +82,7 @@ void copy_data(const Tensor& dst, const Tensor& src) {
            shape_str(src.shape()), src.dtype(), shape_str(dst.shape()), dst.dtype());
   if (dst.numel() == 0) return;
   Tensor d = dst;  // a handle, to reach the non-const data pointer
-  if (src.device() == dst.device()) {
-    backend(dst.device()).copy(d.raw_data(), src.raw_data(), dst.nbytes());
-  } else if (src.device() == Device::cpu) {
-    backend(dst.device()).copy_from_host(d.raw_data(), src.raw_data(), dst.nbytes());
-  } else if (dst.device() == Device::cpu) {
-    backend(src.device()).copy_to_host(d.raw_data(), src.raw_data(), dst.nbytes());
-  } else {
-    std::vector<char> host(dst.nbytes());
-    backend(src.device()).copy_to_host(host.data(), src.raw_data(), dst.nbytes());
-    backend(dst.device()).copy_from_host(d.raw_data(), host.data(), dst.nbytes());
-  }
+  copy_bytes(dst.device(), d.raw_data(), src.device(), src.raw_data(), dst.nbytes());
 }
 
 void check_same_device(const char* op, const Tensor& a, const Tensor& b) {

@@ -4,6 +4,7 @@
 #include <numeric>
 
 #include "autograd/ops/internal.h"
+#include "backends/transfer.h"
 
 namespace sl {
 
@@ -185,11 +186,7 @@ Tensor clone(const Tensor& x) {
 Tensor to_device(const Tensor& x, Device device) {
   if (x.device() == device) return x;
   Tensor out = Tensor::empty(x.shape(), x.dtype(), device);
-  if (x.numel() > 0) {
-    if (x.device() == Device::cpu) backend(device).copy_from_host(out.raw_data(), x.raw_data(), x.nbytes());
-    else if (device == Device::cpu) backend(x.device()).copy_to_host(out.raw_data(), x.raw_data(), x.nbytes());
-    else fail("to: copies between two accelerators ({} -> {}) are not supported", x.device(), device);
-  }
+  copy_bytes(device, out.raw_data(), x.device(), x.raw_data(), x.nbytes());
   Device from = x.device();
   return record("to_device", out, {x},
                 [from](const Tensor& g, const std::vector<bool>&) { return TensorList{to_device(g, from)}; });
