@@ -30,7 +30,7 @@ TEST_CASE("train --quant: every family trains a step on Fashion-MNIST and inspec
   CHECK(has(apot.output, "clipping threshold weight alpha: "));
 }
 
-TEST_CASE("convert: an FP32 checkpoint becomes a DeepShift-PS model; APoT converts to fewer bits", "[cli][quant]") {
+TEST_CASE("convert: an FP32 checkpoint becomes a DeepShift-PS model, APoT converts to fewer bits", "[cli][quant]") {
   TempDir tmp("convert");
   std::string fp32 = tmp.file("fp32"), ps = tmp.file("ps.safetensors");
   REQUIRE(run_cli("train --epochs 1 --out " + fp32 + kQuick).exit_code == 0);

@@ -46,7 +46,7 @@ TEST_CASE("cli quantize reproduces every family's golden forward", "[cli][quant]
   }
 }
 
-TEST_CASE("cli quantize --levels prints the level set; bad options fail with one clear line", "[cli][quant]") {
+TEST_CASE("cli quantize --levels prints the level set, bad options fail with one clear line", "[cli][quant]") {
   auto r = run_cli("quantize --method deepshift-ps --weight-bits 3 --levels");
   CHECK(r.exit_code == 0);
   CHECK(r.output.find("7 deepshift-ps levels") != std::string::npos);

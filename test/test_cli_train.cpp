@@ -201,7 +201,7 @@ TEST_CASE("train/eval: bad input gives one clear error and leaves saved files in
   CHECK(slurp(out + "/metrics.jsonl") == metric);
 }
 
-TEST_CASE("train: --config keys, overridden by the flags given; -e evaluates a checkpoint", "[cli][train]") {
+TEST_CASE("train: --config keys, overridden by the flags given, and -e evaluates a checkpoint", "[cli][train]") {
   TempDir tmp("config");
   std::string out = tmp.file("run");
   write_file_atomic(tmp.file("run.json"), R"({"epochs": 1, "lr": 0.05, "subset": 600, "test_subset": 200, "momentum": 0.5})");

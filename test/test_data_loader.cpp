@@ -65,7 +65,7 @@ std::vector<Batch> epoch(DataLoader& loader, int64_t e) {
 }
 }  // namespace
 
-TEST_CASE("loader: batches cover the epoch; drop_last and subset", "[data][loader]") {
+TEST_CASE("loader: batches cover the epoch, with drop_last and subset", "[data][loader]") {
   auto ds = random_dataset(100);
   Compose t;
   DataLoader loader(ds, t, loader_options(32, false));

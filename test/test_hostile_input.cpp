@@ -138,7 +138,7 @@ TEST_CASE("run config: deep nesting and out-of-range numbers are refused naming 
   CHECK(describe_json(nlohmann::json(std::string(500, 'x'))).size() < 80);
 }
 
-TEST_CASE("images: dimensions are checked before decoding; every transform output is bounded", "[hostile][data]") {
+TEST_CASE("images: dimensions are checked before decoding, every transform output is bounded", "[hostile][data]") {
   TempDir tmp("hostile_img");
   // A 1 x 40000 greyscale PNG (a few hundred bytes) made Resize(256) build a 10240000 x 256 image.
   data::Image thin(1, 40000, 1);

@@ -99,7 +99,7 @@ TEST_CASE("BatchNorm1d/2d: training forward, running statistics and eval forward
   }
 }
 
-TEST_CASE("BatchNorm: PyTorch's names, dtypes and defaults; num_batches_tracked counts training forwards only",
+TEST_CASE("BatchNorm: PyTorch's names, dtypes and defaults, num_batches_tracked counts training forwards only",
           "[layers][batchnorm]") {
   BatchNorm2d bn(3);
   NamedTensors sd = bn.state_dict();
@@ -297,7 +297,7 @@ TEST_CASE("Linear hooks: the same forward rule", "[layers][hooks]") {
   CHECK(has_name(lin.named_parameters(), "scale"));
 }
 
-TEST_CASE("Sequential names children by index; state_dict and load_state_dict use dotted names", "[layers]") {
+TEST_CASE("Sequential names children by index, state_dict and load_state_dict use dotted names", "[layers]") {
   auto inner = std::make_shared<Sequential>(std::initializer_list<ModulePtr>{
       std::make_shared<Conv2d>(Conv2dOptions(1, 2, 3)), std::make_shared<BatchNorm2d>(2)});
   Sequential net{inner, std::make_shared<ReLU>(), std::make_shared<Flatten>(), std::make_shared<Linear>(8, 3)};

@@ -175,7 +175,7 @@ TEST_CASE("no_weight_decay: biases, BatchNorm parameters and quantizer scales", 
   CHECK(groups[1].options.lr() == 0.1);
 }
 
-TEST_CASE("updates are in place on the parameter's storage; parameters without gradients are skipped", "[optim]") {
+TEST_CASE("updates are in place on the parameter's storage, parameters without gradients are skipped", "[optim]") {
   Linear lin(3, 2);
   const TensorImpl* impl = lin.weight().impl();
   const void* data = lin.weight().raw_data();
@@ -318,7 +318,7 @@ TEST_CASE("moments that decay below the smallest normal float become exactly 0",
   CHECK(adam.state("weight").at("exp_avg").to_vector<float>()[0] == 0.0f);
 }
 
-TEST_CASE("a state saved with fewer groups of one lr resumes into more groups; of several lrs, it is refused",
+TEST_CASE("a state saved with fewer groups of one lr resumes into more groups, one of several lrs is refused",
           "[optim]") {
   // Checkpoints from before weight decay split off its no-decay group.
   Tensor a = from_vector(std::vector<float>{1, 2}, {2}), b = from_vector(std::vector<float>{3}, {1});

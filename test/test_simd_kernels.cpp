@@ -475,7 +475,7 @@ TEST_CASE("nearest-level projection matches the scalar window rule on every targ
   }
 }
 
-TEST_CASE("shiftlab --version names the CPU and its targets; SHIFTLAB_CPU_TARGET forces one or fails clearly",
+TEST_CASE("shiftlab --version names the CPU and its targets, SHIFTLAB_CPU_TARGET forces one or fails clearly",
           "[simd][cli]") {
   const std::vector<std::string> targets = cpu::available_cpu_targets();
   test::CliResult plain = test::run_cli("--version");

@@ -71,13 +71,13 @@ TEST_CASE("printing shows values, dtype, device and shape", "[tensor]") {
   CHECK(big.find("...") != std::string::npos);
 }
 
-TEST_CASE("item needs exactly one element; typed access checks dtype", "[tensor]") {
+TEST_CASE("item needs exactly one element, typed access checks dtype", "[tensor]") {
   CHECK(error_of([] { zeros({2}).item(); }).find("one element") != std::string::npos);
   CHECK(error_of([] { zeros({2}).data<double>(); }).find("dtype f32") != std::string::npos);
   CHECK(error_of([] { Tensor().shape(); }).find("undefined") != std::string::npos);
 }
 
-TEST_CASE("rng: same seed, same stream; independent of the thread count", "[tensor][rng]") {
+TEST_CASE("rng: same seed, same stream, independent of the thread count", "[tensor][rng]") {
   Generator g1(7), g2(7), g3(8);
   Tensor a = rand({1000}, DType::f32, Device::cpu, 0, 1, &g1);
   Tensor b = rand({1000}, DType::f32, Device::cpu, 0, 1, &g2);
