@@ -162,7 +162,7 @@ struct Backend {
   SL_KERNEL(apot_backward, void(DType dt, const void* g, const void* x, const void* u, int64_t n, double a, double lo,
                                 double hi, void* gx, void* ga_out, void* ga_ratio));
 
-  // Optimizer steps (CPU; other devices stage their parameters through the host for now). Moments
+  // Optimizer steps, on the device that holds the parameter and its state. Moments
   // that decay below the smallest normal value become 0 (subnormal arithmetic is ~100x slower).
   // momentum / vmax / slow may be null when the step does not use them.
   SL_KERNEL(sgd_step, void(DType dt, const SgdStep& s, void* p, const void* g, void* momentum, int64_t n));

@@ -40,10 +40,10 @@ void Adam::update(const std::string& name, Tensor& param, const Tensor& grad, co
   s.decoupled = decoupled_;
   s.bc2_sqrt = bc2_sqrt;
   s.neg_step = -step_size;
-  detail::with_host_data(param, grad, [&](void* p, const void* g, int64_t n) {
-    backend(Device::cpu).adam_step(param.dtype(), s, p, g, m_t.raw_data(), v_t.raw_data(),
-                                   vmax_t.defined() ? vmax_t.raw_data() : nullptr, n);
-  });
+  const Tensor& g = detail::checked_gradient(param, grad);
+  backend(param.device())
+      .adam_step(param.dtype(), s, param.raw_data(), g.raw_data(), m_t.raw_data(), v_t.raw_data(),
+                 detail::data_or_null(vmax_t), param.numel());
 }
 
 }  // namespace sl

@@ -109,7 +109,9 @@ void Optimizer::set_lr(double lr) {
 Tensor& Optimizer::state_tensor(const std::string& name, const std::string& key, const Tensor& like) {
   auto& s = state_[name];
   auto it = s.find(key);
-  if (it == s.end()) it = s.emplace(key, zeros(like.shape(), like.dtype())).first;
+  if (it == s.end()) it = s.emplace(key, zeros(like.shape(), like.dtype(), like.device())).first;
+  // State follows its parameter (loaded from a checkpoint on the CPU, or the model moved since).
+  if (it->second.device() != like.device()) it->second = it->second.to(like.device());
   return it->second;
 }
 
@@ -193,7 +195,8 @@ void Optimizer::load_state_dict(const std::map<std::string, Tensor>& state) {
       SL_CHECK(src.dtype() == param.dtype(), "{}.load_state_dict: '{}' has dtype {} but the parameter has {}",
                type_name(), key, src.dtype(), param.dtype());
     }
-    fresh[pname][skey] = src.detach().to(Device::cpu).clone();
+    // Moments go where their parameter is; the step count stays on the host, which reads it.
+    fresh[pname][skey] = src.detach().to(skey == "step" ? Device::cpu : param.device()).clone();
   }
   if (groups_seen > 0 && groups_seen < groups_.size()) {
     // A checkpoint from before weight decay split off a group without decay (one lr for what are

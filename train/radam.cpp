@@ -4,7 +4,6 @@
 
 #include <cmath>
 
-#include "engine/factory.h"
 #include "train/optim_detail.h"
 
 namespace sl {
@@ -32,12 +31,8 @@ std::vector<std::string> RAdam::state_keys(const OptimizerOptions&) const {
 }
 
 void RAdam::update(const std::string& name, Tensor& param, const Tensor& grad, const OptimizerOptions& o) {
-  if (lookahead_ && !has_state(name, "slow_buffer")) {
-    // The slow weights start as the parameter before its first update.
-    Tensor& slow = state_tensor(name, "slow_buffer", param);
-    Tensor host = param.detach().to(Device::cpu);
-    std::copy_n(static_cast<const char*>(host.raw_data()), host.nbytes(), static_cast<char*>(slow.raw_data()));
-  }
+  // The slow weights start as the parameter before its first update.
+  if (lookahead_ && !has_state(name, "slow_buffer")) state_tensor(name, "slow_buffer", param) = param.detach().clone();
   const int64_t t = increment_step(name);
   Tensor& m_t = state_tensor(name, "exp_avg", param);
   Tensor& v_t = state_tensor(name, "exp_avg_sq", param);
@@ -65,10 +60,10 @@ void RAdam::update(const std::string& name, Tensor& param, const Tensor& grad, c
   s.neg_step = -step_size * o.lr();
   s.sync = sync;
   s.alpha = o.alpha();
-  detail::with_host_data(param, grad, [&](void* p, const void* g, int64_t n) {
-    backend(Device::cpu).radam_step(param.dtype(), s, p, g, m_t.raw_data(), v_t.raw_data(),
-                                    slow_t.defined() ? slow_t.raw_data() : nullptr, n);
-  });
+  const Tensor& g = detail::checked_gradient(param, grad);
+  backend(param.device())
+      .radam_step(param.dtype(), s, param.raw_data(), g.raw_data(), m_t.raw_data(), v_t.raw_data(),
+                  detail::data_or_null(slow_t), param.numel());
 }
 
 }  // namespace sl

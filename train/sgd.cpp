@@ -20,9 +20,9 @@ void SGD::update(const std::string& name, Tensor& param, const Tensor& grad, con
   bool first = o.momentum() != 0 && !has_state(name, "momentum_buffer");
   Tensor buf = o.momentum() != 0 ? state_tensor(name, "momentum_buffer", param) : Tensor();
   const SgdStep step{o.weight_decay(), o.momentum(), o.dampening(), -o.lr(), o.nesterov(), first};
-  detail::with_host_data(param, grad, [&](void* p, const void* g, int64_t n) {
-    backend(Device::cpu).sgd_step(param.dtype(), step, p, g, buf.defined() ? buf.raw_data() : nullptr, n);
-  });
+  const Tensor& g = detail::checked_gradient(param, grad);
+  backend(param.device())
+      .sgd_step(param.dtype(), step, param.raw_data(), g.raw_data(), detail::data_or_null(buf), param.numel());
 }
 
 }  // namespace sl

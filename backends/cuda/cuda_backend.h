@@ -43,5 +43,6 @@ void register_softmax(Backend& b);
 void register_random(Backend& b);
 void register_quant(Backend& b);
 void register_shift(Backend& b);
+void register_optim(Backend& b);
 
 }  // namespace sl::cuda

@@ -17,6 +17,7 @@ void register_kernels(Backend& b) {
   register_random(b);
   register_quant(b);
   register_shift(b);
+  register_optim(b);
 }
 
 }  // namespace sl::cuda
