@@ -4,7 +4,9 @@
 #include <tbb/parallel_for.h>
 
 #include <cstdint>
+#include <utility>
 
+#include "backends/dtype_dispatch.h"
 #include "engine/dtype.h"
 #include "engine/error.h"
 #include "engine/threads.h"
@@ -14,11 +16,7 @@ namespace sl::cpu {
 // Calls f(T{}) with T = float or double; other dtypes are an error naming the kernel.
 template <class F>
 void dispatch_floating(DType dt, const char* kernel, F&& f) {
-  switch (dt) {
-    case DType::f32: f(float{}); return;
-    case DType::f64: f(double{}); return;
-    default: fail("{}: dtype {} is not supported (f32 or f64 only)", kernel, dt);
-  }
+  sl::dispatch_floating(dt, kernel, Device::cpu, std::forward<F>(f));
 }
 
 // Runs f(begin, end) over [0, n) in chunks of at least `grain`; serial when n <= grain, so tiny

@@ -7,6 +7,7 @@
 
 #include "backends/cpu/cpu_kernels.h"
 #include "backends/cpu/parallel.h"
+#include "backends/reduce_rules.h"
 
 namespace sl::cpu {
 
@@ -79,19 +80,9 @@ void max_typed(const T* x, ReduceDims d, T* out, int32_t* index) {
   parallel_for(work, std::max<int64_t>(1, kElementwiseGrain / d.extent), [&](int64_t b, int64_t e) {
     for (int64_t w = b; w < e; ++w) {
       int64_t o = w / d.inner, i = w % d.inner;
-      const T* p = x + o * d.extent * d.inner + i;
-      T best = p[0];
-      int32_t arg = 0;
-      for (int64_t r = 1; r < d.extent; ++r) {
-        T v = p[r * d.inner];
-        // First maximum wins; a NaN is the maximum (it propagates).
-        if (best == best && (v > best || v != v)) {
-          best = v;
-          arg = static_cast<int32_t>(r);
-        }
-      }
-      out[w] = best;
-      if (index) index[w] = arg;
+      MaxArg<T> best = scan_max(x + o * d.extent * d.inner + i, d.extent, d.inner);
+      out[w] = best.value;
+      if (index) index[w] = best.index;
     }
   });
 }

@@ -7,66 +7,58 @@
 
 #include "backends/cpu/cpu_kernels.h"
 #include "backends/cpu/parallel.h"
+#include "backends/softmax_entry.h"
 
 namespace sl::cpu {
 
 namespace {
 
-template <class T>
-void softmax_fwd(bool log, const T* x, ReduceDims d, T* y) {
-  parallel_for(d.outer * d.inner, std::max<int64_t>(1, 4096 / std::max<int64_t>(1, d.extent)),
-               [&](int64_t b, int64_t e) {
-                 for (int64_t w = b; w < e; ++w) {
-                   int64_t o = w / d.inner, i = w % d.inner;
-                   const T* xp = x + o * d.extent * d.inner + i;
-                   T* yp = y + o * d.extent * d.inner + i;
-                   T mx = -std::numeric_limits<T>::infinity();
-                   for (int64_t r = 0; r < d.extent; ++r) mx = std::max(mx, xp[r * d.inner]);
-                   double sum = 0;
-                   for (int64_t r = 0; r < d.extent; ++r) sum += std::exp(static_cast<double>(xp[r * d.inner] - mx));
-                   if (log) {
-                     T lse = static_cast<T>(std::log(sum));
-                     for (int64_t r = 0; r < d.extent; ++r) yp[r * d.inner] = xp[r * d.inner] - mx - lse;
-                   } else {
-                     for (int64_t r = 0; r < d.extent; ++r)
-                       yp[r * d.inner] = static_cast<T>(std::exp(static_cast<double>(xp[r * d.inner] - mx)) / sum);
-                   }
-                 }
-               });
-}
+// The typed bodies; backends/softmax_entry.h makes the table slots of them.
+struct SoftmaxKernels {
+  static constexpr Device device = Device::cpu;
 
-template <class T>
-void softmax_bwd(bool log, const T* y, const T* gy, ReduceDims d, T* gx) {
-  parallel_for(d.outer * d.inner, std::max<int64_t>(1, 4096 / std::max<int64_t>(1, d.extent)),
-               [&](int64_t b, int64_t e) {
-                 for (int64_t w = b; w < e; ++w) {
-                   int64_t base = (w / d.inner) * d.extent * d.inner + w % d.inner;
-                   double s = 0;
-                   for (int64_t r = 0; r < d.extent; ++r) {
-                     int64_t k = base + r * d.inner;
-                     s += log ? gy[k] : gy[k] * y[k];
+  template <class T>
+  static void forward(bool log, const T* x, ReduceDims d, T* y) {
+    parallel_for(d.outer * d.inner, std::max<int64_t>(1, 4096 / std::max<int64_t>(1, d.extent)),
+                 [&](int64_t b, int64_t e) {
+                   for (int64_t w = b; w < e; ++w) {
+                     int64_t o = w / d.inner, i = w % d.inner;
+                     const T* xp = x + o * d.extent * d.inner + i;
+                     T* yp = y + o * d.extent * d.inner + i;
+                     T mx = -std::numeric_limits<T>::infinity();
+                     for (int64_t r = 0; r < d.extent; ++r) mx = std::max(mx, xp[r * d.inner]);
+                     double sum = 0;
+                     for (int64_t r = 0; r < d.extent; ++r) sum += std::exp(static_cast<double>(xp[r * d.inner] - mx));
+                     if (log) {
+                       T lse = static_cast<T>(std::log(sum));
+                       for (int64_t r = 0; r < d.extent; ++r) yp[r * d.inner] = xp[r * d.inner] - mx - lse;
+                     } else {
+                       for (int64_t r = 0; r < d.extent; ++r)
+                         yp[r * d.inner] = static_cast<T>(std::exp(static_cast<double>(xp[r * d.inner] - mx)) / sum);
+                     }
                    }
-                   for (int64_t r = 0; r < d.extent; ++r) {
-                     int64_t k = base + r * d.inner;
-                     gx[k] = log ? static_cast<T>(gy[k] - std::exp(y[k]) * s) : static_cast<T>(y[k] * (gy[k] - s));
+                 });
+  }
+
+  template <class T>
+  static void backward(bool log, const T* y, const T* gy, ReduceDims d, T* gx) {
+    parallel_for(d.outer * d.inner, std::max<int64_t>(1, 4096 / std::max<int64_t>(1, d.extent)),
+                 [&](int64_t b, int64_t e) {
+                   for (int64_t w = b; w < e; ++w) {
+                     int64_t base = (w / d.inner) * d.extent * d.inner + w % d.inner;
+                     double s = 0;
+                     for (int64_t r = 0; r < d.extent; ++r) {
+                       int64_t k = base + r * d.inner;
+                       s += log ? gy[k] : gy[k] * y[k];
+                     }
+                     for (int64_t r = 0; r < d.extent; ++r) {
+                       int64_t k = base + r * d.inner;
+                       gx[k] = log ? static_cast<T>(gy[k] - std::exp(y[k]) * s) : static_cast<T>(y[k] * (gy[k] - s));
+                     }
                    }
-                 }
-               });
-}
-
-void softmax_forward(DType dt, bool log, const void* x, ReduceDims d, void* y) {
-  dispatch_floating(dt, log ? "log_softmax" : "softmax", [&](auto tag) {
-    using T = decltype(tag);
-    softmax_fwd(log, static_cast<const T*>(x), d, static_cast<T*>(y));
-  });
-}
-
-void softmax_backward(DType dt, bool log, const void* y, const void* gy, ReduceDims d, void* gx) {
-  dispatch_floating(dt, log ? "log_softmax_backward" : "softmax_backward", [&](auto tag) {
-    using T = decltype(tag);
-    softmax_bwd(log, static_cast<const T*>(y), static_cast<const T*>(gy), d, static_cast<T*>(gx));
-  });
-}
+                 });
+  }
+};
 
 // loss_i = -(1 - s) * lp[i, y_i] - (s / c) * sum_j lp[i, j]; the result is the mean over i.
 int64_t cross_entropy_forward(DType dt, const void* logits, const int32_t* labels, int64_t n, int64_t c,
@@ -76,7 +68,7 @@ int64_t cross_entropy_forward(DType dt, const void* logits, const int32_t* label
   dispatch_floating(dt, "cross_entropy", [&](auto tag) {
     using T = decltype(tag);
     T* lp = static_cast<T*>(logprobs);
-    softmax_fwd(true, static_cast<const T*>(logits), ReduceDims{n, c, 1}, lp);
+    SoftmaxKernels::forward(true, static_cast<const T*>(logits), ReduceDims{n, c, 1}, lp);
     std::vector<double> per_row(static_cast<size_t>(n));
     parallel_for(n, 256, [&](int64_t b, int64_t e) {
       for (int64_t i = b; i < e; ++i) {
@@ -119,10 +111,7 @@ void cross_entropy_backward(DType dt, const void* logprobs, const int32_t* label
 }  // namespace
 
 void register_softmax(Backend& b) {
-  b.softmax_forward = softmax_forward;
-  b.softmax_backward = softmax_backward;
-  b.cross_entropy_forward = cross_entropy_forward;
-  b.cross_entropy_backward = cross_entropy_backward;
+  register_softmax_entries<SoftmaxKernels>(b, cross_entropy_forward, cross_entropy_backward);
 }
 
 }  // namespace sl::cpu

@@ -3,8 +3,10 @@
 // cuBLAS GEMM (for conv2d).
 #pragma once
 #include <cstdint>
+#include <utility>
 
 #include "backends/cuda/allocator.cuh"
+#include "backends/dtype_dispatch.h"
 #include "backends/cuda/check.cuh"
 #include "backends/cuda/cuda_backend.h"
 
@@ -23,11 +25,7 @@ cudaStream_t stream();
 // Calls f(T{}) with T = float or double; other dtypes are an error naming the kernel.
 template <class F>
 void dispatch_floating(DType dt, const char* kernel, F&& f) {
-  switch (dt) {
-    case DType::f32: f(float{}); return;
-    case DType::f64: f(double{}); return;
-    default: fail("{}: dtype {} is not supported on cuda (f32 or f64 only)", kernel, dt);
-  }
+  sl::dispatch_floating(dt, kernel, Device::cuda, std::forward<F>(f));
 }
 
 // Device scratch memory for the duration of a kernel call, from the caching allocator. Returning
@@ -70,21 +68,26 @@ __device__ T clamp_to(T v, T lo, T hi) {
 // Threads of the reduction blocks; a power of two.
 constexpr int kReduceThreads = 256;
 
-// The sum of v over the block, in a fixed pairwise tree (so the result depends only on the block
-// size and the inputs, never on scheduling). `shared` holds blockDim.x values; blockDim.x must be a
-// power of two. Every thread gets the result.
-template <class T>
-__device__ T block_sum(T v, T* shared) {
+// combine(v of every thread) over the block, in a fixed pairwise tree (so the result depends only
+// on the block size and the inputs, never on scheduling). `shared` holds blockDim.x values;
+// blockDim.x must be a power of two. Every thread gets the result.
+template <class T, class Combine>
+__device__ T block_reduce(T v, T* shared, Combine combine) {
   unsigned tid = threadIdx.x;
   shared[tid] = v;
   __syncthreads();
   for (unsigned s = blockDim.x / 2; s > 0; s >>= 1) {
-    if (tid < s) shared[tid] += shared[tid + s];
+    if (tid < s) shared[tid] = combine(shared[tid], shared[tid + s]);
     __syncthreads();
   }
   T r = shared[0];
   __syncthreads();  // shared may be reused right after
   return r;
+}
+
+template <class T>
+__device__ T block_sum(T v, T* shared) {
+  return block_reduce(v, shared, [](T a, T b) { return a + b; });
 }
 
 // Threads per block for reducing `extent` values: a power of two in [32, kReduceThreads], chosen

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "backends/backend.h"
+#include "backends/kernel_groups.h"
 
 namespace sl::cuda {
 
@@ -31,18 +32,6 @@ AllocatorStats allocator_stats();
 void empty_cache();
 
 // Per-file registration (backends/cuda/*.cu).
-void register_memory(Backend& b);
-void register_elementwise(Backend& b);
-void register_layout(Backend& b);
-void register_reduce(Backend& b);
-void register_gemm(Backend& b);
-void register_conv2d(Backend& b);
-void register_pool(Backend& b);
-void register_batch_norm(Backend& b);
-void register_softmax(Backend& b);
-void register_random(Backend& b);
-void register_quant(Backend& b);
-void register_shift(Backend& b);
-void register_optim(Backend& b);
+SL_KERNEL_GROUPS(SL_DECLARE_KERNEL_GROUP)
 
 }  // namespace sl::cuda

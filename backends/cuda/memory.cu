@@ -56,15 +56,7 @@ void fill(DType dt, void* out, int64_t n, double value) {
     SL_CUDA_CHECK(cudaMemsetAsync(out, 0, static_cast<size_t>(n) * dtype_size(dt), stream()));
     return;
   }
-  switch (dt) {
-    case DType::f32: return fill_typed<float>(out, n, value);
-    case DType::f64: return fill_typed<double>(out, n, value);
-    case DType::i32: return fill_typed<int32_t>(out, n, value);
-    case DType::i64: return fill_typed<int64_t>(out, n, value);
-    case DType::i8: return fill_typed<int8_t>(out, n, value);
-    case DType::u8: return fill_typed<uint8_t>(out, n, value);
-    default: fail("fill: invalid dtype");
-  }
+  dispatch_dtype(dt, "fill", [&](auto tag) { fill_typed<decltype(tag)>(out, n, value); });
 }
 
 template <class From, class To>
@@ -78,30 +70,11 @@ void cast_typed(const void* x, void* y, int64_t n) {
   SL_CUDA_CHECK_LAUNCH();
 }
 
-template <class From>
-void cast_from(const void* x, DType to, void* y, int64_t n) {
-  switch (to) {
-    case DType::f32: return cast_typed<From, float>(x, y, n);
-    case DType::f64: return cast_typed<From, double>(x, y, n);
-    case DType::i32: return cast_typed<From, int32_t>(x, y, n);
-    case DType::i64: return cast_typed<From, int64_t>(x, y, n);
-    case DType::i8: return cast_typed<From, int8_t>(x, y, n);
-    case DType::u8: return cast_typed<From, uint8_t>(x, y, n);
-    default: fail("cast: invalid target dtype");
-  }
-}
-
 void cast(DType from, const void* x, DType to, void* y, int64_t n) {
   if (n <= 0) return;
-  switch (from) {
-    case DType::f32: return cast_from<float>(x, to, y, n);
-    case DType::f64: return cast_from<double>(x, to, y, n);
-    case DType::i32: return cast_from<int32_t>(x, to, y, n);
-    case DType::i64: return cast_from<int64_t>(x, to, y, n);
-    case DType::i8: return cast_from<int8_t>(x, to, y, n);
-    case DType::u8: return cast_from<uint8_t>(x, to, y, n);
-    default: fail("cast: invalid source dtype");
-  }
+  dispatch_dtype_pair(from, to, "cast", [&](auto from_tag, auto to_tag) {
+    cast_typed<decltype(from_tag), decltype(to_tag)>(x, y, n);
+  });
 }
 
 }  // namespace

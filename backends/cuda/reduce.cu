@@ -7,6 +7,7 @@
 #include <climits>
 
 #include "backends/cuda/common.cuh"
+#include "backends/reduce_rules.h"
 
 namespace sl::cuda {
 
@@ -74,43 +75,15 @@ void sum_typed(const T* x, ReduceDims d, T* out) {
   SL_CUDA_CHECK_LAUNCH();
 }
 
-// The CPU's scan, verbatim: first maximum wins, a NaN is the maximum and stops the scan.
+// A thread per output: the CPU's scan (backends/reduce_rules.h).
 template <class T>
 __global__ void max_columns_kernel(const T* x, ReduceDims d, T* out, int32_t* index) {
   SL_CUDA_LOOP(w, d.outer * d.inner) {
     int64_t o = w / d.inner, i = w % d.inner;
-    const T* p = x + o * d.extent * d.inner + i;
-    T best = p[0];
-    int32_t arg = 0;
-    for (int64_t r = 1; r < d.extent; ++r) {
-      T v = p[r * d.inner];
-      if (best == best && (v > best || v != v)) {
-        best = v;
-        arg = static_cast<int32_t>(r);
-      }
-    }
-    out[w] = best;
-    if (index) index[w] = arg;
+    MaxArg<T> best = scan_max(x + o * d.extent * d.inner + i, d.extent, d.inner);
+    out[w] = best.value;
+    if (index) index[w] = best.index;
   }
-}
-
-// (value, index) of a partial scan; index -1 means "no element yet".
-template <class T>
-struct Arg {
-  T value;
-  int32_t index;
-};
-
-// The order under which the sequential scan's answer is the maximum: any NaN beats any number,
-// larger numbers beat smaller, and ties (NaN vs NaN, equal numbers) go to the smaller index.
-template <class T>
-__device__ bool beats(const Arg<T>& a, const Arg<T>& b) {
-  if (a.index < 0) return false;
-  if (b.index < 0) return true;
-  bool an = a.value != a.value, bn = b.value != b.value;
-  if (an != bn) return an;
-  if (!an && a.value != b.value) return a.value > b.value;
-  return a.index < b.index;
 }
 
 template <class T>
@@ -122,18 +95,18 @@ __global__ void max_blocks_kernel(const T* x, ReduceDims d, T* out, int32_t* ind
   for (int64_t w = blockIdx.x; w < outputs; w += gridDim.x) {
     int64_t o = w / d.inner, i = w % d.inner;
     const T* p = x + o * d.extent * d.inner + i;
-    Arg<T> best{T(0), -1};
+    MaxArg<T> best{T(0), -1};
     for (int64_t r = tid; r < d.extent; r += blockDim.x) {
-      Arg<T> cand{p[r * d.inner], static_cast<int32_t>(r)};
-      if (beats(cand, best)) best = cand;
+      MaxArg<T> cand{p[r * d.inner], static_cast<int32_t>(r)};
+      if (max_beats(cand, best)) best = cand;
     }
     values[tid] = best.value;
     indices[tid] = best.index;
     __syncthreads();
     for (unsigned s = blockDim.x / 2; s > 0; s >>= 1) {
       if (tid < s) {
-        Arg<T> a{values[tid], indices[tid]}, b{values[tid + s], indices[tid + s]};
-        if (beats(b, a)) {
+        MaxArg<T> a{values[tid], indices[tid]}, b{values[tid + s], indices[tid + s]};
+        if (max_beats(b, a)) {
           values[tid] = b.value;
           indices[tid] = b.index;
         }

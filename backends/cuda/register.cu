@@ -1,23 +1,11 @@
-// Fills the CUDA Backend table: each file of backends/cuda/ registers its kernel family (the twin
-// of backends/cpu/register.cpp, slot for slot).
+// Fills the CUDA Backend table: each file of backends/cuda/ registers its kernel family, the list
+// shared with the CPU backend (backends/kernel_groups.h).
 #include "backends/cuda/cuda_backend.h"
 
 namespace sl::cuda {
 
 void register_kernels(Backend& b) {
-  register_memory(b);
-  register_elementwise(b);
-  register_layout(b);
-  register_reduce(b);
-  register_gemm(b);
-  register_conv2d(b);
-  register_pool(b);
-  register_batch_norm(b);
-  register_softmax(b);
-  register_random(b);
-  register_quant(b);
-  register_shift(b);
-  register_optim(b);
+  SL_KERNEL_GROUPS(SL_REGISTER_KERNEL_GROUP)
 }
 
 }  // namespace sl::cuda

@@ -6,6 +6,7 @@
 #include <climits>
 
 #include "backends/cuda/common.cuh"
+#include "backends/softmax_entry.h"
 
 namespace sl::cuda {
 
@@ -19,16 +20,7 @@ __device__ T cpu_max(T a, T b) {
 
 template <class T>
 __device__ T block_max(T v, T* shared) {
-  unsigned tid = threadIdx.x;
-  shared[tid] = v;
-  __syncthreads();
-  for (unsigned s = blockDim.x / 2; s > 0; s >>= 1) {
-    if (tid < s) shared[tid] = cpu_max(shared[tid], shared[tid + s]);
-    __syncthreads();
-  }
-  T r = shared[0];
-  __syncthreads();
-  return r;
+  return block_reduce(v, shared, [](T a, T b) { return cpu_max(a, b); });
 }
 
 // Block per row of a [rows, extent] matrix (inner == 1).
@@ -110,40 +102,34 @@ __global__ void softmax_backward_strided_kernel(bool log, const T* y, const T* g
 
 unsigned row_blocks(int64_t rows) { return static_cast<unsigned>(std::min<int64_t>(rows, 65535 * 16)); }
 
-template <class T>
-void softmax_fwd(bool log, const T* x, ReduceDims d, T* y) {
-  if (d.outer * d.inner <= 0 || d.extent <= 0) return;
-  if (d.inner == 1) {
-    softmax_rows_kernel<T>
-        <<<row_blocks(d.outer), reduce_threads(d.extent), 0, stream()>>>(log, x, d.outer, d.extent, y);
-  } else {
-    softmax_strided_kernel<T><<<blocks_for(d.outer * d.inner), kThreads, 0, stream()>>>(log, x, d, y);
-  }
-  SL_CUDA_CHECK_LAUNCH();
-}
+// The typed launches; backends/softmax_entry.h makes the table slots of them.
+struct SoftmaxKernels {
+  static constexpr Device device = Device::cuda;
 
-void softmax_forward(DType dt, bool log, const void* x, ReduceDims d, void* y) {
-  dispatch_floating(dt, log ? "log_softmax" : "softmax", [&](auto tag) {
-    using T = decltype(tag);
-    softmax_fwd(log, static_cast<const T*>(x), d, static_cast<T*>(y));
-  });
-}
-
-void softmax_backward(DType dt, bool log, const void* y, const void* gy, ReduceDims d, void* gx) {
-  dispatch_floating(dt, log ? "log_softmax_backward" : "softmax_backward", [&](auto tag) {
-    using T = decltype(tag);
+  template <class T>
+  static void forward(bool log, const T* x, ReduceDims d, T* y) {
     if (d.outer * d.inner <= 0 || d.extent <= 0) return;
-    const T *ys = static_cast<const T*>(y), *gs = static_cast<const T*>(gy);
     if (d.inner == 1) {
-      softmax_backward_rows_kernel<T><<<row_blocks(d.outer), reduce_threads(d.extent), 0, stream()>>>(
-          log, ys, gs, d.outer, d.extent, static_cast<T*>(gx));
+      softmax_rows_kernel<T>
+          <<<row_blocks(d.outer), reduce_threads(d.extent), 0, stream()>>>(log, x, d.outer, d.extent, y);
     } else {
-      softmax_backward_strided_kernel<T>
-          <<<blocks_for(d.outer * d.inner), kThreads, 0, stream()>>>(log, ys, gs, d, static_cast<T*>(gx));
+      softmax_strided_kernel<T><<<blocks_for(d.outer * d.inner), kThreads, 0, stream()>>>(log, x, d, y);
     }
     SL_CUDA_CHECK_LAUNCH();
-  });
-}
+  }
+
+  template <class T>
+  static void backward(bool log, const T* y, const T* gy, ReduceDims d, T* gx) {
+    if (d.outer * d.inner <= 0 || d.extent <= 0) return;
+    if (d.inner == 1) {
+      softmax_backward_rows_kernel<T>
+          <<<row_blocks(d.outer), reduce_threads(d.extent), 0, stream()>>>(log, y, gy, d.outer, d.extent, gx);
+    } else {
+      softmax_backward_strided_kernel<T><<<blocks_for(d.outer * d.inner), kThreads, 0, stream()>>>(log, y, gy, d, gx);
+    }
+    SL_CUDA_CHECK_LAUNCH();
+  }
+};
 
 // The smallest index of a label outside [0, c): atomicMin is order-independent, so the answer is
 // exactly the CPU's "first bad label".
@@ -189,7 +175,7 @@ int64_t cross_entropy_forward(DType dt, const void* logits, const int32_t* label
   dispatch_floating(dt, "cross_entropy", [&](auto tag) {
     using T = decltype(tag);
     T* lp = static_cast<T*>(logprobs);
-    softmax_fwd(true, static_cast<const T*>(logits), ReduceDims{n, c, 1}, lp);
+    SoftmaxKernels::forward(true, static_cast<const T*>(logits), ReduceDims{n, c, 1}, lp);
     cross_entropy_loss_kernel<T>
         <<<1, kReduceThreads, 0, stream()>>>(lp, labels, n, c, smoothing, static_cast<T*>(loss));
     SL_CUDA_CHECK_LAUNCH();
@@ -224,10 +210,7 @@ void cross_entropy_backward(DType dt, const void* logprobs, const int32_t* label
 }  // namespace
 
 void register_softmax(Backend& b) {
-  b.softmax_forward = softmax_forward;
-  b.softmax_backward = softmax_backward;
-  b.cross_entropy_forward = cross_entropy_forward;
-  b.cross_entropy_backward = cross_entropy_backward;
+  register_softmax_entries<SoftmaxKernels>(b, cross_entropy_forward, cross_entropy_backward);
 }
 
 }  // namespace sl::cuda
