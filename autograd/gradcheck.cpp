@@ -1,5 +1,6 @@
 #include "autograd/gradcheck.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "autograd/ops.h"
@@ -10,9 +11,10 @@ namespace sl {
 GradcheckResult gradcheck(const std::function<Tensor(const TensorList&)>& fn, const TensorList& inputs,
                           const GradcheckOptions& o) {
   for (const Tensor& t : inputs) {
+    if (!t.requires_grad()) continue;  // labels, running statistics: passed through untouched
     SL_CHECK(t.dtype() == DType::f64 && t.device() == Device::cpu,
-             "gradcheck: inputs must be f64 cpu tensors, got {} on {}", t.dtype(), t.device());
-    if (t.requires_grad()) t.set_grad(Tensor());
+             "gradcheck: inputs to check must be f64 cpu tensors, got {} on {}", t.dtype(), t.device());
+    t.set_grad(Tensor());
   }
   Tensor out = fn(inputs);
   Generator gen(12345);
@@ -28,7 +30,10 @@ GradcheckResult gradcheck(const std::function<Tensor(const TensorList&)>& fn, co
     Tensor analytic = x.grad().defined() ? x.grad() : zeros_like(x);
     const double* ga = analytic.data<double>();
     double* xp = x.data<double>();
-    for (int64_t j = 0; j < x.numel(); ++j) {
+    int64_t n = x.numel();
+    int64_t step = o.max_elements > 0 && n > o.max_elements ? (n + o.max_elements - 1) / o.max_elements : 1;
+    auto next = [&](int64_t j) { return j == n - 1 ? n : std::min(j + step, n - 1); };
+    for (int64_t j = 0; j < n; j = next(j)) {
       double saved = xp[j];
       double plus, minus;
       {

@@ -11,6 +11,9 @@ namespace sl {
 
 struct GradcheckOptions {
   double eps = 1e-6, atol = 1e-5, rtol = 1e-3;
+  // Check at most this many elements of each input, evenly spread, the last one included (0: all):
+  // a large input costs two evaluations per checked element.
+  int64_t max_elements = 0;
 };
 
 struct GradcheckResult {
@@ -18,8 +21,8 @@ struct GradcheckResult {
   std::string message;  // the first mismatch, naming input, element and both values
 };
 
-// `fn` builds one output from `inputs`; inputs with requires_grad set are checked. Inputs must be
-// f64 CPU tensors (they are perturbed in place and restored).
+// `fn` builds one output from `inputs`; inputs with requires_grad set are checked, and must be f64
+// CPU tensors (they are perturbed in place and restored). Other inputs (labels) may be anything.
 GradcheckResult gradcheck(const std::function<Tensor(const TensorList&)>& fn, const TensorList& inputs,
                           const GradcheckOptions& options = {});
 

@@ -52,3 +52,16 @@ TEST_CASE("bench train times several models beside the first, fused and unfused,
   CHECK(bad.exit_code != 0);
   CHECK(bad.output.find("--expansion 3 applies only to the ShiftResNets") != std::string::npos);
 }
+
+TEST_CASE("bench ops times the forward and backward of the op cases the filter picks", "[cli][bench]") {
+  test::CliResult r = test::run_cli("bench ops --filter shift2d --threads 1 --repeat 1 --budget 0");
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  CHECK(r.output.find("shift2d n2 c9 5x4 kernel 3 dilation 1") != std::string::npos);
+  CHECK(r.output.find("fwd+bwd ms") != std::string::npos);
+  CHECK(r.output.find("conv2d") == std::string::npos);  // only what the filter picks
+
+  test::CliResult bad = test::run_cli("bench ops --filter no-such-op");
+  CHECK(bad.exit_code != 0);
+  CHECK(bad.output.find("no case matches --filter 'no-such-op'") != std::string::npos);
+}

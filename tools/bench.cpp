@@ -109,6 +109,7 @@ void add_bench_command(CLI::App& app) {
   add_bench_data_command(*bench);
   add_bench_train_command(*bench);
   add_bench_infer_command(*bench);
+  add_bench_ops_command(*bench);
   auto opts = std::make_shared<BenchOptions>();
   auto add_common = [opts](CLI::App* cmd) {
     cmd->add_option("--threads", opts->threads, "Worker threads (0 = all cores)")->check(CLI::NonNegativeNumber);

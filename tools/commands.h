@@ -13,6 +13,8 @@ void add_bench_data_command(CLI::App& bench);
 void add_bench_train_command(CLI::App& bench);
 // `bench infer` (tools/bench_infer.cpp), registered by add_bench_command.
 void add_bench_infer_command(CLI::App& bench);
+// `bench ops` (tools/bench_ops.cpp), registered by add_bench_command.
+void add_bench_ops_command(CLI::App& bench);
 void add_count_command(CLI::App& app);
 void add_quantize_command(CLI::App& app);
 void add_convert_command(CLI::App& app);

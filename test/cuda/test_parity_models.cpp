@@ -82,7 +82,7 @@ void check_quantizer(WeightQuantizer& ref, WeightQuantizer& twin, const Tensor& 
 
 }  // namespace
 
-TEST_CASE("parity: DeepShift-Q, DeepShift-PS and fixed-point rounding", "[parity][quant][deepshift]") {
+TEST_CASE("parity: DeepShift-Q and DeepShift-PS quantizers, stochastic rounding", "[parity][quant][deepshift]") {
   Tensor w = shift_friendly({16, 8, 3, 3}, 1);
   for (int bits : {5, 4, 3, 2}) {
     DeepShiftQ a(bits, Rounding::deterministic, false), b(bits, Rounding::deterministic, false);
@@ -105,14 +105,7 @@ TEST_CASE("parity: DeepShift-Q, DeepShift-PS and fixed-point rounding", "[parity
     copy_data(a.sign(), from_vector(std::vector<float>(s.begin(), s.end()), w.shape()));
     check_quantizer(a, b, Tensor(), "deepshift-ps " + std::to_string(bits) + " bits");
   }
-  for (auto [i, f] : std::vector<std::pair<int, int>>{{16, 16}, {3, 5}, {1, 4}}) {
-    INFO("fixed point " << i << "." << f);
-    check_op(
-        [i = i, f = f](const TensorList& t) {
-          return FixedPointInput({i, f})(t[0]);
-        },
-        {uniform({1000}, 6, -6, 6)}, 0);
-  }
+  // Fixed-point activations: the op-case table.
 }
 
 TEST_CASE("parity: APoT weights, activations and the 8-bit first/last layer", "[parity][quant][apot]") {
