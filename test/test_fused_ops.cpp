@@ -1,7 +1,8 @@
 // The fused training ops against the compositions they replace, on every CPU target this machine
 // runs: shift_conv2d = conv2d(shift2d(x), W) (ShiftResNet's shift read as addressing by the 1x1
 // conv) and batch_norm_relu = relu(batch_norm(x)). Both promise the composition's results bit for
-// bit (the same GEMM chains and the same IEEE operations per element); gradchecks in f64.
+// bit (the same GEMM chains and the same IEEE operations per element). Their gradchecks run from
+// the op-case table (opcases/).
 #include <cstring>
 
 #include "autograd/node.h"
@@ -85,12 +86,8 @@ TEST_CASE("shift_conv2d equals conv2d of shift2d bit for bit on every CPU target
   }
 }
 
-TEST_CASE("shift_conv2d gradcheck and bad arguments", "[fused][shift][gradcheck]") {
-  Tensor x = test::param64({2, 11, 5, 4}, 21), w = test::param64({6, 11, 1, 1}, 22);
-  test::check_grad([](const TensorList& t) { return shift_conv2d(t[0], t[1], 3, 1, 1); }, {x, w});
-  test::check_grad([](const TensorList& t) { return shift_conv2d(t[0], t[1], 3, 1, 2); }, {x, w});
-  test::check_grad([](const TensorList& t) { return shift_conv2d(t[0], t[1], 5, 1, 1); }, {x, w});
-  test::check_grad([](const TensorList& t) { return shift_conv2d(t[0], t[1], 3, 2, 1); }, {x, w});
+// Its gradcheck runs from the op-case table (opcases/cases_conv.cpp).
+TEST_CASE("shift_conv2d refuses bad arguments with their names", "[fused][shift]") {
   CHECK(test::error_of([] { shift_conv2d(zeros({1, 9, 4, 4}), zeros({2, 9, 3, 3})); }).find("1x1") !=
         std::string::npos);
   CHECK(test::error_of([] { shift_conv2d(zeros({1, 9, 4, 4}), zeros({2, 9, 1, 1}), 2); }).find("odd") !=
@@ -153,16 +150,8 @@ TEST_CASE("batch_norm_relu equals relu of batch_norm bit for bit on every CPU ta
   }
 }
 
-TEST_CASE("batch_norm_relu gradcheck", "[fused][batch_norm][gradcheck]") {
-  // Values spread so no normalised value sits within eps of ReLU's kink.
-  Tensor x = test::param64({3, 4, 2, 3}, 41, -2, 2), gamma = test::param64({4}, 42, 0.5, 1.5);
-  Tensor beta = test::param64({4}, 43, -0.3, 0.3);
-  test::check_grad(
-      [](const TensorList& t) { return batch_norm_relu(t[0], t[1], t[2], Tensor(), Tensor(), true, 0.1, 1e-5); },
-      {x, gamma, beta});
-}
-
-TEST_CASE("standardize equals (x - mean) / std (unbiased) with its gradient, and passes gradcheck", "[fused][apot]") {
+// batch_norm_relu's and standardize's gradchecks run from the op-case table (opcases/cases_nn.cpp).
+TEST_CASE("standardize equals (x - mean) / std (unbiased) with its gradient", "[fused][apot]") {
   // Chunked (1000, 40000 = 40 x 1000), one chunk (2, 300, a prime 4099), f32 and f64.
   for (int64_t n : {2, 300, 1000, 4099, 40000}) {
     for (DType dt : {DType::f32, DType::f64}) {
@@ -181,7 +170,5 @@ TEST_CASE("standardize equals (x - mean) / std (unbiased) with its gradient, and
       test::check_values(got[1], want[1], tol);
     }
   }
-  Tensor x = test::param64({4, 5, 3}, 53, -1, 2);
-  test::check_grad([](const TensorList& t) { return standardize(t[0]); }, {x});
   CHECK(test::error_of([] { standardize(zeros({1})); }).find("more than one element") != std::string::npos);
 }
