@@ -13,16 +13,20 @@ namespace sl {
 
 namespace {
 
-// Leaves keep a private copy of their first gradient (backward closures may hand the same tensor
-// to several inputs); later gradients are added out of place.
-void accumulate_leaf(AutogradMeta& leaf, const Tensor& g) {
-  leaf.grad = leaf.grad.defined() ? add(leaf.grad, g) : clone(g);
+// Leaves keep a private first gradient: a tensor no one else holds (most are fresh from a backward
+// closure) is taken as it is; a shared one (closures may hand the same tensor to several inputs, or
+// pass on their own gradient) is copied. Later gradients are added out of place.
+void accumulate_leaf(AutogradMeta& leaf, Tensor g) {
+  if (leaf.grad.defined())
+    leaf.grad = add(leaf.grad, g);
+  else
+    leaf.grad = g.is_sole_owner() ? std::move(g) : clone(g);
 }
 
 // Brings a gradient back to the input's shape (undoing broadcasting) and checks it.
-Tensor fit_gradient(const Node& node, size_t i, const Tensor& g) {
+Tensor fit_gradient(const Node& node, size_t i, Tensor g) {
   const Shape& want = node.input_shapes[i];
-  Tensor r = g.shape() == want ? g : sum_to_shape(g, want);
+  Tensor r = g.shape() == want ? std::move(g) : sum_to_shape(g, want);
   SL_CHECK(r.shape() == want, "backward of {}: gradient for input {} has shape {}, expected {}", node.name, i,
            shape_str(r.shape()), shape_str(want));
   return r;
@@ -97,12 +101,12 @@ void backward(const Tensor& root, const Tensor& grad, bool retain_graph) {
       const Edge& e = n->next[i];
       if (!e.defined()) continue;
       if (gin[i].defined()) {
-        Tensor gi = fit_gradient(*n, i, gin[i]);
+        Tensor gi = fit_gradient(*n, i, std::move(gin[i]));
         if (e.fn) {
           Tensor& acc = grads[e.fn.get()];
-          acc = acc.defined() ? add(acc, gi) : gi;
+          acc = acc.defined() ? add(acc, gi) : std::move(gi);
         } else {
-          accumulate_leaf(*e.leaf, gi);
+          accumulate_leaf(*e.leaf, std::move(gi));
         }
       }
       if (e.fn && --pending[e.fn.get()] == 0) ready.push_back(e.fn.get());

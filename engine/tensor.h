@@ -82,6 +82,12 @@ class Tensor {
 
   TensorImpl* impl() const { return impl_.get(); }
   bool is_same(const Tensor& other) const { return impl_ == other.impl_; }
+  // True when this handle is the only one to the tensor and the tensor the only user of all of its
+  // storage: nothing else can see its elements, so they may be taken over instead of copied.
+  bool is_sole_owner() const {
+    return impl_ && impl_.use_count() == 1 && impl_->storage.use_count() == 1 && impl_->offset == 0 &&
+           impl_->storage->nbytes() == nbytes();
+  }
 
  private:
   const TensorImpl& checked() const {
