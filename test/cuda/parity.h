@@ -1,9 +1,7 @@
 // Helpers of the CPU/CUDA parity tests: the device under test, tolerance checks that report the
 // worst element, and reproducible inputs.
 #pragma once
-#include <algorithm>
 #include <catch2/catch.hpp>
-#include <cmath>
 #include <functional>
 #include <string>
 #include <vector>
@@ -11,6 +9,7 @@
 #include "autograd/ops.h"
 #include "backends/backend.h"
 #include "engine/factory.h"
+#include "opcases/op_case.h"
 
 namespace sl::parity {
 
@@ -32,9 +31,9 @@ inline Tensor dev_leaf(const Tensor& cpu) {
   return t;
 }
 
-// |cpu - got| <= tol * (|cpu| + mean|cpu|) element by element: relative error for typical
-// elements, without demanding it of elements that are tiny because of cancellation. NaN must
-// match NaN and infinities must match exactly. tol 0 means bit-for-bit equal values.
+// The op-case table's comparison rule (opcases::compare): |cpu - got| <= tol * (|cpu| + mean|cpu|)
+// element by element, relative error for typical elements without demanding it of elements that are
+// tiny because of cancellation; NaN must match NaN, infinities exactly; tol 0 means the same bits.
 inline void check_close(const Tensor& cpu, const Tensor& got, double tol, const std::string& what = "") {
   INFO(what);
   REQUIRE(cpu.defined());
@@ -42,42 +41,10 @@ inline void check_close(const Tensor& cpu, const Tensor& got, double tol, const 
   CHECK(got.device() == device());
   REQUIRE(cpu.shape() == got.shape());
   REQUIRE(cpu.dtype() == got.dtype());
-  std::vector<double> a = cpu.to_vector<double>(), b = got.to_vector<double>();
-  double mean_abs = 0;
-  int64_t finite = 0;
-  for (double v : a) {
-    if (std::isfinite(v)) {
-      mean_abs += std::abs(v);
-      ++finite;
-    }
-  }
-  mean_abs = finite ? mean_abs / static_cast<double>(finite) : 0;
-  int64_t bad = 0, worst = -1;
-  double worst_ratio = 0;
-  for (size_t i = 0; i < a.size(); ++i) {
-    bool ok;
-    if (std::isnan(a[i])) {
-      ok = std::isnan(b[i]);
-    } else if (std::isinf(a[i]) || tol == 0) {
-      ok = a[i] == b[i];
-    } else {
-      double err = std::abs(a[i] - b[i]), bound = tol * (std::abs(a[i]) + mean_abs);
-      ok = err <= bound;
-      double ratio = bound > 0 ? err / bound : (err > 0 ? INFINITY : 0);
-      if (ratio > worst_ratio) worst_ratio = ratio;
-    }
-    if (!ok) {
-      if (worst < 0) worst = static_cast<int64_t>(i);
-      ++bad;
-    }
-  }
-  if (bad > 0) {
-    size_t w = static_cast<size_t>(worst);
-    UNSCOPED_INFO(bad << " of " << a.size() << " elements differ (tol " << tol << ", shape " << shape_str(cpu.shape())
-                      << "); first at " << w << ": cpu " << a[w] << ", " << device_name(device()) << " " << b[w]
-                      << "; worst error/bound " << worst_ratio);
-  }
-  CHECK(bad == 0);
+  const std::string diff = opcases::compare(cpu, got, tol);
+  if (!diff.empty())
+    UNSCOPED_INFO("cpu vs " << device_name(device()) << ", shape " << shape_str(cpu.shape()) << ": " << diff);
+  CHECK(diff.empty());
 }
 
 inline void check_exact(const Tensor& cpu, const Tensor& got, const std::string& what = "") {
