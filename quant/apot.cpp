@@ -148,7 +148,9 @@ Tensor APoTWeight::quantize(const Tensor& weight) {
   bool imagenet = o.flavour == APoTFlavour::imagenet;
   Tensor wn = normalise(weight, imagenet);
   if (o.bits == 2) {  // ternary, calibrated (unmasked) gradient in both flavours
-    return clipped_ste(wn, alpha_, o.grad_scale, [](const Tensor& c) { return round(c); });
+    if (imagenet) return clipped_ste(wn, alpha_, o.grad_scale, [](const Tensor& c) { return round(c); });
+    // The cifar code's uniform_quant(|c|, 1) * sign(c): sign(-0) = +0, so a -0 weight gives +0.
+    return clipped_ste(wn, alpha_, o.grad_scale, [](const Tensor& c) { return mul(sign(c), round(abs(c))); });
   }
   if (!imagenet) {  // cifar flavour: unmasked weight gradient
     const LevelSet& set = levels_;
@@ -217,7 +219,9 @@ Tensor APoTFirstLast::effective_weight(const Tensor& weight) {
     NoGradGuard no_grad;
     Tensor m = max(flatten(w), 0);
     max_ = m.item();
-    SL_CHECK(max_ > 0 && std::isfinite(max_), "apot-8bit: the largest weight must be positive and finite to set the "
+    // Upstream divides by the signed maximum whatever its sign: an all-negative tensor has m < 0 and
+    // is quantized all the same (W / m > 0). Only m = 0 or a non-finite m leaves no scale.
+    SL_CHECK(max_ != 0 && std::isfinite(max_), "apot-8bit: the largest weight must be nonzero and finite to set the "
              "scale, got {}", max_);
     Tensor steps = round(mul(div(w, m), scalar_like(127.0, w)));
     // A -inf or NaN weight makes a step non-finite; casting it to an integer would be undefined.

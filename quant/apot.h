@@ -5,6 +5,8 @@
 // unmasked weight gradient, activations clamped only from above). Both are offered; see
 // docs/quantizers.md for which one each recipe uses.
 #pragma once
+#include <cmath>
+
 #include "quant/levels.h"
 #include "quant/quantizer.h"
 
@@ -62,12 +64,13 @@ class APoTActivation : public InputQuantizer {
 
 // The first conv and the last FC of APoT's networks: round(W / m * 127) / 127 * m with m the
 // signed maximum of W, straight-through gradient (no clamp: values below -m go past -127 steps).
+// An all-negative W has m < 0 and is quantized the same way; the level scale is |m| / 127.
 class APoTFirstLast : public WeightQuantizer {
  public:
   std::string method() const override { return "apot-8bit"; }
   int bits() const override { return 8; }
   std::vector<double> magnitudes() const override;
-  double scale() const override { return max_ / 127.0; }
+  double scale() const override { return std::abs(max_) / 127.0; }
   Tensor effective_weight(const Tensor& weight) override;
 
  private:

@@ -31,7 +31,13 @@ ExportedCodes WeightQuantizer::export_codes(const Tensor& weight) {
   Tensor w;
   {
     NoGradGuard no_grad;
-    w = effective_weight(weight).detach().to(Device::cpu).to(DType::f64);
+    // A forward may clamp its latents in place, as the originals do (DeepShift-Q's weight, -PS's
+    // shift): the quantizer reads a copy of the weight and gets its own latents back, so an export
+    // leaves the model as it was.
+    std::vector<std::pair<Tensor, Tensor>> latents;
+    for (auto& [name, p] : named_parameters()) latents.emplace_back(p, p.detach().clone());
+    w = effective_weight(weight.defined() ? weight.detach().clone() : weight).detach().to(Device::cpu).to(DType::f64);
+    for (auto& [p, saved] : latents) copy_data(p, saved);
   }
   ExportedCodes codes;
   codes.magnitudes = magnitudes();

@@ -39,6 +39,7 @@ class WeightQuantizer : public WeightParametrization {
   // Sorted signed levels in units of scale(): {-m_k, ..., +m_k}.
   std::vector<double> levels() const;
   // Codes of the current effective weight; throws naming the element if a value is off the level set.
+  // Changes nothing: latents a forward clamps in place are restored.
   ExportedCodes export_codes(const Tensor& weight);
 };
 

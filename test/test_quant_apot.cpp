@@ -120,6 +120,47 @@ TEST_CASE("apot 8-bit first/last layer: signed max, no clamp, straight-through",
   check_values(codes.values(), golden("apot_first_wq_exact"), 1e-6);
 }
 
+TEST_CASE("apot 8-bit first/last layer: an all-negative weight takes its negative max as the scale", "[quant][apot]") {
+  // Upstream's m = W.max() whatever its sign: W / m is positive and the layer is quantized, not refused.
+  std::vector<float> v{-0.3f, -1.0f, -0.5f, -0.75f};
+  APoTFirstLast q;
+  Tensor w = from_vector(v, {2, 2});
+  Tensor wq = q.effective_weight(w);
+  std::vector<float> got = wq.to_vector<float>();
+  for (size_t i = 0; i < v.size(); ++i) {
+    INFO(i);
+    float m = -0.3f;
+    float want = std::nearbyint(v[i] / m * 127.0f) / 127.0f * m;
+    CHECK(got[i] == Approx(want).epsilon(1e-6));
+    CHECK(got[i] < 0);
+  }
+  CHECK(q.scale() == Approx(0.3 / 127).epsilon(1e-6));
+  ExportedCodes codes = q.export_codes(w);
+  check_values(codes.values(), wq, 1e-6);
+  // No scale without a nonzero maximum.
+  Tensor zero_max = from_vector(std::vector<float>{0, -1}, {2});
+  CHECK(sl::test::error_of([&] { q.effective_weight(zero_max); }).find("nonzero and finite") != std::string::npos);
+}
+
+TEST_CASE("apot 2-bit weights: the cifar flavour's sign() turns a -0 normalised weight into +0", "[quant][apot]") {
+  // Mean exactly 0, so the normalised third element is -0 - 0 = -0.
+  Tensor w = from_vector(std::vector<float>{1, -1, -0.0f, 0.5f, -0.5f}, {5});
+  for (APoTFlavour flavour : {APoTFlavour::cifar, APoTFlavour::imagenet}) {
+    bool cifar = flavour == APoTFlavour::cifar;
+    INFO((cifar ? "cifar" : "imagenet"));
+    APoTOptions o;
+    o.bits = 2;
+    o.flavour = flavour;
+    o.alpha = 1.0;
+    APoTWeight q(o);
+    std::vector<float> got = q.effective_weight(w).to_vector<float>();
+    CHECK(got[2] == 0.0f);
+    if (cifar) CHECK(!std::signbit(got[2]));  // (imagenet normalises through batch norm's x * a + b: +0 too)
+    CHECK(got[0] == 1.0f);  // 1 / std(w) > 1/2: the level +1 (times alpha = 1)
+    CHECK(got[1] == -1.0f);
+  }
+}
+
 TEST_CASE("apot rejects bit widths without a level set and non-positive thresholds", "[quant][apot]") {
   APoTOptions o;
   o.bits = 8;

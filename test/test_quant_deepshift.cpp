@@ -127,3 +127,23 @@ TEST_CASE("deepshift quantizers export codes on their level sets", "[quant][deep
   CHECK(q.levels().size() == 8);  // +-2^-3..2^0: 1 sign bit + 2 exponent bits
   CHECK(sl::test::error_of([] { DeepShiftQ(9, Rounding::deterministic, false); }).find("[2, 8]") != std::string::npos);
 }
+
+TEST_CASE("export_codes leaves the model as it was: latents the forward clamps are not clamped", "[quant][deepshift]") {
+  // DeepShift-Q clamps its weight into [2^-15, 1] in a forward, -PS its shift into [-14, 0].
+  Tensor w = from_vector(std::vector<float>{3.0f, -1e-9f, 0.5f, -2.0f}, {2, 2});
+  std::vector<float> w_before = w.to_vector<float>();
+  DeepShiftQ q(5, Rounding::deterministic, false);
+  ExportedCodes qc = q.export_codes(w);
+  CHECK(w.to_vector<float>() == w_before);
+  CHECK(qc.values().to_vector<float>() == std::vector<float>{1.0f, -std::ldexp(1.0f, -15), 0.5f, -1.0f});
+
+  DeepShiftPS ps(from_vector(std::vector<float>{1, -1, 0.25f, 0.5f}, {2, 2}), 5, Rounding::deterministic, false);
+  copy_data(ps.shift(), from_vector(std::vector<float>{-100, 2, -2, -1}, {2, 2}));
+  std::vector<float> shift_before = ps.shift().to_vector<float>();
+  ExportedCodes pc = ps.export_codes(Tensor());
+  CHECK(ps.shift().to_vector<float>() == shift_before);
+  CHECK(pc.values().to_vector<float>() == std::vector<float>{std::ldexp(1.0f, -14), -1.0f, 0.25f, 0.5f});
+  // Training still clamps, as the originals do.
+  ps.effective_weight(Tensor());
+  CHECK(ps.shift().to_vector<float>() == std::vector<float>{-14, 0, -2, -1});
+}

@@ -83,12 +83,14 @@ BuiltModel build_model(const RunConfig& c, const data::DatasetInfo& dataset) {
       load_model_state(*b.model, weights, c.weights);  // DeepShift's --weights: before conversion
     } else {
       after = true;  // a quantized checkpoint: it must be of the family this run converts to
-      std::string quant = "none";
-      if (weights.config.contains("quant") && weights.config["quant"].is_string())
-        quant = weights.config["quant"].get<std::string>();
-      SL_CHECK(quant == c.quant || c.quant != "none",
-               "{}: the checkpoint holds a {} model; pass --quant {} (and its options) to load it", c.weights, quant,
-               quant);
+      // Any other --quant would only fail later on missing tensors: name the checkpoint's family (an
+      // FP32 checkpoint whose names differ gets load_model_state's list of them instead).
+      if (weights.config.contains("quant") && weights.config["quant"].is_string()) {
+        std::string quant = weights.config["quant"].get<std::string>();
+        SL_CHECK(quant == c.quant || quant == "none",
+                 "{}: the checkpoint holds a {} model; pass --quant {} (and its options) to load it, not --quant {}",
+                 c.weights, quant, quant, c.quant);
+      }
     }
   }
   Generator gen(c.seed * 0x9E3779B97F4A7C15ull + 1);  // latents of S3 / DenseShift
