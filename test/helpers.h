@@ -9,6 +9,7 @@
 #include "autograd/gradcheck.h"
 #include "autograd/ops.h"
 #include "engine/factory.h"
+#include "engine/safetensors.h"
 
 namespace sl::test {
 
@@ -35,6 +36,14 @@ inline void check_grad(const std::function<Tensor(const TensorList&)>& fn, const
   GradcheckResult r = gradcheck(fn, inputs);
   INFO(r.message);
   CHECK(r.ok);
+}
+
+// The tensor called `name` in a loaded file: a missing one fails this test case (naming it), where
+// dereferencing find(name) would crash the whole test binary.
+inline Tensor tensor_of(const SafetensorsContent& content, const std::string& name) {
+  const Tensor* t = content.find(name);
+  if (!t) FAIL("no tensor '" << name << "' in the file");
+  return *t;
 }
 
 // The message of the sl::Error thrown by f ("" when nothing is thrown).

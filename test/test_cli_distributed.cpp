@@ -106,7 +106,7 @@ TEST_CASE("distributed: 2 ranks x 32 train DeepShift-PS as 1 process x 64, with 
     bool shift = name.size() > 6 && name.compare(name.size() - 6, 6, ".shift") == 0;
     bool sign = name.size() > 5 && name.compare(name.size() - 5, 5, ".sign") == 0;
     if (!shift && !sign) continue;
-    std::vector<float> x = t.to_vector<float>(), y = two.find(name)->to_vector<float>();
+    std::vector<float> x = t.to_vector<float>(), y = sl::test::tensor_of(two, name).to_vector<float>();
     int64_t differ = 0;
     for (size_t i = 0; i < x.size(); ++i) differ += std::nearbyint(x[i]) != std::nearbyint(y[i]);
     INFO(name << ": " << differ << " of " << x.size() << " rounded latents differ");
@@ -193,10 +193,10 @@ TEST_CASE("distributed: a 2-rank run stopped mid-epoch resumes exactly", "[cli][
   REQUIRE(sent);
   REQUIRE(has(text, "Interrupted at epoch 0"));
   SafetensorsContent ck = load_safetensors(part + "/last.safetensors");
-  CHECK(ck.find("trainer.batch")->item() > 0);
-  CHECK(ck.find("trainer.batch")->item() < 100);
+  CHECK(sl::test::tensor_of(ck, "trainer.batch").item() > 0);
+  CHECK(sl::test::tensor_of(ck, "trainer.batch").item() < 100);
   REQUIRE(ck.find("trainer.rank_rng_offsets") != nullptr);
-  CHECK(ck.find("trainer.rank_rng_offsets")->numel() == 2);
+  CHECK(sl::test::tensor_of(ck, "trainer.rank_rng_offsets").numel() == 2);
 
   // Another rank count is refused, naming the one the checkpoint needs.
   auto wrong = sl::test::run_cli("train --resume " + part + "/last.safetensors");

@@ -141,7 +141,7 @@ TEST_CASE("interop: an initial checkpoint from --epochs 0 and hints for ImageNet
   REQUIRE(t.exit_code == 0);
   CHECK(has(t.output, "--epochs 0: wrote the initial model to " + run + "/last.safetensors"));
   SafetensorsContent ck = load_safetensors(run + "/last.safetensors");
-  CHECK(ck.find("fc.weight")->shape() == Shape{1000, 512});
+  CHECK(sl::test::tensor_of(ck, "fc.weight").shape() == Shape{1000, 512});
   CHECK(nlohmann::json::parse(ck.metadata.at("config"))["dataset"] == "imagefolder");
   // Resuming it (or any finished run) has nothing to do.
   auto r = run_cli("train --resume " + run + "/last.safetensors");
@@ -177,7 +177,7 @@ TEST_CASE("interop: the PyTorch example's --start-epoch and --pretrained", "[cli
   while (std::getline(in, line)) rows.push_back(nlohmann::json::parse(line));
   REQUIRE(rows.size() == 1);
   CHECK(rows[0]["epoch"] == 1);
-  CHECK(load_safetensors(run + "/last.safetensors").find("trainer.epoch")->item() == 2);
+  CHECK(sl::test::tensor_of(load_safetensors(run + "/last.safetensors"), "trainer.epoch").item() == 2);
   auto p = run_cli("train --pretrained " + run + "/last.safetensors --epochs 0 --out " + tmp.file("p"));
   CHECK(p.exit_code == 0);
   CHECK(stored_config(tmp.file("p/last.safetensors"))["weights"] == run + "/last.safetensors");
@@ -236,7 +236,7 @@ TEST_CASE("interop: export --format torch holds the effective weights under the 
   for (auto& kv : t.tensors) names.push_back(kv.first);
   CHECK(names == std::vector<std::string>{"0.weight", "0.bias", "3.weight", "3.bias", "7.weight", "7.bias", "9.weight",
                                           "9.bias"});
-  for (float w : t.find("3.weight")->to_vector<float>()) {
+  for (float w : sl::test::tensor_of(t, "3.weight").to_vector<float>()) {
     float e2 = std::log2(std::abs(w));
     CHECK((w == 0 || e2 == std::floor(e2)));  // DeepShift-Q: sign * 2^p
   }

@@ -61,7 +61,7 @@ TEST_CASE("train: a short Fashion-MNIST run writes the run directory and learns"
   SafetensorsContent ck = load_safetensors(out + "/last.safetensors");
   CHECK(ck.find("conv1.weight") != nullptr);
   CHECK(ck.find("optimizer.step") != nullptr);
-  CHECK(ck.find("trainer.epoch")->item() == 2);
+  CHECK(sl::test::tensor_of(ck, "trainer.epoch").item() == 2);
   CHECK(nlohmann::json::parse(ck.metadata.at("config"))["subset"] == 1500);
 
   // eval on the best checkpoint reproduces the best epoch's test accuracy exactly.
@@ -119,8 +119,8 @@ TEST_CASE("train: Ctrl-C saves a resumable checkpoint mid-epoch", "[cli][train]"
   CHECK(WEXITSTATUS(status) == 130);
   CHECK(has(text, "Interrupted at epoch 0"));
   SafetensorsContent ck = load_safetensors(out + "/last.safetensors");
-  CHECK(ck.find("trainer.epoch")->item() == 0);
-  CHECK(ck.find("trainer.batch")->item() > 0);
+  CHECK(sl::test::tensor_of(ck, "trainer.epoch").item() == 0);
+  CHECK(sl::test::tensor_of(ck, "trainer.batch").item() > 0);
   // The run continues from there.
   auto r = run_cli("train --epochs 1 --resume " + out + "/last.safetensors --print-freq 100000");
   INFO(r.output);
@@ -138,8 +138,8 @@ TEST_CASE("train: a diverging loss stops the run with epoch and step, keeping th
   CHECK(has(r.output, "the training loss became"));
   CHECK(has(r.output, "at epoch 1, step"));
   SafetensorsContent ck = load_safetensors(out + "/last.safetensors");  // epoch 0's, intact
-  CHECK(ck.find("trainer.epoch")->item() == 1);
-  for (double v : ck.find("fc2.weight")->to_vector<double>()) CHECK(std::isfinite(v));
+  CHECK(sl::test::tensor_of(ck, "trainer.epoch").item() == 1);
+  for (double v : sl::test::tensor_of(ck, "fc2.weight").to_vector<double>()) CHECK(std::isfinite(v));
   CHECK(metrics(out).size() == 1);
 }
 

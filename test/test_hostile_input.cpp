@@ -20,6 +20,7 @@
 #include "engine/json_guard.h"
 #include "engine/npy.h"
 #include "engine/safetensors.h"
+#include "helpers.h"
 #include "train/checkpoint.h"
 #include "train/epoch_log.h"
 #include "train/run_config.h"
@@ -103,7 +104,7 @@ TEST_CASE("safetensors: deep JSON, nested offsets and empty tensors sharing an o
                            R"({"w":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"e":{"dtype":"F32","shape":[0],"data_offsets":[0,0]}})"}) {
     SafetensorsContent c = parse(st_file(json, std::string(4, '\0')));
     REQUIRE(c.tensors.size() == 2);
-    CHECK(c.find("e")->numel() == 0);
+    CHECK(sl::test::tensor_of(c, "e").numel() == 0);
   }
   // A zero dimension next to a huge one: no negative int64 dimension slips through.
   CHECK(has(error_of([&] { parse(st_file(R"({"w":{"dtype":"F32","shape":[0,18446744073709551615],"data_offsets":[0,0]}})")); }),
@@ -234,8 +235,8 @@ TEST_CASE("checkpoint writes: kill -9 at any moment leaves the previous checkpoi
     ::kill(child, SIGKILL);
     ::waitpid(child, nullptr, 0);
     SafetensorsContent c = load_safetensors(path);
-    std::vector<int64_t> step = c.find("step")->to_vector<int64_t>();
-    std::vector<float> w = c.find("w")->to_vector<float>();
+    std::vector<int64_t> step = sl::test::tensor_of(c, "step").to_vector<int64_t>();
+    std::vector<float> w = sl::test::tensor_of(c, "w").to_vector<float>();
     INFO("trial " << trial << " step " << step[0]);
     latest = std::max(latest, step[0]);
     CHECK(w.front() == static_cast<float>(step[0]));

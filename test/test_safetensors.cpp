@@ -27,10 +27,10 @@ TEST_CASE("safetensors: tensors and metadata round-trip", "[safetensors]") {
                    {{"config", "{\"arch\": \"resnet20\"}"}});
   SafetensorsContent c = load_safetensors(path);
   REQUIRE(c.tensors.size() == 4);
-  CHECK(c.find("layer1.0.conv1.weight")->to_vector<float>() == a.to_vector<float>());
-  CHECK(c.find("bn1.num_batches_tracked")->shape().empty());
-  CHECK(c.find("bn1.num_batches_tracked")->item() == 7);
-  CHECK(c.find("e")->shape() == Shape{0, 4});
+  CHECK(sl::test::tensor_of(c, "layer1.0.conv1.weight").to_vector<float>() == a.to_vector<float>());
+  CHECK(sl::test::tensor_of(c, "bn1.num_batches_tracked").shape().empty());
+  CHECK(sl::test::tensor_of(c, "bn1.num_batches_tracked").item() == 7);
+  CHECK(sl::test::tensor_of(c, "e").shape() == Shape{0, 4});
   CHECK(c.metadata.at("config") == "{\"arch\": \"resnet20\"}");
   std::vector<char> bytes = read_file(path);
   uint64_t n = static_cast<unsigned char>(bytes[0]) | (static_cast<uint64_t>(static_cast<unsigned char>(bytes[1])) << 8);
@@ -72,6 +72,6 @@ TEST_CASE("safetensors: a failed write leaves the existing file intact", "[safet
   save_safetensors(path, {{"w", ones({3})}});
   std::string m = error_of([&] { save_safetensors(path, {{"w", ones({3})}, {"w", ones({2})}}); });
   CHECK(m.find("appears twice") != std::string::npos);
-  CHECK(load_safetensors(path).find("w")->to_vector<float>() == std::vector<float>{1, 1, 1});
+  CHECK(sl::test::tensor_of(load_safetensors(path), "w").to_vector<float>() == std::vector<float>{1, 1, 1});
   std::remove(path.c_str());
 }
