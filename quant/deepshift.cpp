@@ -17,6 +17,14 @@ Tensor round_mode(const Tensor& x, Rounding rounding, Generator* gen) {
   return stochastic_round(x, gen ? *gen : default_generator());
 }
 
+// Both DeepShift variants round a layer's bias to their activations' fixed point (straight-through).
+Tensor fixed_point_bias(const Tensor& bias, bool round_bias, FixedPointFormat f) {
+  if (!bias.defined() || !round_bias) return bias;
+  return straight_through(
+      bias, [f](const Tensor& b) { return round_to_fixed(b, f.integer_bits, f.fraction_bits); }, nullptr,
+      "round_to_fixed");
+}
+
 }  // namespace
 
 Rounding rounding_from_name(const std::string& name) {
@@ -117,13 +125,7 @@ Tensor DeepShiftQ::effective_weight(const Tensor& weight) {
       weight, [r](const Tensor& w) { return round_power_of_2(w, r); }, nullptr, "deepshift_q");
 }
 
-Tensor DeepShiftQ::effective_bias(const Tensor& bias) {
-  if (!bias.defined() || !round_bias_) return bias;
-  FixedPointFormat f = format_;
-  return straight_through(
-      bias, [f](const Tensor& b) { return round_to_fixed(b, f.integer_bits, f.fraction_bits); }, nullptr,
-      "round_to_fixed");
-}
+Tensor DeepShiftQ::effective_bias(const Tensor& bias) { return fixed_point_bias(bias, round_bias_, format_); }
 
 // ---- DeepShift-PS ----
 
@@ -181,13 +183,7 @@ Tensor DeepShiftPS::effective_weight(const Tensor&) {
   });
 }
 
-Tensor DeepShiftPS::effective_bias(const Tensor& bias) {
-  if (!bias.defined() || !round_bias_) return bias;
-  FixedPointFormat f = format_;
-  return straight_through(
-      bias, [f](const Tensor& b) { return round_to_fixed(b, f.integer_bits, f.fraction_bits); }, nullptr,
-      "round_to_fixed");
-}
+Tensor DeepShiftPS::effective_bias(const Tensor& bias) { return fixed_point_bias(bias, round_bias_, format_); }
 
 Tensor DeepShiftPS::regularization() {
   return mul(sum(square(exp2(shift_))), scalar_like(0.5, shift_));
