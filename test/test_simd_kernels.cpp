@@ -10,9 +10,11 @@
 
 #include "backends/backend.h"
 #include "backends/cpu/gemm.h"
+#include "backends/cpu/simd/nearest_level.h"
 #include "backends/cpu/simd/target.h"
 #include "engine/threads.h"
 #include "helpers.h"
+#include "quant/levels.h"
 
 using namespace sl;
 using sl::cpu::ScopedCpuTarget;
@@ -473,6 +475,72 @@ TEST_CASE("nearest-level projection matches the scalar window rule on every targ
       }
     }
   }
+}
+
+// APoT's level sets (tie ranks from upstream's set order), in f32 and f64: the threshold count the
+// vector kernels take inside the set's range gives the window rule's level at every representable
+// value near each threshold and each midpoint, and on random inputs inside and outside the range.
+template <class T>
+void check_nearest_level_on_apot_sets() {
+  for (int B = 2; B <= 6; ++B) {
+    const LevelSet set = apot_levels(B);
+    const auto nlev = static_cast<int64_t>(set.levels.size());
+    const std::vector<T> lt(set.levels.begin(), set.levels.end());
+    auto rule = [&](T v) {  // the contract, written out again
+      const int64_t hi = std::lower_bound(lt.begin(), lt.end(), v) - lt.begin();
+      int64_t best = std::max<int64_t>(0, hi - 2);
+      for (int64_t k = best + 1; k < std::min<int64_t>(nlev, hi + 2); ++k) {
+        const T dk = std::abs(v - lt[size_t(k)]), db = std::abs(v - lt[size_t(best)]);
+        if (dk < db || (dk == db && set.tie_rank[size_t(k)] < set.tie_rank[size_t(best)])) best = k;
+      }
+      return best;
+    };
+    const std::vector<T> th = cpu::LevelThresholds(lt.data(), set.tie_rank.data(), nlev);
+    REQUIRE(static_cast<int64_t>(th.size()) == nlev - 1);
+    std::vector<T> x;
+    for (int64_t k = 0; k + 1 < nlev; ++k) {
+      CHECK(rule(std::nextafter(th[size_t(k)], T(-1))) == k);
+      CHECK(rule(th[size_t(k)]) == k + 1);
+      for (T centre : {th[size_t(k)], static_cast<T>((lt[size_t(k)] + lt[size_t(k + 1)]) / 2)}) {
+        T v = centre;
+        for (int s = 0; s < 4; ++s) v = std::nextafter(v, T(-1));
+        for (int s = 0; s < 9; ++s, v = std::nextafter(v, T(2))) x.push_back(v);
+      }
+    }
+    for (float r : random_floats(999, static_cast<uint64_t>(70 + B))) x.push_back(static_cast<T>(r) * T(0.7) + T(0.5));
+    x.push_back(lt.front());
+    x.push_back(lt.back());
+    x.push_back(T(-0.0));
+    for (const std::string& target : cpu::available_cpu_targets()) {
+      ScopedCpuTarget scoped(target);
+      std::vector<T> value(x.size());
+      std::vector<int32_t> index(x.size());
+      backend(Device::cpu).nearest_level(DTypeOf<T>::value, x.data(), static_cast<int64_t>(x.size()), set.levels.data(),
+                                         set.tie_rank.data(), nlev, value.data(), index.data());
+      for (size_t i = 0; i < x.size(); ++i) {
+        INFO(target << " B = " << B << ", x = " << x[i] << " (element " << i << ")");
+        REQUIRE(index[i] == rule(x[i]));
+        REQUIRE(value[i] == lt[size_t(index[i])]);
+      }
+    }
+  }
+}
+
+TEST_CASE("nearest level by threshold count equals the window rule on APoT's sets", "[simd][quant]") {
+  check_nearest_level_on_apot_sets<float>();
+  check_nearest_level_on_apot_sets<double>();
+}
+
+TEST_CASE("level thresholds are refused for sets the count cannot stand for", "[simd][quant]") {
+  const std::vector<float> repeated{0.0f, 0.5f, 0.5f, 1.0f}, unsorted{0.0f, 1.0f, 0.5f};
+  const std::vector<int32_t> rank{0, 1, 2, 3};
+  CHECK(cpu::LevelThresholds(repeated.data(), rank.data(), 4).empty());
+  CHECK(cpu::LevelThresholds(unsorted.data(), rank.data(), 3).empty());
+  // The midpoint of {0, 1} is a tie: it stays at level 0 when level 0 ranks first, else goes up.
+  const std::vector<float> two{0.0f, 1.0f};
+  const std::vector<int32_t> up{1, 0};
+  CHECK(cpu::LevelThresholds(two.data(), rank.data(), 2) == std::vector<float>{std::nextafter(0.5f, 1.0f)});
+  CHECK(cpu::LevelThresholds(two.data(), up.data(), 2) == std::vector<float>{0.5f});
 }
 
 TEST_CASE("shiftlab --version names the CPU and its targets, SHIFTLAB_CPU_TARGET forces one or fails clearly",

@@ -7,6 +7,7 @@
 #include "backends/cpu/cpu_kernels.h"
 #include "backends/cpu/parallel.h"
 #include "backends/cpu/simd/kernels.h"
+#include "backends/cpu/simd/nearest_level.h"
 
 namespace sl::cpu {
 
@@ -18,9 +19,11 @@ void nearest_level(DType dt, const void* x, int64_t n, const double* levels, con
   dispatch_floating(dt, "nearest_level", [&](auto tag) {
     using T = decltype(tag);
     const std::vector<T> lv(levels, levels + nlev);
+    const std::vector<T> thresholds = LevelThresholds(lv.data(), rank, nlev);
+    const T* th = thresholds.empty() ? nullptr : thresholds.data();
     const auto run = simd().typed<T>().nearest_level;
     parallel_for(n, kElementwiseGrain / 8, [&](int64_t b, int64_t e) {
-      run(offset<T>(x, b), e - b, lv.data(), rank, nlev, offset<T>(value, b), offset<int32_t>(index, b));
+      run(offset<T>(x, b), e - b, lv.data(), rank, th, nlev, offset<T>(value, b), offset<int32_t>(index, b));
     });
   });
 }

@@ -79,9 +79,10 @@ struct TypedKernels {
   void (*apot_backward)(const T* g, const T* x, const T* u, int64_t n, T a, T lo, T hi, T* gx, T* ga_out,
                         T* ga_ratio) = nullptr;
 
-  // ---- The nearest level of an ascending level set (the Backend's nearest_level contract).
-  void (*nearest_level)(const T* x, int64_t n, const T* levels, const int32_t* tie_rank, int64_t nlevels, T* value,
-                        int32_t* index) = nullptr;
+  // ---- The nearest level of an ascending level set (the Backend's nearest_level contract), with
+  // the set's LevelThresholds (nearest_level.h; null or empty when it has none).
+  void (*nearest_level)(const T* x, int64_t n, const T* levels, const int32_t* tie_rank, const T* thresholds,
+                        int64_t nlevels, T* value, int32_t* index) = nullptr;
 };
 
 struct SimdKernels {

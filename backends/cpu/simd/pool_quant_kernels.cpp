@@ -10,6 +10,7 @@
 #include <cmath>
 
 #include "backends/cpu/simd/kernels.h"
+#include "backends/cpu/simd/nearest_level.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace sl::cpu::HWY_NAMESPACE {
@@ -91,35 +92,17 @@ void MaxPool2x2(const T* HWY_RESTRICT x, int64_t w, int64_t ho, int64_t wo, T* H
   }
 }
 
-// The level of `levels` (ascending) nearest to v, as the scalar kernel defines it: the first level
-// >= v (hi) is found, then the window [hi - 2, hi + 2) is scanned in order, keeping the smaller
-// distance, or on equal distance the smaller tie rank.
-template <class T>
-void NearestScalar(T v, const T* levels, const int32_t* rank, int64_t nlev, T* value, int32_t* index) {
-  const int64_t hi = std::lower_bound(levels, levels + nlev, v) - levels;
-  const int64_t lo = std::max<int64_t>(0, hi - 2), end = std::min<int64_t>(nlev, hi + 2);
-  int64_t best = lo;
-  T best_d = std::abs(v - levels[lo]);
-  for (int64_t k = lo + 1; k < end; ++k) {
-    const T dist = std::abs(v - levels[k]);
-    if (dist < best_d || (dist == best_d && rank[k] < rank[best])) {
-      best = k;
-      best_d = dist;
-    }
-  }
-  if (value) *value = levels[best];
-  if (index) *index = static_cast<int32_t>(best);
-}
-
-// Level sets of up to 8 vectors of levels run vectorised: the levels below each input are counted
-// (lower_bound's position), then the window's levels and tie ranks are looked up in registers
-// (TableLookupLanes over the level vectors) and compared as the scalar loop does. Larger sets, and
-// the one-lane fallback target, take the scalar binary search.
+// Level sets of up to 8 vectors of levels run vectorised. Inputs within the set's range count the
+// thresholds at or below them (see nearest_level.h), the fast way; a vector with any other input (NaN,
+// beyond the ends, or a set without thresholds) counts the levels below each input (lower_bound's
+// position) and compares the window's levels and tie ranks, looked up in registers
+// (TableLookupLanes over the level vectors), as the scalar loop does. Larger sets, and the one-lane
+// fallback target, take the scalar binary search.
 constexpr int64_t kMaxTableVectors = 8;
 
 template <class T>
-void NearestLevel(const T* HWY_RESTRICT x, int64_t n, const T* levels, const int32_t* rank, int64_t nlev,
-                  T* HWY_RESTRICT value, int32_t* HWY_RESTRICT index) {
+void NearestLevel(const T* HWY_RESTRICT x, int64_t n, const T* levels, const int32_t* rank, const T* thresholds,
+                  int64_t nlev, T* HWY_RESTRICT value, int32_t* HWY_RESTRICT index) {
   int64_t i = 0;
 #if HWY_TARGET != HWY_SCALAR
   using D = hn::ScalableTag<T>;
@@ -127,6 +110,7 @@ void NearestLevel(const T* HWY_RESTRICT x, int64_t n, const T* levels, const int
   const D d;
   const hn::RebindToSigned<D> di;
   using TI = hn::TFromD<decltype(di)>;
+  using VI = hn::Vec<decltype(di)>;
   const int64_t L = static_cast<int64_t>(hn::Lanes(d));
   const int64_t tables = (nlev + L - 1) / L;
   if (tables <= kMaxTableVectors) {
@@ -141,7 +125,7 @@ void NearestLevel(const T* HWY_RESTRICT x, int64_t n, const T* levels, const int
       rank_tab[t] = hn::LoadU(d, rk);
     }
     // tab[idx] per lane, for idx in [0, nlev).
-    auto lookup = [&](const V* tab, decltype(hn::Zero(di)) idx) HWY_ATTR {
+    auto lookup = [&](const V* tab, VI idx) HWY_ATTR {
       const auto ind = hn::IndicesFromVec(d, hn::And(idx, hn::Set(di, static_cast<TI>(L - 1))));
       V r = hn::TableLookupLanes(tab[0], ind);
       for (int64_t t = 1; t < tables; ++t)
@@ -149,11 +133,19 @@ void NearestLevel(const T* HWY_RESTRICT x, int64_t n, const T* levels, const int
                            hn::TableLookupLanes(tab[t], ind), r);
       return r;
     };
-    for (; i + L <= n; i += L) {
-      const V v = hn::LoadU(d, x + i);
-      auto hi = hn::Zero(di);  // levels < v
-      for (int64_t l = 0; l < nlev; ++l)
-        hi = hn::Sub(hi, hn::VecFromMask(di, hn::RebindMask(di, hn::Lt(hn::Set(d, levels[l]), v))));
+    // The number of thresholds (or levels) strictly below / at or below v, as an index.
+    auto count_lt = [&](const T* bounds, int64_t nb, V v) HWY_ATTR {
+      VI c = hn::Zero(di);
+      for (int64_t l = 0; l < nb; ++l) c = hn::Sub(c, hn::VecFromMask(di, hn::RebindMask(di, hn::Lt(hn::Set(d, bounds[l]), v))));
+      return c;
+    };
+    auto count_le = [&](const T* bounds, int64_t nb, V v) HWY_ATTR {
+      VI c = hn::Zero(di);
+      for (int64_t l = 0; l < nb; ++l) c = hn::Sub(c, hn::VecFromMask(di, hn::RebindMask(di, hn::Le(hn::Set(d, bounds[l]), v))));
+      return c;
+    };
+    auto window = [&](V v, V* level) HWY_ATTR {
+      const VI hi = count_lt(levels, nlev, v);  // levels < v
       const auto lo = hn::Max(hn::Sub(hi, hn::Set(di, TI(2))), hn::Zero(di));
       const auto end = hn::Min(hn::Add(hi, hn::Set(di, TI(2))), hn::Set(di, static_cast<TI>(nlev)));
       auto best = lo;
@@ -172,6 +164,20 @@ void NearestLevel(const T* HWY_RESTRICT x, int64_t n, const T* levels, const int
         best_rank = hn::IfThenElse(take, rk, best_rank);
         best_level = hn::IfThenElse(take, lev, best_level);
       }
+      *level = best_level;
+      return best;
+    };
+    const V first = hn::Set(d, levels[0]), last = hn::Set(d, levels[nlev - 1]);
+    for (; i + L <= n; i += L) {
+      const V v = hn::LoadU(d, x + i);
+      VI best;
+      V best_level;
+      if (thresholds && hn::AllTrue(d, hn::And(hn::Ge(v, first), hn::Le(v, last)))) {
+        best = count_le(thresholds, nlev - 1, v);
+        best_level = lookup(lev_tab, best);
+      } else {
+        best = window(v, &best_level);
+      }
       if (value) hn::StoreU(best_level, d, value + i);
       if (index) {
         TI pos[hn::MaxLanes(D())];
@@ -181,7 +187,12 @@ void NearestLevel(const T* HWY_RESTRICT x, int64_t n, const T* levels, const int
     }
   }
 #endif
-  for (; i < n; ++i) NearestScalar(x[i], levels, rank, nlev, value ? value + i : nullptr, index ? index + i : nullptr);
+  (void)thresholds;
+  for (; i < n; ++i) {
+    const int64_t best = NearestLevelScalar(x[i], levels, rank, nlev);
+    if (value) value[i] = levels[best];
+    if (index) index[i] = static_cast<int32_t>(best);
+  }
 }
 
 template <class T>
