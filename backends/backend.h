@@ -153,12 +153,12 @@ struct Backend {
                                       double scale, const void* g, void* gweight, void* const* ggates));
 
   // APoT's clipped straight-through quantizer out = (c + (q - c)) * a with c = clamp(x / a, lo, hi)
-  // and q a projection of c: apot_clip makes c, apot_ste u = c + (q - c) and out, apot_backward the
+  // and q = p's projection of c, in one pass writing u = c + (q - c) and out; apot_backward the
   // gradients autograd takes through div, clamp and mul: with r = x / a and gr = (lo <= r <= hi) ?
   // g * a : 0, gx = gr / a (skipped when null) and the per-element terms of a's gradient, g * u and
   // -((gr * r) / a), which the caller sums.
-  SL_KERNEL(apot_clip, void(DType dt, const void* x, int64_t n, double a, double lo, double hi, void* c));
-  SL_KERNEL(apot_ste, void(DType dt, const void* c, const void* q, int64_t n, double a, void* u, void* out));
+  SL_KERNEL(apot_quantize, void(DType dt, const void* x, int64_t n, double a, double lo, double hi,
+                                const ApotProjection& p, void* u, void* out));
   SL_KERNEL(apot_backward, void(DType dt, const void* g, const void* x, const void* u, int64_t n, double a, double lo,
                                 double hi, void* gx, void* ga_out, void* ga_ratio));
 

@@ -72,6 +72,18 @@ SL_HOST_DEVICE inline void update_running_stats(const BatchNormParams& p, int64_
   }
 }
 
+// The projection q of APoT's clipped value c (Backend::apot_quantize), each step in the dtype as the
+// element-wise ops take it: with levels, the nearest of them (the nearest_level contract), of |c| with
+// c's sign restored, sign(c) * level(|c|), when symmetric; without, round(clamp(c, -1 or 0, 1) *
+// steps) / steps (-1 when symmetric).
+struct ApotProjection {
+  const double* levels = nullptr;  // ascending
+  const int32_t* tie_rank = nullptr;
+  int64_t nlevels = 0;
+  double steps = 0;
+  bool symmetric = false;
+};
+
 // One optimizer step over a parameter's elements. The scalars are the ones the update formulas use,
 // computed in double by the optimizer and cast to the parameter's dtype by the kernel (as PyTorch's
 // CPU kernels do); `a + b * c` written fma(b, c, a) is one rounding, as in PyTorch's vectorised kernels.

@@ -64,23 +64,33 @@ Tensor clipped_ste(const Tensor& wn, const Tensor& alpha, double gs, Project pro
   });
 }
 
-// (c + (q - c)) * a with c = clamp(x / a, lo, hi) and q = project(c) (no gradient through q): the
-// clipped straight-through quantizer of the imagenet flavour and of the activations. Three passes
-// (backend apot_clip, the projection, apot_ste) and one back (apot_backward, then a's two sums),
-// with exactly the gradients autograd takes through div -> clamp -> (c + detached) * a.
-template <class Project>
-Tensor clipped_quantize(const Tensor& x, const Tensor& a, double lo, double hi, Project project) {
+// The projections of clipped_quantize: onto a level set (of |c|, sign restored, when symmetric) or
+// onto `steps` uniform steps of [0, 1] ([-1, 1] when symmetric).
+ApotProjection onto_levels(const LevelSet& set, bool symmetric) {
+  ApotProjection p;
+  p.levels = set.levels.data();
+  p.tie_rank = set.tie_rank.data();
+  p.nlevels = static_cast<int64_t>(set.levels.size());
+  p.symmetric = symmetric;
+  return p;
+}
+
+ApotProjection onto_steps(double steps, bool symmetric) {
+  ApotProjection p;
+  p.steps = steps;
+  p.symmetric = symmetric;
+  return p;
+}
+
+// (c + (q - c)) * a with c = clamp(x / a, lo, hi) and q = p's projection of c (no gradient through
+// q): the clipped straight-through quantizer of the imagenet flavour and of the activations. One pass
+// forward (backend apot_quantize) and one back (apot_backward, then a's two sums), with exactly the
+// values and gradients autograd takes through div -> clamp -> (c + detached projection) * a.
+Tensor clipped_quantize(const Tensor& x, const Tensor& a, double lo, double hi, const ApotProjection& p) {
   const double av = a.item();
   const int64_t n = x.numel();
-  Backend& be = backend(x.device());
-  Tensor c = Tensor::empty(x.shape(), x.dtype(), x.device()), u = Tensor::empty(x.shape(), x.dtype(), x.device());
-  Tensor out = Tensor::empty(x.shape(), x.dtype(), x.device()), q;
-  if (n > 0) be.apot_clip(x.dtype(), x.raw_data(), n, av, lo, hi, c.raw_data());
-  {
-    NoGradGuard no_grad;
-    q = project(c);
-  }
-  if (n > 0) be.apot_ste(x.dtype(), c.raw_data(), q.raw_data(), n, av, u.raw_data(), out.raw_data());
+  Tensor u = Tensor::empty(x.shape(), x.dtype(), x.device()), out = Tensor::empty(x.shape(), x.dtype(), x.device());
+  if (n > 0) backend(x.device()).apot_quantize(x.dtype(), x.raw_data(), n, av, lo, hi, p, u.raw_data(), out.raw_data());
   Tensor xd = x.detach();
   Shape a_shape = a.shape();
   return record("apot_quantize", out, {x, a}, [xd, u, av, lo, hi, a_shape](const Tensor& g, const std::vector<bool>& needs) {
@@ -158,14 +168,8 @@ Tensor APoTWeight::quantize(const Tensor& weight) {
   }
   // imagenet flavour: autograd through clamp and a straight-through projection, as upstream.
   Tensor a = o.grad_scale != 0 ? gradient_scale(alpha_, o.grad_scale) : alpha_;
-  if (o.power) {
-    const LevelSet& set = levels_;
-    return clipped_quantize(wn, a, -1, 1, [&set](const Tensor& c) { return mul(sign(c), project_to_levels(abs(c), set)); });
-  }
-  const double n = static_cast<double>((int64_t{1} << (o.bits - 1)) - 1);
-  return clipped_quantize(wn, a, -1, 1, [n](const Tensor& c) {
-    return div(round(mul(c, scalar_like(n, c))), scalar_like(n, c));
-  });
+  if (o.power) return clipped_quantize(wn, a, -1, 1, onto_levels(levels_, true));
+  return clipped_quantize(wn, a, -1, 1, onto_steps(static_cast<double>((int64_t{1} << (o.bits - 1)) - 1), true));
 }
 
 // ---- activations ----
@@ -191,14 +195,8 @@ Tensor APoTActivation::forward(const Tensor& x) {
   // imagenet clamps to [0, 1]; cifar only from above (negative inputs then project to level 0 but
   // keep their gradient).
   double lo = o.flavour == APoTFlavour::imagenet ? 0.0 : -INFINITY;
-  if (o.power) {
-    const LevelSet& set = levels_;
-    return clipped_quantize(x, a, lo, 1, [&set](const Tensor& c) { return project_to_levels(c, set); });
-  }
-  const double n = static_cast<double>((int64_t{1} << o.bits) - 1);
-  return clipped_quantize(x, a, lo, 1, [n](const Tensor& c) {
-    return div(round(mul(clamp(c, 0, 1), scalar_like(n, c))), scalar_like(n, c));
-  });
+  if (o.power) return clipped_quantize(x, a, lo, 1, onto_levels(levels_, false));
+  return clipped_quantize(x, a, lo, 1, onto_steps(static_cast<double>((int64_t{1} << o.bits) - 1), false));
 }
 
 // ---- 8-bit first and last layers ----

@@ -844,3 +844,40 @@ TEST_CASE("APoT's fused clipped quantizer gives autograd's composition bit for b
     }
   }
 }
+
+TEST_CASE("APoT's fused weight quantizer gives autograd's composition bit for bit on every target",
+          "[simd][quant][apot]") {
+  // imagenet flavour: c = clamp(standardize(w) / a, -1, 1); q = sign(c) * level(|c|) or round(c * 7) / 7.
+  for (bool power : {true, false}) {
+    for (double alpha : {1.5, 0.7}) {
+      APoTOptions o;
+      o.bits = 4;
+      o.power = power;
+      o.alpha = alpha;
+      Tensor w0 = randf({5, 3, 3, 7}, 120, -4, 4), g = randf({5, 3, 3, 7}, 121);
+      Tensor wr = w0.clone(), ar = scalar_tensor(static_cast<float>(alpha));
+      wr.requires_grad_();
+      ar.requires_grad_();
+      Tensor c = clamp(div(standardize(wr), ar), -1, 1), q;
+      {
+        NoGradGuard no_grad;
+        q = power ? mul(sign(c), project_to_levels(abs(c), apot_levels(3)))
+                  : div(round(mul(c, scalar_like(7.0, c))), scalar_like(7.0, c));
+      }
+      Tensor ref = mul(add(c, sub(q, c).detach()), ar);
+      ref.backward(g);
+      for (const std::string& target : cpu::available_cpu_targets()) {
+        ScopedCpuTarget scoped(target);
+        APoTWeight quantizer(o);
+        Tensor w = w0.clone();
+        w.requires_grad_();
+        Tensor out = quantizer.effective_weight(w);
+        out.backward(g);
+        INFO(target << (power ? " apot" : " uniform") << " alpha " << alpha);
+        CHECK(same_bits(out.detach().to_vector<float>(), ref.detach().to_vector<float>()));
+        CHECK(same_bits(w.grad().to_vector<float>(), wr.grad().to_vector<float>()));
+        CHECK(quantizer.alpha().grad().item() == ar.grad().item());
+      }
+    }
+  }
+}

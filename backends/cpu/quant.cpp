@@ -143,22 +143,24 @@ void denseshift_backward(DType dt, int64_t n, int k, const void* weight, const v
   });
 }
 
-void apot_clip(DType dt, const void* x, int64_t n, double a, double lo, double hi, void* c) {
-  dispatch_floating(dt, "apot_clip", [&](auto tag) {
+void apot_quantize(DType dt, const void* x, int64_t n, double a, double lo, double hi, const ApotProjection& p,
+                   void* u, void* out) {
+  SL_CHECK(p.levels ? p.nlevels > 0 : p.steps > 0, "apot_quantize: a projection needs levels or steps");
+  dispatch_floating(dt, "apot_quantize", [&](auto tag) {
     using T = decltype(tag);
-    const auto run = simd().typed<T>().apot_clip;
-    parallel_for(n, kElementwiseGrain, [&](int64_t b, int64_t e) {
-      run(offset<T>(x, b), e - b, static_cast<T>(a), static_cast<T>(lo), static_cast<T>(hi), offset<T>(c, b));
-    });
-  });
-}
-
-void apot_ste(DType dt, const void* c, const void* q, int64_t n, double a, void* u, void* out) {
-  dispatch_floating(dt, "apot_ste", [&](auto tag) {
-    using T = decltype(tag);
-    const auto run = simd().typed<T>().apot_ste;
-    parallel_for(n, kElementwiseGrain, [&](int64_t b, int64_t e) {
-      run(offset<T>(c, b), offset<T>(q, b), e - b, static_cast<T>(a), offset<T>(u, b), offset<T>(out, b));
+    const std::vector<T> lv(p.levels, p.levels + (p.levels ? p.nlevels : 0));
+    const std::vector<T> thresholds = p.levels ? LevelThresholds(lv.data(), p.tie_rank, p.nlevels) : std::vector<T>();
+    LevelProjection<T> pt;
+    pt.levels = p.levels ? lv.data() : nullptr;
+    pt.tie_rank = p.tie_rank;
+    pt.thresholds = thresholds.empty() ? nullptr : thresholds.data();
+    pt.nlevels = p.nlevels;
+    pt.steps = static_cast<T>(p.steps);
+    pt.symmetric = p.symmetric;
+    const auto run = simd().typed<T>().apot_quantize;
+    parallel_for(n, kElementwiseGrain / 8, [&](int64_t b, int64_t e) {
+      run(offset<T>(x, b), e - b, static_cast<T>(a), static_cast<T>(lo), static_cast<T>(hi), pt, offset<T>(u, b),
+          offset<T>(out, b));
     });
   });
 }
@@ -178,8 +180,7 @@ void apot_backward(DType dt, const void* g, const void* x, const void* u, int64_
 }  // namespace
 
 void register_quant(Backend& b) {
-  b.apot_clip = apot_clip;
-  b.apot_ste = apot_ste;
+  b.apot_quantize = apot_quantize;
   b.apot_backward = apot_backward;
   b.s3_forward = s3_forward;
   b.s3_backward = s3_backward;

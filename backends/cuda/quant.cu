@@ -18,28 +18,33 @@ namespace {
 // Same search as the CPU: lower_bound, then the nearest level of a small window around it with
 // distances in T, ties to the smaller tie rank.
 template <class T>
+__device__ int64_t nearest_index(T v, const T* levels, const int32_t* rank, int64_t nlev) {
+  int64_t a = 0, b = nlev;  // first level >= v
+  while (a < b) {
+    int64_t mid = a + (b - a) / 2;
+    if (levels[mid] < v)
+      a = mid + 1;
+    else
+      b = mid;
+  }
+  int64_t lo = a - 2 > 0 ? a - 2 : 0, end = a + 2 < nlev ? a + 2 : nlev;
+  int64_t best = lo;
+  T best_d = fabs(v - levels[lo]);
+  for (int64_t k = lo + 1; k < end; ++k) {
+    T d = fabs(v - levels[k]);
+    if (d < best_d || (d == best_d && rank[k] < rank[best])) {
+      best = k;
+      best_d = d;
+    }
+  }
+  return best;
+}
+
+template <class T>
 __global__ void nearest_kernel(const T* x, int64_t n, const T* levels, const int32_t* rank, int64_t nlev, T* value,
                                int32_t* index) {
   SL_CUDA_LOOP(i, n) {
-    T v = x[i];
-    int64_t a = 0, b = nlev;  // first level >= v
-    while (a < b) {
-      int64_t mid = a + (b - a) / 2;
-      if (levels[mid] < v)
-        a = mid + 1;
-      else
-        b = mid;
-    }
-    int64_t lo = a - 2 > 0 ? a - 2 : 0, end = a + 2 < nlev ? a + 2 : nlev;
-    int64_t best = lo;
-    T best_d = fabs(v - levels[lo]);
-    for (int64_t k = lo + 1; k < end; ++k) {
-      T d = fabs(v - levels[k]);
-      if (d < best_d || (d == best_d && rank[k] < rank[best])) {
-        best = k;
-        best_d = d;
-      }
-    }
+    const int64_t best = nearest_index(x[i], levels, rank, nlev);
     if (value) value[i] = levels[best];
     if (index) index[i] = static_cast<int32_t>(best);
   }
@@ -285,15 +290,20 @@ void denseshift_backward(DType dt, int64_t n, int k, const void* weight, const v
   });
 }
 
+// The CPU's steps (backends/cpu/simd/pool_quant_kernels.cpp ApotQuantize), one thread per element.
 template <class T>
-__global__ void apot_clip_kernel(const T* x, int64_t n, T a, T lo, T hi, T* c) {
-  SL_CUDA_LOOP(i, n) { c[i] = clamp_to(x[i] / a, lo, hi); }
-}
-
-template <class T>
-__global__ void apot_ste_kernel(const T* c, const T* q, int64_t n, T a, T* u, T* out) {
+__global__ void apot_quantize_kernel(const T* x, int64_t n, T a, T lo, T hi, const T* levels, const int32_t* rank,
+                                     int64_t nlev, T steps, bool symmetric, T* u, T* out) {
   SL_CUDA_LOOP(i, n) {
-    const T v = c[i] + (q[i] - c[i]);
+    const T c = clamp_to(x[i] / a, lo, hi);
+    T q;
+    if (!levels)
+      q = rint(clamp_to(c, symmetric ? T(-1) : T(0), T(1)) * steps) / steps;
+    else if (symmetric)
+      q = sign_of(c) * levels[nearest_index(fabs(c), levels, rank, nlev)];
+    else
+      q = levels[nearest_index(c, levels, rank, nlev)];
+    const T v = c + (q - c);
     u[i] = v;
     out[i] = v * a;
   }
@@ -311,24 +321,22 @@ __global__ void apot_backward_kernel(const T* g, const T* x, const T* u, int64_t
   }
 }
 
-void apot_clip(DType dt, const void* x, int64_t n, double a, double lo, double hi, void* c) {
-  dispatch_floating(dt, "apot_clip", [&](auto tag) {
+void apot_quantize(DType dt, const void* x, int64_t n, double a, double lo, double hi, const ApotProjection& p,
+                   void* u, void* out) {
+  SL_CHECK(p.levels ? p.nlevels > 0 : p.steps > 0, "apot_quantize: a projection needs levels or steps");
+  dispatch_floating(dt, "apot_quantize", [&](auto tag) {
     using T = decltype(tag);
     if (n <= 0) return;
-    apot_clip_kernel<T><<<blocks_for(n), kThreads, 0, stream()>>>(static_cast<const T*>(x), n, static_cast<T>(a),
-                                                                  static_cast<T>(lo), static_cast<T>(hi),
-                                                                  static_cast<T*>(c));
-    SL_CUDA_CHECK_LAUNCH();
-  });
-}
-
-void apot_ste(DType dt, const void* c, const void* q, int64_t n, double a, void* u, void* out) {
-  dispatch_floating(dt, "apot_ste", [&](auto tag) {
-    using T = decltype(tag);
-    if (n <= 0) return;
-    apot_ste_kernel<T><<<blocks_for(n), kThreads, 0, stream()>>>(static_cast<const T*>(c), static_cast<const T*>(q), n,
-                                                                 static_cast<T>(a), static_cast<T*>(u),
-                                                                 static_cast<T*>(out));
+    const T* lev = nullptr;
+    const int32_t* rk = nullptr;
+    if (p.levels) {
+      const char* table = static_cast<const char*>(device_table(dt, p.levels, p.tie_rank, p.nlevels));
+      lev = reinterpret_cast<const T*>(table);
+      rk = reinterpret_cast<const int32_t*>(table + ranks_offset(static_cast<size_t>(p.nlevels), sizeof(T)));
+    }
+    apot_quantize_kernel<T><<<blocks_for(n), kThreads, 0, stream()>>>(
+        static_cast<const T*>(x), n, static_cast<T>(a), static_cast<T>(lo), static_cast<T>(hi), lev, rk, p.nlevels,
+        static_cast<T>(p.steps), p.symmetric, static_cast<T*>(u), static_cast<T*>(out));
     SL_CUDA_CHECK_LAUNCH();
   });
 }
@@ -389,8 +397,7 @@ void deepshift_q_forward(DType dt, int64_t n, double lo, double hi, void* w, voi
 
 void register_quant(Backend& b) {
   b.nearest_level = nearest_level;
-  b.apot_clip = apot_clip;
-  b.apot_ste = apot_ste;
+  b.apot_quantize = apot_quantize;
   b.apot_backward = apot_backward;
   b.s3_forward = s3_forward;
   b.s3_backward = s3_backward;

@@ -23,6 +23,17 @@ struct PackedA {
 };
 
 // Kernels with an f32 and an f64 version.
+// ApotProjection in T, with the level set's LevelThresholds (nearest_level.h; null when it has none).
+template <class T>
+struct LevelProjection {
+  const T* levels = nullptr;
+  const int32_t* tie_rank = nullptr;
+  const T* thresholds = nullptr;
+  int64_t nlevels = 0;
+  T steps = 0;
+  bool symmetric = false;
+};
+
 template <class T>
 struct TypedKernels {
   // ---- Batch norm, per plane; bitwise identical on every target (16 fixed lanes, no FMA).
@@ -74,8 +85,7 @@ struct TypedKernels {
   void (*denseshift_forward)(int64_t n, int k, const T* weight, const T* const* gates, T scale, T* w) = nullptr;
   void (*denseshift_backward)(int64_t n, int k, const T* weight, const T* const* gates, T scale, const T* g,
                               T* gweight, T* const* ggates) = nullptr;
-  void (*apot_clip)(const T* x, int64_t n, T a, T lo, T hi, T* c) = nullptr;
-  void (*apot_ste)(const T* c, const T* q, int64_t n, T a, T* u, T* out) = nullptr;
+  void (*apot_quantize)(const T* x, int64_t n, T a, T lo, T hi, const LevelProjection<T>& p, T* u, T* out) = nullptr;
   void (*apot_backward)(const T* g, const T* x, const T* u, int64_t n, T a, T lo, T hi, T* gx, T* ga_out,
                         T* ga_ratio) = nullptr;
 

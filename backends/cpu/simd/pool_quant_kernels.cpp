@@ -1,6 +1,7 @@
-// Max pooling 2x2 / stride 2 (the MNIST nets' pools) and the quantizers' projection onto a level set,
-// per SIMD target. Both only compare and select, so they give the scalar loops' results exactly, ties
-// and NaN included, on every target.
+// Max pooling 2x2 / stride 2 (the MNIST nets' pools), the quantizers' projection onto a level set and
+// APoT's clipped quantizer that projects with it, per SIMD target. They take the scalar loops' and
+// the element-wise ops' steps, so they give their results exactly, ties and NaN included, on every
+// target.
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "backends/cpu/simd/pool_quant_kernels.cpp"
 #include <hwy/foreach_target.h>  // IWYU pragma: keep
@@ -10,6 +11,8 @@
 #include <cmath>
 
 #include "backends/cpu/simd/kernels.h"
+#include "backends/cpu/simd/map-inl.h"
+#include "backends/cpu/simd/quant-inl.h"
 #include "backends/cpu/simd/nearest_level.h"
 
 HWY_BEFORE_NAMESPACE();
@@ -195,10 +198,47 @@ void NearestLevel(const T* HWY_RESTRICT x, int64_t n, const T* levels, const int
   }
 }
 
+// APoT's clipped straight-through quantizer, the element-wise ops' steps in one pass through L1:
+// c = clamp(x / a, lo, hi), q = p's projection of c (the nearest level of c or, symmetric, of |c|
+// times sign(c); or round(clamp(c, -1 or 0, 1) * steps) / steps), u = c + (q - c), out = u * a.
+template <class T>
+void ApotQuantize(const T* HWY_RESTRICT x, int64_t n, T a, T lo, T hi, const LevelProjection<T>& p, T* HWY_RESTRICT u,
+                  T* HWY_RESTRICT out) {
+  constexpr int64_t kBlock = 512;
+  HWY_ALIGN T c[kBlock], m[kBlock], q[kBlock];
+  const T ulo = p.symmetric ? T(-1) : T(0);
+  for (int64_t b = 0; b < n; b += kBlock) {
+    const int64_t len = std::min(kBlock, n - b);
+    ForEachVector<T>(len, [&](auto d, int64_t i) HWY_ATTR {
+      const auto cv = ClampTo(d, hn::Div(hn::LoadU(d, x + b + i), hn::Set(d, a)), lo, hi);
+      hn::StoreU(cv, d, c + i);
+      if (p.levels) hn::StoreU(p.symmetric ? hn::Abs(cv) : cv, d, m + i);
+    });
+    if (p.levels) NearestLevel(m, len, p.levels, p.tie_rank, p.thresholds, p.nlevels, q, nullptr);
+    ForEachVector<T>(len, [&](auto d, int64_t i) HWY_ATTR {
+      const auto cv = hn::LoadU(d, c + i);
+      auto qv = hn::Zero(d);
+      if (!p.levels) {
+        const auto steps = hn::Set(d, p.steps);
+        const auto r = hn::Mul(ClampTo(d, cv, ulo, T(1)), steps);
+        qv = hn::Div(hn::CopySign(hn::Round(r), r), steps);
+      } else if (p.symmetric) {
+        qv = hn::Mul(SignOf(d, cv), hn::LoadU(d, q + i));
+      } else {
+        qv = hn::LoadU(d, q + i);
+      }
+      const auto uv = hn::Add(cv, hn::Sub(qv, cv));
+      hn::StoreU(uv, d, u + b + i);
+      hn::StoreU(hn::Mul(uv, hn::Set(d, a)), d, out + b + i);
+    });
+  }
+}
+
 template <class T>
 void FillTyped(TypedKernels<T>& t) {
   t.max_pool_2x2 = MaxPool2x2<T>;
   t.nearest_level = NearestLevel<T>;
+  t.apot_quantize = ApotQuantize<T>;
 }
 
 }  // namespace

@@ -1,6 +1,6 @@
 // Fused quantizer kernels per SIMD target: DeepShift's power-of-two weights (Q and PS), fixed-point
 // rounding, S3's and DenseShift's gated power-of-two weights, APoT's clipped straight-through
-// quantizer, each in one pass over the weights and latents (forward) and one pass writing every
+// quantizer's gradients, each in one pass over the weights and latents (forward) and one pass writing every
 // latent's gradient (backward). They take the same floating-point steps as
 // the compositions of element-wise ops they replace (clamp, round half to even, exp2 of an integer,
 // sign, products in the same order), so the results are identical, on every target.
@@ -14,6 +14,7 @@
 
 #include "backends/cpu/simd/kernels.h"
 #include "backends/cpu/simd/map-inl.h"
+#include "backends/cpu/simd/quant-inl.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace sl::cpu::HWY_NAMESPACE {
@@ -22,18 +23,6 @@ namespace hn = hwy::HWY_NAMESPACE;
 namespace {
 
 constexpr double kLn2 = 0.6931471805599453;
-
-template <class D, class V>
-HWY_INLINE V ClampTo(D d, V v, hn::TFromD<D> lo, hn::TFromD<D> hi) {  // v < lo ? lo : (v > hi ? hi : v)
-  const V l = hn::Set(d, lo), h = hn::Set(d, hi);
-  return hn::IfThenElse(hn::Lt(v, l), l, hn::IfThenElse(hn::Gt(v, h), h, v));
-}
-
-template <class D, class V>
-HWY_INLINE V SignOf(D d, V v) {  // T((v > 0) - (v < 0)); 0 for 0 and NaN
-  const V zero = hn::Zero(d), one = hn::Set(d, hn::TFromD<D>(1));
-  return hn::Sub(hn::IfThenElseZero(hn::Gt(v, zero), one), hn::IfThenElseZero(hn::Lt(v, zero), one));
-}
 
 // 2^p for integral p, as std::exp2 returns it: the exponent field written directly when p is in the
 // normal range, NaN passed through, anything else (subnormal or infinite results) by std::exp2.
@@ -201,26 +190,10 @@ void DenseShiftBackward(int64_t n, int k, const T* weight, const T* const* gates
   });
 }
 
-// APoT's clipped straight-through quantizer, c = clamp(x / a, lo, hi) ...
-template <class T>
-void ApotClip(const T* HWY_RESTRICT x, int64_t n, T a, T lo, T hi, T* HWY_RESTRICT c) {
-  Map(c, n, [a, lo, hi](auto d, auto v) HWY_ATTR { return ClampTo(d, hn::Div(v, hn::Set(d, a)), lo, hi); }, x);
-}
-
-// ... u = c + (q - c) for the projection q of c, out = u * a ...
-template <class T>
-void ApotSte(const T* HWY_RESTRICT c, const T* HWY_RESTRICT q, int64_t n, T a, T* HWY_RESTRICT u, T* HWY_RESTRICT out) {
-  ForEachVector<T>(n, [&](auto d, int64_t i) HWY_ATTR {
-    const auto cv = hn::LoadU(d, c + i);
-    const auto uv = hn::Add(cv, hn::Sub(hn::LoadU(d, q + i), cv));
-    hn::StoreU(uv, d, u + i);
-    hn::StoreU(hn::Mul(uv, hn::Set(d, a)), d, out + i);
-  });
-}
-
-// ... and its gradients as autograd takes them through div, clamp and mul: with r = x / a and
-// gr = (lo <= r <= hi) ? g * a : 0: gx = gr / a (when gx is not null), and the per-element terms of
-// a's gradient, ga_out = g * u (through the product) and ga_ratio = -((gr * r) / a) (through x / a).
+// The gradients of APoT's clipped straight-through quantizer (apot_quantize, in
+// pool_quant_kernels.cpp beside the projection it uses) as autograd takes them through div, clamp
+// and mul: with r = x / a and gr = (lo <= r <= hi) ? g * a : 0: gx = gr / a (when gx is not null),
+// and the per-element terms of a's gradient, ga_out = g * u (through the product) and ga_ratio = -((gr * r) / a) (through x / a).
 template <class T>
 void ApotBackward(const T* HWY_RESTRICT g, const T* HWY_RESTRICT x, const T* HWY_RESTRICT u, int64_t n, T a, T lo,
                   T hi, T* HWY_RESTRICT gx, T* HWY_RESTRICT ga_out, T* HWY_RESTRICT ga_ratio) {
@@ -237,8 +210,6 @@ void ApotBackward(const T* HWY_RESTRICT g, const T* HWY_RESTRICT x, const T* HWY
 
 template <class T>
 void FillTyped(TypedKernels<T>& t) {
-  t.apot_clip = ApotClip<T>;
-  t.apot_ste = ApotSte<T>;
   t.apot_backward = ApotBackward<T>;
   t.s3_forward = S3Forward<T>;
   t.s3_backward = S3Backward<T>;
