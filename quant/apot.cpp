@@ -82,25 +82,33 @@ ApotProjection onto_steps(double steps, bool symmetric) {
   return p;
 }
 
-// (c + (q - c)) * a with c = clamp(x / a, lo, hi) and q = p's projection of c (no gradient through
-// q): the clipped straight-through quantizer of the imagenet flavour and of the activations. One pass
-// forward (backend apot_quantize) and one back (apot_backward, then a's two sums), with exactly the
-// values and gradients autograd takes through div -> clamp -> (c + detached projection) * a.
-Tensor clipped_quantize(const Tensor& x, const Tensor& a, double lo, double hi, const ApotProjection& p) {
+// ((c + (q - c)) * a) * scale with c = clamp(x / a, lo, hi) and q = p's projection of c (no
+// gradient through q; scale a constant, 1 for none): the clipped straight-through quantizer of the
+// imagenet flavour and of the activations. One pass forward (backend apot_quantize) and one back
+// (apot_backward, with a's gradient summed as it goes), with exactly the values and gradients
+// autograd takes through div -> clamp -> (c + detached projection) * a -> * scale.
+Tensor clipped_quantize(const Tensor& x, const Tensor& a, double lo, double hi, const ApotProjection& p,
+                        double scale = 1) {
   const double av = a.item();
   const int64_t n = x.numel();
   Tensor u = Tensor::empty(x.shape(), x.dtype(), x.device()), out = Tensor::empty(x.shape(), x.dtype(), x.device());
-  if (n > 0) backend(x.device()).apot_quantize(x.dtype(), x.raw_data(), n, av, lo, hi, p, u.raw_data(), out.raw_data());
+  if (n > 0)
+    backend(x.device()).apot_quantize(x.dtype(), x.raw_data(), n, av, lo, hi, scale, p, u.raw_data(), out.raw_data());
   Tensor xd = x.detach();
   Shape a_shape = a.shape();
-  return record("apot_quantize", out, {x, a}, [xd, u, av, lo, hi, a_shape](const Tensor& g, const std::vector<bool>& needs) {
+  return record("apot_quantize", out, {x, a}, [xd, u, av, lo, hi, scale, a_shape](const Tensor& g,
+                                                                                   const std::vector<bool>& needs) {
     Tensor gx = needs[0] ? Tensor::empty(g.shape(), g.dtype(), g.device()) : Tensor();
-    Tensor t_out = Tensor::empty(g.shape(), g.dtype(), g.device()), t_ratio = Tensor::empty(g.shape(), g.dtype(), g.device());
+    // a's gradient arrives from the product first, then from x / a, as autograd would sum them.
+    Tensor ga = needs[1] ? Tensor::empty(a_shape, g.dtype(), g.device()) : Tensor();
+    SL_CHECK(!ga.defined() || ga.numel() == 1, "apot: the clipping threshold must be one value, got shape {}",
+             shape_str(a_shape));
     if (g.numel() > 0)
       backend(g.device()).apot_backward(g.dtype(), g.raw_data(), xd.raw_data(), u.raw_data(), g.numel(), av, lo, hi,
-                                        needs[0] ? gx.raw_data() : nullptr, t_out.raw_data(), t_ratio.raw_data());
-    // a's gradient arrives from the product first, then from x / a, as autograd would sum them.
-    Tensor ga = needs[1] ? add(sum_to_shape(t_out, a_shape), sum_to_shape(t_ratio, a_shape)) : Tensor();
+                                        scale, needs[0] ? gx.raw_data() : nullptr,
+                                        needs[1] ? ga.raw_data() : nullptr);
+    else if (ga.defined())
+      ga = zeros(a_shape, g.dtype(), g.device());
     return TensorList{gx, ga};
   });
 }
@@ -142,34 +150,37 @@ std::vector<double> APoTWeight::magnitudes() const {
 double APoTWeight::scale() const { return alpha_.item() * (options_.rescale ? std_ : 1.0); }
 
 Tensor APoTWeight::effective_weight(const Tensor& weight) {
-  Tensor wq = quantize(weight);
-  if (!options_.rescale) return wq;
+  if (!options_.rescale) return quantize(weight, 1);
   {
     NoGradGuard no_grad;
     std_ = std::sqrt(var(weight.detach()).item());
   }
-  return mul(wq, scalar_like(std_, wq));
+  return quantize(weight, std_);
 }
 
-Tensor APoTWeight::quantize(const Tensor& weight) {
+// W_q times `scale` (the rescale's std, or 1): a product the clipped quantizer takes in its own
+// passes, or a mul after the others.
+Tensor APoTWeight::quantize(const Tensor& weight, double scale) {
   SL_CHECK(weight.defined(), "apot needs the layer's weight");
   check_alpha(alpha_, "weight_alpha");
   const APoTOptions& o = options_;
   bool imagenet = o.flavour == APoTFlavour::imagenet;
   Tensor wn = normalise(weight, imagenet);
+  auto scaled = [scale](const Tensor& wq) { return scale == 1 ? wq : mul(wq, scalar_like(scale, wq)); };
   if (o.bits == 2) {  // ternary, calibrated (unmasked) gradient in both flavours
-    if (imagenet) return clipped_ste(wn, alpha_, o.grad_scale, [](const Tensor& c) { return round(c); });
+    if (imagenet) return scaled(clipped_ste(wn, alpha_, o.grad_scale, [](const Tensor& c) { return round(c); }));
     // The cifar code's uniform_quant(|c|, 1) * sign(c): sign(-0) = +0, so a -0 weight gives +0.
-    return clipped_ste(wn, alpha_, o.grad_scale, [](const Tensor& c) { return mul(sign(c), round(abs(c))); });
+    return scaled(clipped_ste(wn, alpha_, o.grad_scale, [](const Tensor& c) { return mul(sign(c), round(abs(c))); }));
   }
   if (!imagenet) {  // cifar flavour: unmasked weight gradient
     const LevelSet& set = levels_;
-    return clipped_ste(wn, alpha_, 0, [&set](const Tensor& c) { return mul(sign(c), project_to_levels(abs(c), set)); });
+    return scaled(
+        clipped_ste(wn, alpha_, 0, [&set](const Tensor& c) { return mul(sign(c), project_to_levels(abs(c), set)); }));
   }
   // imagenet flavour: autograd through clamp and a straight-through projection, as upstream.
   Tensor a = o.grad_scale != 0 ? gradient_scale(alpha_, o.grad_scale) : alpha_;
-  if (o.power) return clipped_quantize(wn, a, -1, 1, onto_levels(levels_, true));
-  return clipped_quantize(wn, a, -1, 1, onto_steps(static_cast<double>((int64_t{1} << (o.bits - 1)) - 1), true));
+  if (o.power) return clipped_quantize(wn, a, -1, 1, onto_levels(levels_, true), scale);
+  return clipped_quantize(wn, a, -1, 1, onto_steps(static_cast<double>((int64_t{1} << (o.bits - 1)) - 1), true), scale);
 }
 
 // ---- activations ----

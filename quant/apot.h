@@ -39,7 +39,7 @@ class APoTWeight : public WeightQuantizer {
   Tensor alpha() const { return alpha_; }
 
  private:
-  Tensor quantize(const Tensor& weight);
+  Tensor quantize(const Tensor& weight, double scale);
   APoTOptions options_;
   LevelSet levels_;  // unused for ternary and uniform
   Tensor alpha_;

@@ -6,6 +6,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <functional>
+#include <memory>
 #include <nlohmann/json.hpp>
 
 #include "autograd/ops.h"
@@ -35,6 +37,7 @@ struct TrainBenchOptions {
   std::vector<int> act_bits;  // empty: each family's default
   std::vector<int> threads{0};
   double budget = 4.0;
+  int rounds = 10;  // with several cases: turns in which each gets budget / rounds seconds
   std::string json;
   std::string device = "cpu";
   bool profile = false;
@@ -52,13 +55,24 @@ std::string bench_id(const TrainBenchOptions& o, const std::string& arch, const 
   return fmt::format("{}{}{}-train-b{}{}", arch, e, q, o.batch, fused ? "" : "-unfused");
 }
 
-nlohmann::ordered_json bench_one(const TrainBenchOptions& o, const std::string& arch, const std::string& quant,
-                                 bool fused, int threads) {
-  ThreadLimit limit(threads);
-  struct FusionScope {  // restores the default whatever happens
-    explicit FusionScope(bool on) { set_fused_ops(on); }
-    ~FusionScope() { set_fused_ops(true); }
-  } fusion(fused);
+struct FusionScope {  // restores the default whatever happens
+  explicit FusionScope(bool on) { set_fused_ops(on); }
+  ~FusionScope() { set_fused_ops(true); }
+};
+
+// One measurement: a model, its optimizer and data, and the step that trains them.
+struct TrainCase {
+  std::string id;
+  bool fused = true;
+  int threads = 0;
+  double gflop = 0;
+  std::function<void()> step;
+  std::vector<double> ms;  // the timed steps, from every round
+};
+
+TrainCase prepare(const TrainBenchOptions& o, const std::string& arch, const std::string& quant, bool fused,
+                  int threads) {
+  FusionScope fusion(fused);
   Device device = device_from_name(o.device);
   const ModelInfo& info = model_info(arch);
   manual_seed(0);
@@ -80,36 +94,60 @@ nlohmann::ordered_json bench_one(const TrainBenchOptions& o, const std::string& 
   quantize_model(*model, qc, gen);
   model->to(device);
   model->train();
-  auto opt = make_optimizer("sgd", {ParamGroup{model->named_parameters(),
-                                               OptimizerOptions::sgd(0.01).momentum(0.9).weight_decay(1e-4)}});
+  std::shared_ptr<Optimizer> opt =
+      make_optimizer("sgd", {ParamGroup{model->named_parameters(),
+                                        OptimizerOptions::sgd(0.01).momentum(0.9).weight_decay(1e-4)}});
   Tensor x = randn(input, DType::f32, Device::cpu, 0, 1, &gen).to(device);
   std::vector<int32_t> labels(static_cast<size_t>(o.batch));
   for (int64_t i = 0; i < o.batch; ++i) labels[static_cast<size_t>(i)] = static_cast<int32_t>(i % info.natural.num_classes);
   Tensor y = from_vector(labels).to(device);
-  auto step = [&] {
+  TrainCase c;
+  c.id = bench_id(o, arch, quant, fused);
+  c.fused = fused;
+  c.threads = threads;
+  c.gflop = 2.0 * total * 1e-9;
+  c.step = [model, opt, x, y, device] {
     opt->zero_grad();
     cross_entropy((*model)(x), y).backward();
     opt->step();
     backend(device).synchronize();
   };
-  Timing t = time_calls(step, 3, 7, o.budget);
-  if (o.profile) {  // a separate run of profiled steps, so the timing above is not disturbed
+  return c;
+}
+
+// The cases timed in turns: each round gives every case a warm-up step (the one before it evicted
+// its caches) and budget / rounds seconds of timed steps. A slow spell of a shared machine then falls
+// on every case alike, so their ratios hold even when the absolute times drift.
+void time_in_rounds(std::vector<TrainCase>& cases, double budget, int rounds) {
+  const int min_per_round = (7 + rounds - 1) / rounds;
+  for (int r = 0; r < rounds; ++r)
+    for (TrainCase& c : cases) {
+      ThreadLimit limit(c.threads);
+      FusionScope fusion(c.fused);
+      for (int i = 0; i < (r == 0 ? 3 : 1); ++i) c.step();
+      sample_calls(c.step, min_per_round, budget / rounds, c.ms, 1000 * static_cast<size_t>(r + 1) / rounds);
+    }
+}
+
+nlohmann::ordered_json report(const TrainBenchOptions& o, const TrainCase& c) {
+  ThreadLimit limit(c.threads);
+  FusionScope fusion(c.fused);
+  if (o.profile) {  // a separate run of profiled steps, so the timing is not disturbed
     const int steps = 5;
     KernelProfiler::reset();
     KernelProfiler::enable(true);
     auto start = std::chrono::steady_clock::now();
-    for (int i = 0; i < steps; ++i) step();
+    for (int i = 0; i < steps; ++i) c.step();
     double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     KernelProfiler::enable(false);
     fmt::print("profile of {} steps ({:.1f} ms per step):\n{}", steps, wall / steps * 1e3, KernelProfiler::report(wall));
   }
-  double gflop = 2.0 * total * 1e-9;
-  std::string id = bench_id(o, arch, quant, fused);
+  const Timing t = summarize(c.ms);
   int used = num_threads();
-  fmt::print("{:<32} {} threads  {:8.2f} ms min  {:8.2f} ms median  {:8.0f} img/s  {:6.1f} GFLOP/s  ({})\n", id, used,
-             t.ms_min, t.ms_median, static_cast<double>(o.batch) / t.ms_median * 1e3, gflop / t.ms_median * 1e3,
-             o.device == "cpu" ? cpu::cpu_description() : o.device);
-  return bench_record(id, threads > 0 ? threads : used, o.batch, t, gflop);
+  fmt::print("{:<32} {} threads  {:8.2f} ms min  {:8.2f} ms median  {:8.0f} img/s  {:6.1f} GFLOP/s  ({})\n", c.id,
+             used, t.ms_min, t.ms_median, static_cast<double>(o.batch) / t.ms_median * 1e3,
+             c.gflop / t.ms_median * 1e3, o.device == "cpu" ? cpu::cpu_description() : o.device);
+  return bench_record(c.id, c.threads > 0 ? c.threads : used, o.batch, t, c.gflop);
 }
 
 void run(const TrainBenchOptions& o) {
@@ -126,14 +164,20 @@ void run(const TrainBenchOptions& o) {
                what, 1 / r[key].get<double>());
   };
   for (int threads : o.threads) {
-    // groups[arch][fusion][family], run model by model so the ratios compare neighbouring runs.
+    // Every case of this thread count is timed in the same rounds, so each ratio below compares steps
+    // taken side by side; groups[arch][fusion][family] index their results.
+    std::vector<TrainCase> cases;
+    for (const std::string& arch : o.archs)
+      for (const std::string& fusion : o.fusion)
+        for (const std::string& quant : o.quant) cases.push_back(prepare(o, arch, quant, fusion == "on", threads));
+    time_in_rounds(cases, o.budget, cases.size() > 1 ? o.rounds : 1);
     std::vector<std::vector<std::vector<nlohmann::ordered_json>>> groups;
-    for (const std::string& arch : o.archs) {
+    size_t next = 0;
+    for (size_t a = 0; a < o.archs.size(); ++a) {
       groups.emplace_back();
-      for (const std::string& fusion : o.fusion) {
+      for (size_t f = 0; f < o.fusion.size(); ++f) {
         groups.back().emplace_back();
-        for (const std::string& quant : o.quant)
-          groups.back().back().push_back(bench_one(o, arch, quant, fusion == "on", threads));
+        for (size_t q = 0; q < o.quant.size(); ++q) groups.back().back().push_back(report(o, cases[next++]));
       }
     }
     // Each family beside the FP32 step of the same model ("none" listed); each model beside the
@@ -176,6 +220,10 @@ void add_bench_train_command(CLI::App& bench) {
   cmd->add_option("--act-bits", o->act_bits, "Activation bits (DeepShift: I F; APoT/uniform: B); default: the family's");
   cmd->add_option("--threads", o->threads, "Thread counts to run, e.g. --threads 1 2 (0 = all cores)");
   cmd->add_option("--budget", o->budget, "Seconds of timed steps per measurement")->check(CLI::PositiveNumber);
+  cmd->add_option("--rounds", o->rounds,
+                  "With several measurements: time them in this many turns, each taking budget / rounds seconds "
+                  "per turn, so a slow spell of the machine falls on all of them alike")
+      ->check(CLI::Range(1, 100));
   cmd->add_option("--json", o->json, "Write the results in torch_ref.py's JSON schema (for compare.py)");
   cmd->add_flag("--profile", o->profile, "Also print where the time of a step goes, per kernel");
   cmd->add_option("--fusion", o->fusion,

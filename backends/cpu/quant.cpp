@@ -1,11 +1,13 @@
 // Quantizer kernels: projection onto a sorted level set (APoT, uniform and any table-driven family)
 // and the fused quantizers (DeepShift-Q/PS, fixed point, S3, DenseShift, APoT's clipped STE), on the
 // per-target kernels of simd/, split over threads (element-wise, so the split does not change results).
+#include <algorithm>
 #include <array>
 #include <vector>
 
 #include "backends/cpu/cpu_kernels.h"
 #include "backends/cpu/parallel.h"
+#include "backends/cpu/row_sum.h"
 #include "backends/cpu/simd/kernels.h"
 #include "backends/cpu/simd/nearest_level.h"
 
@@ -143,8 +145,8 @@ void denseshift_backward(DType dt, int64_t n, int k, const void* weight, const v
   });
 }
 
-void apot_quantize(DType dt, const void* x, int64_t n, double a, double lo, double hi, const ApotProjection& p,
-                   void* u, void* out) {
+void apot_quantize(DType dt, const void* x, int64_t n, double a, double lo, double hi, double scale,
+                   const ApotProjection& p, void* u, void* out) {
   SL_CHECK(p.levels ? p.nlevels > 0 : p.steps > 0, "apot_quantize: a projection needs levels or steps");
   dispatch_floating(dt, "apot_quantize", [&](auto tag) {
     using T = decltype(tag);
@@ -159,21 +161,36 @@ void apot_quantize(DType dt, const void* x, int64_t n, double a, double lo, doub
     pt.symmetric = p.symmetric;
     const auto run = simd().typed<T>().apot_quantize;
     parallel_for(n, kElementwiseGrain / 8, [&](int64_t b, int64_t e) {
-      run(offset<T>(x, b), e - b, static_cast<T>(a), static_cast<T>(lo), static_cast<T>(hi), pt, offset<T>(u, b),
-          offset<T>(out, b));
+      run(offset<T>(x, b), e - b, static_cast<T>(a), static_cast<T>(lo), static_cast<T>(hi), static_cast<T>(scale), pt,
+          offset<T>(u, b), offset<T>(out, b));
     });
   });
 }
 
 void apot_backward(DType dt, const void* g, const void* x, const void* u, int64_t n, double a, double lo, double hi,
-                   void* gx, void* ga_out, void* ga_ratio) {
+                   double scale, void* gx, void* ga) {
   dispatch_floating(dt, "apot_backward", [&](auto tag) {
     using T = decltype(tag);
     const auto run = simd().typed<T>().apot_backward;
-    parallel_for(n, kElementwiseGrain, [&](int64_t b, int64_t e) {
-      run(offset<T>(g, b), offset<T>(x, b), offset<T>(u, b), e - b, static_cast<T>(a), static_cast<T>(lo), static_cast<T>(hi),
-          offset<T>(gx, b), offset<T>(ga_out, b), offset<T>(ga_ratio, b));
+    // Chunked as reduce.cpp sums a row, so a's gradient has the bits of sum(terms) of the composition.
+    const int64_t chunks = sum_chunks(n), len = chunks > 1 ? kSumChunk : n;
+    std::vector<RowSum> sum_out(static_cast<size_t>(chunks)), sum_ratio(static_cast<size_t>(chunks));
+    parallel_for(chunks, 1, [&](int64_t cb, int64_t ce) {
+      for (int64_t c = cb; c < ce; ++c) {
+        const int64_t b = c * len, e = std::min(n, b + len);
+        run(offset<T>(g, b), offset<T>(x, b), offset<T>(u, b), e - b, static_cast<T>(a), static_cast<T>(lo),
+            static_cast<T>(hi), static_cast<T>(scale), offset<T>(gx, b), ga ? &sum_out[size_t(c)] : nullptr,
+            ga ? &sum_ratio[size_t(c)] : nullptr);
+      }
     });
+    if (!ga) return;
+    auto total = [&](const std::vector<RowSum>& parts) {
+      if (parts.size() == 1) return static_cast<T>(parts[0].total());
+      double t = 0;
+      for (const RowSum& p : parts) t += p.total();
+      return static_cast<T>(t);
+    };
+    *static_cast<T*>(ga) = total(sum_out) + total(sum_ratio);
   });
 }
 

@@ -7,33 +7,25 @@
 
 #include "backends/cpu/cpu_kernels.h"
 #include "backends/cpu/parallel.h"
+#include "backends/cpu/row_sum.h"
 #include "backends/reduce_rules.h"
 
 namespace sl::cpu {
 
 namespace {
 
-constexpr int64_t kSumChunk = 1 << 16;  // fixed partial-sum chunk for long rows
-
 template <class T>
 double sum_row(const T* x, int64_t n) {
-  double acc[4] = {0, 0, 0, 0};
-  int64_t i = 0;
-  for (; i + 4 <= n; i += 4) {
-    acc[0] += x[i];
-    acc[1] += x[i + 1];
-    acc[2] += x[i + 2];
-    acc[3] += x[i + 3];
-  }
-  for (; i < n; ++i) acc[0] += x[i];
-  return (acc[0] + acc[1]) + (acc[2] + acc[3]);
+  RowSum s;
+  s.add(x, n);
+  return s.total();
 }
 
 template <class T>
 void sum_typed(const T* x, ReduceDims d, T* out) {
   if (d.inner == 1) {
-    if (d.outer == 1 && d.extent > 2 * kSumChunk) {
-      int64_t chunks = (d.extent + kSumChunk - 1) / kSumChunk;
+    if (d.outer == 1 && sum_chunks(d.extent) > 1) {
+      int64_t chunks = sum_chunks(d.extent);
       std::vector<double> part(static_cast<size_t>(chunks));
       parallel_for(chunks, 1, [&](int64_t b, int64_t e) {
         for (int64_t c = b; c < e; ++c) {

@@ -292,8 +292,8 @@ void denseshift_backward(DType dt, int64_t n, int k, const void* weight, const v
 
 // The CPU's steps (backends/cpu/simd/pool_quant_kernels.cpp ApotQuantize), one thread per element.
 template <class T>
-__global__ void apot_quantize_kernel(const T* x, int64_t n, T a, T lo, T hi, const T* levels, const int32_t* rank,
-                                     int64_t nlev, T steps, bool symmetric, T* u, T* out) {
+__global__ void apot_quantize_kernel(const T* x, int64_t n, T a, T lo, T hi, T scale, const T* levels,
+                                     const int32_t* rank, int64_t nlev, T steps, bool symmetric, T* u, T* out) {
   SL_CUDA_LOOP(i, n) {
     const T c = clamp_to(x[i] / a, lo, hi);
     T q;
@@ -305,24 +305,30 @@ __global__ void apot_quantize_kernel(const T* x, int64_t n, T a, T lo, T hi, con
       q = levels[nearest_index(c, levels, rank, nlev)];
     const T v = c + (q - c);
     u[i] = v;
-    out[i] = v * a;
+    out[i] = scale != T(1) ? (v * a) * scale : v * a;
   }
 }
 
 template <class T>
-__global__ void apot_backward_kernel(const T* g, const T* x, const T* u, int64_t n, T a, T lo, T hi, T* gx, T* ga_out,
-                                     T* ga_ratio) {
+__global__ void apot_backward_kernel(const T* g, const T* x, const T* u, int64_t n, T a, T lo, T hi, T scale, T* gx,
+                                     T* ga_out, T* ga_ratio) {
   SL_CUDA_LOOP(i, n) {
+    const T gs = scale != T(1) ? g[i] * scale : g[i];
     const T r = x[i] / a;
-    const T gr = (r >= lo && r <= hi) ? g[i] * a : T(0);
+    const T gr = (r >= lo && r <= hi) ? gs * a : T(0);
     if (gx) gx[i] = gr / a;
-    ga_out[i] = g[i] * u[i];
-    ga_ratio[i] = -((gr * r) / a);
+    if (ga_out) {
+      ga_out[i] = gs * u[i];
+      ga_ratio[i] = -((gr * r) / a);
+    }
   }
 }
 
-void apot_quantize(DType dt, const void* x, int64_t n, double a, double lo, double hi, const ApotProjection& p,
-                   void* u, void* out) {
+template <class T>
+__global__ void add_pair_kernel(const T* s, T* out) { out[0] = s[0] + s[1]; }
+
+void apot_quantize(DType dt, const void* x, int64_t n, double a, double lo, double hi, double scale,
+                   const ApotProjection& p, void* u, void* out) {
   SL_CHECK(p.levels ? p.nlevels > 0 : p.steps > 0, "apot_quantize: a projection needs levels or steps");
   dispatch_floating(dt, "apot_quantize", [&](auto tag) {
     using T = decltype(tag);
@@ -335,21 +341,38 @@ void apot_quantize(DType dt, const void* x, int64_t n, double a, double lo, doub
       rk = reinterpret_cast<const int32_t*>(table + ranks_offset(static_cast<size_t>(p.nlevels), sizeof(T)));
     }
     apot_quantize_kernel<T><<<blocks_for(n), kThreads, 0, stream()>>>(
-        static_cast<const T*>(x), n, static_cast<T>(a), static_cast<T>(lo), static_cast<T>(hi), lev, rk, p.nlevels,
-        static_cast<T>(p.steps), p.symmetric, static_cast<T*>(u), static_cast<T*>(out));
+        static_cast<const T*>(x), n, static_cast<T>(a), static_cast<T>(lo), static_cast<T>(hi), static_cast<T>(scale),
+        lev, rk, p.nlevels, static_cast<T>(p.steps), p.symmetric, static_cast<T*>(u), static_cast<T*>(out));
     SL_CUDA_CHECK_LAUNCH();
   });
 }
 
+// The per-element terms of a's gradient go through temporaries and this backend's sum, then are
+// added on the device, as the composition did.
 void apot_backward(DType dt, const void* g, const void* x, const void* u, int64_t n, double a, double lo, double hi,
-                   void* gx, void* ga_out, void* ga_ratio) {
+                   double scale, void* gx, void* ga) {
   dispatch_floating(dt, "apot_backward", [&](auto tag) {
     using T = decltype(tag);
     if (n <= 0) return;
+    T *t_out = nullptr, *t_ratio = nullptr, *sums = nullptr;
+    if (ga) {
+      t_out = static_cast<T*>(allocator().allocate(static_cast<size_t>(n) * sizeof(T)));
+      t_ratio = static_cast<T*>(allocator().allocate(static_cast<size_t>(n) * sizeof(T)));
+      sums = static_cast<T*>(allocator().allocate(2 * sizeof(T)));
+    }
     apot_backward_kernel<T><<<blocks_for(n), kThreads, 0, stream()>>>(
         static_cast<const T*>(g), static_cast<const T*>(x), static_cast<const T*>(u), n, static_cast<T>(a),
-        static_cast<T>(lo), static_cast<T>(hi), static_cast<T*>(gx), static_cast<T*>(ga_out), static_cast<T*>(ga_ratio));
+        static_cast<T>(lo), static_cast<T>(hi), static_cast<T>(scale), static_cast<T*>(gx), t_out, t_ratio);
     SL_CUDA_CHECK_LAUNCH();
+    if (!ga) return;
+    const Backend& be = backend(Device::cuda);
+    be.reduce(ReduceOp::sum, dt, t_out, ReduceDims{1, n, 1}, sums, nullptr);
+    be.reduce(ReduceOp::sum, dt, t_ratio, ReduceDims{1, n, 1}, sums + 1, nullptr);
+    add_pair_kernel<T><<<1, 1, 0, stream()>>>(sums, static_cast<T*>(ga));
+    SL_CUDA_CHECK_LAUNCH();
+    allocator().release(t_out);  // stream-ordered: the next user of these blocks queues behind the sums
+    allocator().release(t_ratio);
+    allocator().release(sums);
   });
 }
 

@@ -11,6 +11,7 @@
 namespace sl::cpu {
 
 struct SimdKernels;
+struct RowSum;
 
 // A (m x k) rearranged for the GEMM kernels of one target: row panels of that target's tile height,
 // each k-major (panel rows interleaved per k step). Pack once when the same A multiplies many Bs
@@ -85,9 +86,10 @@ struct TypedKernels {
   void (*denseshift_forward)(int64_t n, int k, const T* weight, const T* const* gates, T scale, T* w) = nullptr;
   void (*denseshift_backward)(int64_t n, int k, const T* weight, const T* const* gates, T scale, const T* g,
                               T* gweight, T* const* ggates) = nullptr;
-  void (*apot_quantize)(const T* x, int64_t n, T a, T lo, T hi, const LevelProjection<T>& p, T* u, T* out) = nullptr;
-  void (*apot_backward)(const T* g, const T* x, const T* u, int64_t n, T a, T lo, T hi, T* gx, T* ga_out,
-                        T* ga_ratio) = nullptr;
+  void (*apot_quantize)(const T* x, int64_t n, T a, T lo, T hi, T scale, const LevelProjection<T>& p, T* u,
+                        T* out) = nullptr;
+  void (*apot_backward)(const T* g, const T* x, const T* u, int64_t n, T a, T lo, T hi, T scale, T* gx,
+                        RowSum* sum_out, RowSum* sum_ratio) = nullptr;
 
   // ---- The nearest level of an ascending level set (the Backend's nearest_level contract), with
   // the set's LevelThresholds (nearest_level.h; null or empty when it has none).

@@ -200,10 +200,11 @@ void NearestLevel(const T* HWY_RESTRICT x, int64_t n, const T* levels, const int
 
 // APoT's clipped straight-through quantizer, the element-wise ops' steps in one pass through L1:
 // c = clamp(x / a, lo, hi), q = p's projection of c (the nearest level of c or, symmetric, of |c|
-// times sign(c); or round(clamp(c, -1 or 0, 1) * steps) / steps), u = c + (q - c), out = u * a.
+// times sign(c); or round(clamp(c, -1 or 0, 1) * steps) / steps), u = c + (q - c),
+// out = (u * a) * scale (u * a when scale is 1).
 template <class T>
-void ApotQuantize(const T* HWY_RESTRICT x, int64_t n, T a, T lo, T hi, const LevelProjection<T>& p, T* HWY_RESTRICT u,
-                  T* HWY_RESTRICT out) {
+void ApotQuantize(const T* HWY_RESTRICT x, int64_t n, T a, T lo, T hi, T scale, const LevelProjection<T>& p,
+                  T* HWY_RESTRICT u, T* HWY_RESTRICT out) {
   constexpr int64_t kBlock = 512;
   HWY_ALIGN T c[kBlock], m[kBlock], q[kBlock];
   const T ulo = p.symmetric ? T(-1) : T(0);
@@ -229,7 +230,9 @@ void ApotQuantize(const T* HWY_RESTRICT x, int64_t n, T a, T lo, T hi, const Lev
       }
       const auto uv = hn::Add(cv, hn::Sub(qv, cv));
       hn::StoreU(uv, d, u + b + i);
-      hn::StoreU(hn::Mul(uv, hn::Set(d, a)), d, out + b + i);
+      auto ov = hn::Mul(uv, hn::Set(d, a));
+      if (scale != T(1)) ov = hn::Mul(ov, hn::Set(d, scale));
+      hn::StoreU(ov, d, out + b + i);
     });
   }
 }
