@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <type_traits>
 
 #include "backends/cpu/simd/kernels.h"
 #include "backends/cpu/simd/map-inl.h"
@@ -170,13 +171,25 @@ void NearestLevel(const T* HWY_RESTRICT x, int64_t n, const T* levels, const int
       *level = best_level;
       return best;
     };
+    // APoT's usual sets (8 and 16 levels) count with their thresholds unrolled and held in registers.
+    auto count_le_fixed = [&](auto nb_tag, V v) HWY_ATTR {
+      constexpr int kN = decltype(nb_tag)::value;
+      VI c = hn::Zero(di);
+      for (int l = 0; l < kN; ++l) c = hn::Sub(c, hn::VecFromMask(di, hn::RebindMask(di, hn::Le(hn::Set(d, thresholds[l]), v))));
+      return c;
+    };
     const V first = hn::Set(d, levels[0]), last = hn::Set(d, levels[nlev - 1]);
     for (; i + L <= n; i += L) {
       const V v = hn::LoadU(d, x + i);
       VI best;
       V best_level;
       if (thresholds && hn::AllTrue(d, hn::And(hn::Ge(v, first), hn::Le(v, last)))) {
-        best = count_le(thresholds, nlev - 1, v);
+        if (nlev == 8)
+          best = count_le_fixed(std::integral_constant<int, 7>(), v);
+        else if (nlev == 16)
+          best = count_le_fixed(std::integral_constant<int, 15>(), v);
+        else
+          best = count_le(thresholds, nlev - 1, v);
         best_level = lookup(lev_tab, best);
       } else {
         best = window(v, &best_level);
