@@ -50,11 +50,19 @@ void add_batch_norms(std::vector<OpCase>& out) {
                         bn(true, false)));
   out.push_back(op_case("batch_norm", "batch_norm large planes", {in({2, 3, 49, 83}, -2, 3), in({3}, 0.5, 1.5), in({3})},
                         bn(true, false)));
+  // One channel, fewer than the threads: the CPU splits its planes over them.
+  out.push_back(op_case("batch_norm", "batch_norm one channel", {in({8, 1, 6, 7}, -2, 3), in({1}, 0.5, 1.5), in({1})},
+                        bn(true, false)));
+  out.push_back(op_case("batch_norm_relu", "batch_norm_relu one channel",
+                        {in({8, 1, 6, 7}, -2, 3), in({1}, 0.5, 1.5), in({1})}, bn(true, true)));
   out.push_back(op_case("batch_norm_relu", "batch_norm_relu training", affine, bn(true, true)));
   out.push_back(op_case("batch_norm_relu", "batch_norm_relu long planes",
                         {in({4, 6, 5, 8}, -2, 3), in({6}, 0.5, 1.5), in({6})}, bn(true, true)));
   out.push_back(op_case("batch_norm_relu", "batch_norm_relu evaluation", with_stats, bn(false, true)));
   out.push_back(op_case("standardize", "standardize", {in({6, 3, 3, 3})},
+                        plain([](const TensorList& t) { return standardize(t[0]); })));
+  // 10240 values: 4 chunks of 2560, one channel's planes (split over the CPU's threads).
+  out.push_back(op_case("standardize", "standardize in chunks", {in({20, 512}, -2, 3)},
                         plain([](const TensorList& t) { return standardize(t[0]); })));
 }
 

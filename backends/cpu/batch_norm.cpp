@@ -1,4 +1,5 @@
-// Batch normalisation over [n, c, inner], in parallel over blocks of channels. The per-plane loops
+// Batch normalisation over [n, c, inner], in parallel over blocks of channels (and over planes when
+// the channels are fewer than the threads). The per-plane loops
 // are the per-target kernels of simd/norm_kernels.cpp: sums in 16 lanes, combined in double once per
 // plane; values are taken relative to a per-channel pivot so the one-pass variance does not cancel.
 #include <algorithm>
@@ -30,18 +31,59 @@ void for_channel_blocks(const BatchNormParams& p, F f) {
 // Offset of plane (image i, channel ch).
 inline int64_t plane(const BatchNormParams& p, int64_t i, int64_t ch) { return (i * p.c + ch) * p.inner; }
 
+// With fewer channels than threads (APoT's standardize is one channel), a block also splits its
+// planes over the threads.
+bool split_planes(const BatchNormParams& p) { return num_threads() > 1 && p.c < num_threads() && p.n > 1; }
+
+// f(i, ch) for every plane of channels [c0, c1): image by image, or in parallel when `split`.
+template <class F>
+void for_planes(const BatchNormParams& p, int64_t c0, int64_t c1, bool split, F f) {
+  const int64_t nc = c1 - c0;
+  if (!split) {
+    for (int64_t i = 0; i < p.n; ++i)
+      for (int64_t ch = c0; ch < c1; ++ch) f(i, ch);
+    return;
+  }
+  parallel_for(p.n * nc, std::max<int64_t>(1, kElementwiseGrain / std::max<int64_t>(1, p.inner)),
+               [&](int64_t b, int64_t e) {
+                 for (int64_t w = b; w < e; ++w) f(w / nc, c0 + w % nc);
+               });
+}
+
+// s1[ch - c0] and s2[ch - c0] += the sums sums(i, ch, a, b) adds of each plane, image by image. Split,
+// each plane's sums are taken in parallel from 0 and then added in image order: the same additions,
+// so the same bits.
+template <class PlaneSums>
+void channel_sums(const BatchNormParams& p, int64_t c0, int64_t c1, bool split, std::vector<double>& s1,
+                  std::vector<double>& s2, PlaneSums sums) {
+  const int64_t nc = c1 - c0;
+  if (!split) {
+    for_planes(p, c0, c1, false, [&](int64_t i, int64_t ch) { sums(i, ch, s1[size_t(ch - c0)], s2[size_t(ch - c0)]); });
+    return;
+  }
+  std::vector<double> q1(static_cast<size_t>(p.n * nc), 0.0), q2(q1.size(), 0.0);
+  for_planes(p, c0, c1, true, [&](int64_t i, int64_t ch) {
+    const size_t w = static_cast<size_t>(i * nc + ch - c0);
+    sums(i, ch, q1[w], q2[w]);
+  });
+  for (int64_t i = 0; i < p.n; ++i)
+    for (int64_t k = 0; k < nc; ++k) {
+      s1[size_t(k)] += q1[size_t(i * nc + k)];
+      s2[size_t(k)] += q2[size_t(i * nc + k)];
+    }
+}
+
 // y = (x - mean) * scale + beta per channel of [c0, c1), then ReLU when `relu`. Centring first keeps
 // f32 precise when the mean is large against the spread (x * scale + shift would cancel).
 template <class T>
 void normalize(const BatchNormParams& p, int64_t c0, int64_t c1, const T* x, const T* mean, const T* scale,
                const T* beta, T* y, bool relu = false) {
   const auto kernel = relu ? simd().typed<T>().bn_normalize_relu : simd().typed<T>().bn_normalize;
-  for (int64_t i = 0; i < p.n; ++i)
-    for (int64_t ch = c0; ch < c1; ++ch) {
-      const int64_t o = plane(p, i, ch);
-      const T mu = mean[ch - c0], k = scale[ch - c0], b = beta ? beta[ch] : T(0);
-      kernel(x + o, p.inner, mu, k, b, y + o);
-    }
+  for_planes(p, c0, c1, split_planes(p), [&](int64_t i, int64_t ch) {
+    const int64_t o = plane(p, i, ch);
+    const T mu = mean[ch - c0], k = scale[ch - c0], b = beta ? beta[ch] : T(0);
+    kernel(x + o, p.inner, mu, k, b, y + o);
+  });
 }
 
 template <class T>
@@ -55,12 +97,11 @@ void train_forward(const BatchNormParams& p, const T* x, const T* gamma, const T
     std::vector<double> sum(nc), sumsq(nc);
     std::vector<T> mean_t(nc), scale(nc);
     const auto lane_sums = simd().typed<T>().bn_sums;
-    for (int64_t i = 0; i < p.n; ++i)
-      for (int64_t ch = c0; ch < c1; ++ch) {
-        const T pivot = x[plane(p, 0, ch)];
-        const int64_t o = plane(p, i, ch);
-        lane_sums(x + o, pivot, x + o, pivot, p.inner, sum[size_t(ch - c0)], sumsq[size_t(ch - c0)]);
-      }
+    channel_sums(p, c0, c1, split_planes(p), sum, sumsq, [&](int64_t i, int64_t ch, double& s1, double& s2) {
+      const T pivot = x[plane(p, 0, ch)];
+      const int64_t o = plane(p, i, ch);
+      lane_sums(x + o, pivot, x + o, pivot, p.inner, s1, s2);
+    });
     for (int64_t ch = c0; ch < c1; ++ch) {
       const size_t k = static_cast<size_t>(ch - c0);
       double mean_u = sum[k] / m;
@@ -99,15 +140,14 @@ void backward(const BatchNormParams& p, bool train, const T* x, const T* gy, con
     // sum(gy) and sum(gy * (x - mean)); the latter times invstd is sum(gy * xhat).
     std::vector<double> sum_gy(nc), sum_gy_xc(nc);
     const auto lane_sums = simd().typed<T>().bn_sums;
-    for (int64_t i = 0; i < p.n; ++i)
-      for (int64_t ch = c0; ch < c1; ++ch) {
-        const int64_t o = plane(p, i, ch);
-        if (relu_out)
-          simd().typed<T>().bn_relu_sums(gy + o, relu_out + o, x + o, mean[ch], p.inner, sum_gy[size_t(ch - c0)],
-                                         sum_gy_xc[size_t(ch - c0)]);
-        else
-          lane_sums(gy + o, T(0), x + o, mean[ch], p.inner, sum_gy[size_t(ch - c0)], sum_gy_xc[size_t(ch - c0)]);
-      }
+    const bool split = split_planes(p);
+    channel_sums(p, c0, c1, split, sum_gy, sum_gy_xc, [&](int64_t i, int64_t ch, double& s1, double& s2) {
+      const int64_t o = plane(p, i, ch);
+      if (relu_out)
+        simd().typed<T>().bn_relu_sums(gy + o, relu_out + o, x + o, mean[ch], p.inner, s1, s2);
+      else
+        lane_sums(gy + o, T(0), x + o, mean[ch], p.inner, s1, s2);
+    });
     // gx = gamma*invstd * (gy - mean(gy) - xhat * mean(gy*xhat)) = a*gy + b*(x - mean) + c; in
     // evaluation mode the statistics are constants and gx = gamma*invstd * gy.
     std::vector<T> a(nc), b(nc), c(nc);
@@ -122,15 +162,14 @@ void backward(const BatchNormParams& p, bool train, const T* x, const T* gy, con
       c[k] = train ? static_cast<T>(-scale * sum_gy[k] / m) : T(0);
     }
     if (!gx) return;
-    for (int64_t i = 0; i < p.n; ++i)
-      for (int64_t ch = c0; ch < c1; ++ch) {
-        const int64_t o = plane(p, i, ch);
-        const size_t k = static_cast<size_t>(ch - c0);
-        if (relu_out)
-          simd().typed<T>().bn_relu_backward(gy + o, relu_out + o, x + o, p.inner, a[k], b[k], mean[ch], c[k], gx + o);
-        else
-          simd().typed<T>().bn_backward(gy + o, x + o, p.inner, a[k], b[k], mean[ch], c[k], gx + o);
-      }
+    for_planes(p, c0, c1, split, [&](int64_t i, int64_t ch) {
+      const int64_t o = plane(p, i, ch);
+      const size_t k = static_cast<size_t>(ch - c0);
+      if (relu_out)
+        simd().typed<T>().bn_relu_backward(gy + o, relu_out + o, x + o, p.inner, a[k], b[k], mean[ch], c[k], gx + o);
+      else
+        simd().typed<T>().bn_backward(gy + o, x + o, p.inner, a[k], b[k], mean[ch], c[k], gx + o);
+    });
   });
 }
 
