@@ -137,15 +137,17 @@ void NearestLevel(const T* HWY_RESTRICT x, int64_t n, const T* levels, const int
                            hn::TableLookupLanes(tab[t], ind), r);
       return r;
     };
-    // The number of thresholds (or levels) strictly below / at or below v, as an index.
+    // c - mask: adds 1 where the mask is set.
+    auto count_if = [&](VI c, auto mask) HWY_ATTR { return hn::Sub(c, hn::VecFromMask(di, hn::RebindMask(di, mask))); };
+    // The number of levels below v (lower_bound's position), and of thresholds at or below v.
     auto count_lt = [&](const T* bounds, int64_t nb, V v) HWY_ATTR {
       VI c = hn::Zero(di);
-      for (int64_t l = 0; l < nb; ++l) c = hn::Sub(c, hn::VecFromMask(di, hn::RebindMask(di, hn::Lt(hn::Set(d, bounds[l]), v))));
+      for (int64_t l = 0; l < nb; ++l) c = count_if(c, hn::Lt(hn::Set(d, bounds[l]), v));
       return c;
     };
     auto count_le = [&](const T* bounds, int64_t nb, V v) HWY_ATTR {
       VI c = hn::Zero(di);
-      for (int64_t l = 0; l < nb; ++l) c = hn::Sub(c, hn::VecFromMask(di, hn::RebindMask(di, hn::Le(hn::Set(d, bounds[l]), v))));
+      for (int64_t l = 0; l < nb; ++l) c = count_if(c, hn::Le(hn::Set(d, bounds[l]), v));
       return c;
     };
     auto window = [&](V v, V* level) HWY_ATTR {
@@ -175,7 +177,7 @@ void NearestLevel(const T* HWY_RESTRICT x, int64_t n, const T* levels, const int
     auto count_le_fixed = [&](auto nb_tag, V v) HWY_ATTR {
       constexpr int kN = decltype(nb_tag)::value;
       VI c = hn::Zero(di);
-      for (int l = 0; l < kN; ++l) c = hn::Sub(c, hn::VecFromMask(di, hn::RebindMask(di, hn::Le(hn::Set(d, thresholds[l]), v))));
+      for (int l = 0; l < kN; ++l) c = count_if(c, hn::Le(hn::Set(d, thresholds[l]), v));
       return c;
     };
     const V first = hn::Set(d, levels[0]), last = hn::Set(d, levels[nlev - 1]);
