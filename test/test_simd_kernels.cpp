@@ -857,40 +857,38 @@ TEST_CASE("APoT's fused weight quantizer gives autograd's composition bit for bi
   for (const Case& k : {Case{true, false, 1.5, {5, 3, 3, 7}}, Case{true, false, 0.7, {5, 3, 3, 7}},
                         Case{false, false, 1.5, {5, 3, 3, 7}}, Case{true, true, 1.5, {5, 3, 3, 7}},
                         Case{false, true, 0.7, {5, 3, 3, 7}}, Case{true, true, 2.0, {3, 50001}}}) {
+    const bool power = k.power;
+    const double alpha = k.alpha;
+    APoTOptions o;
+    o.bits = 4;
+    o.power = power;
+    o.alpha = alpha;
+    o.rescale = k.rescale;
+    Tensor w0 = randf(k.shape, 120, -4, 4), g = randf(k.shape, 121);
+    Tensor wr = w0.clone(), ar = scalar_tensor(static_cast<float>(alpha));
+    wr.requires_grad_();
+    ar.requires_grad_();
+    Tensor c = clamp(div(standardize(wr), ar), -1, 1), q;
     {
-      const bool power = k.power;
-      const double alpha = k.alpha;
-      APoTOptions o;
-      o.bits = 4;
-      o.power = power;
-      o.alpha = alpha;
-      o.rescale = k.rescale;
-      Tensor w0 = randf(k.shape, 120, -4, 4), g = randf(k.shape, 121);
-      Tensor wr = w0.clone(), ar = scalar_tensor(static_cast<float>(alpha));
-      wr.requires_grad_();
-      ar.requires_grad_();
-      Tensor c = clamp(div(standardize(wr), ar), -1, 1), q;
-      {
-        NoGradGuard no_grad;
-        q = power ? mul(sign(c), project_to_levels(abs(c), apot_levels(3)))
-                  : div(round(mul(c, scalar_like(7.0, c))), scalar_like(7.0, c));
-      }
-      Tensor ref = mul(add(c, sub(q, c).detach()), ar);
-      if (k.rescale) ref = mul(ref, scalar_like(std::sqrt(var(w0).item()), ref));
-      ref.backward(g);
-      for (const std::string& target : cpu::available_cpu_targets()) {
-        ScopedCpuTarget scoped(target);
-        APoTWeight quantizer(o);
-        Tensor w = w0.clone();
-        w.requires_grad_();
-        Tensor out = quantizer.effective_weight(w);
-        out.backward(g);
-        INFO(target << (power ? " apot" : " uniform") << " alpha " << alpha << (k.rescale ? " rescaled " : " ")
-                    << shape_str(k.shape));
-        CHECK(same_bits(out.detach().to_vector<float>(), ref.detach().to_vector<float>()));
-        CHECK(same_bits(w.grad().to_vector<float>(), wr.grad().to_vector<float>()));
-        CHECK(quantizer.alpha().grad().item() == ar.grad().item());
-      }
+      NoGradGuard no_grad;
+      q = power ? mul(sign(c), project_to_levels(abs(c), apot_levels(3)))
+                : div(round(mul(c, scalar_like(7.0, c))), scalar_like(7.0, c));
+    }
+    Tensor ref = mul(add(c, sub(q, c).detach()), ar);
+    if (k.rescale) ref = mul(ref, scalar_like(std::sqrt(var(w0).item()), ref));
+    ref.backward(g);
+    for (const std::string& target : cpu::available_cpu_targets()) {
+      ScopedCpuTarget scoped(target);
+      APoTWeight quantizer(o);
+      Tensor w = w0.clone();
+      w.requires_grad_();
+      Tensor out = quantizer.effective_weight(w);
+      out.backward(g);
+      INFO(target << (power ? " apot" : " uniform") << " alpha " << alpha << (k.rescale ? " rescaled " : " ")
+                  << shape_str(k.shape));
+      CHECK(same_bits(out.detach().to_vector<float>(), ref.detach().to_vector<float>()));
+      CHECK(same_bits(w.grad().to_vector<float>(), wr.grad().to_vector<float>()));
+      CHECK(quantizer.alpha().grad().item() == ar.grad().item());
     }
   }
 }

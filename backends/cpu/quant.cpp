@@ -15,17 +15,25 @@ namespace sl::cpu {
 
 namespace {
 
+// A level set given in double, in T, with its LevelThresholds (null when it has none).
+template <class T>
+struct LevelsIn {
+  LevelsIn(const double* levels, const int32_t* rank, int64_t nlev)
+      : values(levels, levels + nlev), thresholds(LevelThresholds(values.data(), rank, nlev)) {}
+  const T* threshold_data() const { return thresholds.empty() ? nullptr : thresholds.data(); }
+  std::vector<T> values, thresholds;
+};
+
 void nearest_level(DType dt, const void* x, int64_t n, const double* levels, const int32_t* rank, int64_t nlev,
                    void* value, int32_t* index) {
   SL_CHECK(nlev > 0, "nearest_level: empty level set");
   dispatch_floating(dt, "nearest_level", [&](auto tag) {
     using T = decltype(tag);
-    const std::vector<T> lv(levels, levels + nlev);
-    const std::vector<T> thresholds = LevelThresholds(lv.data(), rank, nlev);
-    const T* th = thresholds.empty() ? nullptr : thresholds.data();
+    const LevelsIn<T> set(levels, rank, nlev);
     const auto run = simd().typed<T>().nearest_level;
     parallel_for(n, kElementwiseGrain / 8, [&](int64_t b, int64_t e) {
-      run(offset<T>(x, b), e - b, lv.data(), rank, th, nlev, offset<T>(value, b), offset<int32_t>(index, b));
+      run(offset<T>(x, b), e - b, set.values.data(), rank, set.threshold_data(), nlev, offset<T>(value, b),
+          offset<int32_t>(index, b));
     });
   });
 }
@@ -150,12 +158,11 @@ void apot_quantize(DType dt, const void* x, int64_t n, double a, double lo, doub
   SL_CHECK(p.levels ? p.nlevels > 0 : p.steps > 0, "apot_quantize: a projection needs levels or steps");
   dispatch_floating(dt, "apot_quantize", [&](auto tag) {
     using T = decltype(tag);
-    const std::vector<T> lv(p.levels, p.levels + (p.levels ? p.nlevels : 0));
-    const std::vector<T> thresholds = p.levels ? LevelThresholds(lv.data(), p.tie_rank, p.nlevels) : std::vector<T>();
+    const LevelsIn<T> set(p.levels, p.tie_rank, p.levels ? p.nlevels : 0);
     LevelProjection<T> pt;
-    pt.levels = p.levels ? lv.data() : nullptr;
+    pt.levels = p.levels ? set.values.data() : nullptr;
     pt.tie_rank = p.tie_rank;
-    pt.thresholds = thresholds.empty() ? nullptr : thresholds.data();
+    pt.thresholds = set.threshold_data();
     pt.nlevels = p.nlevels;
     pt.steps = static_cast<T>(p.steps);
     pt.symmetric = p.symmetric;

@@ -94,17 +94,29 @@ const void* device_table(DType dt, const double* levels, const int32_t* rank, in
   return dev;
 }
 
+// The level set's values (in T) and tie ranks on the device, from device_table.
+template <class T>
+struct DeviceLevels {
+  const T* levels;
+  const int32_t* rank;
+};
+
+template <class T>
+DeviceLevels<T> device_levels(const double* levels, const int32_t* rank, int64_t nlev) {
+  const char* table = static_cast<const char*>(device_table(DTypeOf<T>::value, levels, rank, nlev));
+  return {reinterpret_cast<const T*>(table),
+          reinterpret_cast<const int32_t*>(table + ranks_offset(static_cast<size_t>(nlev), sizeof(T)))};
+}
+
 void nearest_level(DType dt, const void* x, int64_t n, const double* levels, const int32_t* rank, int64_t nlev,
                    void* value, int32_t* index) {
   SL_CHECK(nlev > 0, "nearest_level: empty level set");
   dispatch_floating(dt, "nearest_level", [&](auto tag) {
     using T = decltype(tag);
     if (n <= 0) return;
-    const char* table = static_cast<const char*>(device_table(dt, levels, rank, nlev));
-    const T* lev = reinterpret_cast<const T*>(table);
-    const auto* rk = reinterpret_cast<const int32_t*>(table + ranks_offset(static_cast<size_t>(nlev), sizeof(T)));
-    nearest_kernel<T><<<blocks_for(n), kThreads, 0, stream()>>>(static_cast<const T*>(x), n, lev, rk, nlev,
-                                                                static_cast<T*>(value), index);
+    const DeviceLevels<T> set = device_levels<T>(levels, rank, nlev);
+    nearest_kernel<T><<<blocks_for(n), kThreads, 0, stream()>>>(static_cast<const T*>(x), n, set.levels, set.rank,
+                                                                nlev, static_cast<T*>(value), index);
     SL_CUDA_CHECK_LAUNCH();
   });
 }
@@ -333,16 +345,10 @@ void apot_quantize(DType dt, const void* x, int64_t n, double a, double lo, doub
   dispatch_floating(dt, "apot_quantize", [&](auto tag) {
     using T = decltype(tag);
     if (n <= 0) return;
-    const T* lev = nullptr;
-    const int32_t* rk = nullptr;
-    if (p.levels) {
-      const char* table = static_cast<const char*>(device_table(dt, p.levels, p.tie_rank, p.nlevels));
-      lev = reinterpret_cast<const T*>(table);
-      rk = reinterpret_cast<const int32_t*>(table + ranks_offset(static_cast<size_t>(p.nlevels), sizeof(T)));
-    }
+    const DeviceLevels<T> set = p.levels ? device_levels<T>(p.levels, p.tie_rank, p.nlevels) : DeviceLevels<T>{};
     apot_quantize_kernel<T><<<blocks_for(n), kThreads, 0, stream()>>>(
         static_cast<const T*>(x), n, static_cast<T>(a), static_cast<T>(lo), static_cast<T>(hi), static_cast<T>(scale),
-        lev, rk, p.nlevels, static_cast<T>(p.steps), p.symmetric, static_cast<T*>(u), static_cast<T*>(out));
+        set.levels, set.rank, p.nlevels, static_cast<T>(p.steps), p.symmetric, static_cast<T*>(u), static_cast<T*>(out));
     SL_CUDA_CHECK_LAUNCH();
   });
 }

@@ -221,16 +221,16 @@ template <class T>
 void ApotQuantize(const T* HWY_RESTRICT x, int64_t n, T a, T lo, T hi, T scale, const LevelProjection<T>& p,
                   T* HWY_RESTRICT u, T* HWY_RESTRICT out) {
   constexpr int64_t kBlock = 512;
-  HWY_ALIGN T c[kBlock], m[kBlock], q[kBlock];
+  HWY_ALIGN T c[kBlock], m[kBlock], q[kBlock];  // m = |c| (symmetric sets only)
   const T ulo = p.symmetric ? T(-1) : T(0);
   for (int64_t b = 0; b < n; b += kBlock) {
     const int64_t len = std::min(kBlock, n - b);
     ForEachVector<T>(len, [&](auto d, int64_t i) HWY_ATTR {
       const auto cv = ClampTo(d, hn::Div(hn::LoadU(d, x + b + i), hn::Set(d, a)), lo, hi);
       hn::StoreU(cv, d, c + i);
-      if (p.levels) hn::StoreU(p.symmetric ? hn::Abs(cv) : cv, d, m + i);
+      if (p.levels && p.symmetric) hn::StoreU(hn::Abs(cv), d, m + i);
     });
-    if (p.levels) NearestLevel(m, len, p.levels, p.tie_rank, p.thresholds, p.nlevels, q, nullptr);
+    if (p.levels) NearestLevel(p.symmetric ? m : c, len, p.levels, p.tie_rank, p.thresholds, p.nlevels, q, nullptr);
     ForEachVector<T>(len, [&](auto d, int64_t i) HWY_ATTR {
       const auto cv = hn::LoadU(d, c + i);
       auto qv = hn::Zero(d);
