@@ -13,6 +13,7 @@
 #include "autograd/ops.h"
 #include "backends/backend.h"
 #include "backends/cpu/simd/target.h"
+#include "backends/cpu/winograd.h"
 #include "backends/profiler.h"
 #include "engine/factory.h"
 #include "engine/threads.h"
@@ -41,38 +42,51 @@ struct TrainBenchOptions {
   std::string json;
   std::string device = "cpu";
   bool profile = false;
-  std::vector<std::string> fusion{"on"};  // "off": the fused ops run their compositions
+  std::vector<std::string> fusion{"on"};    // "off": the fused ops run their compositions
+  std::vector<std::string> winograd{"on"};  // "off": 3x3 convs take the direct path (CPU)
+};
+
+// How the same model is run: fused ops or their compositions, Winograd or direct 3x3 convs.
+struct Variant {
+  bool fused = true, winograd = true;
 };
 
 // torch_ref.py's ids: "<arch>-train-b<batch>", DeepShift-Q with fixed-point activations as
 // "<arch>-pow2w-fx-train-b<batch>".
 // Non-default bits add "-w<bits>" and "-a<bits>", a ShiftResNet's expansion other than 1 "-e<e>".
-std::string bench_id(const TrainBenchOptions& o, const std::string& arch, const std::string& quant, bool fused) {
+std::string bench_id(const TrainBenchOptions& o, const std::string& arch, const std::string& quant, Variant v) {
   std::string q = quant == "none" ? "" : "-" + quant_family(quant).bench_tag;
   if (quant != "none" && o.weight_bits > 0) q += fmt::format("-w{}", o.weight_bits);
   if (quant != "none" && !o.act_bits.empty()) q += fmt::format("-a{}", fmt::join(o.act_bits, "."));
   std::string e = o.expansion != 1 && model_info(arch).has_expansion ? fmt::format("-e{}", o.expansion) : "";
-  return fmt::format("{}{}{}-train-b{}{}", arch, e, q, o.batch, fused ? "" : "-unfused");
+  return fmt::format("{}{}{}-train-b{}{}{}", arch, e, q, o.batch, v.fused ? "" : "-unfused",
+                     v.winograd ? "" : "-direct");
 }
 
-struct FusionScope {  // restores the default whatever happens
-  explicit FusionScope(bool on) { set_fused_ops(on); }
-  ~FusionScope() { set_fused_ops(true); }
+struct VariantScope {  // restores the defaults whatever happens
+  explicit VariantScope(Variant v) {
+    set_fused_ops(v.fused);
+    cpu::set_winograd_enabled(v.winograd);
+  }
+  ~VariantScope() {
+    set_fused_ops(true);
+    cpu::set_winograd_enabled(true);
+  }
 };
 
 // One measurement: a model, its optimizer and data, and the step that trains them.
 struct TrainCase {
   std::string id;
-  bool fused = true;
+  Variant variant;
   int threads = 0;
   double gflop = 0;
   std::function<void()> step;
   std::vector<double> ms;  // the timed steps, from every round
 };
 
-TrainCase prepare(const TrainBenchOptions& o, const std::string& arch, const std::string& quant, bool fused,
+TrainCase prepare(const TrainBenchOptions& o, const std::string& arch, const std::string& quant, Variant v,
                   int threads) {
-  FusionScope fusion(fused);
+  VariantScope scope(v);
   Device device = device_from_name(o.device);
   const ModelInfo& info = model_info(arch);
   manual_seed(0);
@@ -102,8 +116,8 @@ TrainCase prepare(const TrainBenchOptions& o, const std::string& arch, const std
   for (int64_t i = 0; i < o.batch; ++i) labels[static_cast<size_t>(i)] = static_cast<int32_t>(i % info.natural.num_classes);
   Tensor y = from_vector(labels).to(device);
   TrainCase c;
-  c.id = bench_id(o, arch, quant, fused);
-  c.fused = fused;
+  c.id = bench_id(o, arch, quant, v);
+  c.variant = v;
   c.threads = threads;
   c.gflop = 2.0 * total * 1e-9;
   c.step = [model, opt, x, y, device] {
@@ -123,7 +137,7 @@ void time_in_rounds(std::vector<TrainCase>& cases, double budget, int rounds) {
   for (int r = 0; r < rounds; ++r)
     for (TrainCase& c : cases) {
       ThreadLimit limit(c.threads);
-      FusionScope fusion(c.fused);
+      VariantScope scope(c.variant);
       for (int i = 0; i < (r == 0 ? 3 : 1); ++i) c.step();
       sample_calls(c.step, min_per_round, budget / rounds, c.ms, 1000 * static_cast<size_t>(r + 1) / rounds);
     }
@@ -131,7 +145,7 @@ void time_in_rounds(std::vector<TrainCase>& cases, double budget, int rounds) {
 
 nlohmann::ordered_json report(const TrainBenchOptions& o, const TrainCase& c) {
   ThreadLimit limit(c.threads);
-  FusionScope fusion(c.fused);
+  VariantScope scope(c.variant);
   if (o.profile) {  // a separate run of profiled steps, so the timing is not disturbed
     const int steps = 5;
     KernelProfiler::reset();
@@ -165,23 +179,32 @@ void run(const TrainBenchOptions& o) {
   };
   for (int threads : o.threads) {
     // Every case of this thread count is timed in the same rounds, so each ratio below compares steps
-    // taken side by side; groups[arch][fusion][family] index their results.
+    // taken side by side; groups[arch][variant][family] index their results.
+    std::vector<Variant> variants;
+    for (const std::string& fusion : o.fusion)
+      for (const std::string& winograd : o.winograd) variants.push_back({fusion == "on", winograd == "on"});
+    auto find_variant = [&](Variant v) {
+      for (size_t i = 0; i < variants.size(); ++i)
+        if (variants[i].fused == v.fused && variants[i].winograd == v.winograd) return i;
+      return variants.size();
+    };
     std::vector<TrainCase> cases;
     for (const std::string& arch : o.archs)
-      for (const std::string& fusion : o.fusion)
-        for (const std::string& quant : o.quant) cases.push_back(prepare(o, arch, quant, fusion == "on", threads));
+      for (Variant v : variants)
+        for (const std::string& quant : o.quant) cases.push_back(prepare(o, arch, quant, v, threads));
     time_in_rounds(cases, o.budget, cases.size() > 1 ? o.rounds : 1);
     std::vector<std::vector<std::vector<nlohmann::ordered_json>>> groups;
     size_t next = 0;
     for (size_t a = 0; a < o.archs.size(); ++a) {
       groups.emplace_back();
-      for (size_t f = 0; f < o.fusion.size(); ++f) {
+      for (size_t f = 0; f < variants.size(); ++f) {
         groups.back().emplace_back();
         for (size_t q = 0; q < o.quant.size(); ++q) groups.back().back().push_back(report(o, cases[next++]));
       }
     }
     // Each family beside the FP32 step of the same model ("none" listed); each model beside the
-    // first model (several -a); the unfused steps beside the fused ones (--fusion on off).
+    // first model (several -a); the unfused steps beside the fused ones (--fusion on off), the direct
+    // 3x3 convs beside Winograd's (--winograd on off).
     for (size_t a = 0; a < groups.size(); ++a)
       for (size_t f = 0; f < groups[a].size(); ++f) {
         std::vector<nlohmann::ordered_json>& group = groups[a][f];
@@ -190,7 +213,11 @@ void run(const TrainBenchOptions& o) {
           const size_t fp32 = static_cast<size_t>(std::find(o.quant.begin(), o.quant.end(), "none") - o.quant.begin());
           if (fp32 < o.quant.size()) ratio_line(r, "vs_fp32", group[fp32], "FP32");
           if (a > 0) ratio_line(r, "vs_first_model", groups[0][f][q], groups[0][f][q]["id"].get<std::string>());
-          if (o.fusion[f] == "off" && o.fusion[0] == "on") ratio_line(r, "vs_fused", groups[a][0][q], "fused");
+          const Variant v = variants[f];
+          if (const size_t fused = find_variant({true, v.winograd}); !v.fused && fused < variants.size())
+            ratio_line(r, "vs_fused", groups[a][fused][q], "fused");
+          if (const size_t wino = find_variant({v.fused, true}); !v.winograd && wino < variants.size())
+            ratio_line(r, "vs_winograd", groups[a][wino][q], "Winograd");
           results.push_back(r);
         }
       }
@@ -229,6 +256,11 @@ void add_bench_train_command(CLI::App& bench) {
   cmd->add_option("--fusion", o->fusion,
                   "on: the fused ops (ShiftResNet's shift in its 1x1 conv, batch norm + ReLU); off: their "
                   "compositions; 'on off' times both, the unfused steps beside the fused ones")
+      ->check(CLI::IsMember({"on", "off"}))
+      ->expected(1, 2);
+  cmd->add_option("--winograd", o->winograd,
+                  "on: 3x3 stride-1 convs by Winograd's F(2x2, 3x3) on the CPU (the default); off: the direct "
+                  "convolution; 'on off' times both, the direct steps beside the Winograd ones")
       ->check(CLI::IsMember({"on", "off"}))
       ->expected(1, 2);
   cmd->add_option("--device", o->device, "cpu or cuda")->check(CLI::IsMember({"cpu", "cuda"}));

@@ -1,4 +1,5 @@
-// conv2d on the per-target GEMM tiles, per image and group: stride-1 convs as implicit GEMMs over a
+// conv2d on the per-target GEMM tiles, per image and group: f32 3x3 stride-1 convs by Winograd's
+// F(2x2, 3x3) (winograd.h), other stride-1 convs as implicit GEMMs over a
 // zero-padded copy of the input, stride-2 ones over its four zero-padded phases (polyphase), others
 // as im2col + GEMM (1x1 stride-1 unpadded convs read the input directly). Images run in parallel (each thread owns its scratch); the weight gradient sums fixed
 // batch partitions in a fixed order, so it is reproducible whatever the thread count.
@@ -11,6 +12,7 @@
 #include "backends/cpu/cpu_kernels.h"
 #include "backends/cpu/gemm.h"
 #include "backends/cpu/parallel.h"
+#include "backends/cpu/winograd.h"
 
 namespace sl::cpu {
 
@@ -353,6 +355,7 @@ bool shift_forward_direct(const Conv2dParams& p, const Shift& s, const float* x,
 template <class T>
 void forward_typed(const Conv2dParams& p, const T* x, const T* w, T* y, const Shift* shift = nullptr) {
   if constexpr (std::is_same_v<T, float>) {
+    if (!shift && winograd_applies(p)) return winograd_forward(p, x, w, y);
     if (shift ? shift_forward_direct(p, *shift, x, w, y) : forward_implicit(p, x, w, y)) return;
   }
   Geometry g = geometry(p);
@@ -471,6 +474,9 @@ bool weight_partial_implicit(const Conv2dParams& p, int64_t n0, int64_t n1, cons
 
 template <class T>
 void backward_weight_typed(const Conv2dParams& p, const T* x, const T* gy, T* gw, const Shift* shift = nullptr) {
+  if constexpr (std::is_same_v<T, float>) {
+    if (!shift && winograd_applies(p)) return winograd_backward_weight(p, x, gy, gw);
+  }
   Geometry g = geometry(p);
   if (shift) g.pointwise = false;  // its columns are copied (shifted), never read in place
   const int64_t wsize = p.cout * g.k;

@@ -18,6 +18,7 @@ std::vector<SimdKernels> build_tables() {
     fill_pool_quant_kernels(k);
     fill_optim_kernels(k);
     fill_shift_quant_kernels(k);
+    fill_winograd_kernels(k);
     k.target = name;
   });
   return tables;

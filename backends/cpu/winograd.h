@@ -1,0 +1,24 @@
+// Winograd's F(2x2, 3x3) algorithm for the f32 3x3 stride-1 convolutions (ResNets' body): each 2 x 2
+// block of outputs costs 16 multiply-adds per channel pair instead of 36. conv2d.cpp takes it for the
+// forward pass, the input gradient (itself a 3x3 conv of gy) and the weight gradient when
+// winograd_applies; results differ from the direct conv's by rounding only (transform sums), and do
+// not depend on the thread count or on the SIMD target among those with FMA.
+#pragma once
+#include "backends/params.h"
+
+namespace sl::cpu {
+
+// 3x3 kernel, stride 1, dilation 1, one group, at least 8 channels in and out (below that the 16
+// small GEMMs lose to the direct conv), padding at most 2, and the switch on.
+bool winograd_applies(const Conv2dParams& p);
+
+// On by default; off makes every conv take the direct path (bench train --winograd off, tests).
+void set_winograd_enabled(bool on);
+bool winograd_enabled();
+
+// The three products for a conv where winograd_applies (not checked again): y = conv(x, w);
+// gw = d/dw of sum(gy * y), summed over the batch in a fixed order.
+void winograd_forward(const Conv2dParams& p, const float* x, const float* w, float* y);
+void winograd_backward_weight(const Conv2dParams& p, const float* x, const float* gy, float* gw);
+
+}  // namespace sl::cpu

@@ -1,0 +1,141 @@
+// Winograd F(2x2, 3x3) convs (backends/cpu/winograd.h): where they apply, their forward pass and both
+// gradients against the double reference loops and against the direct path, on every CPU target,
+// and their bits across FMA targets and thread counts.
+#include <cmath>
+
+#include "backends/cpu/simd/target.h"
+#include "backends/cpu/winograd.h"
+#include "engine/threads.h"
+#include "helpers.h"
+#include "reference_conv.h"
+
+using namespace sl;
+using sl::test::ConvCase;
+using sl::test::conv_reference;
+using sl::test::randf;
+
+namespace {
+
+Conv2dParams params_of(const ConvCase& c) {
+  const int64_t ho = (c.h + 2 * c.pad - c.dil * (c.k - 1) - 1) / c.stride + 1;
+  const int64_t wo = (c.w + 2 * c.pad - c.dil * (c.k - 1) - 1) / c.stride + 1;
+  return {c.n, c.cin, c.h, c.w, c.cout, c.k, c.k, c.stride, c.stride, c.pad, c.pad, c.dil, c.dil, c.groups, ho, wo};
+}
+
+struct ConvRun {
+  std::vector<float> y, gx, gw;
+};
+
+ConvRun run_conv(const ConvCase& c) {
+  Tensor x = randf({c.n, c.cin, c.h, c.w}, 11);
+  Tensor w = randf({c.cout, c.cin / c.groups, c.k, c.k}, 12);
+  x.requires_grad_();
+  w.requires_grad_();
+  Conv2dArgs a;
+  a.padding = {c.pad, c.pad};
+  Tensor y = conv2d(x, w, Tensor(), a);
+  y.backward(randf(y.shape(), 13));
+  return {y.detach().to_vector<float>(), x.grad().to_vector<float>(), w.grad().to_vector<float>()};
+}
+
+struct Reference {
+  std::vector<double> y, gx, gw;        // the exact sums
+  std::vector<double> ay, agx, agw;     // the sums of the terms' magnitudes: the scale of f32 rounding
+};
+
+Reference reference(const ConvCase& c) {
+  const Conv2dParams p = params_of(c);
+  std::vector<float> x = randf({c.n, c.cin, c.h, c.w}, 11).to_vector<float>();
+  std::vector<float> w = randf({c.cout, c.cin, 3, 3}, 12).to_vector<float>();
+  std::vector<float> gy = randf({c.n, c.cout, p.ho, p.wo}, 13).to_vector<float>();
+  Reference r;
+  conv_reference(c, x, w, gy, p.ho, p.wo, r.y, r.gx, r.gw);
+  for (std::vector<float>* v : {&x, &w, &gy})
+    for (float& e : *v) e = std::fabs(e);
+  conv_reference(c, x, w, gy, p.ho, p.wo, r.ay, r.agx, r.agw);
+  return r;
+}
+
+// Each element within 1e-5 of its terms' magnitude (f32 sums of a few hundred terms round at about
+// 1e-7 of it; a wrong transform or tile is off by the order of the value itself).
+void check_close(const char* what, const std::vector<float>& got, const std::vector<double>& want,
+                 const std::vector<double>& scale) {
+  REQUIRE(got.size() == want.size());
+  for (size_t i = 0; i < got.size(); ++i) {
+    INFO(what << " element " << i << ": " << got[i] << " vs " << want[i]);
+    REQUIRE(std::fabs(got[i] - want[i]) <= 1e-5 * scale[i] + 1e-6);
+  }
+}
+
+struct WinogradSwitch {  // restores the default whatever happens
+  explicit WinogradSwitch(bool on) { cpu::set_winograd_enabled(on); }
+  ~WinogradSwitch() { cpu::set_winograd_enabled(true); }
+};
+
+// Odd and even sizes (tiles cut by the edge), padding 0 to 2, tile rows narrower and wider than a
+// vector, one tile, bands of one large image per chunk, several small images per chunk with a short
+// last chunk, channel counts off the GEMM tiles.
+const std::vector<ConvCase> kCases = {
+    {3, 8, 9, 8, 8, 3, 1, 1, 1, 1},     {2, 13, 7, 11, 9, 3, 1, 0, 1, 1},  {2, 8, 6, 5, 12, 3, 1, 2, 1, 1},
+    {1, 8, 2, 2, 8, 3, 1, 1, 1, 1},     {1, 9, 3, 41, 10, 3, 1, 1, 1, 1},  {1, 8, 64, 60, 8, 3, 1, 1, 1, 1},
+    {5, 64, 8, 8, 64, 3, 1, 1, 1, 1},   {3, 16, 28, 28, 16, 3, 1, 1, 1, 1}, {2, 32, 7, 7, 40, 3, 1, 1, 1, 1}};
+
+}  // namespace
+
+TEST_CASE("Winograd applies to f32 3x3 stride-1 convs of 8+ channels each way, and only there", "[winograd][conv]") {
+  const ConvCase body{2, 16, 8, 8, 16, 3, 1, 1, 1, 1};
+  CHECK(cpu::winograd_applies(params_of(body)));
+  for (ConvCase c : {ConvCase{2, 3, 8, 8, 16, 3, 1, 1, 1, 1}, ConvCase{2, 16, 8, 8, 4, 3, 1, 1, 1, 1},
+                     ConvCase{2, 16, 8, 8, 16, 3, 2, 1, 1, 1}, ConvCase{2, 16, 8, 8, 16, 3, 1, 2, 2, 1},
+                     ConvCase{2, 16, 8, 8, 16, 3, 1, 1, 1, 2}, ConvCase{2, 16, 8, 8, 16, 5, 1, 2, 1, 1},
+                     ConvCase{2, 16, 8, 8, 16, 1, 1, 0, 1, 1}, ConvCase{2, 16, 1, 8, 16, 3, 1, 0, 1, 1}}) {
+    INFO("cin " << c.cin << " cout " << c.cout << " k " << c.k << " stride " << c.stride << " dilation " << c.dil
+                << " groups " << c.groups << " h " << c.h);
+    CHECK_FALSE(cpu::winograd_applies(params_of(c)));
+  }
+  WinogradSwitch off(false);
+  CHECK_FALSE(cpu::winograd_applies(params_of(body)));
+}
+
+TEST_CASE("Winograd convs and their gradients match reference loops on every CPU target", "[winograd][conv]") {
+  for (const ConvCase& c : kCases) {
+    REQUIRE(cpu::winograd_applies(params_of(c)));
+    const Reference r = reference(c);
+    for (const std::string& target : cpu::available_cpu_targets()) {
+      cpu::ScopedCpuTarget scoped(target);
+      for (bool winograd : {true, false}) {
+        WinogradSwitch path(winograd);
+        INFO("target " << target << (winograd ? " Winograd" : " direct") << ", case n " << c.n << " cin " << c.cin
+                       << " " << c.h << "x" << c.w << " cout " << c.cout << " pad " << c.pad);
+        const ConvRun got = run_conv(c);
+        check_close("y", got.y, r.y, r.ay);
+        check_close("gx", got.gx, r.gx, r.agx);
+        check_close("gw", got.gw, r.gw, r.agw);
+      }
+    }
+  }
+}
+
+TEST_CASE("Winograd convs give the same bits on every FMA target and thread count", "[winograd][conv][determinism]") {
+  for (const ConvCase& c : {ConvCase{9, 8, 40, 36, 8, 3, 1, 1, 1, 1}, ConvCase{11, 64, 8, 8, 64, 3, 1, 1, 1, 1}}) {
+    ConvRun first;
+    std::string first_target;
+    for (const std::string& target : cpu::available_cpu_targets()) {
+      if (!test::target_has_fma(target)) continue;
+      cpu::ScopedCpuTarget scoped(target);
+      for (int threads : {1, 2}) {
+        ThreadLimit limit(threads);
+        const ConvRun run = run_conv(c);
+        if (first_target.empty()) {
+          first = run;
+          first_target = target;
+        }
+        INFO("cin " << c.cin << ": " << target << ", " << threads << " threads, against " << first_target
+                    << ", 1 thread");
+        CHECK(run.y == first.y);
+        CHECK(run.gx == first.gx);
+        CHECK(run.gw == first.gw);
+      }
+    }
+  }
+}
