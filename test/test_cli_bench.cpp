@@ -53,6 +53,35 @@ TEST_CASE("bench train times several models beside the first, fused and unfused,
   CHECK(bad.output.find("--expansion 3 applies only to the ShiftResNets") != std::string::npos);
 }
 
+TEST_CASE("bench train and bench conv time Winograd and direct 3x3 convs side by side", "[cli][bench][winograd]") {
+  test::TempDir dir("bench_winograd");
+  const std::string json = dir / "out.json";
+  test::CliResult r = test::run_cli("bench train -a resnet20 -b 2 --threads 1 --budget 0.05 --rounds 1 --fusion on off "
+                                    "--winograd on off --json " + json);
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  CHECK(r.output.find("x the Winograd step") != std::string::npos);
+  std::ifstream in(json);
+  nlohmann::json doc = nlohmann::json::parse(in);
+  REQUIRE(doc["results"].size() == 4);  // fused then unfused, each with Winograd then direct
+  CHECK(doc["results"][0]["id"].get<std::string>() == "resnet20-train-b2");
+  CHECK(doc["results"][1]["id"].get<std::string>() == "resnet20-train-b2-direct");
+  CHECK(doc["results"][2]["id"].get<std::string>() == "resnet20-train-b2-unfused");
+  CHECK(doc["results"][3]["id"].get<std::string>() == "resnet20-train-b2-unfused-direct");
+  CHECK(doc["results"][1]["vs_winograd"].get<double>() > 0);
+  CHECK(doc["results"][1].count("vs_fused") == 0);
+  CHECK(doc["results"][3]["vs_winograd"].get<double>() > 0);
+  CHECK(doc["results"][3]["vs_fused"].get<double>() > 0);
+
+  test::CliResult conv = test::run_cli("bench conv -b 2 --size 8 --threads 1 --budget 0.01 --winograd on off");
+  INFO(conv.output);
+  REQUIRE(conv.exit_code == 0);
+  CHECK(conv.output.find("Winograd F(2x2, 3x3)\nforward") != std::string::npos);
+  CHECK(conv.output.find("direct\nforward") != std::string::npos);
+  test::CliResult strided = test::run_cli("bench conv -b 2 --size 8 --stride 2 --threads 1 --budget 0.01");
+  CHECK(strided.output.find("direct\nforward") != std::string::npos);  // Winograd takes stride 1 only
+}
+
 TEST_CASE("bench ops times the forward and backward of the op cases the filter picks", "[cli][bench]") {
   test::CliResult r = test::run_cli("bench ops --filter shift2d --threads 1 --repeat 1 --budget 0");
   INFO(r.output);

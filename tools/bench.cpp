@@ -9,6 +9,7 @@
 #include "autograd/ops.h"
 #include "backends/backend.h"
 #include "backends/cpu/simd/target.h"
+#include "backends/cpu/winograd.h"
 #ifdef SHIFTLAB_WITH_CUDA
 #include "backends/cuda/cuda_backend.h"
 #endif
@@ -71,6 +72,7 @@ void bench_gemm(int64_t m, int64_t n, int64_t k, const BenchOptions& o) {
 
 struct ConvShape {
   int64_t batch = 128, cin = 16, cout = 16, size = 32, kernel = 3, stride = 1, padding = 1, groups = 1;
+  std::vector<std::string> winograd{"on"};  // "off": the direct conv (CPU)
 };
 
 void bench_conv(const ConvShape& s, const BenchOptions& o) {
@@ -91,14 +93,21 @@ void bench_conv(const ConvShape& s, const BenchOptions& o) {
   Tensor gx = empty_like(x), gw = empty_like(w);
   fmt::print("conv2d f32 x [{}, {}, {}, {}] w [{}, {}, {}, {}] stride {} padding {} groups {}, {}\n", s.batch, s.cin,
              s.size, s.size, s.cout, s.cin / s.groups, s.kernel, s.kernel, s.stride, s.padding, s.groups, on);
-  report("forward", 2 * macs,
-         time_on(be, [&] { be.conv2d_forward(DType::f32, p, x.raw_data(), w.raw_data(), y.raw_data()); }, o.budget));
-  report("backward input", 2 * macs,
-         time_on(be, [&] { be.conv2d_backward_input(DType::f32, p, y.raw_data(), w.raw_data(), gx.raw_data()); },
-                 o.budget));
-  report("backward weight", 2 * macs,
-         time_on(be, [&] { be.conv2d_backward_weight(DType::f32, p, x.raw_data(), y.raw_data(), gw.raw_data()); },
-                 o.budget));
+  // GFLOP/s count the direct conv's multiply-adds, so the Winograd lines read as its speed-up.
+  for (const std::string& winograd : s.winograd) {
+    cpu::set_winograd_enabled(winograd == "on");
+    const bool applies = d == Device::cpu && cpu::winograd_applies(p);
+    fmt::print("{}\n", applies ? "Winograd F(2x2, 3x3)" : "direct");
+    report("forward", 2 * macs,
+           time_on(be, [&] { be.conv2d_forward(DType::f32, p, x.raw_data(), w.raw_data(), y.raw_data()); }, o.budget));
+    report("backward input", 2 * macs,
+           time_on(be, [&] { be.conv2d_backward_input(DType::f32, p, y.raw_data(), w.raw_data(), gx.raw_data()); },
+                   o.budget));
+    report("backward weight", 2 * macs,
+           time_on(be, [&] { be.conv2d_backward_weight(DType::f32, p, x.raw_data(), y.raw_data(), gw.raw_data()); },
+                   o.budget));
+  }
+  cpu::set_winograd_enabled(true);
 }
 
 }  // namespace
@@ -135,6 +144,11 @@ void add_bench_command(CLI::App& app) {
   conv->add_option("--stride", shape->stride, "Stride")->check(CLI::PositiveNumber);
   conv->add_option("--padding", shape->padding, "Zero padding")->check(CLI::NonNegativeNumber);
   conv->add_option("--groups", shape->groups, "Groups")->check(CLI::PositiveNumber);
+  conv->add_option("--winograd", shape->winograd,
+                   "on: 3x3 stride-1 convs by Winograd's F(2x2, 3x3) (the default); off: the direct conv; 'on off' "
+                   "times both")
+      ->check(CLI::IsMember({"on", "off"}))
+      ->expected(1, 2);
   add_common(conv);
   conv->callback([opts, shape] { bench_conv(*shape, *opts); });
 }

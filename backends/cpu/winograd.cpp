@@ -70,8 +70,8 @@ std::vector<Chunk> chunks(const Tiling& t, int64_t n0, int64_t n1) {
   return out;
 }
 
-// A thread's buffers: the padded band (zero but where winograd_input writes the plane), V (16 x cin rows), M or the output gradient's transform
-// (16 x cout rows), and V's row pointers for the GEMMs.
+// A thread's buffers: the padded band (zero but where winograd_input writes the plane), V (16 x cin
+// rows), M or the output gradient's transform (16 x cout rows) and its transpose, V's row pointers.
 struct Scratch {
   std::vector<float> band, v, m, gt;
   std::vector<const float*> vrows;
@@ -83,15 +83,17 @@ struct Scratch {
         vrows(static_cast<size_t>(kXi * p.cin)) {
     // vrows point into v: built in place (thread-local storage constructs from the prvalue).
     for (int64_t xi = 0; xi < kXi; ++xi)
-      for (int64_t c = 0; c < p.cin; ++c) vrows[static_cast<size_t>(xi * p.cin + c)] = v.data() + (xi * p.cin + c) * t.ldv;
+      for (int64_t c = 0; c < p.cin; ++c)
+        vrows[static_cast<size_t>(xi * p.cin + c)] = v.data() + (xi * p.cin + c) * t.ldv;
   }
   Scratch(const Scratch&) = delete;
 };
 
-// The input rows a chunk's band reads from plane (n, c), asked for ahead of use: each plane's band is
-// a short piece of its own page, which the hardware prefetchers pick up too late.
+// The input rows a chunk's band reads from plane (n, c), asked for one plane ahead: each band is a
+// short piece of its own page, where the hardware prefetchers start late.
 void prefetch_band(const Conv2dParams& p, const Chunk& ch, const float* x, int64_t n, int64_t c) {
   const int64_t r0 = std::max<int64_t>(0, 2 * ch.ty0 - p.ph), r1 = std::min(p.h, 2 * ch.ty1 + 2 - p.ph);
+  if (r1 <= r0) return;
   const char* begin = reinterpret_cast<const char*>(x + ((n * p.cin + c) * p.h + r0) * p.w);
   const char* end = reinterpret_cast<const char*>(x + ((n * p.cin + c) * p.h + r1) * p.w);
   for (const char* line = begin; line < end; line += 64) __builtin_prefetch(line);
@@ -144,8 +146,8 @@ void filters_adjoint(const Conv2dParams& p, const std::vector<float>& gu, float*
   for (int64_t oc = 0; oc < plane; ++oc) {
     float r[3][4];  // G^T gU
     for (int j = 0; j < 4; ++j) {
-      const float u0 = gu[static_cast<size_t>(j * plane + oc)], u1 = gu[static_cast<size_t>((4 + j) * plane + oc)];
-      const float u2 = gu[static_cast<size_t>((8 + j) * plane + oc)], u3 = gu[static_cast<size_t>((12 + j) * plane + oc)];
+      auto at = [&](int i) { return gu[static_cast<size_t>((4 * i + j) * plane + oc)]; };
+      const float u0 = at(0), u1 = at(1), u2 = at(2), u3 = at(3);
       r[0][j] = u0 + (u1 + u2) * 0.5f;
       r[1][j] = (u1 - u2) * 0.5f;
       r[2][j] = (u1 + u2) * 0.5f + u3;
@@ -167,7 +169,6 @@ bool winograd_applies(const Conv2dParams& p) {
 }
 
 void set_winograd_enabled(bool on) { enabled.store(on, std::memory_order_relaxed); }
-bool winograd_enabled() { return enabled.load(std::memory_order_relaxed); }
 
 void winograd_forward(const Conv2dParams& p, const float* x, const float* w, float* y) {
   const Tiling t = tiling(p);

@@ -9,12 +9,11 @@
 namespace sl::cpu {
 
 // 3x3 kernel, stride 1, dilation 1, one group, at least 8 channels in and out (below that the 16
-// small GEMMs lose to the direct conv), padding at most 2, and the switch on.
+// small GEMMs lose to the direct conv), an output of at least 2 x 2, and the switch on.
 bool winograd_applies(const Conv2dParams& p);
 
-// On by default; off makes every conv take the direct path (bench train --winograd off, tests).
+// On by default; off makes every conv take the direct path (bench train / conv --winograd off, tests).
 void set_winograd_enabled(bool on);
-bool winograd_enabled();
 
 // The three products for a conv where winograd_applies (not checked again): y = conv(x, w);
 // gw = d/dw of sum(gy * y), summed over the batch in a fixed order.
