@@ -1,6 +1,6 @@
-// Winograd F(2x2, 3x3) convs (backends/cpu/winograd.h): where they apply, their forward pass and both
-// gradients against the double reference loops and against the direct path, on every CPU target,
-// and their bits across FMA targets and thread counts.
+// Winograd F(4x4, 3x3) and F(2x2, 3x3) convs (backends/cpu/winograd.h): where they apply, their forward
+// pass and both gradients against the double reference loops and against the direct path, on every
+// CPU target, and their bits across FMA targets and thread counts.
 #include <cmath>
 
 #include "backends/cpu/simd/target.h"
@@ -72,9 +72,9 @@ struct WinogradSwitch {  // restores the default whatever happens
   ~WinogradSwitch() { cpu::set_winograd_enabled(true); }
 };
 
-// Odd and even sizes (tiles cut by the edge), padding 0 to 2, tile rows narrower and wider than a
-// vector, one tile, bands of one large image per chunk, several small images per chunk with a short
-// last chunk, channel counts off the GEMM tiles.
+// Both tile sizes (outputs narrower and wider than 32), odd and even sizes (tiles cut by the edge),
+// padding 0 to 2, tile rows narrower and wider than a vector, one tile, bands of one large image per
+// chunk, several small images per chunk with a short last chunk, channel counts off the GEMM tiles.
 const std::vector<ConvCase> kCases = {
     {3, 8, 9, 8, 8, 3, 1, 1, 1, 1},     {2, 13, 7, 11, 9, 3, 1, 0, 1, 1},  {2, 8, 6, 5, 12, 3, 1, 2, 1, 1},
     {1, 8, 2, 2, 8, 3, 1, 1, 1, 1},     {1, 9, 3, 41, 10, 3, 1, 1, 1, 1},  {1, 8, 64, 60, 8, 3, 1, 1, 1, 1},
@@ -93,13 +93,19 @@ TEST_CASE("Winograd applies to f32 3x3 stride-1 convs of 8+ channels each way, a
                 << " groups " << c.groups << " h " << c.h);
     CHECK_FALSE(cpu::winograd_applies(params_of(c)));
   }
+  // F(4x4, 3x3) from 32 output columns (whatever the target), F(2x2, 3x3) below.
+  CHECK(cpu::winograd_tile_size(params_of(body)) == 2);
+  CHECK(cpu::winograd_tile_size(params_of({2, 16, 8, 31, 16, 3, 1, 1, 1, 1})) == 2);
+  CHECK(cpu::winograd_tile_size(params_of({2, 16, 8, 32, 16, 3, 1, 1, 1, 1})) == 4);
   WinogradSwitch off(false);
   CHECK_FALSE(cpu::winograd_applies(params_of(body)));
 }
 
 TEST_CASE("Winograd convs and their gradients match reference loops on every CPU target", "[winograd][conv]") {
+  int tile_sizes = 0;  // bit m set: F(m x m, 3x3) tested
   for (const ConvCase& c : kCases) {
     REQUIRE(cpu::winograd_applies(params_of(c)));
+    tile_sizes |= 1 << cpu::winograd_tile_size(params_of(c));
     const Reference r = reference(c);
     for (const std::string& target : cpu::available_cpu_targets()) {
       cpu::ScopedCpuTarget scoped(target);
@@ -114,6 +120,7 @@ TEST_CASE("Winograd convs and their gradients match reference loops on every CPU
       }
     }
   }
+  CHECK(tile_sizes == (1 << 2 | 1 << 4));
 }
 
 TEST_CASE("Winograd convs give the same bits on every FMA target and thread count", "[winograd][conv][determinism]") {

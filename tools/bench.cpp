@@ -97,7 +97,10 @@ void bench_conv(const ConvShape& s, const BenchOptions& o) {
   for (const std::string& winograd : s.winograd) {
     cpu::set_winograd_enabled(winograd == "on");
     const bool applies = d == Device::cpu && cpu::winograd_applies(p);
-    fmt::print("{}\n", applies ? "Winograd F(2x2, 3x3)" : "direct");
+    if (applies)
+      fmt::print("Winograd F({0}x{0}, 3x3)\n", cpu::winograd_tile_size(p));
+    else
+      fmt::print("direct\n");
     report("forward", 2 * macs,
            time_on(be, [&] { be.conv2d_forward(DType::f32, p, x.raw_data(), w.raw_data(), y.raw_data()); }, o.budget));
     report("backward input", 2 * macs,
@@ -145,8 +148,8 @@ void add_bench_command(CLI::App& app) {
   conv->add_option("--padding", shape->padding, "Zero padding")->check(CLI::NonNegativeNumber);
   conv->add_option("--groups", shape->groups, "Groups")->check(CLI::PositiveNumber);
   conv->add_option("--winograd", shape->winograd,
-                   "on: 3x3 stride-1 convs by Winograd's F(2x2, 3x3) (the default); off: the direct conv; 'on off' "
-                   "times both")
+                   "on: 3x3 stride-1 convs by Winograd's F(4x4, 3x3) or F(2x2, 3x3) (the default); off: the direct "
+                   "conv; 'on off' times both")
       ->check(CLI::IsMember({"on", "off"}))
       ->expected(1, 2);
   add_common(conv);

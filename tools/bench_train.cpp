@@ -259,8 +259,8 @@ void add_bench_train_command(CLI::App& bench) {
       ->check(CLI::IsMember({"on", "off"}))
       ->expected(1, 2);
   cmd->add_option("--winograd", o->winograd,
-                  "on: 3x3 stride-1 convs by Winograd's F(2x2, 3x3) on the CPU (the default); off: the direct "
-                  "convolution; 'on off' times both, the direct steps beside the Winograd ones")
+                  "on: 3x3 stride-1 convs by Winograd's F(4x4, 3x3) or F(2x2, 3x3) on the CPU (the default); off: "
+                  "the direct convolution; 'on off' times both, the direct steps beside the Winograd ones")
       ->check(CLI::IsMember({"on", "off"}))
       ->expected(1, 2);
   cmd->add_option("--device", o->device, "cpu or cuda")->check(CLI::IsMember({"cpu", "cuda"}));

@@ -41,6 +41,26 @@ struct WinogradPlane {
   int64_t h, w, ph, pw;
 };
 
+// The transforms of Winograd's F(m x m, 3x3) for one m (backends/cpu/winograd.cpp), vectorised along
+// tile rows; every target computes the same bits. Tile (ty, tx) covers outputs (m ty.., m tx..) and
+// reads the (m + 2)^2 block at row m ty, column m tx of the zero-padded input. Its (m + 2)^2
+// transformed values (xi = (m + 2) i + j) are at [xi * ldxi + (ty - ty0) * tw + tx]. The kernels may
+// write or read up to f32_lanes - 1 entries past a tile row's end: later rows overwrite them, and
+// the caller leaves that much slack after the last row.
+struct WinogradKernels {
+  // V = B^T d B for tile rows [ty0, ty1) of an input plane, zero-padded in `band`: m (ty1 - ty0) + 2
+  // rows of m tw + 2 floats and m f32_lanes + 4 of slack, zero where the plane does not reach (the
+  // kernel writes only the plane's columns [pw, pw + w) of each row).
+  void (*input)(const WinogradPlane& x, int64_t ty0, int64_t ty1, int64_t tw, float* band, float* v,
+                int64_t ldxi) = nullptr;
+  // y = A^T M A for tile rows [ty0, ty1) into the ho x wo plane y; pixels outside it are not written.
+  void (*output)(const float* m, int64_t ldxi, int64_t ty0, int64_t ty1, int64_t tw, float* y, int64_t ho,
+                 int64_t wo) = nullptr;
+  // The adjoint of output: G = A dy A^T, dy the m x m block of the ho x wo plane gy (zero outside).
+  void (*output_adjoint)(const float* gy, int64_t ho, int64_t wo, int64_t ty0, int64_t ty1, int64_t tw, float* g,
+                         int64_t ldxi) = nullptr;
+};
+
 template <class T>
 struct TypedKernels {
   // ---- Batch norm, per plane; bitwise identical on every target (16 fixed lanes, no FMA).
@@ -124,23 +144,8 @@ struct SimdKernels {
   void (*gemm_rows_a)(int64_t m, int64_t n, int64_t k, const float* const* arow, const float* b, int64_t ldb,
                       float* c, int64_t ldc, bool accumulate) = nullptr;
 
-  // ---- Winograd F(2x2, 3x3) transforms (backends/cpu/winograd.cpp), vectorised along tile rows;
-  // only additions, so every target computes the same bits. Tile (ty, tx) covers outputs (2ty..2ty+1,
-  // 2tx..2tx+1) and reads the 4 x 4 block at row 2ty, column 2tx of the zero-padded input. Its 16
-  // transformed values (xi = 4 i + j) are at [xi * ldxi + (ty - ty0) * tw + tx]. The kernels may
-  // write or read up to f32_lanes - 1 entries past a tile row's end: later rows overwrite them, and
-  // the caller leaves that much slack after the last row.
-  // V = B^T d B for tile rows [ty0, ty1) of an input plane, zero-padded in `band`: (2 (ty1 - ty0) + 2)
-  // rows of 2 tw + 2 floats and 2 f32_lanes + 2 of slack, zero where the plane does not reach (the
-  // kernel writes only the plane's columns [pw, pw + w) of each row).
-  void (*winograd_input)(const WinogradPlane& x, int64_t ty0, int64_t ty1, int64_t tw, float* band, float* v,
-                         int64_t ldxi) = nullptr;
-  // y = A^T M A for tile rows [ty0, ty1) into the ho x wo plane y; pixels outside it are not written.
-  void (*winograd_output)(const float* m, int64_t ldxi, int64_t ty0, int64_t ty1, int64_t tw, float* y, int64_t ho,
-                          int64_t wo) = nullptr;
-  // The adjoint of winograd_output: G = A dy A^T, dy the 2 x 2 block of the ho x wo plane gy (zero outside).
-  void (*winograd_output_adjoint)(const float* gy, int64_t ho, int64_t wo, int64_t ty0, int64_t ty1, int64_t tw,
-                                  float* g, int64_t ldxi) = nullptr;
+  // ---- Winograd transforms: F(2x2, 3x3) and F(4x4, 3x3) (WinogradKernels above).
+  WinogradKernels winograd2, winograd4;
 
   TypedKernels<float> f32;
   TypedKernels<double> f64;

@@ -1,8 +1,10 @@
-// The transforms of Winograd's F(2x2, 3x3) convolution (backends/cpu/winograd.cpp), compiled for
-// every SIMD target. Each runs along a tile row, one vector of tiles at a time: tile tx reads input
-// columns 2tx..2tx+3, which de-interleaved into even and odd columns are E[tx], O[tx], E[tx+1],
-// O[tx+1], so a vector of consecutive tiles is two interleaved loads. Only additions and
-// subtractions, in a fixed order: every target computes the same bits.
+// The transforms of Winograd's F(2x2, 3x3) and F(4x4, 3x3) convolutions (backends/cpu/winograd.cpp),
+// compiled for every SIMD target. Each runs along a tile row, one vector of tiles at a time.
+// F(2x2, 3x3): tile tx reads input columns 2tx..2tx+3, which de-interleaved into even and odd columns
+// are E[tx], O[tx], E[tx+1], O[tx+1]: two 2-way interleaved loads. F(4x4, 3x3): columns 4tx..4tx+5,
+// two 4-way interleaved loads. The transforms add, subtract and multiply by powers of two only (F(4x4,
+// 3x3)'s -5 written as -4 - 1), so every product is exact and contracting it into an FMA changes
+// nothing: every target computes the same bits.
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "backends/cpu/simd/winograd_kernels.cpp"
 #include <hwy/foreach_target.h>  // IWYU pragma: keep
@@ -20,19 +22,6 @@ using D = hn::ScalableTag<float>;
 using V = hn::Vec<D>;
 constexpr int64_t kLanes = static_cast<int64_t>(hn::MaxLanes(D()));
 
-// One row of d B for a vector of tiles: the row's columns 2tx..2tx+3 are c0..c3.
-struct Row4 {
-  V a0, a1, a2, a3;
-};
-
-HWY_INLINE Row4 RowTimesB(const float* HWY_RESTRICT row) {
-  const D d;
-  V c0, c1, c2, c3;
-  hn::LoadInterleaved2(d, row, c0, c1);
-  hn::LoadInterleaved2(d, row + 2, c2, c3);
-  return {hn::Sub(c0, c2), hn::Add(c1, c2), hn::Sub(c2, c1), hn::Sub(c1, c3)};
-}
-
 // Copies n floats without a library call (rows here are a few dozen floats).
 HWY_INLINE void CopyRow(const float* HWY_RESTRICT src, int64_t n, float* HWY_RESTRICT dst) {
   const D d;
@@ -48,19 +37,40 @@ HWY_INLINE void ZeroRow(int64_t n, float* HWY_RESTRICT dst) {
   for (; i < n; ++i) dst[i] = 0.0f;
 }
 
-void WinogradInput(const WinogradPlane& x, int64_t ty0, int64_t ty1, int64_t tw, float* band, float* v,
-                   int64_t ldxi) {
-  const D d;
-  const int64_t pitch = 2 * tw + 2;
-  // The band's rows: input rows 2 ty0 - ph + r at column pw (the zero columns around stay zero).
-  for (int64_t r = 0; r < 2 * (ty1 - ty0) + 2; ++r) {
-    const int64_t ih = 2 * ty0 + r - x.ph;
+// The band of tile rows [ty0, ty1) for tiles of m outputs: input rows m ty0 - ph + r at column pw of
+// rows of m tw + 2 floats (the zero columns around them stay zero).
+HWY_INLINE void FillBand(const WinogradPlane& x, int64_t m, int64_t ty0, int64_t ty1, int64_t tw, float* band) {
+  const int64_t pitch = m * tw + 2;
+  for (int64_t r = 0; r < m * (ty1 - ty0) + 2; ++r) {
+    const int64_t ih = m * ty0 + r - x.ph;
     float* out = band + r * pitch + x.pw;
     if (ih >= 0 && ih < x.h)
       CopyRow(x.plane + ih * x.w, x.w, out);
     else
       ZeroRow(x.w, out);
   }
+}
+
+// ---- F(2x2, 3x3).
+
+// One row of d B for a vector of tiles: the row's columns 2tx..2tx+3 are c0..c3.
+struct Row4 {
+  V a0, a1, a2, a3;
+};
+
+HWY_INLINE Row4 RowTimesB(const float* HWY_RESTRICT row) {
+  const D d;
+  V c0, c1, c2, c3;
+  hn::LoadInterleaved2(d, row, c0, c1);
+  hn::LoadInterleaved2(d, row + 2, c2, c3);
+  return {hn::Sub(c0, c2), hn::Add(c1, c2), hn::Sub(c2, c1), hn::Sub(c1, c3)};
+}
+
+void Winograd2Input(const WinogradPlane& x, int64_t ty0, int64_t ty1, int64_t tw, float* band, float* v,
+                    int64_t ldxi) {
+  const D d;
+  const int64_t pitch = 2 * tw + 2;
+  FillBand(x, 2, ty0, ty1, tw, band);
   for (int64_t r = 0; r < ty1 - ty0; ++r) {
     const float* top = band + 2 * r * pitch;
     float* out = v + r * tw;
@@ -95,8 +105,8 @@ HWY_INLINE void StorePairs(V even, V odd, float* HWY_RESTRICT row, int64_t col, 
   for (int64_t i = 0; i < wo - col; ++i) row[col + i] = tmp[i];
 }
 
-void WinogradOutput(const float* m, int64_t ldxi, int64_t ty0, int64_t ty1, int64_t tw, float* y, int64_t ho,
-                    int64_t wo) {
+void Winograd2Output(const float* m, int64_t ldxi, int64_t ty0, int64_t ty1, int64_t tw, float* y, int64_t ho,
+                     int64_t wo) {
   const D d;
   for (int64_t ty = ty0; ty < ty1; ++ty) {
     const float* in = m + (ty - ty0) * tw;
@@ -132,8 +142,8 @@ HWY_INLINE void LoadPairs(const float* HWY_RESTRICT row, int64_t col, int64_t wo
   hn::LoadInterleaved2(d, tmp, even, odd);
 }
 
-void WinogradOutputAdjoint(const float* gy, int64_t ho, int64_t wo, int64_t ty0, int64_t ty1, int64_t tw, float* g,
-                           int64_t ldxi) {
+void Winograd2OutputAdjoint(const float* gy, int64_t ho, int64_t wo, int64_t ty0, int64_t ty1, int64_t tw,
+                            float* g, int64_t ldxi) {
   const D d;
   for (int64_t ty = ty0; ty < ty1; ++ty) {
     float* out = g + (ty - ty0) * tw;
@@ -158,12 +168,144 @@ void WinogradOutputAdjoint(const float* gy, int64_t ho, int64_t wo, int64_t ty0,
   }
 }
 
+// ---- F(4x4, 3x3): six values per tile side (Lavin & Gray's points 0, 1, -1, 2, -2, infinity).
+
+HWY_INLINE V Times(float k, V x) { return hn::Mul(hn::Set(D(), k), x); }  // k a power of two: exact
+
+// B^T x for six values.
+HWY_INLINE void InputTransform6(const V (&x)[6], V (&t)[6]) {
+  const V d42 = hn::Sub(x[4], x[2]), d31 = hn::Sub(x[3], x[1]);
+  t[0] = hn::Add(Times(4, hn::Sub(x[0], x[2])), d42);
+  t[1] = hn::Sub(hn::Add(x[3], x[4]), Times(4, hn::Add(x[1], x[2])));
+  t[2] = hn::Add(hn::Sub(x[4], x[3]), Times(4, hn::Sub(x[1], x[2])));
+  t[3] = hn::Add(d42, Times(2, d31));
+  t[4] = hn::Sub(d42, Times(2, d31));
+  t[5] = hn::Add(Times(4, hn::Sub(x[1], x[3])), hn::Sub(x[5], x[3]));
+}
+
+// A^T m: six values to four.
+HWY_INLINE void OutputTransform6(const V (&m)[6], V (&y)[4]) {
+  const V a = hn::Add(m[1], m[2]), b = hn::Sub(m[1], m[2]), c = hn::Add(m[3], m[4]), e = hn::Sub(m[3], m[4]);
+  y[0] = hn::Add(hn::Add(m[0], a), c);
+  y[1] = hn::Add(b, Times(2, e));
+  y[2] = hn::Add(a, Times(4, c));
+  y[3] = hn::Add(hn::Add(b, Times(8, e)), m[5]);
+}
+
+// A y, the adjoint of OutputTransform6: four values to six.
+HWY_INLINE void OutputAdjoint6(const V (&y)[4], V (&g)[6]) {
+  const V p = hn::Add(y[0], y[2]), q = hn::Add(y[1], y[3]);
+  const V r = hn::Add(y[0], Times(4, y[2])), s = Times(2, hn::Add(y[1], Times(4, y[3])));
+  g[0] = y[0];
+  g[1] = hn::Add(p, q);
+  g[2] = hn::Sub(p, q);
+  g[3] = hn::Add(r, s);
+  g[4] = hn::Sub(r, s);
+  g[5] = y[3];
+}
+
+void Winograd4Input(const WinogradPlane& x, int64_t ty0, int64_t ty1, int64_t tw, float* band, float* v,
+                    int64_t ldxi) {
+  const D d;
+  const int64_t pitch = 4 * tw + 2;
+  FillBand(x, 4, ty0, ty1, tw, band);
+  for (int64_t r = 0; r < ty1 - ty0; ++r) {
+    const float* top = band + 4 * r * pitch;
+    float* out = v + r * tw;
+    for (int64_t tx = 0; tx < tw; tx += kLanes) {
+      V h[6][6];  // h[k] = row k of the tile times B
+      for (int k = 0; k < 6; ++k) {
+        const float* row = top + k * pitch + 4 * tx;
+        V c[6], unused0, unused1;
+        hn::LoadInterleaved4(d, row, c[0], c[1], c[2], c[3]);
+        hn::LoadInterleaved4(d, row + 4, c[4], c[5], unused0, unused1);
+        InputTransform6(c, h[k]);
+      }
+      for (int j = 0; j < 6; ++j) {  // B^T (d B), column j: xi = 6 i + j
+        const V col[6] = {h[0][j], h[1][j], h[2][j], h[3][j], h[4][j], h[5][j]};
+        V t[6];
+        InputTransform6(col, t);
+        for (int i = 0; i < 6; ++i) hn::StoreU(t[i], d, out + (6 * i + j) * ldxi + tx);
+      }
+    }
+  }
+}
+
+// Stores the 4 kLanes output columns starting at column `col` of a row of width wo, clipped to it.
+HWY_INLINE void StoreQuads(const V (&q)[4], float* HWY_RESTRICT row, int64_t col, int64_t wo) {
+  const D d;
+  if (col + 4 * kLanes <= wo) {
+    hn::StoreInterleaved4(q[0], q[1], q[2], q[3], d, row + col);
+    return;
+  }
+  HWY_ALIGN float tmp[4 * kLanes];
+  hn::StoreInterleaved4(q[0], q[1], q[2], q[3], d, tmp);
+  for (int64_t i = 0; i < wo - col; ++i) row[col + i] = tmp[i];
+}
+
+void Winograd4Output(const float* m, int64_t ldxi, int64_t ty0, int64_t ty1, int64_t tw, float* y, int64_t ho,
+                     int64_t wo) {
+  const D d;
+  for (int64_t ty = ty0; ty < ty1; ++ty) {
+    const float* in = m + (ty - ty0) * tw;
+    const int64_t out_rows = ho - 4 * ty < 4 ? ho - 4 * ty : 4;
+    for (int64_t tx = 0; tx < tw; tx += kLanes) {
+      V s[4][6];  // A^T M, column j at a time
+      for (int j = 0; j < 6; ++j) {
+        V col[6], t[4];
+        for (int i = 0; i < 6; ++i) col[i] = hn::LoadU(d, in + (6 * i + j) * ldxi + tx);
+        OutputTransform6(col, t);
+        for (int i = 0; i < 4; ++i) s[i][j] = t[i];
+      }
+      for (int64_t i = 0; i < out_rows; ++i) {  // (A^T M) A, row i
+        V q[4];
+        OutputTransform6(s[i], q);
+        StoreQuads(q, y + (4 * ty + i) * wo, 4 * tx, wo);
+      }
+    }
+  }
+}
+
+// Loads the 4 kLanes columns of a row starting at `col` as four de-interleaved vectors, zero past wo.
+HWY_INLINE void LoadQuads(const float* HWY_RESTRICT row, int64_t col, int64_t wo, V (&q)[4]) {
+  const D d;
+  if (col + 4 * kLanes <= wo) {
+    hn::LoadInterleaved4(d, row + col, q[0], q[1], q[2], q[3]);
+    return;
+  }
+  HWY_ALIGN float tmp[4 * kLanes] = {};
+  for (int64_t i = 0; i < wo - col; ++i) tmp[i] = row[col + i];
+  hn::LoadInterleaved4(d, tmp, q[0], q[1], q[2], q[3]);
+}
+
+void Winograd4OutputAdjoint(const float* gy, int64_t ho, int64_t wo, int64_t ty0, int64_t ty1, int64_t tw,
+                            float* g, int64_t ldxi) {
+  const D d;
+  for (int64_t ty = ty0; ty < ty1; ++ty) {
+    float* out = g + (ty - ty0) * tw;
+    const int64_t in_rows = ho - 4 * ty < 4 ? ho - 4 * ty : 4;
+    for (int64_t tx = 0; tx < tw; tx += kLanes) {
+      V h[4][6];  // row a of dy times A^T (rows past ho are zero)
+      for (int a = 0; a < 4; ++a) {
+        V q[4] = {hn::Zero(d), hn::Zero(d), hn::Zero(d), hn::Zero(d)};
+        if (a < in_rows) LoadQuads(gy + (4 * ty + a) * wo, 4 * tx, wo, q);
+        OutputAdjoint6(q, h[a]);
+      }
+      for (int j = 0; j < 6; ++j) {  // A (dy A^T), column j: xi = 6 i + j
+        const V col[4] = {h[0][j], h[1][j], h[2][j], h[3][j]};
+        V t[6];
+        OutputAdjoint6(col, t);
+        for (int i = 0; i < 6; ++i) hn::StoreU(t[i], d, out + (6 * i + j) * ldxi + tx);
+      }
+    }
+  }
+}
+
 }  // namespace
 
 void FillWinogradKernels(SimdKernels* k) {
-  k->winograd_input = WinogradInput;
-  k->winograd_output = WinogradOutput;
-  k->winograd_output_adjoint = WinogradOutputAdjoint;
+  k->winograd2 = {Winograd2Input, Winograd2Output, Winograd2OutputAdjoint};
+  k->winograd4 = {Winograd4Input, Winograd4Output, Winograd4OutputAdjoint};
 }
 
 }  // namespace sl::cpu::HWY_NAMESPACE
