@@ -40,7 +40,7 @@ struct Tiling {
   int64_t images;    // images per chunk (1 when a chunk is a band of one image's tile rows)
   int64_t rows;      // tile rows per chunk (th when a chunk holds whole images)
   int64_t ldv;       // pitch of a transform row: the largest chunk's tiles and a vector of slack
-  int64_t band;      // floats of a padded input band (winograd_input), with its slack
+  int64_t band;      // floats of a padded input band (WinogradKernels::input), with its slack
 };
 
 struct Chunk {
@@ -122,7 +122,7 @@ void transform_inputs(const Conv2dParams& p, const Tiling& t, const Chunk& ch, c
       else if (n + 1 < ch.n1) prefetch_band(p, t, ch, x, n + 1, 0);
       const WinogradPlane plane{x + (n * p.cin + c) * p.h * p.w, p.h, p.w, p.ph, p.pw};
       t.kernels->input(plane, ch.ty0, ch.ty1, t.tw, s.band.data(),
-                            s.v.data() + c * t.xi * t.ldv + (n - ch.n0) * rows * t.tw, t.ldv);
+                       s.v.data() + c * t.xi * t.ldv + (n - ch.n0) * rows * t.tw, t.ldv);
     }
 }
 
@@ -225,8 +225,8 @@ void winograd_forward(const Conv2dParams& p, const float* x, const float* w, flo
                        s.m.data() + xi * t.ldv, t.xi * t.ldv, false);
     for (int64_t n = ch.n0; n < ch.n1; ++n)
       for (int64_t o = 0; o < p.cout; ++o)
-        t.kernels->output(s.m.data() + o * t.xi * t.ldv + (n - ch.n0) * rows * t.tw, t.ldv, ch.ty0, ch.ty1,
-                               t.tw, y + (n * p.cout + o) * p.ho * p.wo, p.ho, p.wo);
+        t.kernels->output(s.m.data() + o * t.xi * t.ldv + (n - ch.n0) * rows * t.tw, t.ldv, ch.ty0, ch.ty1, t.tw,
+                          y + (n * p.cout + o) * p.ho * p.wo, p.ho, p.wo);
   });
 }
 
