@@ -1,7 +1,10 @@
-// conv2d by its definition, in double: the reference the conv kernels are tested against.
+// conv2d by its definition, in double: the reference the conv kernels are tested against; and the
+// kernels' side of the comparison, run through autograd.
 #pragma once
 #include <cstdint>
 #include <vector>
+
+#include "helpers.h"
 
 namespace sl::test {
 
@@ -35,6 +38,33 @@ inline void conv_reference(const ConvCase& c, const std::vector<float>& x, const
                 gw[wi] += static_cast<double>(gy[yi]) * x[xi];
               }
         }
+}
+
+// The output size along an input side of `in` pixels.
+inline int64_t conv_out_size(const ConvCase& c, int64_t in) {
+  return (in + 2 * c.pad - c.dil * (c.k - 1) - 1) / c.stride + 1;
+}
+
+// conv2d forward and both gradients through autograd (the CPU backend's kernels), with x, w and gy
+// drawn by randf with seeds 1, 2 and 3.
+struct ConvRun {
+  std::vector<float> y, gx, gw;
+};
+
+inline ConvRun run_conv(const ConvCase& c) {
+  Tensor x = randf({c.n, c.cin, c.h, c.w}, 1);
+  Tensor w = randf({c.cout, c.cin / c.groups, c.k, c.k}, 2);
+  x.requires_grad_();
+  w.requires_grad_();
+  Conv2dArgs a;
+  a.stride = {c.stride, c.stride};
+  a.padding = {c.pad, c.pad};
+  a.dilation = {c.dil, c.dil};
+  a.groups = c.groups;
+  Tensor y = conv2d(x, w, Tensor(), a);
+  Tensor gy = randf(y.shape(), 3);
+  y.backward(gy);
+  return {y.detach().to_vector<float>(), x.grad().to_vector<float>(), w.grad().to_vector<float>()};
 }
 
 }  // namespace sl::test

@@ -11,6 +11,8 @@ using namespace sl;
 using sl::test::randf;
 using sl::test::ConvCase;
 using sl::test::conv_reference;
+using sl::test::ConvRun;
+using sl::test::run_conv;
 
 namespace {
 
@@ -25,27 +27,6 @@ void check_close(const std::vector<float>& got, const std::vector<double>& want,
 }  // namespace
 
 namespace {
-
-// conv2d forward and both gradients through autograd (the CPU backend's kernels).
-struct ConvRun {
-  std::vector<float> y, gx, gw;
-};
-
-ConvRun run_conv(const ConvCase& c) {
-  Tensor x = randf({c.n, c.cin, c.h, c.w}, 1);
-  Tensor w = randf({c.cout, c.cin / c.groups, c.k, c.k}, 2);
-  x.requires_grad_();
-  w.requires_grad_();
-  Conv2dArgs a;
-  a.stride = {c.stride, c.stride};
-  a.padding = {c.pad, c.pad};
-  a.dilation = {c.dil, c.dil};
-  a.groups = c.groups;
-  Tensor y = conv2d(x, w, Tensor(), a);
-  Tensor gy = randf(y.shape(), 3);
-  y.backward(gy);
-  return {y.detach().to_vector<float>(), x.grad().to_vector<float>(), w.grad().to_vector<float>()};
-}
 
 // 1x1 to 7x7 kernels, stride 1 and 2 (even kernels, dilation and padding for the polyphase path),
 // batch 1, odd channel counts, widths that leave every tail.
@@ -67,8 +48,7 @@ TEST_CASE("conv2d forward and both backward passes match reference loops on ever
                      << " stride " << c.stride << " groups " << c.groups << " dilation " << c.dil);
       ConvRun got = run_conv(c);
       std::vector<double> ry, rgx, rgw;
-      const int64_t ho = (c.h + 2 * c.pad - c.dil * (c.k - 1) - 1) / c.stride + 1;
-      const int64_t wo = (c.w + 2 * c.pad - c.dil * (c.k - 1) - 1) / c.stride + 1;
+      const int64_t ho = sl::test::conv_out_size(c, c.h), wo = sl::test::conv_out_size(c, c.w);
       conv_reference(c, randf({c.n, c.cin, c.h, c.w}, 1).to_vector<float>(),
                      randf({c.cout, c.cin / c.groups, c.k, c.k}, 2).to_vector<float>(),
                      randf({c.n, c.cout, ho, wo}, 3).to_vector<float>(), ho, wo, ry, rgx, rgw);

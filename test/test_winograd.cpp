@@ -12,30 +12,15 @@
 using namespace sl;
 using sl::test::ConvCase;
 using sl::test::conv_reference;
+using sl::test::ConvRun;
 using sl::test::randf;
+using sl::test::run_conv;
 
 namespace {
 
 Conv2dParams params_of(const ConvCase& c) {
-  const int64_t ho = (c.h + 2 * c.pad - c.dil * (c.k - 1) - 1) / c.stride + 1;
-  const int64_t wo = (c.w + 2 * c.pad - c.dil * (c.k - 1) - 1) / c.stride + 1;
-  return {c.n, c.cin, c.h, c.w, c.cout, c.k, c.k, c.stride, c.stride, c.pad, c.pad, c.dil, c.dil, c.groups, ho, wo};
-}
-
-struct ConvRun {
-  std::vector<float> y, gx, gw;
-};
-
-ConvRun run_conv(const ConvCase& c) {
-  Tensor x = randf({c.n, c.cin, c.h, c.w}, 11);
-  Tensor w = randf({c.cout, c.cin / c.groups, c.k, c.k}, 12);
-  x.requires_grad_();
-  w.requires_grad_();
-  Conv2dArgs a;
-  a.padding = {c.pad, c.pad};
-  Tensor y = conv2d(x, w, Tensor(), a);
-  y.backward(randf(y.shape(), 13));
-  return {y.detach().to_vector<float>(), x.grad().to_vector<float>(), w.grad().to_vector<float>()};
+  return {c.n, c.cin, c.h, c.w, c.cout, c.k, c.k, c.stride, c.stride, c.pad, c.pad, c.dil, c.dil, c.groups,
+          sl::test::conv_out_size(c, c.h), sl::test::conv_out_size(c, c.w)};
 }
 
 struct Reference {
@@ -45,9 +30,10 @@ struct Reference {
 
 Reference reference(const ConvCase& c) {
   const Conv2dParams p = params_of(c);
-  std::vector<float> x = randf({c.n, c.cin, c.h, c.w}, 11).to_vector<float>();
-  std::vector<float> w = randf({c.cout, c.cin, 3, 3}, 12).to_vector<float>();
-  std::vector<float> gy = randf({c.n, c.cout, p.ho, p.wo}, 13).to_vector<float>();
+  // The inputs run_conv draws.
+  std::vector<float> x = randf({c.n, c.cin, c.h, c.w}, 1).to_vector<float>();
+  std::vector<float> w = randf({c.cout, c.cin, 3, 3}, 2).to_vector<float>();
+  std::vector<float> gy = randf({c.n, c.cout, p.ho, p.wo}, 3).to_vector<float>();
   Reference r;
   conv_reference(c, x, w, gy, p.ho, p.wo, r.y, r.gx, r.gw);
   for (std::vector<float>* v : {&x, &w, &gy})
@@ -66,11 +52,6 @@ void check_close(const char* what, const std::vector<float>& got, const std::vec
     REQUIRE(std::fabs(got[i] - want[i]) <= 1e-5 * scale[i] + 1e-6);
   }
 }
-
-struct WinogradSwitch {  // restores the default whatever happens
-  explicit WinogradSwitch(bool on) { cpu::set_winograd_enabled(on); }
-  ~WinogradSwitch() { cpu::set_winograd_enabled(true); }
-};
 
 // Both tile sizes (outputs narrower and wider than 32), odd and even sizes (tiles cut by the edge),
 // padding 0 to 2, tile rows narrower and wider than a vector, one tile, bands of one large image per
@@ -97,7 +78,7 @@ TEST_CASE("Winograd applies to f32 3x3 stride-1 convs of 8+ channels each way, a
   CHECK(cpu::winograd_tile_size(params_of(body)) == 2);
   CHECK(cpu::winograd_tile_size(params_of({2, 16, 8, 31, 16, 3, 1, 1, 1, 1})) == 2);
   CHECK(cpu::winograd_tile_size(params_of({2, 16, 8, 32, 16, 3, 1, 1, 1, 1})) == 4);
-  WinogradSwitch off(false);
+  cpu::ScopedWinograd off(false);
   CHECK_FALSE(cpu::winograd_applies(params_of(body)));
 }
 
@@ -110,7 +91,7 @@ TEST_CASE("Winograd convs and their gradients match reference loops on every CPU
     for (const std::string& target : cpu::available_cpu_targets()) {
       cpu::ScopedCpuTarget scoped(target);
       for (bool winograd : {true, false}) {
-        WinogradSwitch path(winograd);
+        cpu::ScopedWinograd path(winograd);
         INFO("target " << target << (winograd ? " Winograd" : " direct") << ", case n " << c.n << " cin " << c.cin
                        << " " << c.h << "x" << c.w << " cout " << c.cout << " pad " << c.pad);
         const ConvRun got = run_conv(c);

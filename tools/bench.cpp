@@ -95,7 +95,7 @@ void bench_conv(const ConvShape& s, const BenchOptions& o) {
              s.size, s.size, s.cout, s.cin / s.groups, s.kernel, s.kernel, s.stride, s.padding, s.groups, on);
   // GFLOP/s count the direct conv's multiply-adds, so the Winograd lines read as its speed-up.
   for (const std::string& winograd : s.winograd) {
-    cpu::set_winograd_enabled(winograd == "on");
+    cpu::ScopedWinograd scope(winograd == "on");
     const bool applies = d == Device::cpu && cpu::winograd_applies(p);
     if (applies)
       fmt::print("Winograd F({0}x{0}, 3x3)\n", cpu::winograd_tile_size(p));
@@ -110,7 +110,6 @@ void bench_conv(const ConvShape& s, const BenchOptions& o) {
            time_on(be, [&] { be.conv2d_backward_weight(DType::f32, p, x.raw_data(), y.raw_data(), gw.raw_data()); },
                    o.budget));
   }
-  cpu::set_winograd_enabled(true);
 }
 
 }  // namespace

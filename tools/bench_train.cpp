@@ -64,14 +64,9 @@ std::string bench_id(const TrainBenchOptions& o, const std::string& arch, const 
 }
 
 struct VariantScope {  // restores the defaults whatever happens
-  explicit VariantScope(Variant v) {
-    set_fused_ops(v.fused);
-    cpu::set_winograd_enabled(v.winograd);
-  }
-  ~VariantScope() {
-    set_fused_ops(true);
-    cpu::set_winograd_enabled(true);
-  }
+  explicit VariantScope(Variant v) : winograd(v.winograd) { set_fused_ops(v.fused); }
+  ~VariantScope() { set_fused_ops(true); }
+  cpu::ScopedWinograd winograd;
 };
 
 // One measurement: a model, its optimizer and data, and the step that trains them.
@@ -177,17 +172,17 @@ void run(const TrainBenchOptions& o) {
     fmt::print("  {:<40} {:5.2f} x the {} step ({:.2f} x faster)\n", r["id"].get<std::string>(), r[key].get<double>(),
                what, 1 / r[key].get<double>());
   };
+  std::vector<Variant> variants;
+  for (const std::string& fusion : o.fusion)
+    for (const std::string& winograd : o.winograd) variants.push_back({fusion == "on", winograd == "on"});
+  auto find_variant = [&](Variant v) {
+    for (size_t i = 0; i < variants.size(); ++i)
+      if (variants[i].fused == v.fused && variants[i].winograd == v.winograd) return i;
+    return variants.size();
+  };
   for (int threads : o.threads) {
     // Every case of this thread count is timed in the same rounds, so each ratio below compares steps
     // taken side by side; groups[arch][variant][family] index their results.
-    std::vector<Variant> variants;
-    for (const std::string& fusion : o.fusion)
-      for (const std::string& winograd : o.winograd) variants.push_back({fusion == "on", winograd == "on"});
-    auto find_variant = [&](Variant v) {
-      for (size_t i = 0; i < variants.size(); ++i)
-        if (variants[i].fused == v.fused && variants[i].winograd == v.winograd) return i;
-      return variants.size();
-    };
     std::vector<TrainCase> cases;
     for (const std::string& arch : o.archs)
       for (Variant v : variants)

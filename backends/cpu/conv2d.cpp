@@ -1,5 +1,5 @@
 // conv2d on the per-target GEMM tiles, per image and group: f32 3x3 stride-1 convs by Winograd's
-// F(2x2, 3x3) (winograd.h), other stride-1 convs as implicit GEMMs over a
+// F(4x4, 3x3) or F(2x2, 3x3) (winograd.h), other stride-1 convs as implicit GEMMs over a
 // zero-padded copy of the input, stride-2 ones over its four zero-padded phases (polyphase), others
 // as im2col + GEMM (1x1 stride-1 unpadded convs read the input directly). Images run in parallel (each thread owns its scratch); the weight gradient sums fixed
 // batch partitions in a fixed order, so it is reproducible whatever the thread count.

@@ -208,7 +208,7 @@ bool winograd_applies(const Conv2dParams& p) {
 
 int64_t winograd_tile_size(const Conv2dParams& p) { return p.wo >= kWideOutput ? 4 : 2; }
 
-void set_winograd_enabled(bool on) { enabled.store(on, std::memory_order_relaxed); }
+bool set_winograd_enabled(bool on) { return enabled.exchange(on, std::memory_order_relaxed); }
 
 void winograd_forward(const Conv2dParams& p, const float* x, const float* w, float* y) {
   const Tiling t = tiling(p);

@@ -16,10 +16,24 @@ bool winograd_applies(const Conv2dParams& p);
 int64_t winograd_tile_size(const Conv2dParams& p);
 
 // On by default; off makes every conv take the direct path (bench train / conv --winograd off, tests).
-void set_winograd_enabled(bool on);
+// Returns the previous setting.
+bool set_winograd_enabled(bool on);
 
-// The three products for a conv where winograd_applies (not checked again): y = conv(x, w);
-// gw = d/dw of sum(gy * y), summed over the batch in a fixed order.
+// Sets the switch for a scope and puts the previous setting back, whatever happens.
+class ScopedWinograd {
+ public:
+  explicit ScopedWinograd(bool on) : previous_(set_winograd_enabled(on)) {}
+  ~ScopedWinograd() { set_winograd_enabled(previous_); }
+  ScopedWinograd(const ScopedWinograd&) = delete;
+  ScopedWinograd& operator=(const ScopedWinograd&) = delete;
+
+ private:
+  bool previous_;
+};
+
+// For a conv where winograd_applies (not checked again): y = conv(x, w) (the input gradient is this
+// conv of gy with the kernels flipped); gw = d/dw of sum(gy * y), summed over the batch in a fixed
+// order.
 void winograd_forward(const Conv2dParams& p, const float* x, const float* w, float* y);
 void winograd_backward_weight(const Conv2dParams& p, const float* x, const float* gy, float* gw);
 
