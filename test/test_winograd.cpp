@@ -61,6 +61,16 @@ const std::vector<ConvCase> kCases = {
     {1, 8, 2, 2, 8, 3, 1, 1, 1, 1},     {1, 9, 3, 41, 10, 3, 1, 1, 1, 1},  {1, 8, 64, 60, 8, 3, 1, 1, 1, 1},
     {5, 64, 8, 8, 64, 3, 1, 1, 1, 1},   {3, 16, 28, 28, 16, 3, 1, 1, 1, 1}, {2, 32, 7, 7, 40, 3, 1, 1, 1, 1}};
 
+// Chunks of transforms small enough to cut every case into bands or images, the machine's (from its
+// L2), and large enough to hold most cases whole: the paths, and the results, must not depend on it.
+const std::vector<int64_t> kChunkFloats = {2048, 0, 256 * 1024};
+
+struct ScopedChunk {
+  explicit ScopedChunk(int64_t floats) : previous(cpu::set_winograd_chunk_floats(floats)) {}
+  ~ScopedChunk() { cpu::set_winograd_chunk_floats(previous); }
+  int64_t previous;
+};
+
 }  // namespace
 
 TEST_CASE("Winograd applies to f32 3x3 stride-1 convs of 8+ channels each way, and only there", "[winograd][conv]") {
@@ -92,38 +102,45 @@ TEST_CASE("Winograd convs and their gradients match reference loops on every CPU
       cpu::ScopedCpuTarget scoped(target);
       for (bool winograd : {true, false}) {
         cpu::ScopedWinograd path(winograd);
-        INFO("target " << target << (winograd ? " Winograd" : " direct") << ", case n " << c.n << " cin " << c.cin
-                       << " " << c.h << "x" << c.w << " cout " << c.cout << " pad " << c.pad);
-        const ConvRun got = run_conv(c);
-        check_close("y", got.y, r.y, r.ay);
-        check_close("gx", got.gx, r.gx, r.agx);
-        check_close("gw", got.gw, r.gw, r.agw);
+        for (int64_t chunk : winograd ? kChunkFloats : std::vector<int64_t>{0}) {
+          ScopedChunk chunking(chunk);
+          INFO("target " << target << (winograd ? " Winograd" : " direct") << ", chunk " << chunk << ", case n "
+                         << c.n << " cin " << c.cin << " " << c.h << "x" << c.w << " cout " << c.cout << " pad "
+                         << c.pad);
+          const ConvRun got = run_conv(c);
+          check_close("y", got.y, r.y, r.ay);
+          check_close("gx", got.gx, r.gx, r.agx);
+          check_close("gw", got.gw, r.gw, r.agw);
+        }
       }
     }
   }
   CHECK(tile_sizes == (1 << 2 | 1 << 4));
 }
 
-TEST_CASE("Winograd convs give the same bits on every FMA target and thread count", "[winograd][conv][determinism]") {
+TEST_CASE("Winograd convs give the same bits on every FMA target, thread count and chunk size",
+          "[winograd][conv][determinism]") {
   for (const ConvCase& c : {ConvCase{9, 8, 40, 36, 8, 3, 1, 1, 1, 1}, ConvCase{11, 64, 8, 8, 64, 3, 1, 1, 1, 1}}) {
     ConvRun first;
     std::string first_target;
     for (const std::string& target : cpu::available_cpu_targets()) {
       if (!test::target_has_fma(target)) continue;
       cpu::ScopedCpuTarget scoped(target);
-      for (int threads : {1, 2}) {
-        ThreadLimit limit(threads);
-        const ConvRun run = run_conv(c);
-        if (first_target.empty()) {
-          first = run;
-          first_target = target;
+      for (int threads : {1, 2})
+        for (int64_t chunk : kChunkFloats) {
+          ThreadLimit limit(threads);
+          ScopedChunk chunking(chunk);
+          const ConvRun run = run_conv(c);
+          if (first_target.empty()) {
+            first = run;
+            first_target = target;
+          }
+          INFO("cin " << c.cin << ": " << target << ", " << threads << " threads, chunk " << chunk << ", against "
+                      << first_target << ", 1 thread, chunk " << kChunkFloats[0]);
+          CHECK(run.y == first.y);
+          CHECK(run.gx == first.gx);
+          CHECK(run.gw == first.gw);
         }
-        INFO("cin " << c.cin << ": " << target << ", " << threads << " threads, against " << first_target
-                    << ", 1 thread");
-        CHECK(run.y == first.y);
-        CHECK(run.gx == first.gx);
-        CHECK(run.gw == first.gw);
-      }
     }
   }
 }

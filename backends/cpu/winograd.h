@@ -31,6 +31,11 @@ class ScopedWinograd {
   bool previous_;
 };
 
+// Floats of transforms per chunk of tiles; 0 (the default) derives it from the L2 cache size. Results
+// do not depend on it; tests set it to cover bands and multi-image chunks on any machine. Returns the
+// previous setting.
+int64_t set_winograd_chunk_floats(int64_t floats);
+
 // For a conv where winograd_applies (not checked again): y = conv(x, w) (the input gradient is this
 // conv of gy with the kernels flipped); gw = d/dw of sum(gy * y), summed over the batch in a fixed
 // order.
