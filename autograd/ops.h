@@ -116,8 +116,8 @@ Tensor adaptive_avg_pool2d(const Tensor& x, std::array<int64_t, 2> output_size);
 // ---- spatial shift (ops/shift2d.cpp) ----
 // Zero-FLOP shift: channel c moves by shift2d_offset(c, C, kernel, dilation), zero fill at borders.
 Tensor shift2d(const Tensor& x, int64_t kernel = 3, int64_t dilation = 1);
-// Whether shift_conv2d and batch_norm_relu use the backends' fused kernels (on by default). Off, they
-// run their compositions: `bench train --fusion on off` times both in one run.
+// Whether shift_conv2d, batch_norm_relu and batch_norm_add_relu use the backends' fused kernels (on by
+// default). Off, they run their compositions: `bench train --fusion on off` times both in one run.
 void set_fused_ops(bool on);
 bool fused_ops();
 
@@ -136,6 +136,13 @@ Tensor batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, cons
 // CPU); the composition otherwise. Same results and gradients as the composition.
 Tensor batch_norm_relu(const Tensor& x, const Tensor& gamma, const Tensor& beta, const Tensor& running_mean,
                        const Tensor& running_var, bool training, double momentum = 0.1, double eps = 1e-5);
+
+// relu(batch_norm(x, ...) + residual), a ResNet block's end, in one pass where batch_norm_relu would
+// fuse and the residual has x's shape, dtype and device; the composition otherwise. Same results and
+// gradients as the composition.
+Tensor batch_norm_add_relu(const Tensor& x, const Tensor& residual, const Tensor& gamma, const Tensor& beta,
+                           const Tensor& running_mean, const Tensor& running_var, bool training,
+                           double momentum = 0.1, double eps = 1e-5);
 
 // (x - mean(x)) / std(x) over all of x, std unbiased (APoT's weight normalisation), as one batch
 // norm: the same function and gradient as the composition of mean, var, sub, sqrt and div, in two

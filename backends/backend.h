@@ -103,6 +103,13 @@ struct Backend {
   SL_KERNEL(batch_norm_relu_backward,
             void(DType dt, const BatchNormParams& p, const void* x, const void* y, const void* gy, const void* gamma,
                  const void* mean, const void* invstd, void* gx, void* ggamma, void* gbeta));
+  // y = relu(bn(x) + residual) (residual: x's shape), a ResNet block's second batch norm, shortcut add
+  // and ReLU in one pass; otherwise as batch_norm_relu_train_forward. Its backward is ReLU's mask and
+  // batch_norm_backward. Optional: ops compose batch_norm, add and relu where it is empty.
+  SL_KERNEL(batch_norm_add_relu_train_forward,
+            void(DType dt, const BatchNormParams& p, const void* x, const void* gamma, const void* beta,
+                 const void* residual, void* y, void* save_mean, void* save_invstd, void* running_mean,
+                 void* running_var));
 
   SL_KERNEL(softmax_forward, void(DType dt, bool log, const void* x, ReduceDims d, void* y));
   SL_KERNEL(softmax_backward, void(DType dt, bool log, const void* y, const void* gy, ReduceDims d, void* gx));

@@ -64,7 +64,11 @@ Tensor BatchNormBase::forward(const Tensor& x) { return forward_impl(x, false); 
 
 Tensor BatchNormBase::forward_relu(const Tensor& x) { return forward_impl(x, true); }
 
-Tensor BatchNormBase::forward_impl(const Tensor& x, bool relu_after) {
+Tensor BatchNormBase::forward_add_relu(const Tensor& x, const Tensor& residual) {
+  return forward_impl(x, true, residual);
+}
+
+Tensor BatchNormBase::forward_impl(const Tensor& x, bool relu_after, const Tensor& residual) {
   check_input(x);
   SL_CHECK(x.size(1) == options_.num_features(), "{}({}): input {} has {} channels", type_name(),
            options_.num_features(), shape_str(x.shape()), x.size(1));
@@ -80,9 +84,16 @@ Tensor BatchNormBase::forward_impl(const Tensor& x, bool relu_after) {
   if (sync_ && sync_->size() > 1 && is_training()) {
     if (in.dim() == 2) in = reshape(in, {in.size(0), in.size(1), 1, 1});
     Tensor y = reshape(forward_synced(in), x.shape());
+    if (residual.defined()) y = y + residual;
     return relu_after ? relu(y) : y;
   }
   // Running buffers (undefined without tracking) are updated in training and read in evaluation.
+  if (residual.defined()) {
+    const Tensor res = residual.dim() == 3 && x.dim() == 3 ? reshape(residual, in.shape()) : residual;
+    Tensor y = batch_norm_add_relu(in, res, weight_, bias_, running_mean_, running_var_, use_batch_stats,
+                                   options_.momentum(), options_.eps());
+    return x.dim() == 3 ? reshape(y, x.shape()) : y;
+  }
   Tensor y = relu_after ? batch_norm_relu(in, weight_, bias_, running_mean_, running_var_, use_batch_stats,
                                           options_.momentum(), options_.eps())
                         : batch_norm(in, weight_, bias_, running_mean_, running_var_, use_batch_stats,

@@ -26,6 +26,8 @@ class BatchNormBase : public Module {
   Tensor forward(const Tensor& x) override;
   // relu(forward(x)), in one pass where the backend fuses them (training on the CPU).
   Tensor forward_relu(const Tensor& x);
+  // relu(forward(x) + residual) (a ResNet block's end), in one pass where the backend fuses them.
+  Tensor forward_add_relu(const Tensor& x, const Tensor& residual);
   const BatchNormOptions& options() const { return options_; }
   // Undefined when affine / track_running_stats is off.
   const Tensor& weight() const { return weight_; }
@@ -45,7 +47,8 @@ class BatchNormBase : public Module {
   virtual void check_input(const Tensor& x) const = 0;
 
  private:
-  Tensor forward_impl(const Tensor& x, bool relu_after);
+  // relu_after: then ReLU; with `residual` defined, relu(. + residual).
+  Tensor forward_impl(const Tensor& x, bool relu_after, const Tensor& residual = Tensor());
   Tensor forward_synced(const Tensor& x);
 
   BatchNormOptions options_;

@@ -1,4 +1,4 @@
-// Pooling, batch norm (and its fused ReLU, and standardize), softmax and cross-entropy.
+// Pooling, batch norm (and its fused ReLU and shortcut + ReLU, and standardize), softmax and cross-entropy.
 #include <fmt/format.h>
 
 #include "opcases/builders.h"
@@ -59,6 +59,21 @@ void add_batch_norms(std::vector<OpCase>& out) {
   out.push_back(op_case("batch_norm_relu", "batch_norm_relu long planes",
                         {in({4, 6, 5, 8}, -2, 3), in({6}, 0.5, 1.5), in({6})}, bn(true, true)));
   out.push_back(op_case("batch_norm_relu", "batch_norm_relu evaluation", with_stats, bn(false, true)));
+  // relu(batch_norm(x) + r): the shortcut (last input) gets ReLU's masked gradient.
+  auto bn_add = [](bool training) {
+    return plain([training](const TensorList& t) {
+      Tensor rm = t[3].detach().clone(), rv = t[4].detach().clone();
+      return batch_norm_add_relu(t[0], t[5], t[1], t[2], rm, rv, training);
+    });
+  };
+  std::vector<Input> with_shortcut = with_stats;
+  with_shortcut.push_back(in(x));
+  out.push_back(op_case("batch_norm_add_relu", "batch_norm_add_relu training", with_shortcut, bn_add(true)));
+  out.push_back(op_case("batch_norm_add_relu", "batch_norm_add_relu evaluation", with_shortcut, bn_add(false)));
+  out.push_back(op_case("batch_norm_add_relu", "batch_norm_add_relu long planes",
+                        {in({4, 6, 5, 8}, -2, 3), in({6}, 0.5, 1.5), in({6}), fixed({6}), fixed({6}, 0.5, 2),
+                         in({4, 6, 5, 8}, -2, 2)},
+                        bn_add(true)));
   out.push_back(op_case("standardize", "standardize", {in({6, 3, 3, 3})},
                         plain([](const TensorList& t) { return standardize(t[0]); })));
   // 10240 values: 4 chunks of 2560, one channel's planes (split over the CPU's threads).

@@ -1,6 +1,6 @@
 // The fused training ops against the compositions they replace, on every CPU target this machine
 // runs: shift_conv2d = conv2d(shift2d(x), W) (ShiftResNet's shift read as addressing by the 1x1
-// conv) and batch_norm_relu = relu(batch_norm(x)). Both promise the composition's results bit for
+// conv), batch_norm_relu = relu(batch_norm(x)) and batch_norm_add_relu = relu(batch_norm(x) + r). All promise the composition's results bit for
 // bit (the same GEMM chains and the same IEEE operations per element). Their gradchecks run from
 // the op-case table (opcases/).
 #include <cstring>
@@ -147,6 +147,65 @@ TEST_CASE("batch_norm_relu equals relu of batch_norm bit for bit on every CPU ta
     cpu::ScopedCpuTarget scoped(target);
     check_bn_relu<float>(DType::f32, target);
     check_bn_relu<double>(DType::f64, target);
+  }
+}
+
+namespace {
+
+template <class T>
+void check_bn_add_relu(DType dt, const std::string& target) {
+  // Plane tails, a shortcut that cancels the normalised value exactly (ReLU's kink), a NaN in x.
+  for (const Shape& shape : std::vector<Shape>{{4, 5, 3, 11}, {3, 7, 1, 1}, {2, 3, 33, 1}}) {
+    INFO(target << " " << dtype_name(dt) << " " << shape_str(shape));
+    std::vector<float> xv = test::randf(shape, 41, -2, 3).to_vector<float>();
+    const int64_t inner = shape[2] * shape[3];
+    for (int64_t i = 0; i < shape[0]; ++i)  // channel 1 constant with beta 0: normalised to exact zeros
+      std::fill(xv.begin() + (i * shape[1] + 1) * inner, xv.begin() + (i * shape[1] + 2) * inner, 1.5f);
+    std::vector<float> rv0 = test::randf(shape, 42).to_vector<float>();
+    for (int64_t i = 0; i < shape[0]; ++i)  // ... and its shortcut 0 or -0: sums of exact zeros
+      std::fill(rv0.begin() + (i * shape[1] + 1) * inner, rv0.begin() + (i * shape[1] + 2) * inner, i % 2 ? -0.0f : 0.0f);
+    std::vector<float> betav = test::randf({shape[1]}, 43).to_vector<float>();
+    betav[1] = 0;
+    xv.back() = std::nanf("");
+    Tensor x0 = from_vector(xv, shape).to(dt), r0 = from_vector(rv0, shape).to(dt);
+    Tensor beta0 = from_vector(betav, {shape[1]}).to(dt), gamma0 = test::randf({shape[1]}, 44, 0.5, 1.5).to(dt);
+    Tensor gy = test::randf(shape, 45).to(dt);
+    auto fwd = [&](bool fused, std::string* name) {
+      Tensor x = x0.clone(), r = r0.clone(), gamma = gamma0.clone(), beta = beta0.clone();
+      for (Tensor* t : {&x, &r, &gamma, &beta}) t->requires_grad_();
+      Tensor rm = zeros({shape[1]}, dt), rvar = ones({shape[1]}, dt);
+      Tensor y = fused ? batch_norm_add_relu(x, r, gamma, beta, rm, rvar, true, 0.1, 1e-5)
+                       : relu(batch_norm(x, gamma, beta, rm, rvar, true, 0.1, 1e-5) + r);
+      if (name) *name = node_name(y);
+      y.backward(gy);
+      return std::vector<Tensor>{y.detach(), x.grad(), r.grad(), gamma.grad(), beta.grad(), rm, rvar};
+    };
+    std::string name;
+    std::vector<Tensor> got = fwd(true, &name), want = fwd(false, nullptr);
+    CHECK(name == "batch_norm_add_relu");
+    for (size_t i = 0; i < got.size(); ++i) {
+      INFO("output " << i << " (y, gx, gresidual, ggamma, gbeta, running mean, running var)");
+      CHECK(same_bits<T>(got[i], want[i]));
+    }
+  }
+  // Evaluation mode, and a shortcut that broadcasts: the composition, same values.
+  Tensor x = test::randf({2, 3, 4, 4}, 46).to(dt), r = test::randf({2, 3, 4, 4}, 47).to(dt);
+  Tensor rm = zeros({3}, dt), rv = ones({3}, dt);
+  CHECK(same_bits<T>(batch_norm_add_relu(x, r, Tensor(), Tensor(), rm, rv, false),
+                     relu(batch_norm(x, Tensor(), Tensor(), rm, rv, false) + r)));
+  Tensor row = test::randf({4}, 48).to(dt);
+  CHECK(same_bits<T>(batch_norm_add_relu(x, row, Tensor(), Tensor(), Tensor(), Tensor(), true),
+                     relu(batch_norm(x, Tensor(), Tensor(), Tensor(), Tensor(), true) + row)));
+}
+
+}  // namespace
+
+TEST_CASE("batch_norm_add_relu equals relu of batch_norm plus the shortcut bit for bit on every CPU target",
+          "[fused][batch_norm]") {
+  for (const std::string& target : cpu::available_cpu_targets()) {
+    cpu::ScopedCpuTarget scoped(target);
+    check_bn_add_relu<float>(DType::f32, target);
+    check_bn_add_relu<double>(DType::f64, target);
   }
 }
 

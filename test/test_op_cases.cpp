@@ -25,6 +25,7 @@ TEST_CASE("op cases: the table covers every op family once, with unique names", 
   for (const char* op : {"add", "mul", "div", "pow", "exp", "log", "relu", "clamp", "sum", "mean", "var", "max",
                          "reshape", "slice", "cat", "permute", "matmul", "linear", "conv2d", "shift2d", "shift_conv2d",
                          "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d", "batch_norm", "batch_norm_relu",
+                         "batch_norm_add_relu",
                          "standardize", "softmax", "log_softmax", "cross_entropy", "dropout", "deepshift-q",
                          "deepshift-ps", "fixed-point", "apot", "uniform", "s3", "denseshift"}) {
     INFO(op);

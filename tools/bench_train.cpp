@@ -249,8 +249,9 @@ void add_bench_train_command(CLI::App& bench) {
   cmd->add_option("--json", o->json, "Write the results in torch_ref.py's JSON schema (for compare.py)");
   cmd->add_flag("--profile", o->profile, "Also print where the time of a step goes, per kernel");
   cmd->add_option("--fusion", o->fusion,
-                  "on: the fused ops (ShiftResNet's shift in its 1x1 conv, batch norm + ReLU); off: their "
-                  "compositions; 'on off' times both, the unfused steps beside the fused ones")
+                  "on: the fused ops (ShiftResNet's shift in its 1x1 conv, batch norm + ReLU, a CIFAR ResNet "
+                  "block's batch norm + shortcut + ReLU); off: their compositions; 'on off' times both, the "
+                  "unfused steps beside the fused ones")
       ->check(CLI::IsMember({"on", "off"}))
       ->expected(1, 2);
   cmd->add_option("--winograd", o->winograd,

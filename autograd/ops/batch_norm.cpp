@@ -21,9 +21,11 @@ void check_channel_vector(const char* what, const Tensor& t, const Tensor& x, in
 
 namespace {
 
-// batch_norm, then ReLU in the same kernels when `relu` (training mode, fused kernels present).
+// batch_norm, then ReLU in the same kernels when `relu` (training mode, fused kernels present), with
+// `residual` (x's shape) added before it when defined.
 Tensor batch_norm_impl(const Tensor& x, const Tensor& gamma, const Tensor& beta, const Tensor& running_mean,
-                       const Tensor& running_var, bool training, double momentum, double eps, bool relu) {
+                       const Tensor& running_var, bool training, double momentum, double eps, bool relu,
+                       const Tensor& residual = Tensor()) {
   check_floating("batch_norm", x);
   SL_CHECK(x.dim() == 2 || x.dim() == 4, "batch_norm: input must be [n, c] or [n, c, h, w], got {}",
            shape_str(x.shape()));
@@ -45,8 +47,12 @@ Tensor batch_norm_impl(const Tensor& x, const Tensor& gamma, const Tensor& beta,
     Tensor rm_buf = running_mean, rv_buf = running_var;  // handles to the buffers updated in place
     void* rm = rm_buf.defined() ? rm_buf.raw_data() : nullptr;
     void* rv = rv_buf.defined() ? rv_buf.raw_data() : nullptr;
-    (relu ? be.batch_norm_relu_train_forward : be.batch_norm_train_forward)(
-        x.dtype(), p, x.raw_data(), ptr(gamma), ptr(beta), y.raw_data(), mean.raw_data(), invstd.raw_data(), rm, rv);
+    if (residual.defined())
+      be.batch_norm_add_relu_train_forward(x.dtype(), p, x.raw_data(), ptr(gamma), ptr(beta), residual.raw_data(),
+                                           y.raw_data(), mean.raw_data(), invstd.raw_data(), rm, rv);
+    else
+      (relu ? be.batch_norm_relu_train_forward : be.batch_norm_train_forward)(
+          x.dtype(), p, x.raw_data(), ptr(gamma), ptr(beta), y.raw_data(), mean.raw_data(), invstd.raw_data(), rm, rv);
   } else {
     SL_CHECK(!relu, "batch_norm_relu: the fused op is for training mode");
     SL_CHECK(running_mean.defined(), "batch_norm: evaluation mode needs running_mean and running_var");
@@ -59,6 +65,28 @@ Tensor batch_norm_impl(const Tensor& x, const Tensor& gamma, const Tensor& beta,
   Tensor xd = x.detach(), gd = gamma.defined() ? gamma.detach() : Tensor();
   // The fused backward masks the gradient with the output (ReLU's rule): keep it, detached.
   Tensor yd = relu ? y.detach() : Tensor();
+  if (residual.defined()) {
+    // ReLU's masked gradient goes to the shortcut as it is, and through batch_norm_backward to x,
+    // gamma and beta: the composition's kernels on the same values.
+    return record("batch_norm_add_relu", y, {x, gamma, beta, residual},
+                  [p, xd, yd, gd, mean, invstd](const Tensor& g, const std::vector<bool>& needs) {
+                    Backend& b = detail::backend_of(g);
+                    Tensor masked = empty_like(g);
+                    b.unary_backward(UnaryOp::relu, g.dtype(), yd.raw_data(), yd.raw_data(), g.raw_data(),
+                                     masked.raw_data(), g.numel());
+                    TensorList grads(4);
+                    if (needs[0]) grads[0] = empty_like(xd);
+                    if (needs[1]) grads[1] = Tensor::empty({p.c}, g.dtype(), g.device());
+                    if (needs[2]) grads[2] = Tensor::empty({p.c}, g.dtype(), g.device());
+                    auto out = [](Tensor& t) { return t.defined() ? t.raw_data() : nullptr; };
+                    if (needs[0] || needs[1] || needs[2])
+                      b.batch_norm_backward(g.dtype(), p, true, xd.raw_data(), masked.raw_data(),
+                                            gd.defined() ? gd.raw_data() : nullptr, mean.raw_data(),
+                                            invstd.raw_data(), out(grads[0]), out(grads[1]), out(grads[2]));
+                    if (needs[3]) grads[3] = masked;
+                    return grads;
+                  });
+  }
   return record(relu ? "batch_norm_relu" : "batch_norm", y, {x, gamma, beta},
                 [p, training, xd, yd, gd, mean, invstd](const Tensor& g, const std::vector<bool>& needs) {
                   TensorList grads(3);
@@ -93,6 +121,19 @@ Tensor batch_norm_relu(const Tensor& x, const Tensor& gamma, const Tensor& beta,
   if (training && fused_ops() && be.batch_norm_relu_train_forward.available() && be.batch_norm_relu_backward.available())
     return batch_norm_impl(x, gamma, beta, running_mean, running_var, training, momentum, eps, true);
   return relu(batch_norm(x, gamma, beta, running_mean, running_var, training, momentum, eps));
+}
+
+Tensor batch_norm_add_relu(const Tensor& x, const Tensor& residual, const Tensor& gamma, const Tensor& beta,
+                           const Tensor& running_mean, const Tensor& running_var, bool training, double momentum,
+                           double eps) {
+  const Backend& be = detail::backend_of(x);
+  // The fused kernel reads the shortcut element for element: same shape, dtype and device (otherwise
+  // the composition broadcasts or reports the mismatch).
+  const bool fused = training && fused_ops() && be.batch_norm_add_relu_train_forward.available() &&
+                     residual.defined() && residual.shape() == x.shape() && residual.dtype() == x.dtype() &&
+                     residual.device() == x.device();
+  if (fused) return batch_norm_impl(x, gamma, beta, running_mean, running_var, training, momentum, eps, true, residual);
+  return relu(batch_norm(x, gamma, beta, running_mean, running_var, training, momentum, eps) + residual);
 }
 
 Tensor standardize(const Tensor& x) {

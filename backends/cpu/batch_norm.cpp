@@ -73,22 +73,33 @@ void channel_sums(const BatchNormParams& p, int64_t c0, int64_t c1, bool split, 
     }
 }
 
-// y = (x - mean) * scale + beta per channel of [c0, c1), then ReLU when `relu`. Centring first keeps
-// f32 precise when the mean is large against the spread (x * scale + shift would cancel).
+// What follows the normalisation in the same pass.
+struct After {
+  bool relu = false;
+  const void* residual = nullptr;  // added before the ReLU (relu is then set)
+};
+
+// y = (x - mean) * scale + beta per channel of [c0, c1), then `after`. Centring first keeps f32
+// precise when the mean is large against the spread (x * scale + shift would cancel).
 template <class T>
 void normalize(const BatchNormParams& p, int64_t c0, int64_t c1, const T* x, const T* mean, const T* scale,
-               const T* beta, T* y, bool relu = false) {
-  const auto kernel = relu ? simd().typed<T>().bn_normalize_relu : simd().typed<T>().bn_normalize;
+               const T* beta, T* y, After after = {}) {
+  const TypedKernels<T>& k = simd().typed<T>();
+  const T* res = static_cast<const T*>(after.residual);
+  const auto kernel = after.relu ? k.bn_normalize_relu : k.bn_normalize;
   for_planes(p, c0, c1, split_planes(p), [&](int64_t i, int64_t ch) {
     const int64_t o = plane(p, i, ch);
-    const T mu = mean[ch - c0], k = scale[ch - c0], b = beta ? beta[ch] : T(0);
-    kernel(x + o, p.inner, mu, k, b, y + o);
+    const T mu = mean[ch - c0], sc = scale[ch - c0], b = beta ? beta[ch] : T(0);
+    if (res)
+      k.bn_normalize_add_relu(x + o, p.inner, mu, sc, b, res + o, y + o);
+    else
+      kernel(x + o, p.inner, mu, sc, b, y + o);
   });
 }
 
 template <class T>
 void train_forward(const BatchNormParams& p, const T* x, const T* gamma, const T* beta, T* y, T* mean_out,
-                   T* invstd_out, T* rmean, T* rvar, bool relu = false) {
+                   T* invstd_out, T* rmean, T* rvar, After after = {}) {
   const double m = static_cast<double>(p.n * p.inner);
   for_channel_blocks(p, [&](int64_t c0, int64_t c1) {
     const size_t nc = static_cast<size_t>(c1 - c0);
@@ -114,7 +125,7 @@ void train_forward(const BatchNormParams& p, const T* x, const T* gamma, const T
       invstd_out[ch] = static_cast<T>(invstd);
       update_running_stats(p, ch, m, mean, var, rmean, rvar);
     }
-    normalize(p, c0, c1, x, mean_t.data(), scale.data(), beta, y, relu);
+    normalize(p, c0, c1, x, mean_t.data(), scale.data(), beta, y, after);
   });
 }
 
@@ -208,7 +219,18 @@ void relu_train_forward_any(DType dt, const BatchNormParams& p, const void* x, c
     using T = decltype(tag);
     train_forward(p, static_cast<const T*>(x), static_cast<const T*>(gamma), static_cast<const T*>(beta),
                   static_cast<T*>(y), static_cast<T*>(save_mean), static_cast<T*>(save_invstd),
-                  static_cast<T*>(rmean), static_cast<T*>(rvar), true);
+                  static_cast<T*>(rmean), static_cast<T*>(rvar), After{true, nullptr});
+  });
+}
+
+void add_relu_train_forward_any(DType dt, const BatchNormParams& p, const void* x, const void* gamma, const void* beta,
+                                const void* residual, void* y, void* save_mean, void* save_invstd, void* rmean,
+                                void* rvar) {
+  dispatch_floating(dt, "batch_norm_add_relu", [&](auto tag) {
+    using T = decltype(tag);
+    train_forward(p, static_cast<const T*>(x), static_cast<const T*>(gamma), static_cast<const T*>(beta),
+                  static_cast<T*>(y), static_cast<T*>(save_mean), static_cast<T*>(save_invstd),
+                  static_cast<T*>(rmean), static_cast<T*>(rvar), After{true, residual});
   });
 }
 
@@ -230,6 +252,7 @@ void register_batch_norm(Backend& b) {
   b.batch_norm_backward = backward_any;
   b.batch_norm_relu_train_forward = relu_train_forward_any;
   b.batch_norm_relu_backward = relu_backward_any;
+  b.batch_norm_add_relu_train_forward = add_relu_train_forward_any;
 }
 
 }  // namespace sl::cpu

@@ -76,6 +76,9 @@ struct TypedKernels {
   void (*bn_normalize_relu)(const T* x, int64_t n, T mu, T k, T b, T* y) = nullptr;
   void (*bn_relu_sums)(const T* gy, const T* r, const T* x, T mu, int64_t len, double& s1, double& s2) = nullptr;
   void (*bn_relu_backward)(const T* gy, const T* r, const T* x, int64_t n, T a, T b, T mu, T c, T* gx) = nullptr;
+  // relu((x - mu) * k + b + res) (batch_norm_add_relu: a ResNet block's bn, shortcut add and ReLU),
+  // with the IEEE operations of the three unfused passes.
+  void (*bn_normalize_add_relu)(const T* x, int64_t n, T mu, T k, T b, const T* res, T* y) = nullptr;
 
   // ---- Element-wise, on a range (elementwise.cpp splits the work over threads). Bitwise identical
   // on every target: each element takes the same IEEE operations.

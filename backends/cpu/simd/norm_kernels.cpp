@@ -115,6 +115,16 @@ void NormalizeRelu(const T* HWY_RESTRICT x, int64_t n, T mu, T k, T b, T* HWY_RE
   }, x);
 }
 
+// relu(Normalize + res): the normalised value is rounded, then the shortcut added, as the unfused ops.
+template <class T>
+void NormalizeAddRelu(const T* HWY_RESTRICT x, int64_t n, T mu, T k, T b, const T* HWY_RESTRICT res,
+                      T* HWY_RESTRICT y) {
+  Map(y, n, [mu, k, b](auto d, auto v, auto r) HWY_ATTR {
+    const auto z = hn::Add(hn::Add(hn::Mul(hn::Sub(v, hn::Set(d, mu)), hn::Set(d, k)), hn::Set(d, b)), r);
+    return hn::IfThenZeroElse(hn::Lt(z, hn::Zero(d)), z);
+  }, x, res);
+}
+
 // Backward of gy masked by ReLU's output r.
 template <class T>
 void ReluBackward(const T* HWY_RESTRICT gy, const T* HWY_RESTRICT r, const T* HWY_RESTRICT x, int64_t n, T a, T b,
@@ -134,6 +144,7 @@ void FillTyped(TypedKernels<T>& t) {
   t.bn_normalize_relu = NormalizeRelu<T>;
   t.bn_relu_sums = ReluLaneSums<T>;
   t.bn_relu_backward = ReluBackward<T>;
+  t.bn_normalize_add_relu = NormalizeAddRelu<T>;
 }
 
 }  // namespace
