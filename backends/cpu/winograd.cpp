@@ -50,6 +50,7 @@ int64_t chunk_floats() {
   const int64_t set = chunk_override.load();
   return set > 0 ? set : l2_chunk_floats();
 }
+
 constexpr int64_t kWideOutput = 32;  // output width from which F(4x4, 3x3) is taken
 
 struct Tiling {
