@@ -218,3 +218,37 @@ TEST_CASE("train: --config keys, overridden by the flags given, and -e evaluates
   CHECK(e.exit_code == 0);
   CHECK(has(e.output, fmt::format(" * Acc@1 {:.3f}", metrics(out)[0]["test_acc1"].get<double>())));
 }
+
+TEST_CASE("train: --winograd off trains with the direct 3x3 convs, on is the default", "[cli][train][winograd]") {
+  TempDir tmp("winograd");
+  // resnet20's body is 3x3 stride-1 convs of 16+ channels, which Winograd takes by default. Two steps
+  // move the weights by amounts that carry either path's rounding.
+  const std::string args =
+      " -a resnet20 --subset 100 --test-subset 50 --batch-size 50 --test-batch-size 50 --epochs 1 --threads 1"
+      " --print-freq 1000 --no-stats --out ";
+  for (const std::string run : {"default", "on", "off", "off2"}) {
+    const std::string flag = run == "default" ? "" : run == "on" ? " --winograd on" : " --winograd off";
+    auto r = run_cli("train" + flag + args + tmp.file(run));
+    INFO(run << "\n" << r.output);
+    REQUIRE(r.exit_code == 0);
+  }
+  // Every tensor's values, in the file's order (the metadata names the run directory, which differs).
+  auto weights = [&](const std::string& run) {
+    std::vector<std::vector<float>> all;
+    for (const auto& kv : load_safetensors(tmp.file(run) + "/last.safetensors").tensors)
+      if (kv.second.dtype() == DType::f32) all.push_back(kv.second.to_vector<float>());
+    return all;
+  };
+  CHECK(nlohmann::json::parse(slurp(tmp.file("default") + "/config.json"))["winograd"] == "on");
+  CHECK(nlohmann::json::parse(slurp(tmp.file("off") + "/config.json"))["winograd"] == "off");
+  CHECK(weights("default") == weights("on"));
+  CHECK(weights("off") == weights("off2"));   // the direct path is as deterministic
+  CHECK(weights("off") != weights("on"));     // and it is another path: its rounding differs
+  // eval takes the switch too (the checkpoint's setting unless the flag is given).
+  auto e = run_cli("eval --winograd off --weights " + tmp.file("off") + "/last.safetensors");
+  INFO(e.output);
+  CHECK(e.exit_code == 0);
+  auto bad = run_cli("train --winograd maybe --epochs 0 --out " + tmp.file("bad"));
+  CHECK(bad.exit_code != 0);
+  CHECK(has(bad.output, "winograd (--winograd) 'maybe' is not one of"));
+}

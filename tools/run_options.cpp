@@ -49,7 +49,7 @@ std::vector<std::string> concat(std::initializer_list<std::vector<std::string>> 
 const std::vector<std::string>& eval_keys() {
   static const std::vector<std::string> keys = concat(
       {{"dataset", "data", "test_subset", "workers", "test_batch_size", "arch", "num_classes", "image_size", "seed",
-        "threads", "device", "print_freq", "weights"}});
+        "threads", "device", "winograd", "print_freq", "weights"}});
   return keys;
 }
 

@@ -56,6 +56,10 @@ std::vector<Field> run_config_fields(RunConfig& c) {
       {"seed", "Random seed (model init, shuffling, augmentation, dropout)", &c.seed},
       {"threads", "CPU threads (0 = all cores)", &c.threads},
       {"device", "cpu or cuda", &c.device},
+      {"winograd",
+       "CPU 3x3 stride-1 convs: on (Winograd, the default) or off (the direct conv: slower, rounds as runs before "
+       "Winograd did)",
+       &c.winograd},
       {"print_freq", "Batches between progress lines when the output is not a terminal", &c.print_freq},
       {"out", "Run directory for config.json, metrics.jsonl and checkpoints", &c.out},
       {"resume", "Continue the run saved in this checkpoint", &c.resume},
@@ -246,6 +250,7 @@ void validate(const RunConfig& c) {
   check_choice("first_last", c.first_last, {"auto", "quantize", "fp32", "8bit"});
   check_choice("quant_scale", c.quant_scale, {"auto", "on", "off"});
   check_choice("rounding", c.rounding, {"deterministic", "stochastic"});
+  check_choice("winograd", c.winograd, {"on", "off"});
   check_choice("apot_flavour", c.apot_flavour, {"imagenet", "cifar"});
   check_choice("s3_init", c.s3_init, {"dense", "he"});
   SL_CHECK(c.quant_depth >= -1, "quant_depth (--quant-depth) must be >= 0 (or -1 for all layers), got {}", c.quant_depth);

@@ -52,6 +52,7 @@ struct RunConfig {
   uint64_t seed = 1;
   int threads = 0;              // 0 = all cores
   std::string device = "cpu";   // cpu | cuda
+  std::string winograd = "on";  // CPU 3x3 stride-1 convs: on (Winograd) | off (the direct conv)
   int64_t print_freq = 100;     // batches between progress lines (non-terminal output)
   std::string out;              // run directory ("" = runs/<arch>-<quant>-seed<seed>)
   std::string resume;           // checkpoint to continue from

@@ -9,6 +9,7 @@
 #include <fstream>
 
 #include "backends/backend.h"
+#include "backends/cpu/winograd.h"
 #include "engine/file_io.h"
 #include "engine/threads.h"
 #include "layers/batch_norm.h"
@@ -30,7 +31,7 @@ extern "C" void on_sigint(int) {
 // Process-wide settings a trainer holds for its lifetime: the thread limit and, when training, the
 // Ctrl-C handler (installed before the data loads, so an early Ctrl-C still ends in a checkpoint).
 struct RunScope {
-  RunScope(int n, bool catch_sigint) : limit(n), sigint(catch_sigint) {
+  RunScope(int n, bool catch_sigint, bool winograd_on) : limit(n), winograd(winograd_on), sigint(catch_sigint) {
     if (sigint) {
       g_interrupted = false;
       previous = std::signal(SIGINT, on_sigint);
@@ -40,6 +41,7 @@ struct RunScope {
     if (sigint) std::signal(SIGINT, previous);
   }
   ThreadLimit limit;
+  cpu::ScopedWinograd winograd;  // --winograd, put back when the run ends
   bool sigint;
   void (*previous)(int) = SIG_DFL;
 };
@@ -70,7 +72,7 @@ Trainer::Trainer(RunConfig config, bool train) : config_(std::move(config)) {
   validate(config_);
   comm_ = &dist::world();
   check_same_config(*comm_, to_json(config_));
-  scope_ = std::make_unique<RunScope>(thread_budget(config_.threads, *comm_), train);
+  scope_ = std::make_unique<RunScope>(thread_budget(config_.threads, *comm_), train, config_.winograd != "off");
   device_ = device_from_name(config_.device);
   if (device_ == Device::cuda && comm_->local_size() > 1) select_cuda_device(comm_->local_rank());
   if (device_ != Device::cpu) backend(device_);  // a clear error now if CUDA is unavailable
