@@ -8,6 +8,7 @@
 #include "autograd/node.h"
 #include "backends/cpu/simd/target.h"
 #include "helpers.h"
+#include "layers/models/registry.h"
 
 using namespace sl;
 
@@ -230,4 +231,57 @@ TEST_CASE("standardize equals (x - mean) / std (unbiased) with its gradient", "[
     }
   }
   CHECK(test::error_of([] { standardize(zeros({1})); }).find("more than one element") != std::string::npos);
+}
+
+namespace {
+
+// Sets the fused ops for a scope and puts the previous setting back.
+struct ScopedFusion {
+  explicit ScopedFusion(bool on) : previous(fused_ops()) { set_fused_ops(on); }
+  ~ScopedFusion() { set_fused_ops(previous); }
+  bool previous;
+};
+
+// One training step of a fresh model: its output, every parameter's gradient and every buffer
+// (running statistics) after it.
+std::vector<Tensor> train_step(const std::string& arch, const ModelOptions& o, bool fused) {
+  ScopedFusion fusion(fused);
+  manual_seed(7);
+  ModulePtr m = make_model(arch, o);
+  m->train();
+  Tensor x = test::randf({2, o.in_channels, o.image_size, o.image_size}, 71);
+  Tensor y = m->forward(x);
+  y.backward(test::randf(y.shape(), 72));
+  std::vector<Tensor> all{y.detach()};
+  for (const auto& [name, p] : m->named_parameters()) all.push_back(p.grad());
+  for (const auto& [name, b] : m->named_buffers()) all.push_back(b);
+  return all;
+}
+
+}  // namespace
+
+// The blocks call batch_norm_relu and batch_norm_add_relu in place of their compositions: a whole
+// step of each ResNet family must not see the difference.
+TEST_CASE("ResNets train one step with the fused ops exactly as with their compositions", "[fused][models]") {
+  struct Net {
+    std::string arch, shortcut;
+    int64_t size;
+  };
+  for (const Net& net : std::vector<Net>{{"resnet20", "", 16},
+                                         {"resnet20", "B", 16},
+                                         {"shiftresnet20", "", 16},
+                                         {"imagenet-resnet18", "", 32},
+                                         {"imagenet-resnet50", "", 32}}) {
+    INFO(net.arch << " shortcut '" << net.shortcut << "'");
+    ModelOptions o;
+    o.image_size = net.size;
+    o.shortcut = net.shortcut;
+    const std::vector<Tensor> fused = train_step(net.arch, o, true), composed = train_step(net.arch, o, false);
+    REQUIRE(fused.size() == composed.size());
+    for (size_t i = 0; i < fused.size(); ++i) {
+      INFO("output, gradients, then buffers: item " << i);
+      if (fused[i].dtype() == DType::f32) CHECK(same_bits<float>(fused[i], composed[i]));
+      else CHECK(fused[i].to_vector<double>() == composed[i].to_vector<double>());
+    }
+  }
 }

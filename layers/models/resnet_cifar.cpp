@@ -50,8 +50,8 @@ CifarBasicBlock::CifarBasicBlock(int64_t in_planes, int64_t planes, int64_t stri
 }
 
 Tensor CifarBasicBlock::forward(const Tensor& x) {
-  Tensor out = bn1->forward_relu(conv1->forward(x));
-  return bn2->forward_add_relu(conv2->forward(out), shortcut->forward(x));
+  Tensor out = conv2->forward(bn1->forward_relu(conv1->forward(x)));
+  return bn2->forward_add_relu(out, shortcut->forward(x));
 }
 
 CifarResNet::CifarResNet(const std::vector<int64_t>& num_blocks, const std::vector<int64_t>& widths,

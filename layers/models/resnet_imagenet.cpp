@@ -11,8 +11,8 @@ std::shared_ptr<Conv2d> conv(int64_t cin, int64_t cout, int64_t k, int64_t strid
   return std::make_shared<Conv2d>(Conv2dOptions(cin, cout, k).stride(stride).padding(k / 2).bias(false));
 }
 
-Tensor add_shortcut(const Tensor& out, const Tensor& x, const std::shared_ptr<Sequential>& downsample) {
-  return out + (downsample ? downsample->forward(x) : x);
+Tensor shortcut(const Tensor& x, const std::shared_ptr<Sequential>& downsample) {
+  return downsample ? downsample->forward(x) : x;
 }
 }  // namespace
 
@@ -26,10 +26,11 @@ ResNetBasicBlock::ResNetBasicBlock(int64_t inplanes, int64_t planes, int64_t str
   if (ds) downsample = register_module("downsample", std::move(ds));
 }
 
+// The registered `relu` keeps torchvision's module tree; the forward takes the fused batch norm +
+// ReLU ops, which give the composition's values and gradients.
 Tensor ResNetBasicBlock::forward(const Tensor& x) {
-  Tensor out = relu->forward(bn1->forward(conv1->forward(x)));
-  out = bn2->forward(conv2->forward(out));
-  return relu->forward(add_shortcut(out, x, downsample));
+  Tensor out = conv2->forward(bn1->forward_relu(conv1->forward(x)));
+  return bn2->forward_add_relu(out, shortcut(x, downsample));
 }
 
 ResNetBottleneck::ResNetBottleneck(int64_t inplanes, int64_t planes, int64_t stride, std::shared_ptr<Sequential> ds) {
@@ -44,10 +45,9 @@ ResNetBottleneck::ResNetBottleneck(int64_t inplanes, int64_t planes, int64_t str
 }
 
 Tensor ResNetBottleneck::forward(const Tensor& x) {
-  Tensor out = relu->forward(bn1->forward(conv1->forward(x)));
-  out = relu->forward(bn2->forward(conv2->forward(out)));
-  out = bn3->forward(conv3->forward(out));
-  return relu->forward(add_shortcut(out, x, downsample));
+  Tensor out = bn1->forward_relu(conv1->forward(x));
+  out = conv3->forward(bn2->forward_relu(conv2->forward(out)));
+  return bn3->forward_add_relu(out, shortcut(x, downsample));
 }
 
 ResNet::ResNet(bool bottleneck, const std::vector<int64_t>& blocks, int64_t in_channels, int64_t num_classes) {
@@ -83,7 +83,7 @@ ResNet::ResNet(bool bottleneck, const std::vector<int64_t>& blocks, int64_t in_c
 }
 
 Tensor ResNet::forward(const Tensor& x) {
-  Tensor out = maxpool->forward(relu->forward(bn1->forward(conv1->forward(x))));
+  Tensor out = maxpool->forward(bn1->forward_relu(conv1->forward(x)));
   for (auto& stage : layers) out = stage->forward(out);
   out = avgpool->forward(out);
   return fc->forward(flatten(out, 1));
