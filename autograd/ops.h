@@ -118,8 +118,21 @@ Tensor adaptive_avg_pool2d(const Tensor& x, std::array<int64_t, 2> output_size);
 Tensor shift2d(const Tensor& x, int64_t kernel = 3, int64_t dilation = 1);
 // Whether shift_conv2d, batch_norm_relu and batch_norm_add_relu use the backends' fused kernels (on by
 // default). Off, they run their compositions: `bench train --fusion on off` times both in one run.
-void set_fused_ops(bool on);
+// Returns the previous setting.
+bool set_fused_ops(bool on);
 bool fused_ops();
+
+// Sets the fused ops for a scope and puts the previous setting back, whatever happens.
+class ScopedFusedOps {
+ public:
+  explicit ScopedFusedOps(bool on) : previous_(set_fused_ops(on)) {}
+  ~ScopedFusedOps() { set_fused_ops(previous_); }
+  ScopedFusedOps(const ScopedFusedOps&) = delete;
+  ScopedFusedOps& operator=(const ScopedFusedOps&) = delete;
+
+ private:
+  bool previous_;
+};
 
 // conv2d(shift2d(x, kernel, dilation), weight, {}, stride) for a 1x1 weight [cout, cin, 1, 1], without
 // the shifted copy where the backend has the fused kernels (the CPU), the composition elsewhere.

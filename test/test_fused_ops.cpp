@@ -1,8 +1,8 @@
 // The fused training ops against the compositions they replace, on every CPU target this machine
 // runs: shift_conv2d = conv2d(shift2d(x), W) (ShiftResNet's shift read as addressing by the 1x1
-// conv), batch_norm_relu = relu(batch_norm(x)) and batch_norm_add_relu = relu(batch_norm(x) + r). All promise the composition's results bit for
-// bit (the same GEMM chains and the same IEEE operations per element). Their gradchecks run from
-// the op-case table (opcases/).
+// conv), batch_norm_relu = relu(batch_norm(x)) and batch_norm_add_relu = relu(batch_norm(x) + r).
+// All promise the composition's results bit for bit (the same GEMM chains and the same IEEE
+// operations per element). Their gradchecks run from the op-case table (opcases/).
 #include <cstring>
 
 #include "autograd/node.h"
@@ -99,21 +99,34 @@ TEST_CASE("shift_conv2d refuses bad arguments with their names", "[fused][shift]
 
 namespace {
 
+// Planes of 1 to 33 values (tails of the 16 summing lanes), for the fused batch-norm tests.
+const std::vector<Shape> kBnShapes = {{4, 5, 3, 11}, {3, 7, 1, 1}, {2, 3, 33, 1}};
+
+// Their inputs: channel 1 constant with beta 0, so it normalises to exact zeros (ReLU's kink: the
+// mask takes > 0), and one NaN (the last channel's statistics and outputs are NaN). Seeds seed to
+// seed + 2.
+struct BnInputs {
+  Tensor x, gamma, beta;
+};
+
+BnInputs bn_inputs(const Shape& shape, DType dt, uint64_t seed) {
+  std::vector<float> xv = test::randf(shape, seed, -2, 3).to_vector<float>();
+  std::vector<float> betav = test::randf({shape[1]}, seed + 2).to_vector<float>();
+  const int64_t inner = shape[2] * shape[3];
+  for (int64_t i = 0; i < shape[0]; ++i)
+    std::fill(xv.begin() + (i * shape[1] + 1) * inner, xv.begin() + (i * shape[1] + 2) * inner, 1.5f);
+  betav[1] = 0;
+  xv.back() = std::nanf("");
+  return {from_vector(xv, shape).to(dt), test::randf({shape[1]}, seed + 1, 0.5, 1.5).to(dt),
+          from_vector(betav, {shape[1]}).to(dt)};
+}
+
 template <class T>
 void check_bn_relu(DType dt, const std::string& target) {
-  // Planes of 1 to 33 values (tails of the 16 summing lanes), a channel of exact zeros after
-  // normalisation (ReLU's kink: the mask takes > 0) and one NaN.
-  for (const Shape& shape : std::vector<Shape>{{4, 5, 3, 11}, {3, 7, 1, 1}, {2, 3, 33, 1}}) {
+  for (const Shape& shape : kBnShapes) {
     INFO(target << " " << dtype_name(dt) << " " << shape_str(shape));
-    std::vector<float> xv = test::randf(shape, 31, -2, 3).to_vector<float>();
-    std::vector<float> betav = test::randf({shape[1]}, 33).to_vector<float>();
-    const int64_t inner = shape[2] * shape[3];
-    for (int64_t i = 0; i < shape[0]; ++i)  // channel 1 constant with beta 0: normalised to exact zeros
-      std::fill(xv.begin() + (i * shape[1] + 1) * inner, xv.begin() + (i * shape[1] + 2) * inner, 1.5f);
-    betav[1] = 0;
-    xv.back() = std::nanf("");  // the last channel's statistics and outputs are NaN
-    Tensor x0 = from_vector(xv, shape).to(dt), beta0 = from_vector(betav, {shape[1]}).to(dt);
-    Tensor gamma0 = test::randf({shape[1]}, 32, 0.5, 1.5).to(dt);
+    const BnInputs in = bn_inputs(shape, dt, 31);
+    const Tensor &x0 = in.x, &gamma0 = in.gamma, &beta0 = in.beta;
     Tensor gy = test::randf(shape, 34).to(dt);
     auto fwd = [&](bool fused, std::string* name) {
       Tensor x = x0.clone(), gamma = gamma0.clone(), beta = beta0.clone();
@@ -155,21 +168,16 @@ namespace {
 
 template <class T>
 void check_bn_add_relu(DType dt, const std::string& target) {
-  // Plane tails, a shortcut that cancels the normalised value exactly (ReLU's kink), a NaN in x.
-  for (const Shape& shape : std::vector<Shape>{{4, 5, 3, 11}, {3, 7, 1, 1}, {2, 3, 33, 1}}) {
+  for (const Shape& shape : kBnShapes) {
     INFO(target << " " << dtype_name(dt) << " " << shape_str(shape));
-    std::vector<float> xv = test::randf(shape, 41, -2, 3).to_vector<float>();
+    const BnInputs in = bn_inputs(shape, dt, 41);
+    const Tensor &x0 = in.x, &gamma0 = in.gamma, &beta0 = in.beta;
+    // Channel 1's shortcut is 0 or -0, so its sums are of exact zeros (ReLU's kink after the add).
+    std::vector<float> rv0 = test::randf(shape, 44).to_vector<float>();
     const int64_t inner = shape[2] * shape[3];
-    for (int64_t i = 0; i < shape[0]; ++i)  // channel 1 constant with beta 0: normalised to exact zeros
-      std::fill(xv.begin() + (i * shape[1] + 1) * inner, xv.begin() + (i * shape[1] + 2) * inner, 1.5f);
-    std::vector<float> rv0 = test::randf(shape, 42).to_vector<float>();
-    for (int64_t i = 0; i < shape[0]; ++i)  // ... and its shortcut 0 or -0: sums of exact zeros
+    for (int64_t i = 0; i < shape[0]; ++i)
       std::fill(rv0.begin() + (i * shape[1] + 1) * inner, rv0.begin() + (i * shape[1] + 2) * inner, i % 2 ? -0.0f : 0.0f);
-    std::vector<float> betav = test::randf({shape[1]}, 43).to_vector<float>();
-    betav[1] = 0;
-    xv.back() = std::nanf("");
-    Tensor x0 = from_vector(xv, shape).to(dt), r0 = from_vector(rv0, shape).to(dt);
-    Tensor beta0 = from_vector(betav, {shape[1]}).to(dt), gamma0 = test::randf({shape[1]}, 44, 0.5, 1.5).to(dt);
+    Tensor r0 = from_vector(rv0, shape).to(dt);
     Tensor gy = test::randf(shape, 45).to(dt);
     auto fwd = [&](bool fused, std::string* name) {
       Tensor x = x0.clone(), r = r0.clone(), gamma = gamma0.clone(), beta = beta0.clone();
@@ -210,7 +218,8 @@ TEST_CASE("batch_norm_add_relu equals relu of batch_norm plus the shortcut bit f
   }
 }
 
-// batch_norm_relu's and standardize's gradchecks run from the op-case table (opcases/cases_nn.cpp).
+// The gradchecks of batch_norm_relu, batch_norm_add_relu and standardize run from the op-case table
+// (opcases/cases_nn.cpp).
 TEST_CASE("standardize equals (x - mean) / std (unbiased) with its gradient", "[fused][apot]") {
   // Chunked (1000, 40000 = 40 x 1000), one chunk (2, 300, a prime 4099), f32 and f64.
   for (int64_t n : {2, 300, 1000, 4099, 40000}) {
@@ -235,17 +244,10 @@ TEST_CASE("standardize equals (x - mean) / std (unbiased) with its gradient", "[
 
 namespace {
 
-// Sets the fused ops for a scope and puts the previous setting back.
-struct ScopedFusion {
-  explicit ScopedFusion(bool on) : previous(fused_ops()) { set_fused_ops(on); }
-  ~ScopedFusion() { set_fused_ops(previous); }
-  bool previous;
-};
-
 // One training step of a fresh model: its output, every parameter's gradient and every buffer
 // (running statistics) after it.
 std::vector<Tensor> train_step(const std::string& arch, const ModelOptions& o, bool fused) {
-  ScopedFusion fusion(fused);
+  ScopedFusedOps fusion(fused);
   manual_seed(7);
   ModulePtr m = make_model(arch, o);
   m->train();
@@ -261,7 +263,8 @@ std::vector<Tensor> train_step(const std::string& arch, const ModelOptions& o, b
 }  // namespace
 
 // The blocks call batch_norm_relu and batch_norm_add_relu in place of their compositions: a whole
-// step of each ResNet family must not see the difference.
+// step of each ResNet family must not see the difference. This checks the wiring; fresh models have
+// beta = 0, so the kernels' rounding is the op tests' job above.
 TEST_CASE("ResNets train one step with the fused ops exactly as with their compositions", "[fused][models]") {
   struct Net {
     std::string arch, shortcut;

@@ -63,9 +63,9 @@ std::string bench_id(const TrainBenchOptions& o, const std::string& arch, const 
                      v.winograd ? "" : "-direct");
 }
 
-struct VariantScope {  // restores the defaults whatever happens
-  explicit VariantScope(Variant v) : winograd(v.winograd) { set_fused_ops(v.fused); }
-  ~VariantScope() { set_fused_ops(true); }
+struct VariantScope {  // puts the previous settings back whatever happens
+  explicit VariantScope(Variant v) : fused(v.fused), winograd(v.winograd) {}
+  ScopedFusedOps fused;
   cpu::ScopedWinograd winograd;
 };
 

@@ -71,7 +71,7 @@ namespace {
 std::atomic<bool> fused_ops_on{true};
 }  // namespace
 
-void set_fused_ops(bool on) { fused_ops_on = on; }
+bool set_fused_ops(bool on) { return fused_ops_on.exchange(on); }
 bool fused_ops() { return fused_ops_on; }
 
 Tensor shift_conv2d(const Tensor& x, const Tensor& weight, int64_t kernel, int64_t dilation, int64_t stride) {
