@@ -8,6 +8,7 @@
 #include <tbb/parallel_for.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstring>
 
@@ -17,12 +18,20 @@
 
 namespace sl::deploy {
 
+namespace {
+std::atomic<bool> winograd_on{true};
+}  // namespace
+
+bool set_deploy_winograd(bool on) { return winograd_on.exchange(on); }
+bool deploy_winograd_enabled() { return winograd_on.load(); }
+
 struct InferenceModel::PreparedConv {
   // Per output channel, zero-padded to whole panels (the kernels load whole vectors).
   std::vector<int32_t> correction;  // the input zero point * sum of the channel's weights
   std::vector<float> multiplier;    // out_scale * input scale
   std::vector<float> bias;
   std::vector<std::unique_ptr<PackedWeights>> packed;  // per target index
+  std::vector<std::unique_ptr<WinogradWeights>> winograd;  // per target index, for Winograd's convs
   std::vector<uint8_t> mapped;      // the input through input_map, when the conv has one (same frame)
   std::vector<uint8_t> shortcut;    // an option-A residual, subsampled and channel-padded (see below)
   QTensorView residual;
@@ -54,6 +63,7 @@ InferenceModel::InferenceModel(Graph graph) : graph_(std::move(graph)) {
       p->bias[static_cast<size_t>(oc)] = epilogue_bias(c.bias[static_cast<size_t>(oc)], inv, zero_point);
     }
     p->packed.resize(cpu::cpu_target_bits().size());
+    p->winograd.resize(cpu::cpu_target_bits().size());
     prepared_.push_back(std::move(p));
   }
   // Each tensor's frame: the largest padding of the convs that read it.
@@ -165,12 +175,25 @@ QTensorView option_a_shortcut(const QTensorView& in, int64_t stride, int64_t off
 void InferenceModel::run_conv(const ConvSpec& spec, PreparedConv& prep, int64_t n, float* logits) {
   const DeployKernels& kern = deploy_kernels();
   const TensorSpec& out = graph_.tensors[static_cast<size_t>(spec.output)];
-  auto& slot = prep.packed[cpu::cpu_target_index()];
-  if (!slot) {
-    slot = std::make_unique<PackedWeights>();
-    kern.pack_weights(spec.weights.data(), spec.cout, spec.kh, spec.kw, spec.cin, *slot);
-  }
+  const size_t target = cpu::cpu_target_index();
+  const bool winograd = kern.conv_winograd != nullptr && deploy_winograd_enabled() &&
+                        winograd_shape(spec.kh, spec.kw, spec.stride, spec.cin, !spec.shift.empty());
   ConvJob job;
+  if (winograd) {
+    auto& slot = prep.winograd[target];
+    if (!slot) {
+      slot = std::make_unique<WinogradWeights>();
+      kern.pack_winograd(spec.weights.data(), spec.cout, spec.cin, *slot);
+    }
+    job.winograd = slot.get();
+  } else {
+    auto& slot = prep.packed[target];
+    if (!slot) {
+      slot = std::make_unique<PackedWeights>();
+      kern.pack_weights(spec.weights.data(), spec.cout, spec.kh, spec.kw, spec.cin, *slot);
+    }
+    job.weights = slot.get();
+  }
   job.input = view(spec.input, n);
   if (!spec.input_map.empty()) {  // the layer's activation quantiser: one table lookup per code
     map_codes(job.input, spec.input_map, spec.input_zero_point, prep.mapped);
@@ -188,7 +211,6 @@ void InferenceModel::run_conv(const ConvSpec& spec, PreparedConv& prep, int64_t 
   job.wo = out.w;
   job.cout = spec.cout;
   job.shift = spec.shift.empty() ? nullptr : spec.shift.data();
-  job.weights = slot.get();
   job.correction = prep.correction.data();
   job.multiplier = prep.multiplier.data();
   job.bias = prep.bias.data();
@@ -211,13 +233,20 @@ void InferenceModel::run_conv(const ConvSpec& spec, PreparedConv& prep, int64_t 
     job.out_border = borders_[static_cast<size_t>(spec.output)];
     job.out_zero_point = out.zero_point;
   }
-  const int64_t per = rows_per_task(rows, kern.tile_rows, spec.kh * spec.kw * spec.cin * spec.cout);
-  if (per >= rows) {
-    kern.conv_rows(job, 0, rows);
+  // Winograd's unit of work is a tile of 2x2 output pixels, the direct GEMM's an output pixel.
+  const int64_t units = winograd ? winograd_tiles(n, out.h, out.w) : rows;
+  const int64_t macs = spec.kh * spec.kw * spec.cin * spec.cout * (winograd ? 4 : 1);
+  const int64_t per = rows_per_task(units, winograd ? 8 : kern.tile_rows, macs);
+  auto run = [&](int64_t begin, int64_t end) {
+    if (winograd) kern.conv_winograd(job, begin, end);
+    else kern.conv_rows(job, begin, end);
+  };
+  if (per >= units) {
+    run(0, units);
     return;
   }
-  tbb::parallel_for(tbb::blocked_range<int64_t>(0, (rows + per - 1) / per, 1), [&](const tbb::blocked_range<int64_t>& r) {
-    for (int64_t t = r.begin(); t < r.end(); ++t) kern.conv_rows(job, t * per, std::min(rows, (t + 1) * per));
+  tbb::parallel_for(tbb::blocked_range<int64_t>(0, (units + per - 1) / per, 1), [&](const tbb::blocked_range<int64_t>& r) {
+    for (int64_t t = r.begin(); t < r.end(); ++t) run(t * per, std::min(units, (t + 1) * per));
   });
 }
 

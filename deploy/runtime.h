@@ -17,6 +17,12 @@
 
 namespace sl::deploy {
 
+// Whether the 3x3 stride-1 convs run as integer Winograd F(2x2, 3x3) on the targets that have it
+// (DeployKernels::conv_winograd; on by default). The outputs are the same bit for bit either way, so
+// this trades speed only (`bench infer --winograd on off`). Returns the previous setting.
+bool set_deploy_winograd(bool on);
+bool deploy_winograd_enabled();
+
 class InferenceModel {
  public:
   // Throws sl::Error naming the file and what is wrong.

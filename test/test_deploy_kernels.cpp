@@ -16,6 +16,13 @@ using namespace sl::deploy;
 
 namespace {
 
+// Sets the deploy runtime's Winograd switch for a scope.
+struct DeployWinograd {
+  explicit DeployWinograd(bool on) : previous(set_deploy_winograd(on)) {}
+  ~DeployWinograd() { set_deploy_winograd(previous); }
+  bool previous;
+};
+
 struct ConvCase {
   int64_t cin, h, w, cout, k, stride, pad;
   bool relu = true;
@@ -31,6 +38,8 @@ struct ConvCase {
   int max_w = kMaxNarrowWeight;
   // Weights only -max_w and +max_w, inputs only codes 0 and 255: the int16 run sums at their bounds.
   bool extremes = false;
+  // Weights all +max_w, inputs all code 255: the largest sum a conv can have.
+  bool all_max = false;
 };
 
 TensorSpec tensor(int64_t h, int64_t w, int64_t c, std::mt19937& rng, bool f32 = false) {
@@ -80,7 +89,9 @@ Graph conv_graph(const ConvCase& c, std::mt19937& rng, const PoolGeometry* pools
   conv.cout = c.cout;
   // The full weight range: the sums (pmaddubsw's pairs at their largest) and the epilogue must agree.
   const auto n_weights = static_cast<size_t>(c.cout * c.k * c.k * c.cin);
-  conv.weights = c.extremes ? extreme_weights(n_weights, c.max_w, rng) : random_weights(n_weights, -c.max_w, c.max_w, rng);
+  conv.weights = c.all_max    ? std::vector<int8_t>(n_weights, static_cast<int8_t>(c.max_w))
+                 : c.extremes ? extreme_weights(n_weights, c.max_w, rng)
+                              : random_weights(n_weights, -c.max_w, c.max_w, rng);
   for (int64_t i = 0; i < c.cout; ++i) {
     conv.out_scale.push_back(std::uniform_real_distribution<float>(-0.02f, 0.02f)(rng));
     conv.bias.push_back(std::uniform_real_distribution<float>(-1, 1)(rng));
@@ -188,10 +199,11 @@ Graph conv_graph(const ConvCase& c, std::mt19937& rng, const PoolGeometry* pools
 }
 
 // extremes: far beyond the input's range either way (codes 0 and 255 only).
-std::vector<float> random_images(const Graph& g, int64_t n, std::mt19937& rng, bool extremes) {
+// all_max: every input code 255.
+std::vector<float> random_images(const Graph& g, int64_t n, std::mt19937& rng, bool extremes, bool all_max = false) {
   std::normal_distribution<float> d(0, 2);
   std::vector<float> x(static_cast<size_t>(n * g.in_c * g.in_h * g.in_w));
-  for (float& v : x) v = extremes ? (rng() % 2 ? 1e4f : -1e4f) : d(rng);
+  for (float& v : x) v = all_max ? 1e4f : extremes ? (rng() % 2 ? 1e4f : -1e4f) : d(rng);
   return x;
 }
 
@@ -203,18 +215,20 @@ void check_case(const ConvCase& c, const PoolGeometry* pools, uint64_t seed) {
   std::mt19937 rng(static_cast<unsigned>(seed));
   const Graph g = conv_graph(c, rng, pools);
   for (int64_t n : {1, 3}) {
-    const std::vector<float> x = random_images(g, n, rng, c.extremes);
+    const std::vector<float> x = random_images(g, n, rng, c.extremes, c.all_max);
     std::vector<std::vector<uint8_t>> want_tensors;
     const std::vector<float> want = reference_run(g, x.data(), n, &want_tensors);
     InferenceModel model(g);
     for (const std::string& target : cpu::available_cpu_targets()) {
       cpu::ScopedCpuTarget scoped(target);
-      for (int threads : {1, 2}) {
+      // Winograd (3x3 stride-1 convs on the pmaddwd targets) and the direct GEMM alike.
+      for (const auto& [winograd, threads] : {std::pair{true, 1}, std::pair{true, 2}, std::pair{false, 1}}) {
+        const DeployWinograd scoped_winograd(winograd);
         ThreadLimit limit(threads);
         INFO("cin " << c.cin << " " << c.h << "x" << c.w << " cout " << c.cout << " k " << c.k << " stride " << c.stride
                     << " pad " << c.pad << " residual " << c.residual << " shift " << c.shift << " next_pad "
                     << c.next_pad << " next_map " << c.next_map << " max_w " << c.max_w << " extremes " << c.extremes << " pool " << (pools ? pools->kernel : 0) << "/" << (pools ? pools->stride : 0)
-                    << " batch " << n << " target " << target << " threads " << threads);
+                    << " batch " << n << " target " << target << " threads " << threads << " winograd " << winograd);
         const std::vector<float> got = model.run(x.data(), n);
         for (size_t t = 0; t + 1 < g.tensors.size(); ++t)
           if (!g.tensors[t].f32) CHECK(model.tensor_codes(static_cast<int>(t)) == want_tensors[t]);
@@ -264,7 +278,16 @@ TEST_CASE("deploy convolutions match the scalar reference bit for bit on every t
                             ConvCase{20, 6, 5, 70, 3, 1, 1, true, 0, false, false, 1, false, 127},  // 2 panels
                             ConvCase{3, 9, 7, 16, 3, 1, 1, true, 0, false, false, 0, false, 127},
                             ConvCase{16, 6, 6, 32, 3, 1, 1, false, 0, false, true, 0, false, 127, true},
-                            ConvCase{3, 9, 7, 16, 3, 1, 1, true, 0, false, false, 1}}) {  // stem with a frame
+                            ConvCase{3, 9, 7, 16, 3, 1, 1, true, 0, false, false, 1},  // stem with a frame
+                            // Winograd's tiles: padding 2 and 0 (odd output, patches past the frame),
+                            // 4 channels (one part vector), and its largest sums: cin at
+                            // kWinogradMaxChannels, every product 255 * 127 (4 * 9 * 255 * 127 * cin
+                            // just fits an int32; the transforms' partial sums wrap).
+                            ConvCase{16, 6, 7, 16, 3, 1, 2},
+                            ConvCase{16, 7, 8, 24, 3, 1, 0},
+                            ConvCase{4, 5, 9, 12, 3, 1, 1, true, 0, false, false, 1},
+                            ConvCase{kWinogradMaxChannels, 3, 5, 9, 3, 1, 1, false, 0, false, true, 0, false, 127,
+                                     false, true}}) {
     check_case(c, nullptr, seed++);
   }
 }
@@ -308,5 +331,9 @@ TEST_CASE("deploy kernels report their target", "[deploy][kernels]") {
     CHECK(std::string(k.target) == target);
     CHECK(k.lanes >= 1);
     CHECK(k.tile_rows >= 1);
+    // Winograd where pmaddwd multiplies int16 pairs and vpdpbusd does not do better.
+    const bool pmaddwd = target == "avx512" || target == "avx2" || target == "sse4";
+    CHECK((k.conv_winograd != nullptr) == pmaddwd);
+    CHECK((k.pack_winograd != nullptr) == pmaddwd);
   }
 }

@@ -34,6 +34,16 @@ struct InferBenchOptions {
   bool fp32 = true;
   bool profile = false;
   std::string json;
+  std::vector<std::string> winograd{"on"};  // "off": the deploy runtime's 3x3 convs take the direct GEMM
+};
+
+// Puts back the deploy runtime's Winograd setting a variant changed.
+struct DeployWinogradScope {
+  explicit DeployWinogradScope(bool on) : previous(deploy::set_deploy_winograd(on)) {}
+  ~DeployWinogradScope() { deploy::set_deploy_winograd(previous); }
+  DeployWinogradScope(const DeployWinogradScope&) = delete;
+  DeployWinogradScope& operator=(const DeployWinogradScope&) = delete;
+  bool previous;
 };
 
 // torch_ref.py names torchvision's ResNets by their own name ("resnet18-infer-b1").
@@ -71,31 +81,39 @@ void bench_arch(const InferBenchOptions& o, const std::string& arch, nlohmann::o
       double macs = 0;
       for (const LayerMacs& l : layer_macs(*model, x.shape())) macs += static_cast<double>(l.macs);
       const double gflop = 2.0 * macs * 1e-9;
-      const std::string id = fmt::format("{}-infer-b{}", bench_name(arch), b);
-      Timing t = time_calls([&] { runtime.run(images.data(), b, logits.data()); }, 3, 20, o.budget);
-      fmt::print("{:<28} {} threads  {:8.3f} ms min  {:8.3f} ms median  {:8.0f} img/s  {:6.1f} GOP/s  deploy, {}\n", id,
-                 used, t.ms_min, t.ms_median, static_cast<double>(b) / t.ms_median * 1e3, gflop / t.ms_median * 1e3,
-                 cpu::cpu_description());
-      if (o.profile) {  // separate profiled runs, so the timing above is not disturbed
-        runtime.set_profiling(true);
-        const int runs = 20;
-        for (int i = 0; i < runs; ++i) runtime.run(images.data(), b, logits.data());
-        runtime.set_profiling(false);
-        double total = 0;
-        const auto ops = runtime.profile();
-        for (const auto& op : ops) total += op.second;
-        for (const auto& [name, sec] : ops)
-          fmt::print("    {:<44} {:8.3f} ms  {:5.1f} %\n", name, sec / runs * 1e3, 100 * sec / total);
-      }
-      auto r = bench_record(id, used, b, t, gflop);
-      r["engine"] = "shiftlab deploy (integer kernels)";
-      r["quant"] = o.quant;
-      results.push_back(r);
-      for (const char* mode : {"-jit", "-int8"}) {
-        auto alias = r;
-        alias["id"] = id + mode;
-        alias["same_as"] = id;
-        results.push_back(alias);
+      const std::string base_id = fmt::format("{}-infer-b{}", bench_name(arch), b);
+      Timing t;  // of the last variant: the FP32 line's ratio
+      for (const std::string& winograd : o.winograd) {
+        DeployWinogradScope scope(winograd == "on");
+        // The direct GEMM's rows get an id of their own: torch_ref.py's ids are the default runtime's.
+        const std::string id = winograd == "on" ? base_id : base_id + "-direct";
+        t = time_calls([&] { runtime.run(images.data(), b, logits.data()); }, 3, 20, o.budget);
+        fmt::print("{:<28} {} threads  {:8.3f} ms min  {:8.3f} ms median  {:8.0f} img/s  {:6.1f} GOP/s  deploy{}, {}\n",
+                   id, used, t.ms_min, t.ms_median, static_cast<double>(b) / t.ms_median * 1e3,
+                   gflop / t.ms_median * 1e3, winograd == "on" ? "" : " (direct 3x3 convs)", cpu::cpu_description());
+        if (o.profile) {  // separate profiled runs, so the timing above is not disturbed
+          runtime.set_profiling(true);
+          const int runs = 20;
+          for (int i = 0; i < runs; ++i) runtime.run(images.data(), b, logits.data());
+          runtime.set_profiling(false);
+          double total = 0;
+          const auto ops = runtime.profile();
+          for (const auto& op : ops) total += op.second;
+          for (const auto& [name, sec] : ops)
+            fmt::print("    {:<44} {:8.3f} ms  {:5.1f} %\n", name, sec / runs * 1e3, 100 * sec / total);
+        }
+        auto r = bench_record(id, used, b, t, gflop);
+        r["engine"] = winograd == "on" ? "shiftlab deploy (integer kernels)"
+                                       : "shiftlab deploy (integer kernels, direct 3x3 convs)";
+        r["quant"] = o.quant;
+        results.push_back(r);
+        if (winograd != "on") continue;
+        for (const char* mode : {"-jit", "-int8"}) {
+          auto alias = r;
+          alias["id"] = id + mode;
+          alias["same_as"] = id;
+          results.push_back(alias);
+        }
       }
       if (!o.fp32) continue;
       model->eval();
@@ -103,9 +121,9 @@ void bench_arch(const InferBenchOptions& o, const std::string& arch, nlohmann::o
       Timing f = time_calls([&] { (*model)(x); }, 2, 10, o.budget);
       fmt::print("{:<28} {} threads  {:8.3f} ms min  {:8.3f} ms median  {:8.0f} img/s  shiftlab FP32 eval ({:.2f}x "
                  "slower than deploy)\n",
-                 id + "-shiftlab-fp32", used, f.ms_min, f.ms_median, static_cast<double>(b) / f.ms_median * 1e3,
+                 base_id + "-shiftlab-fp32", used, f.ms_min, f.ms_median, static_cast<double>(b) / f.ms_median * 1e3,
                  f.ms_median / t.ms_median);
-      auto fr = bench_record(id + "-shiftlab-fp32", used, b, f, gflop);
+      auto fr = bench_record(base_id + "-shiftlab-fp32", used, b, f, gflop);
       fr["engine"] = "shiftlab FP32 eval (float-simulated quantizers)";
       results.push_back(fr);
     }
@@ -137,6 +155,10 @@ void add_bench_infer_command(CLI::App& bench) {
       ->capture_default_str();
   cmd->add_flag("!--no-fp32", o->fp32, "Skip timing shiftlab's FP32 eval of the same model");
   cmd->add_flag("--profile", o->profile, "Also print where the time of a call goes, per op");
+  cmd->add_option("--winograd", o->winograd,
+                  "Deploy 3x3 stride-1 convs as integer Winograd (on) or the direct GEMM (off); `on off` times both")
+      ->check(CLI::IsMember({"on", "off"}))
+      ->capture_default_str();
   cmd->add_option("--json", o->json, "Write the results in torch_ref.py's JSON schema (for compare.py)");
   cmd->callback([o] { run(*o); });
 }

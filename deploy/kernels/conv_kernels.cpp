@@ -9,6 +9,8 @@
 #include <hwy/foreach_target.h>  // IWYU pragma: keep
 #include <hwy/highway.h>
 
+#include "deploy/kernels/epilogue-inl.h"
+
 #include <algorithm>
 #include <cstring>
 #include <vector>
@@ -26,16 +28,6 @@ namespace hn = hwy::HWY_NAMESPACE;
 
 namespace {
 
-using DI = hn::ScalableTag<int32_t>;
-using VI = hn::Vec<DI>;
-using DF = hn::Rebind<float, DI>;
-using VF = hn::Vec<DF>;
-using DU8 = hn::Rebind<uint8_t, DI>;
-constexpr int64_t kLanes = static_cast<int64_t>(hn::MaxLanes(DI()));
-
-// AVX-512 and AArch64 have 32 vector registers; SSE4, AVX2 and the emulated scalar target 16.
-constexpr int kRegisters = ((HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX3) || HWY_ARCH_ARM_A64) ? 32 : 16;
-constexpr int kMaxVectors = kRegisters == 32 ? 4 : 2;
 // Row pointers live in general registers (16 on x86-64): 8 rows leave room for the loop's own.
 constexpr int kMaxRows = 8;
 // rows x nv accumulators + nv weight vectors + the broadcast word + two temporaries.
@@ -111,30 +103,6 @@ HWY_INLINE VI Dot(VI acc, VI a, VI b) {
 #endif
 }
 
-// Nearest integer, ties to even, of values already clamped to [0, 255] (so the overflow fix-ups
-// of hn::NearestInt are not needed): x86's cvtps2dq under the default rounding mode, which is
-// std::nearbyint's in the scalar reference.
-HWY_INLINE VI RoundToInt(VF v) {
-#if HWY_TARGET == HWY_AVX3_DL || HWY_TARGET == HWY_AVX3
-  return VI{_mm512_cvtps_epi32(v.raw)};
-#elif HWY_TARGET == HWY_AVX2
-  return VI{_mm256_cvtps_epi32(v.raw)};
-#elif HWY_TARGET == HWY_SSE4
-  return VI{_mm_cvtps_epi32(v.raw)};
-#else
-  return hn::NearestInt(v);
-#endif
-}
-
-// The low byte of each lane (lanes hold 0..255): one vpmovdb on AVX-512.
-HWY_INLINE hn::Vec<DU8> ToBytes(VI v) {
-#if HWY_TARGET == HWY_AVX3_DL || HWY_TARGET == HWY_AVX3
-  return hn::Vec<DU8>{_mm512_cvtepi32_epi8(v.raw)};
-#else
-  return hn::DemoteTo(DU8(), v);
-#endif
-}
-
 // The largest depth in {1, 2, 4} at which no int16 pair-sum lane can overflow (see
 // PackedWeights::int16_depth; 8 measured slower than 4: the unrolled rows outgrow the registers).
 // w: [cout][groups][4] in packing order, groups a multiple of 4.
@@ -154,8 +122,6 @@ int64_t Int16Depth(const std::vector<int8_t>& w, int64_t cout, int64_t groups) {
   }
   return 1;
 }
-
-int64_t PanelWidth(int64_t cout) { return std::min<int64_t>(kMaxVectors, (cout + kLanes - 1) / kLanes) * kLanes; }
 
 void PackWeights(const int8_t* w, int64_t cout, int64_t kh, int64_t kw, int64_t cin, PackedWeights& out) {
   const int64_t cs = channel_stride(cin), rg = row_groups(kw, cs), groups = kh * rg;
@@ -317,85 +283,6 @@ AccumulateFn<MR, NV> AccumulateFor(int64_t depth, bool split) {
 struct RowPos {
   int64_t n, oy, ox;
 };
-
-// What the epilogue needs of a job, copied into locals once per call: stores through uint8_t
-// pointers may alias anything, which would make the compiler reload each field per vector.
-struct EpilogueConsts {
-  bool relu, relu_after_add, residual, nonnegative;
-  int64_t cout, out_cs, res_cs;
-  int32_t res_zero_point;
-  VI res_zp;
-  VF res_scale, floor, zero, top;
-};
-
-EpilogueConsts MakeEpilogueConsts(const ConvJob& job) {
-  const DI di;
-  const DF df;
-  EpilogueConsts e;
-  e.relu = job.relu;
-  e.relu_after_add = job.relu_after_add;
-  e.residual = job.residual != nullptr;
-  e.cout = job.cout;
-  e.out_cs = channel_stride(job.cout);
-  const QTensorView* t = job.residual;
-  e.res_cs = t ? t->cs : 0;
-  e.res_zero_point = t ? t->zero_point : 0;
-  e.res_zp = hn::Set(di, e.res_zero_point);
-  e.res_scale = hn::Set(df, job.residual_scale);
-  e.floor = hn::Set(df, static_cast<float>(job.out_zero_point));
-  // After a last ReLU t >= zero point >= 0: the clamp at 0 would change nothing.
-  e.nonnegative = e.residual ? e.relu_after_add : e.relu;
-  e.zero = hn::Zero(df);
-  e.top = hn::Set(df, 255.0f);
-  return e;
-}
-
-// Requantises (or stores as float) one vector of sums: channels [c0, c0 + kLanes) of an output pixel
-// written at out_u8 / out_f32 (the pixel's first channel), with the residual pixel at res; corr, mult
-// and bias are that vector's per-channel constants. later_rows: rows of the tile after this one,
-// next to it in memory and written after it, so a whole vector may run into their channels (and
-// reads of the residual into its own); past them (another task's rows, or the frame at the
-// end of an image row) it may not.
-HWY_INLINE void Epilogue(const EpilogueConsts& e, uint8_t* out_u8, float* out_f32, const uint8_t* res, int64_t later_rows,
-                         int64_t c0, VI acc, VI corr, VF mult, VF bias) {
-  const DI di;
-  const DF df;
-  const DU8 du8;
-  VF y = hn::Add(hn::Mul(hn::ConvertTo(df, hn::Sub(acc, corr)), mult), bias);
-  if (e.relu) y = hn::Max(y, e.floor);
-  if (e.residual) {
-    VI rq;
-    if (c0 + kLanes <= e.res_cs * (1 + later_rows)) {
-      rq = hn::PromoteTo(di, hn::LoadU(du8, res + c0));
-    } else {
-      uint8_t tmp[kLanes] = {};  // lanes past the channels: any value, never stored
-      std::memcpy(tmp, res + c0, static_cast<size_t>(std::min(kLanes, e.res_cs - c0)));
-      rq = hn::PromoteTo(di, hn::LoadU(du8, tmp));
-    }
-    y = hn::Add(y, hn::Mul(hn::ConvertTo(df, hn::Sub(rq, e.res_zp)), e.res_scale));
-    if (e.relu_after_add) y = hn::Max(y, e.floor);
-  }
-  if (out_f32 != nullptr) {
-    float* dst = out_f32 + c0;
-    if (c0 + kLanes <= e.cout * (1 + later_rows)) {
-      hn::StoreU(y, df, dst);
-    } else {
-      float tmp[kLanes];
-      hn::StoreU(y, df, tmp);
-      std::copy(tmp, tmp + (e.cout - c0), dst);
-    }
-    return;
-  }
-  const auto q = ToBytes(RoundToInt(hn::Min(e.nonnegative ? y : hn::Max(y, e.zero), e.top)));
-  uint8_t* dst = out_u8 + c0;
-  if (c0 + kLanes <= e.out_cs * (1 + later_rows)) {
-    hn::StoreU(q, du8, dst);
-  } else {
-    uint8_t tmp[kLanes];
-    hn::StoreU(q, du8, tmp);
-    std::copy(tmp, tmp + (e.out_cs - c0), dst);
-  }
-}
 
 template <int NV>
 void ConvRowsNV(const ConvJob& job, int64_t row_begin, int64_t row_end) {

@@ -107,6 +107,34 @@ struct PackedWeights {
   std::vector<int8_t> data;
 };
 
+// Integer Winograd F(2x2, 3x3) for the 3x3 stride-1 convs on the pmaddubsw targets
+// (winograd_kernels.cpp). Each 2x2 block of output pixels (a tile) is A^T [U . V] A, with
+// V = B^T d B of its 4x4 input patch d (uint8 codes; int16 after the transform, |V| <= 4 * 255) and
+// U = (2G) g (2G)^T of each 3x3 kernel g (int16, |U| <= 9 * 127): 16 products per channel and tile
+// instead of 36, summed over channel pairs by pmaddwd. Every sum is an exact integer: the output
+// transform yields 4 times the direct conv's sum (wrapping int32 arithmetic is exact modulo 2^32,
+// and 4 * 9 * 255 * 127 * cin fits an int32 for cin <= kWinogradMaxChannels), so the conv's output
+// is the direct GEMM's bit for bit, epilogue included.
+constexpr int64_t kWinogradMaxChannels = 1840;
+
+// The convs Winograd takes: 3x3, stride 1, no folded shift, input channels in groups of 4 (not a
+// dense 1-3 channel image) and few enough for exact int32 sums.
+inline bool winograd_shape(int64_t kh, int64_t kw, int64_t stride, int64_t cin, bool shift) {
+  return kh == 3 && kw == 3 && stride == 1 && !shift && cin >= 4 && cin <= kWinogradMaxChannels;
+}
+
+// Tiles of n images of ho x wo output pixels (a partial tile at an odd edge).
+inline int64_t winograd_tiles(int64_t n, int64_t ho, int64_t wo) { return n * ((ho + 1) / 2) * ((wo + 1) / 2); }
+
+// U for one target: per panel of panel_width output channels, per transform position p (16, row
+// major), per input channel pair k (pairs = channel_stride(cin) / 2): panel_width 32-bit words,
+// each the int16 U of channels 2k (low half) and 2k + 1 (high half) for one output channel. Zero
+// beyond the real channels.
+struct WinogradWeights {
+  int64_t cout = 0, cin = 0, pairs = 0, panels = 0, panel_width = 0;
+  std::vector<int32_t> data;
+};
+
 struct ConvJob {
   QTensorView input;  // its frame at least pad wide (the shift's reads are bounds-checked)
   int64_t kh = 1, kw = 1, stride = 1, pad = 0;
@@ -114,6 +142,7 @@ struct ConvJob {
   // Per input channel (dy, dx) read offsets (ShiftResNet's shift folded into a 1x1 conv), or null.
   const int8_t* shift = nullptr;
   const PackedWeights* weights = nullptr;
+  const WinogradWeights* winograd = nullptr;  // for conv_winograd (which ignores `weights`)
   // Per output channel, padded with zeros to panels * panel_width: the exact integer correction
   // zero_point * sum(w), then t = float(acc - correction) * multiplier + bias in the output's code
   // domain (epilogue_multiplier, epilogue_bias).
@@ -143,6 +172,11 @@ struct DeployKernels {
   void (*pack_weights)(const int8_t* w, int64_t cout, int64_t kh, int64_t kw, int64_t cin, PackedWeights& out) = nullptr;
   // Rows (output pixels, n * ho * wo in order) [row_begin, row_end) of a convolution.
   void (*conv_rows)(const ConvJob& job, int64_t row_begin, int64_t row_end) = nullptr;
+  // Integer Winograd F(2x2, 3x3) (see WinogradWeights); null on the targets without pmaddwd's int16
+  // pair products (VNNI's vpdpbusd direct GEMM is faster than it; scalar and NEON run the GEMM).
+  void (*pack_winograd)(const int8_t* w, int64_t cout, int64_t cin, WinogradWeights& out) = nullptr;
+  // Tiles [tile_begin, tile_end) (n * ceil(ho / 2) * ceil(wo / 2) in order) of a winograd_shape conv.
+  void (*conv_winograd)(const ConvJob& job, int64_t tile_begin, int64_t tile_end) = nullptr;
   // Max pooling over kernel x kernel windows (stride, pad; padding never wins) on output pixels
   // [begin, end) (n * ho * wo in order) of `out` (same channels as `in`, its own frame); out.data is
   // written through.
@@ -161,5 +195,6 @@ const DeployKernels& deploy_kernels();
 // Filled once per target by each kernel file.
 void fill_conv_kernels(DeployKernels& k);
 void fill_misc_kernels(DeployKernels& k);
+void fill_winograd_kernels(DeployKernels& k);
 
 }  // namespace sl::deploy

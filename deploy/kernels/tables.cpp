@@ -11,6 +11,7 @@ const DeployKernels& deploy_kernels() {
     cpu::build_for_each_target([&](size_t i, const char* name) {
       fill_conv_kernels(t[i]);
       fill_misc_kernels(t[i]);
+      fill_winograd_kernels(t[i]);
       t[i].target = name;
     });
     return t;
