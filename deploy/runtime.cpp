@@ -19,11 +19,11 @@
 namespace sl::deploy {
 
 namespace {
-std::atomic<bool> winograd_on{true};
+std::atomic<WinogradMode> winograd_mode{WinogradMode::on};
 }  // namespace
 
-bool set_deploy_winograd(bool on) { return winograd_on.exchange(on); }
-bool deploy_winograd_enabled() { return winograd_on.load(); }
+WinogradMode set_deploy_winograd(WinogradMode mode) { return winograd_mode.exchange(mode); }
+WinogradMode deploy_winograd() { return winograd_mode.load(); }
 
 struct InferenceModel::PreparedConv {
   // Per output channel, zero-padded to whole panels (the kernels load whole vectors).
@@ -120,8 +120,8 @@ uint8_t* InferenceModel::output_buffer(int id, int64_t n) {
 
 namespace {
 
-// Output pixels per parallel task: whole tiles, at least two tasks per thread when there is work
-// for them, none when the op is too small to pay for a task.
+// Work units (output pixels, or Winograd tiles) per parallel task: whole GEMM tiles, at least two
+// tasks per thread when there is work for them, none when the op is too small to pay for a task.
 int64_t rows_per_task(int64_t rows, int64_t tile_rows, int64_t macs_per_row) {
   const int threads = num_threads();
   constexpr int64_t kMinMacsPerTask = 1 << 18;
@@ -176,8 +176,10 @@ void InferenceModel::run_conv(const ConvSpec& spec, PreparedConv& prep, int64_t 
   const DeployKernels& kern = deploy_kernels();
   const TensorSpec& out = graph_.tensors[static_cast<size_t>(spec.output)];
   const size_t target = cpu::cpu_target_index();
-  const bool winograd = kern.conv_winograd != nullptr && deploy_winograd_enabled() &&
-                        winograd_shape(spec.kh, spec.kw, spec.stride, spec.cin, !spec.shift.empty());
+  const WinogradMode mode = deploy_winograd();
+  const bool winograd = kern.conv_winograd != nullptr && mode != WinogradMode::off &&
+                        winograd_shape(spec.kh, spec.kw, spec.stride, spec.cin, !spec.shift.empty()) &&
+                        (mode == WinogradMode::all || winograd_pays(spec.cin, spec.cout));
   ConvJob job;
   if (winograd) {
     auto& slot = prep.winograd[target];

@@ -17,11 +17,13 @@
 
 namespace sl::deploy {
 
-// Whether the 3x3 stride-1 convs run as integer Winograd F(2x2, 3x3) on the targets that have it
-// (DeployKernels::conv_winograd; on by default). The outputs are the same bit for bit either way, so
-// this trades speed only (`bench infer --winograd on off`). Returns the previous setting.
-bool set_deploy_winograd(bool on);
-bool deploy_winograd_enabled();
+// Which 3x3 stride-1 convs run as integer Winograd F(2x2, 3x3) on the targets that have it
+// (DeployKernels::conv_winograd): those where it pays (winograd_pays, the default), every one it can
+// take (tests, measurements), or none. The outputs are the same bit for bit in every mode, so this
+// trades speed only (`bench infer --winograd on all off`). Returns the previous mode.
+enum class WinogradMode { off, on, all };
+WinogradMode set_deploy_winograd(WinogradMode mode);
+WinogradMode deploy_winograd();
 
 class InferenceModel {
  public:

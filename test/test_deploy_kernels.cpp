@@ -16,11 +16,11 @@ using namespace sl::deploy;
 
 namespace {
 
-// Sets the deploy runtime's Winograd switch for a scope.
+// Sets the deploy runtime's Winograd mode for a scope.
 struct DeployWinograd {
-  explicit DeployWinograd(bool on) : previous(set_deploy_winograd(on)) {}
+  explicit DeployWinograd(WinogradMode mode) : previous(set_deploy_winograd(mode)) {}
   ~DeployWinograd() { set_deploy_winograd(previous); }
-  bool previous;
+  WinogradMode previous;
 };
 
 struct ConvCase {
@@ -221,14 +221,16 @@ void check_case(const ConvCase& c, const PoolGeometry* pools, uint64_t seed) {
     InferenceModel model(g);
     for (const std::string& target : cpu::available_cpu_targets()) {
       cpu::ScopedCpuTarget scoped(target);
-      // Winograd (3x3 stride-1 convs on the pmaddwd targets) and the direct GEMM alike.
-      for (const auto& [winograd, threads] : {std::pair{true, 1}, std::pair{true, 2}, std::pair{false, 1}}) {
+      // Winograd (every 3x3 stride-1 conv it can take on the pmaddwd targets, not only the wide ones
+      // where it pays) and the direct GEMM alike.
+      for (const auto& [winograd, threads] :
+           {std::pair{WinogradMode::all, 1}, std::pair{WinogradMode::all, 2}, std::pair{WinogradMode::off, 1}}) {
         const DeployWinograd scoped_winograd(winograd);
         ThreadLimit limit(threads);
         INFO("cin " << c.cin << " " << c.h << "x" << c.w << " cout " << c.cout << " k " << c.k << " stride " << c.stride
                     << " pad " << c.pad << " residual " << c.residual << " shift " << c.shift << " next_pad "
                     << c.next_pad << " next_map " << c.next_map << " max_w " << c.max_w << " extremes " << c.extremes << " pool " << (pools ? pools->kernel : 0) << "/" << (pools ? pools->stride : 0)
-                    << " batch " << n << " target " << target << " threads " << threads << " winograd " << winograd);
+                    << " batch " << n << " target " << target << " threads " << threads << " winograd " << static_cast<int>(winograd));
         const std::vector<float> got = model.run(x.data(), n);
         for (size_t t = 0; t + 1 < g.tensors.size(); ++t)
           if (!g.tensors[t].f32) CHECK(model.tensor_codes(static_cast<int>(t)) == want_tensors[t]);

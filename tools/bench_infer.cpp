@@ -34,16 +34,21 @@ struct InferBenchOptions {
   bool fp32 = true;
   bool profile = false;
   std::string json;
-  std::vector<std::string> winograd{"on"};  // "off": the deploy runtime's 3x3 convs take the direct GEMM
+  // deploy::WinogradMode by name: "on" where it pays (the default), "all" wherever it can, "off" never.
+  std::vector<std::string> winograd{"on"};
 };
 
-// Puts back the deploy runtime's Winograd setting a variant changed.
+deploy::WinogradMode winograd_mode(const std::string& name) {
+  return name == "all" ? deploy::WinogradMode::all : name == "off" ? deploy::WinogradMode::off : deploy::WinogradMode::on;
+}
+
+// Puts back the deploy runtime's Winograd mode a variant changed.
 struct DeployWinogradScope {
-  explicit DeployWinogradScope(bool on) : previous(deploy::set_deploy_winograd(on)) {}
+  explicit DeployWinogradScope(deploy::WinogradMode mode) : previous(deploy::set_deploy_winograd(mode)) {}
   ~DeployWinogradScope() { deploy::set_deploy_winograd(previous); }
   DeployWinogradScope(const DeployWinogradScope&) = delete;
   DeployWinogradScope& operator=(const DeployWinogradScope&) = delete;
-  bool previous;
+  deploy::WinogradMode previous;
 };
 
 // torch_ref.py names torchvision's ResNets by their own name ("resnet18-infer-b1").
@@ -84,13 +89,14 @@ void bench_arch(const InferBenchOptions& o, const std::string& arch, nlohmann::o
       const std::string base_id = fmt::format("{}-infer-b{}", bench_name(arch), b);
       Timing t;  // of the last variant: the FP32 line's ratio
       for (const std::string& winograd : o.winograd) {
-        DeployWinogradScope scope(winograd == "on");
-        // The direct GEMM's rows get an id of their own: torch_ref.py's ids are the default runtime's.
-        const std::string id = winograd == "on" ? base_id : base_id + "-direct";
+        DeployWinogradScope scope(winograd_mode(winograd));
+        // Rows of other modes get ids of their own: torch_ref.py's ids are the default runtime's.
+        const std::string id = winograd == "on" ? base_id : base_id + (winograd == "off" ? "-direct" : "-winograd-all");
         t = time_calls([&] { runtime.run(images.data(), b, logits.data()); }, 3, 20, o.budget);
         fmt::print("{:<28} {} threads  {:8.3f} ms min  {:8.3f} ms median  {:8.0f} img/s  {:6.1f} GOP/s  deploy{}, {}\n",
                    id, used, t.ms_min, t.ms_median, static_cast<double>(b) / t.ms_median * 1e3,
-                   gflop / t.ms_median * 1e3, winograd == "on" ? "" : " (direct 3x3 convs)", cpu::cpu_description());
+                   gflop / t.ms_median * 1e3, winograd == "on" ? "" : winograd == "off" ? " (direct 3x3 convs)" : " (Winograd on every 3x3 conv)",
+                   cpu::cpu_description());
         if (o.profile) {  // separate profiled runs, so the timing above is not disturbed
           runtime.set_profiling(true);
           const int runs = 20;
@@ -103,8 +109,9 @@ void bench_arch(const InferBenchOptions& o, const std::string& arch, nlohmann::o
             fmt::print("    {:<44} {:8.3f} ms  {:5.1f} %\n", name, sec / runs * 1e3, 100 * sec / total);
         }
         auto r = bench_record(id, used, b, t, gflop);
-        r["engine"] = winograd == "on" ? "shiftlab deploy (integer kernels)"
-                                       : "shiftlab deploy (integer kernels, direct 3x3 convs)";
+        r["engine"] = fmt::format("shiftlab deploy (integer kernels{})", winograd == "on"    ? ""
+                                                                         : winograd == "off" ? ", direct 3x3 convs"
+                                                                                             : ", Winograd on every 3x3 conv");
         r["quant"] = o.quant;
         results.push_back(r);
         if (winograd != "on") continue;
@@ -156,8 +163,9 @@ void add_bench_infer_command(CLI::App& bench) {
   cmd->add_flag("!--no-fp32", o->fp32, "Skip timing shiftlab's FP32 eval of the same model");
   cmd->add_flag("--profile", o->profile, "Also print where the time of a call goes, per op");
   cmd->add_option("--winograd", o->winograd,
-                  "Deploy 3x3 stride-1 convs as integer Winograd (on) or the direct GEMM (off); `on off` times both")
-      ->check(CLI::IsMember({"on", "off"}))
+                  "Deploy 3x3 stride-1 convs as integer Winograd where it pays (on), wherever it can (all) or never "
+                  "(off); `on off` times both")
+      ->check(CLI::IsMember({"on", "all", "off"}))
       ->capture_default_str();
   cmd->add_option("--json", o->json, "Write the results in torch_ref.py's JSON schema (for compare.py)");
   cmd->callback([o] { run(*o); });

@@ -117,11 +117,18 @@ struct PackedWeights {
 // is the direct GEMM's bit for bit, epilogue included.
 constexpr int64_t kWinogradMaxChannels = 1840;
 
-// The convs Winograd takes: 3x3, stride 1, no folded shift, input channels in groups of 4 (not a
-// dense 1-3 channel image) and few enough for exact int32 sums.
+// The convs Winograd can take: 3x3, stride 1, no folded shift, input channels in groups of 4 (not
+// a dense 1-3 channel image) and few enough for exact int32 sums.
 inline bool winograd_shape(int64_t kh, int64_t kw, int64_t stride, int64_t cin, bool shift) {
   return kh == 3 && kw == 3 && stride == 1 && !shift && cin >= 4 && cin <= kWinogradMaxChannels;
 }
+
+// Winograd saves products (per input x output channel of a pixel) but adds transforms and a round
+// trip of its sums through memory (per input or output channel), so narrow layers lose: resnet20 at
+// batch 128 on `avx2` (Zen 3, `bench infer --winograd all off --profile`): 16->16 8 % slower, 32->32
+// 15 % and 64->64 25 % faster than the direct GEMM.
+constexpr int64_t kWinogradMinChannelProduct = 32 * 32;
+inline bool winograd_pays(int64_t cin, int64_t cout) { return cin * cout >= kWinogradMinChannelProduct; }
 
 // Tiles of n images of ho x wo output pixels (a partial tile at an odd edge).
 inline int64_t winograd_tiles(int64_t n, int64_t ho, int64_t wo) { return n * ((ho + 1) / 2) * ((wo + 1) / 2); }
