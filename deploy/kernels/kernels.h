@@ -123,11 +123,10 @@ inline bool winograd_shape(int64_t kh, int64_t kw, int64_t stride, int64_t cin, 
   return kh == 3 && kw == 3 && stride == 1 && !shift && cin >= 4 && cin <= kWinogradMaxChannels;
 }
 
-// Winograd saves products (per input x output channel of a pixel) but adds transforms and a round
-// trip of its sums through memory (per input or output channel), so narrow layers lose: resnet20 at
-// batch 128 on `avx2` (Zen 3, `bench infer --winograd all off --profile`): 16->16 8 % slower, 32->32
-// 15 % and 64->64 25 % faster than the direct GEMM.
-constexpr int64_t kWinogradMinChannelProduct = 32 * 32;
+// Winograd saves products (per input x output channel of a pixel) but adds transforms per channel,
+// so the narrowest layers may lose. resnet20 at batch 128 on `avx2` (Zen 3, `bench infer --winograd
+// all off --profile`): 16->16 20 %, 32->32 25 % and 64->64 27 % faster than the direct GEMM.
+constexpr int64_t kWinogradMinChannelProduct = 16 * 16;
 inline bool winograd_pays(int64_t cin, int64_t cout) { return cin * cout >= kWinogradMinChannelProduct; }
 
 // Tiles of n images of ho x wo output pixels (a partial tile at an odd edge).

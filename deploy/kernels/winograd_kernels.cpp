@@ -15,6 +15,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <utility>
 #include <vector>
 
 #include "deploy/kernels/kernels.h"
@@ -153,6 +154,52 @@ void GemmTile(const int32_t* const* HWY_RESTRICT rows, int64_t pairs, const int3
     for (int j = 0; j < NV; ++j) hn::StoreU(acc[i][j], di, m + i * m_stride + j * kLanes);
 }
 
+// Narrow layers (channel pairs a compile-time 2, 4 or 8; U within L1): one tile at a time, each
+// position's sums folded into the tile's 4 outputs in registers as soon as they are done (A^T M A
+// is linear in M), so no sums go through memory: for 16 channels that round trip costs as many
+// memory operations as 3/8 of the products. The whole k loop is unrolled.
+constexpr int64_t kFusedMaxU = 16 * 1024;
+
+// y[o] +/-= m for the outputs o that position P feeds: y = A^T M A, A^T = [1 1 1 0; 0 1 -1 -1].
+template <int P, int NV>
+HWY_INLINE void FoldPosition(const VI (&m)[NV], VI (&y)[4][NV]) {
+  constexpr int kA[2][4] = {{1, 1, 1, 0}, {0, 1, -1, -1}};
+  constexpr int r = P / 4, c = P % 4;
+  constexpr int a[4] = {kA[0][r] * kA[0][c], kA[0][r] * kA[1][c], kA[1][r] * kA[0][c], kA[1][r] * kA[1][c]};
+#pragma GCC unroll 4
+  for (int o = 0; o < 4; ++o) {
+    if (a[o] == 0) continue;
+#pragma GCC unroll 4
+    for (int j = 0; j < NV; ++j) y[o][j] = a[o] > 0 ? hn::Add(y[o][j], m[j]) : hn::Sub(y[o][j], m[j]);
+  }
+}
+
+// Position P of one tile: its V words vw[P * p_words + k] by U words u[(P * Pairs + k) * NV * kLanes].
+template <int P, int NV, int Pairs>
+HWY_INLINE void FusedPosition(const int32_t* HWY_RESTRICT vw, int64_t p_words, const int32_t* HWY_RESTRICT u,
+                              VI (&y)[4][NV]) {
+  const DI di;
+  const int32_t* HWY_RESTRICT a = vw + P * p_words;
+  const int32_t* HWY_RESTRICT b = u + P * Pairs * NV * kLanes;
+  VI m[NV];
+#pragma GCC unroll 8
+  for (int k = 0; k < Pairs; ++k) {
+    const VI av = hn::Set(di, a[k]);
+#pragma GCC unroll 4
+    for (int j = 0; j < NV; ++j) {
+      const VI prod = MulPairs(hn::Zero(di), av, hn::LoadU(di, b + (k * NV + j) * kLanes));
+      m[j] = k == 0 ? prod : hn::Add(m[j], prod);
+    }
+  }
+  FoldPosition<P, NV>(m, y);
+}
+
+template <int NV, int Pairs, size_t... P>
+HWY_INLINE void FusedTile(std::index_sequence<P...>, const int32_t* vw, int64_t p_words, const int32_t* u,
+                          VI (&y)[4][NV]) {
+  (FusedPosition<static_cast<int>(P), NV, Pairs>(vw, p_words, u, y), ...);
+}
+
 // A tile's place: image, top-left output pixel; advanced tile by tile without divisions.
 struct TileCursor {
   int64_t img, oy, ox;
@@ -165,7 +212,8 @@ struct TileCursor {
   }
 };
 
-template <int NV>
+// FusedPairs: 0 for the block GEMM, else the layer's channel pairs (the fused narrow path).
+template <int NV, int FusedPairs>
 void ConvWinogradNV(const ConvJob& job, int64_t tile_begin, int64_t tile_end) {
   constexpr int MR = RowsFor(NV);
   const DI di;
@@ -190,6 +238,61 @@ void ConvWinogradNV(const ConvJob& job, int64_t tile_begin, int64_t tile_end) {
   const QTensorView* res = job.residual;
   const int64_t res_cs = res ? res->cs : 0, res_row = res ? res->row_bytes() : 0;
   const auto* u = ww.data.data();
+
+  // Where a tile's outputs go: its first output and residual pixels, and how many rows and columns
+  // of its 2x2 are real (an odd edge's phantom outputs are dropped).
+  struct TileOut {
+    uint8_t* u8;
+    float* f32;
+    const uint8_t* res;
+    int64_t ny, nx;
+  };
+  auto tile_out = [&](const TileCursor& at) {
+    TileOut o;
+    o.ny = std::min<int64_t>(2, ho - at.oy);
+    o.nx = std::min<int64_t>(2, wo - at.ox);
+    o.u8 = job.out_u8 == nullptr
+               ? nullptr
+               : job.out_u8 + ((at.img * (ho + 2 * ob) + at.oy + ob) * (wo + 2 * ob) + at.ox + ob) * out_cs;
+    o.f32 = job.out_f32 == nullptr ? nullptr : job.out_f32 + ((at.img * ho + at.oy) * wo + at.ox) * job.cout;
+    o.res = res == nullptr ? nullptr : res->at(at.img, at.oy, at.ox);
+    return o;
+  };
+  // The epilogue of channels [c0, c0 + kLanes) of a tile from 4 times its outputs' sums y (0, 0),
+  // (0, 1), (1, 0), (1, 1). A whole tile of whole vectors of codes takes the four pixels' float
+  // operations side by side (Epilogue's, in its order), so they overlap; the rest takes Epilogue.
+  const DU8 du8;
+  auto emit = [&](const TileOut& o, int64_t c0, const VI(&y)[4]) {
+    const VI corr = hn::LoadU(di, job.correction + c0);
+    const VF mult = hn::LoadU(df, job.multiplier + c0), bias = hn::LoadU(df, job.bias + c0);
+    const int64_t px[4] = {0, 1, out_row / out_cs, out_row / out_cs + 1};
+    if (o.u8 != nullptr && o.ny == 2 && o.nx == 2 && c0 + kLanes <= out_cs && (res == nullptr || c0 + kLanes <= res_cs)) {
+      VF f[4];
+      for (int d = 0; d < 4; ++d) f[d] = hn::Add(hn::Mul(hn::ConvertTo(df, hn::Sub(hn::ShiftRight<2>(y[d]), corr)), mult), bias);
+      if (consts.relu)
+        for (VF& fd : f) fd = hn::Max(fd, consts.floor);
+      if (res != nullptr) {
+        const uint8_t* r[4] = {o.res, o.res + res_cs, o.res + res_row, o.res + res_row + res_cs};
+        for (int d = 0; d < 4; ++d) {
+          const VI rq = hn::PromoteTo(di, hn::LoadU(du8, r[d] + c0));
+          f[d] = hn::Add(f[d], hn::Mul(hn::ConvertTo(df, hn::Sub(rq, consts.res_zp)), consts.res_scale));
+        }
+        if (consts.relu_after_add)
+          for (VF& fd : f) fd = hn::Max(fd, consts.floor);
+      }
+      for (int d = 0; d < 4; ++d) {
+        const VF clamped = hn::Min(consts.nonnegative ? f[d] : hn::Max(f[d], consts.zero), consts.top);
+        hn::StoreU(ToBytes(RoundToInt(clamped)), du8, o.u8 + px[d] * out_cs + c0);
+      }
+      return;
+    }
+    for (int64_t dy = 0; dy < o.ny; ++dy)
+      for (int64_t dx = 0; dx < o.nx; ++dx)
+        Epilogue(consts, o.u8 == nullptr ? nullptr : o.u8 + dy * out_row + dx * out_cs,
+                 o.f32 == nullptr ? nullptr : o.f32 + (dy * wo + dx) * job.cout,
+                 o.res == nullptr ? nullptr : o.res + dy * res_row + dx * res_cs, 0, c0, hn::ShiftRight<2>(y[2 * dy + dx]),
+                 corr, mult, bias);
+  };
 
   const TileCursor first{tile_begin / per_image, 2 * ((tile_begin % per_image) / tiles_x), 2 * (tile_begin % tiles_x)};
   TileCursor in_at = first, out_at = first;
@@ -216,6 +319,28 @@ void ConvWinogradNV(const ConvJob& job, int64_t tile_begin, int64_t tile_end) {
         TransformInput(copy.data(), kLanes16, 4 * kLanes16, 0, vt + c0, v_stride);
       }
     }
+    if constexpr (FusedPairs > 0) {  // per tile and panel: the 4 outputs' sums in registers
+      for (int64_t t = 0; t < nt; ++t, out_at.next(ho, wo)) {
+        const auto* vw = reinterpret_cast<const int32_t*>(v.data() + t * vs);
+        const TileOut dst = tile_out(out_at);
+        for (int64_t q = 0; q < ww.panels; ++q) {
+          VI y[4][NV];
+#pragma GCC unroll 4
+          for (int o = 0; o < 4; ++o)
+#pragma GCC unroll 4
+            for (int j = 0; j < NV; ++j) y[o][j] = hn::Zero(di);
+          FusedTile<NV, FusedPairs>(std::make_index_sequence<kPositions>(), vw, v_stride / 2,
+                                    u + q * kPositions * FusedPairs * pw, y);
+#pragma GCC unroll 4
+          for (int j = 0; j < NV; ++j) {
+            const int64_t c0 = q * pw + j * kLanes;
+            if (c0 >= job.cout) break;
+            emit(dst, c0, {y[0][j], y[1][j], y[2][j], y[3][j]});
+          }
+        }
+      }
+      continue;
+    }
     // Per position, the block's tiles by U, panel by panel (V's rows stay in L1 across panels).
     for (int p = 0; p < kPositions; ++p) {
       const int16_t* vp = v.data() + p * v_stride;
@@ -228,16 +353,10 @@ void ConvWinogradNV(const ConvJob& job, int64_t tile_begin, int64_t tile_end) {
           GemmTile<MR, NV>(rows, pairs, u + (q * kPositions + p) * pairs * pw, pw, mp + t0 * mw + q * pw, mw);
       }
     }
-    // Per tile and vector: the output transform A^T M A (4 times the sums), then the epilogue.
+    // Per tile and vector: the output transform A^T M A.
     for (int64_t t = 0; t < nt; ++t, out_at.next(ho, wo)) {
-      const int64_t ny = std::min<int64_t>(2, ho - out_at.oy), nx = std::min<int64_t>(2, wo - out_at.ox);
-      uint8_t* out_u8 = job.out_u8 == nullptr ? nullptr
-                                              : job.out_u8 + ((out_at.img * (ho + 2 * ob) + out_at.oy + ob) * (wo + 2 * ob) +
-                                                              out_at.ox + ob) * out_cs;
-      float* out_f32 =
-          job.out_f32 == nullptr ? nullptr : job.out_f32 + ((out_at.img * ho + out_at.oy) * wo + out_at.ox) * job.cout;
-      const uint8_t* res_px = res == nullptr ? nullptr : res->at(out_at.img, out_at.oy, out_at.ox);
       const int32_t* mt = m.data() + t * mw;
+      const TileOut dst = tile_out(out_at);
       for (int64_t c0 = 0; c0 < job.cout; c0 += kLanes) {
         VI s[8];
         for (int c = 0; c < 4; ++c) {  // A^T M: over the rows
@@ -247,29 +366,33 @@ void ConvWinogradNV(const ConvJob& job, int64_t tile_begin, int64_t tile_end) {
           s[c] = hn::Add(hn::Add(m0, m1), m2);
           s[4 + c] = hn::Sub(hn::Sub(m1, m2), m3);
         }
-        const VI corr = hn::LoadU(di, job.correction + c0);
-        const VF mult = hn::LoadU(df, job.multiplier + c0), bias = hn::LoadU(df, job.bias + c0);
-        for (int64_t dy = 0; dy < ny; ++dy) {
-          const VI* sr = s + 4 * dy;  // (.) A: over the columns
-          const VI y[2] = {hn::ShiftRight<2>(hn::Add(hn::Add(sr[0], sr[1]), sr[2])),
-                           hn::ShiftRight<2>(hn::Sub(hn::Sub(sr[1], sr[2]), sr[3]))};
-          for (int64_t dx = 0; dx < nx; ++dx)
-            Epilogue(consts, out_u8 == nullptr ? nullptr : out_u8 + dy * out_row + dx * out_cs,
-                     out_f32 == nullptr ? nullptr : out_f32 + (dy * wo + dx) * job.cout,
-                     res_px == nullptr ? nullptr : res_px + dy * res_row + dx * res_cs, 0, c0, y[dx], corr, mult, bias);
-        }
+        // (.) A: over the columns
+        emit(dst, c0,
+             {hn::Add(hn::Add(s[0], s[1]), s[2]), hn::Sub(hn::Sub(s[1], s[2]), s[3]), hn::Add(hn::Add(s[4], s[5]), s[6]),
+              hn::Sub(hn::Sub(s[5], s[6]), s[7])});
       }
     }
   }
 }
 
+template <int NV>
+void ConvWinogradPanels(const ConvJob& job, int64_t tile_begin, int64_t tile_end) {
+  const WinogradWeights& ww = *job.winograd;
+  if (static_cast<int64_t>(ww.data.size() * sizeof(int32_t)) <= kFusedMaxU) {
+    if (ww.pairs == 8) return ConvWinogradNV<NV, 8>(job, tile_begin, tile_end);
+    if (ww.pairs == 4) return ConvWinogradNV<NV, 4>(job, tile_begin, tile_end);
+    if (ww.pairs == 2) return ConvWinogradNV<NV, 2>(job, tile_begin, tile_end);
+  }
+  ConvWinogradNV<NV, 0>(job, tile_begin, tile_end);
+}
+
 void ConvWinograd(const ConvJob& job, int64_t tile_begin, int64_t tile_end) {
   const int64_t nv = job.winograd->panel_width / kLanes;
-  if (nv == 1) return ConvWinogradNV<1>(job, tile_begin, tile_end);
-  if (nv == 2) return ConvWinogradNV<2>(job, tile_begin, tile_end);
+  if (nv == 1) return ConvWinogradPanels<1>(job, tile_begin, tile_end);
+  if (nv == 2) return ConvWinogradPanels<2>(job, tile_begin, tile_end);
   if constexpr (kMaxVectors >= 4) {
-    if (nv == 3) return ConvWinogradNV<3>(job, tile_begin, tile_end);
-    if (nv == 4) return ConvWinogradNV<4>(job, tile_begin, tile_end);
+    if (nv == 3) return ConvWinogradPanels<3>(job, tile_begin, tile_end);
+    if (nv == 4) return ConvWinogradPanels<4>(job, tile_begin, tile_end);
   }
 }
 
