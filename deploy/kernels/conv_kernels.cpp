@@ -289,6 +289,7 @@ void ConvRowsNV(const ConvJob& job, int64_t row_begin, int64_t row_end) {
   constexpr int MR = RowsFor(NV);
   const DI di;
   const DF df;
+  const DU8 du8;
   const PackedWeights& pw = *job.weights;
   const QTensorView& in = job.input;
   const int64_t per_image = job.ho * job.wo;
@@ -379,6 +380,41 @@ void ConvRowsNV(const ConvJob& job, int64_t row_begin, int64_t row_end) {
         corr[j] = hn::LoadU(di, job.correction + c0);
         mult[j] = hn::LoadU(df, job.multiplier + c0);
         bias[j] = hn::LoadU(df, job.bias + c0);
+      }
+      // Whole vectors of codes (every vector of the panel within the output's and the residual's
+      // channels): the tile's rows side by side, Epilogue's float operations in its order, so the
+      // rows' chains overlap. Rows past the end are computed from repeated cursors, never stored.
+      const int64_t panel_end = (p + 1) * pw.panel_width;
+      if (job.out_u8 != nullptr && panel_end <= out_cs && (residual == nullptr || panel_end <= residual->cs)) {
+        VF f[MR][NV];
+#pragma GCC unroll 8
+        for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 4
+          for (int j = 0; j < NV; ++j)
+            f[i][j] = hn::Add(hn::Mul(hn::ConvertTo(df, hn::Sub(hn::LoadU(di, sums + (i * NV + j) * kLanes), corr[j])), mult[j]),
+                              bias[j]);
+        if (consts.relu)
+          for (auto& fi : f)
+            for (VF& fij : fi) fij = hn::Max(fij, consts.floor);
+        if (residual != nullptr) {
+#pragma GCC unroll 8
+          for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 4
+            for (int j = 0; j < NV; ++j) {
+              const VI rq = hn::PromoteTo(di, hn::LoadU(du8, row[i].res + p * pw.panel_width + j * kLanes));
+              f[i][j] = hn::Add(f[i][j], hn::Mul(hn::ConvertTo(df, hn::Sub(rq, consts.res_zp)), consts.res_scale));
+            }
+          if (consts.relu_after_add)
+            for (auto& fi : f)
+              for (VF& fij : fi) fij = hn::Max(fij, consts.floor);
+        }
+        for (int i = 0; i < rows; ++i)
+#pragma GCC unroll 4
+          for (int j = 0; j < NV; ++j) {
+            const VF clamped = hn::Min(consts.nonnegative ? f[i][j] : hn::Max(f[i][j], consts.zero), consts.top);
+            hn::StoreU(ToBytes(RoundToInt(clamped)), du8, row[i].out + p * pw.panel_width + j * kLanes);
+          }
+        continue;
       }
       // Rows in order: with one panel, a vector running past a row's channels lands in later rows of
       // the tile, written after it (with several, the next row's first panel is already written).

@@ -17,30 +17,52 @@ namespace hn = hwy::HWY_NAMESPACE;
 
 namespace {
 
+// The max over a window of pixels (rows of `cols` pixels, `row_step` bytes apart; pixels cs bytes
+// apart) of `count` channels from byte i, in vectors of d's lanes; returns the next channel.
+template <class D>
+HWY_INLINE int64_t MaxWindow(D d, const uint8_t* first, int64_t rows, int64_t cols, int64_t row_step, int64_t cs,
+                             int64_t i, int64_t count, uint8_t* o) {
+  const int64_t lanes = static_cast<int64_t>(hn::Lanes(d));
+  for (; i + lanes <= count; i += lanes) {
+    auto m = hn::LoadU(d, first + i);
+    const uint8_t* row = first + i;
+    for (int64_t y = 0; y < rows; ++y, row += row_step)
+      for (int64_t x = 0; x < cols; ++x) m = hn::Max(m, hn::LoadU(d, row + x * cs));
+    hn::StoreU(m, d, o + i);
+  }
+  return i;
+}
+
 void MaxPool(const QTensorView& in, const QTensorView& out, int64_t kernel, int64_t stride, int64_t pad,
              int64_t pixel_begin, int64_t pixel_end) {
-  // 16-byte vectors: channel counts are small multiples of 4, rarely of a whole AVX-512 vector.
-  const hn::CappedTag<uint8_t, 16> d;
-  const int64_t lanes = static_cast<int64_t>(hn::Lanes(d));
-  const int64_t c = in.cs, per_image = out.h * out.w;
+  // 16-byte vectors: channel counts are small multiples of 4, rarely of a whole AVX-512 vector;
+  // their tails in 8 and 4 bytes (a channel stride of 4 or more is a multiple of 4).
+  const hn::CappedTag<uint8_t, 16> d16;
+  const hn::CappedTag<uint8_t, 8> d8;
+  const hn::CappedTag<uint8_t, 4> d4;
+  const int64_t c = in.cs, per_image = out.h * out.w, row_step = in.row_bytes();
+  int64_t n = pixel_begin / per_image, oy = (pixel_begin % per_image) / out.w, ox = pixel_begin % out.w;
   for (int64_t p = pixel_begin; p < pixel_end; ++p) {
-    const int64_t n = p / per_image, oy = (p % per_image) / out.w, ox = p % out.w;
     // The window clipped to the image: padding never wins a max.
     const int64_t y0 = std::max<int64_t>(0, oy * stride - pad), y1 = std::min(in.h, oy * stride - pad + kernel);
     const int64_t x0 = std::max<int64_t>(0, ox * stride - pad), x1 = std::min(in.w, ox * stride - pad + kernel);
+    const uint8_t* first = in.at(n, y0, x0);
     uint8_t* o = const_cast<uint8_t*>(out.at(n, oy, ox));
-    int64_t i = 0;
-    for (; i + lanes <= c; i += lanes) {
-      auto m = hn::LoadU(d, in.at(n, y0, x0) + i);
-      for (int64_t y = y0; y < y1; ++y)
-        for (int64_t x = x0; x < x1; ++x) m = hn::Max(m, hn::LoadU(d, in.at(n, y, x) + i));
-      hn::StoreU(m, d, o + i);
-    }
+    int64_t i = MaxWindow(d16, first, y1 - y0, x1 - x0, row_step, c, 0, c, o);
+    i = MaxWindow(d8, first, y1 - y0, x1 - x0, row_step, c, i, c, o);
+    i = MaxWindow(d4, first, y1 - y0, x1 - x0, row_step, c, i, c, o);
     for (; i < c; ++i) {
-      uint8_t m = in.at(n, y0, x0)[i];
+      uint8_t m = first[i];
       for (int64_t y = y0; y < y1; ++y)
         for (int64_t x = x0; x < x1; ++x) m = std::max(m, in.at(n, y, x)[i]);
       o[i] = m;
+    }
+    if (++ox == out.w) {
+      ox = 0;
+      if (++oy == out.h) {
+        oy = 0;
+        ++n;
+      }
     }
   }
 }

@@ -61,7 +61,7 @@ constexpr int kPositions = 16;  // of a 4x4 transformed tile
 // pointer per tile (general registers, as in the direct GEMM).
 constexpr int kMaxRows = 8;
 constexpr int RowsFor(int nv) { return std::min(kMaxRows, (kRegisters - nv - 2) / nv); }
-// Tiles per block: V and M of a block within ~128 KiB (L2), at least a GEMM tile, at most 64.
+// The block GEMM's tiles per block: V and M within ~128 KiB (L2), at least a GEMM tile, at most 64.
 constexpr int64_t kBlockBytes = 128 * 1024;
 
 // U = (2G) g (2G)^T per output and input channel: G's halves doubled on both sides, so U is 4 times
@@ -159,6 +159,7 @@ void GemmTile(const int32_t* const* HWY_RESTRICT rows, int64_t pairs, const int3
 // is linear in M), so no sums go through memory: for 16 channels that round trip costs as many
 // memory operations as 3/8 of the products. The whole k loop is unrolled.
 constexpr int64_t kFusedMaxU = 16 * 1024;
+constexpr int64_t kFusedBlockBytes = 8 * 1024;
 
 // y[o] +/-= m for the outputs o that position P feeds: y = A^T M A, A^T = [1 1 1 0; 0 1 -1 -1].
 template <int P, int NV>
@@ -223,7 +224,10 @@ void ConvWinogradNV(const ConvJob& job, int64_t tile_begin, int64_t tile_end) {
   const int64_t ho = job.ho, wo = job.wo, tiles_x = (wo + 1) / 2, per_image = tiles_x * ((ho + 1) / 2);
   const int64_t cs = in.cs, vs = (cs + kLanes16 - 1) / kLanes16 * kLanes16;  // V's int16 per tile
   const int64_t pairs = ww.pairs, pw = ww.panel_width, mw = ww.panels * pw;  // M's words per tile
-  const int64_t block = std::clamp<int64_t>(kBlockBytes / (kPositions * (2 * vs + 4 * mw)), kMaxRows, 64);
+  // Tiles per block: the block GEMM's V and M within ~128 KiB (L2); the fused path's V within
+  // ~8 KiB, so that V, U and the outputs' lines share L1.
+  const int64_t block = FusedPairs > 0 ? std::max<int64_t>(1, kFusedBlockBytes / (kPositions * 2 * vs))
+                                       : std::clamp<int64_t>(kBlockBytes / (kPositions * (2 * vs + 4 * mw)), kMaxRows, 64);
   const int64_t v_stride = (block + MR) * vs, m_stride = (block + MR) * mw;  // per position
   // V [p][tile][vs] int16 and M [p][tile][mw] int32, with room for a GEMM tile's rows past the block.
   std::vector<int16_t> v(static_cast<size_t>(kPositions * v_stride), 0);
