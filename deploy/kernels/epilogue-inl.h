@@ -34,9 +34,6 @@ constexpr int64_t kLanes = static_cast<int64_t>(hn::MaxLanes(DI()));
 constexpr int kRegisters = ((HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX3) || HWY_ARCH_ARM_A64) ? 32 : 16;
 constexpr int kMaxVectors = kRegisters == 32 ? 4 : 2;
 
-// Output channels per weight panel: the vectors of sums a tile keeps per row.
-int64_t PanelWidth(int64_t cout) { return std::min<int64_t>(kMaxVectors, (cout + kLanes - 1) / kLanes) * kLanes; }
-
 // Nearest integer, ties to even, of values already clamped to [0, 255] (so the overflow fix-ups
 // of hn::NearestInt are not needed): x86's cvtps2dq under the default rounding mode, which is
 // std::nearbyint's in the scalar reference.

@@ -64,6 +64,9 @@ constexpr int RowsFor(int nv) { return std::min(kMaxRows, (kRegisters - nv - 2) 
 // The block GEMM's tiles per block: V and M within ~128 KiB (L2), at least a GEMM tile, at most 64.
 constexpr int64_t kBlockBytes = 128 * 1024;
 
+// Output channels per panel of U: the vectors of sums a GEMM tile keeps per row.
+int64_t PanelWidth(int64_t cout) { return std::min<int64_t>(kMaxVectors, (cout + kLanes - 1) / kLanes) * kLanes; }
+
 // U = (2G) g (2G)^T per output and input channel: G's halves doubled on both sides, so U is 4 times
 // the textbook transform and integer.
 void PackWinograd(const int8_t* w, int64_t cout, int64_t cin, WinogradWeights& out) {
