@@ -1,5 +1,5 @@
 // What the per-target conv kernel files share (deploy/kernels/conv_kernels.cpp, the direct implicit
-// GEMM, and winograd_kernels.cpp): the vector types, the panel width, and the epilogue that turns a
+// GEMM, and winograd_kernels.cpp): the vector types, the register count and the epilogue that turns a
 // vector of exact int32 sums into output codes with the same IEEE operations on every target.
 // Include it after <hwy/highway.h> in a foreach_target file (Highway's -inl.h pattern).
 #if defined(SL_DEPLOY_EPILOGUE_INL_H_) == defined(HWY_TARGET_TOGGLE)
