@@ -1,11 +1,12 @@
 // Integer Winograd F(2x2, 3x3) for the deploy runtime's 3x3 stride-1 convs (see WinogradWeights in
 // kernels.h), compiled per target with Highway. Without VNNI a group of 4 uint8 x int8 products
 // costs pmaddubsw + pmaddwd + paddd; here 2 int16 x int16 products cost pmaddwd + paddd, and a 2x2
-// tile needs 16 per channel instead of 36, so the multiplier port does 2.25x fewer instructions per
-// output. A block of tiles is transformed at once: V (int16, per position p, tile, channel), then per
-// position one GEMM of the block's tiles by U into int32 sums M, then per tile the output transform
-// and the direct GEMM's epilogue. The sums are exact integers, so the output is the direct GEMM's
-// bit for bit.
+// tile needs 16 per channel instead of 36, so the multiplier ports do 2.25x fewer instructions per
+// output. A block of tiles is transformed at once into V (int16, per position p, tile, channel);
+// then wide layers run per position one GEMM of the block's tiles by U into int32 sums M and per
+// tile the output transform, narrow ones fold each position's sums into a tile's 4 outputs in
+// registers. A tile's 4 pixels go through the direct GEMM's epilogue side by side. The sums are
+// exact integers, so the output is the direct GEMM's bit for bit.
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "deploy/kernels/winograd_kernels.cpp"
 #include <hwy/foreach_target.h>  // IWYU pragma: keep
@@ -234,7 +235,7 @@ void ConvWinogradNV(const ConvJob& job, int64_t tile_begin, int64_t tile_end) {
   const int64_t v_stride = (block + MR) * vs, m_stride = (block + MR) * mw;  // per position
   // V [p][tile][vs] int16 and M [p][tile][mw] int32, with room for a GEMM tile's rows past the block.
   std::vector<int16_t> v(static_cast<size_t>(kPositions * v_stride), 0);
-  std::vector<int32_t> m(static_cast<size_t>(kPositions * m_stride));
+  std::vector<int32_t> m(FusedPairs > 0 ? 0 : static_cast<size_t>(kPositions * m_stride));
   std::vector<uint8_t> zero_pixel(static_cast<size_t>(vs), static_cast<uint8_t>(in.zero_point));
   std::vector<uint8_t> copy(static_cast<size_t>(16 * kLanes16), 0);  // a patch's channels, copied
   const int64_t in_row = in.row_bytes();
@@ -272,7 +273,7 @@ void ConvWinogradNV(const ConvJob& job, int64_t tile_begin, int64_t tile_end) {
   auto emit = [&](const TileOut& o, int64_t c0, const VI(&y)[4]) {
     const VI corr = hn::LoadU(di, job.correction + c0);
     const VF mult = hn::LoadU(df, job.multiplier + c0), bias = hn::LoadU(df, job.bias + c0);
-    const int64_t px[4] = {0, 1, out_row / out_cs, out_row / out_cs + 1};
+    const int64_t px[4] = {0, out_cs, out_row, out_row + out_cs};  // the 4 pixels' offsets
     if (o.u8 != nullptr && o.ny == 2 && o.nx == 2 && c0 + kLanes <= out_cs && (res == nullptr || c0 + kLanes <= res_cs)) {
       VF f[4];
       for (int d = 0; d < 4; ++d) f[d] = hn::Add(hn::Mul(hn::ConvertTo(df, hn::Sub(hn::ShiftRight<2>(y[d]), corr)), mult), bias);
@@ -289,7 +290,7 @@ void ConvWinogradNV(const ConvJob& job, int64_t tile_begin, int64_t tile_end) {
       }
       for (int d = 0; d < 4; ++d) {
         const VF clamped = hn::Min(consts.nonnegative ? f[d] : hn::Max(f[d], consts.zero), consts.top);
-        hn::StoreU(ToBytes(RoundToInt(clamped)), du8, o.u8 + px[d] * out_cs + c0);
+        hn::StoreU(ToBytes(RoundToInt(clamped)), du8, o.u8 + px[d] + c0);
       }
       return;
     }
