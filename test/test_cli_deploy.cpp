@@ -99,3 +99,25 @@ TEST_CASE("bench infer emits torch_ref.py's ids for the deploy runtime and the F
   CHECK(doc["results"][0]["ms_median"].get<double>() > 0);
   CHECK(doc["results"][1]["same_as"].get<std::string>() == "mnist-conv-infer-b1");
 }
+
+TEST_CASE("bench infer times the deploy runtime's Winograd modes under ids of their own", "[cli][deploy][bench]") {
+  test::TempDir dir("bench_infer_winograd");
+  const std::string json = dir / "infer.json";
+  test::CliResult r = test::run_cli("bench infer -a resnet20 -b 1 --threads 1 --budget 0.05 --no-fp32 --winograd on all off --json " +
+                                    json);
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  CHECK(has(r.output, "(direct 3x3 convs)"));
+  std::ifstream in(json);
+  nlohmann::json doc = nlohmann::json::parse(in);
+  std::vector<std::string> ids;
+  for (const auto& row : doc["results"]) ids.push_back(row["id"].get<std::string>());
+  // torch_ref.py's ids (and their -jit / -int8 aliases) are the default mode's; the others' are not.
+  for (const char* id : {"resnet20-infer-b1", "resnet20-infer-b1-int8", "resnet20-infer-b1-winograd-all",
+                         "resnet20-infer-b1-direct"})
+    CHECK(std::find(ids.begin(), ids.end(), id) != ids.end());
+  CHECK(std::find(ids.begin(), ids.end(), "resnet20-infer-b1-direct-int8") == ids.end());
+  test::CliResult bad = test::run_cli("bench infer -a resnet20 -b 1 --winograd maybe");
+  CHECK(bad.exit_code != 0);
+  CHECK(has(bad.output, "maybe"));
+}

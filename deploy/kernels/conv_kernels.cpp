@@ -41,7 +41,7 @@ constexpr bool kInt16Sums = true;
 constexpr bool kInt16Sums = false;
 #endif
 
-HWY_INLINE VI PairSums(VI a, VI b) {
+[[maybe_unused]] HWY_INLINE VI PairSums(VI a, VI b) {
 #if HWY_TARGET == HWY_AVX3
   return VI{_mm512_maddubs_epi16(a.raw, b.raw)};
 #elif HWY_TARGET == HWY_AVX2
@@ -54,7 +54,7 @@ HWY_INLINE VI PairSums(VI a, VI b) {
 #endif
 }
 
-HWY_INLINE VI AddInt16(VI x, VI y) {
+[[maybe_unused]] HWY_INLINE VI AddInt16(VI x, VI y) {
 #if HWY_TARGET == HWY_AVX3
   return VI{_mm512_add_epi16(x.raw, y.raw)};
 #elif HWY_TARGET == HWY_AVX2
