@@ -399,29 +399,19 @@ void ConvRowsNV(const ConvJob& job, int64_t row_begin, int64_t row_end) {
         for (int i = 0; i < MR; ++i)
 #pragma GCC unroll 4
           for (int j = 0; j < NV; ++j)
-            f[i][j] = hn::Add(hn::Mul(hn::ConvertTo(df, hn::Sub(hn::LoadU(di, sums + (i * NV + j) * kLanes), corr[j])), mult[j]),
-                              bias[j]);
-        if (consts.relu)
-          for (auto& fi : f)
-            for (VF& fij : fi) fij = hn::Max(fij, consts.floor);
+            f[i][j] = ScaledSums(consts, hn::LoadU(di, sums + (i * NV + j) * kLanes), corr[j], mult[j], bias[j]);
         if (residual != nullptr) {
 #pragma GCC unroll 8
           for (int i = 0; i < MR; ++i)
 #pragma GCC unroll 4
-            for (int j = 0; j < NV; ++j) {
-              const VI rq = hn::PromoteTo(di, hn::LoadU(du8, row[i].res + p * pw.panel_width + j * kLanes));
-              f[i][j] = hn::Add(f[i][j], hn::Mul(hn::ConvertTo(df, hn::Sub(rq, consts.res_zp)), consts.res_scale));
-            }
-          if (consts.relu_after_add)
-            for (auto& fi : f)
-              for (VF& fij : fi) fij = hn::Max(fij, consts.floor);
+            for (int j = 0; j < NV; ++j)
+              f[i][j] = AddResidual(consts, f[i][j],
+                                    hn::PromoteTo(di, hn::LoadU(du8, row[i].res + p * pw.panel_width + j * kLanes)));
         }
         for (int i = 0; i < rows; ++i)
 #pragma GCC unroll 4
-          for (int j = 0; j < NV; ++j) {
-            const VF clamped = hn::Min(consts.nonnegative ? f[i][j] : hn::Max(f[i][j], consts.zero), consts.top);
-            hn::StoreU(ToBytes(RoundToInt(clamped)), du8, row[i].out + p * pw.panel_width + j * kLanes);
-          }
+          for (int j = 0; j < NV; ++j)
+            hn::StoreU(Codes(consts, f[i][j]), du8, row[i].out + p * pw.panel_width + j * kLanes);
         continue;
       }
       // Rows in order: with one panel, a vector running past a row's channels lands in later rows of

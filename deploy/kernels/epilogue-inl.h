@@ -98,6 +98,25 @@ EpilogueConsts MakeEpilogueConsts(const ConvJob& job) {
   return e;
 }
 
+// The epilogue's three stages, one vector each: the same IEEE operations in this order wherever
+// they run (Epilogue below, and the kernels that take a tile's pixels side by side).
+// Sums -> the output's domain, then the ReLU before any residual add.
+HWY_INLINE VF ScaledSums(const EpilogueConsts& e, VI acc, VI corr, VF mult, VF bias) {
+  const VF y = hn::Add(hn::Mul(hn::ConvertTo(DF(), hn::Sub(acc, corr)), mult), bias);
+  return e.relu ? hn::Max(y, e.floor) : y;
+}
+
+// + the residual's codes rq (widened to int32) on the output's grid, then the ReLU after the add.
+HWY_INLINE VF AddResidual(const EpilogueConsts& e, VF y, VI rq) {
+  y = hn::Add(y, hn::Mul(hn::ConvertTo(DF(), hn::Sub(rq, e.res_zp)), e.res_scale));
+  return e.relu_after_add ? hn::Max(y, e.floor) : y;
+}
+
+// Nearest code (half to even) of y clamped to [0, 255].
+HWY_INLINE hn::Vec<DU8> Codes(const EpilogueConsts& e, VF y) {
+  return ToBytes(RoundToInt(hn::Min(e.nonnegative ? y : hn::Max(y, e.zero), e.top)));
+}
+
 // Requantises (or stores as float) one vector of sums: channels [c0, c0 + kLanes) of an output pixel
 // written at out_u8 / out_f32 (the pixel's first channel), with the residual pixel at res; corr, mult
 // and bias are that vector's per-channel constants. later_rows: rows of the tile after this one,
@@ -109,8 +128,7 @@ HWY_INLINE void Epilogue(const EpilogueConsts& e, uint8_t* out_u8, float* out_f3
   const DI di;
   const DF df;
   const DU8 du8;
-  VF y = hn::Add(hn::Mul(hn::ConvertTo(df, hn::Sub(acc, corr)), mult), bias);
-  if (e.relu) y = hn::Max(y, e.floor);
+  VF y = ScaledSums(e, acc, corr, mult, bias);
   if (e.residual) {
     VI rq;
     if (c0 + kLanes <= e.res_cs * (1 + later_rows)) {
@@ -120,8 +138,7 @@ HWY_INLINE void Epilogue(const EpilogueConsts& e, uint8_t* out_u8, float* out_f3
       std::memcpy(tmp, res + c0, static_cast<size_t>(std::min(kLanes, e.res_cs - c0)));
       rq = hn::PromoteTo(di, hn::LoadU(du8, tmp));
     }
-    y = hn::Add(y, hn::Mul(hn::ConvertTo(df, hn::Sub(rq, e.res_zp)), e.res_scale));
-    if (e.relu_after_add) y = hn::Max(y, e.floor);
+    y = AddResidual(e, y, rq);
   }
   if (out_f32 != nullptr) {
     float* dst = out_f32 + c0;
@@ -134,7 +151,7 @@ HWY_INLINE void Epilogue(const EpilogueConsts& e, uint8_t* out_u8, float* out_f3
     }
     return;
   }
-  const auto q = ToBytes(RoundToInt(hn::Min(e.nonnegative ? y : hn::Max(y, e.zero), e.top)));
+  const auto q = Codes(e, y);
   uint8_t* dst = out_u8 + c0;
   if (c0 + kLanes <= e.out_cs * (1 + later_rows)) {
     hn::StoreU(q, du8, dst);

@@ -276,22 +276,12 @@ void ConvWinogradNV(const ConvJob& job, int64_t tile_begin, int64_t tile_end) {
     const int64_t px[4] = {0, out_cs, out_row, out_row + out_cs};  // the 4 pixels' offsets
     if (o.u8 != nullptr && o.ny == 2 && o.nx == 2 && c0 + kLanes <= out_cs && (res == nullptr || c0 + kLanes <= res_cs)) {
       VF f[4];
-      for (int d = 0; d < 4; ++d) f[d] = hn::Add(hn::Mul(hn::ConvertTo(df, hn::Sub(hn::ShiftRight<2>(y[d]), corr)), mult), bias);
-      if (consts.relu)
-        for (VF& fd : f) fd = hn::Max(fd, consts.floor);
+      for (int d = 0; d < 4; ++d) f[d] = ScaledSums(consts, hn::ShiftRight<2>(y[d]), corr, mult, bias);
       if (res != nullptr) {
         const uint8_t* r[4] = {o.res, o.res + res_cs, o.res + res_row, o.res + res_row + res_cs};
-        for (int d = 0; d < 4; ++d) {
-          const VI rq = hn::PromoteTo(di, hn::LoadU(du8, r[d] + c0));
-          f[d] = hn::Add(f[d], hn::Mul(hn::ConvertTo(df, hn::Sub(rq, consts.res_zp)), consts.res_scale));
-        }
-        if (consts.relu_after_add)
-          for (VF& fd : f) fd = hn::Max(fd, consts.floor);
+        for (int d = 0; d < 4; ++d) f[d] = AddResidual(consts, f[d], hn::PromoteTo(di, hn::LoadU(du8, r[d] + c0)));
       }
-      for (int d = 0; d < 4; ++d) {
-        const VF clamped = hn::Min(consts.nonnegative ? f[d] : hn::Max(f[d], consts.zero), consts.top);
-        hn::StoreU(ToBytes(RoundToInt(clamped)), du8, o.u8 + px[d] + c0);
-      }
+      for (int d = 0; d < 4; ++d) hn::StoreU(Codes(consts, f[d]), du8, o.u8 + px[d] + c0);
       return;
     }
     for (int64_t dy = 0; dy < o.ny; ++dy)
