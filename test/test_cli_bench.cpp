@@ -82,6 +82,22 @@ TEST_CASE("bench train and bench conv time Winograd and direct 3x3 convs side by
   CHECK(strided.output.find("direct\nforward") != std::string::npos);  // Winograd takes stride 1 only
 }
 
+TEST_CASE("bench conv --shift times ShiftResNet's shifted 1x1 conv and refuses other kernels", "[cli][bench][shift]") {
+  test::CliResult r =
+      test::run_cli("bench conv -b 2 --in-channels 18 --out-channels 4 --size 6 --kernel 1 --padding 0 --shift 3 "
+                    "--threads 1 --budget 0.01");
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  CHECK(r.output.find("shift_conv2d f32 x [2, 18, 6, 6] w [4, 18, 1, 1] shift 3x3 stride 1") != std::string::npos);
+  CHECK(r.output.find("backward weight") != std::string::npos);
+  test::CliResult spatial = test::run_cli("bench conv -b 2 --size 6 --shift 3 --threads 1 --budget 0.01");
+  CHECK(spatial.exit_code != 0);
+  CHECK(spatial.output.find("--kernel 1 --padding 0") != std::string::npos);
+  test::CliResult even = test::run_cli("bench conv -b 2 --size 6 --kernel 1 --padding 0 --shift 2 --budget 0.01");
+  CHECK(even.exit_code != 0);
+  CHECK(even.output.find("--shift 2") != std::string::npos);
+}
+
 TEST_CASE("bench ops times the forward and backward of the op cases the filter picks", "[cli][bench]") {
   test::CliResult r = test::run_cli("bench ops --filter shift2d --threads 1 --repeat 1 --budget 0");
   INFO(r.output);

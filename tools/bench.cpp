@@ -72,6 +72,7 @@ void bench_gemm(int64_t m, int64_t n, int64_t k, const BenchOptions& o) {
 
 struct ConvShape {
   int64_t batch = 128, cin = 16, cout = 16, size = 32, kernel = 3, stride = 1, padding = 1, groups = 1;
+  int64_t shift = 0;  // > 0: a 1x1 conv reading its input through ShiftResNet's shift of this kernel size
   std::vector<std::string> winograd{"on"};  // "off": the direct conv (CPU)
 };
 
@@ -91,6 +92,24 @@ void bench_conv(const ConvShape& s, const BenchOptions& o) {
                  s.padding, s.padding, 1, 1, s.groups, y.size(2), y.size(3)};
   Backend& be = backend(d);
   Tensor gx = empty_like(x), gw = empty_like(w);
+  if (s.shift > 0) {
+    SL_CHECK(s.kernel == 1 && s.padding == 0 && s.groups == 1 && s.shift % 2 == 1,
+             "bench conv --shift {}: the shift kernel must be odd, and the conv 1x1 without padding or groups "
+             "(give --kernel 1 --padding 0)",
+             s.shift);
+    fmt::print("shift_conv2d f32 x [{}, {}, {}, {}] w [{}, {}, 1, 1] shift {}x{} stride {}, {}\n", s.batch, s.cin, s.size,
+               s.size, s.cout, s.cin, s.shift, s.shift, s.stride, on);
+    report("forward", 2 * macs, time_on(be, [&] {
+             be.shift_conv2d_forward(DType::f32, p, s.shift, 1, x.raw_data(), w.raw_data(), y.raw_data());
+           }, o.budget));
+    report("backward input", 2 * macs, time_on(be, [&] {
+             be.shift_conv2d_backward_input(DType::f32, p, s.shift, 1, y.raw_data(), w.raw_data(), gx.raw_data());
+           }, o.budget));
+    report("backward weight", 2 * macs, time_on(be, [&] {
+             be.shift_conv2d_backward_weight(DType::f32, p, s.shift, 1, x.raw_data(), y.raw_data(), gw.raw_data());
+           }, o.budget));
+    return;
+  }
   fmt::print("conv2d f32 x [{}, {}, {}, {}] w [{}, {}, {}, {}] stride {} padding {} groups {}, {}\n", s.batch, s.cin,
              s.size, s.size, s.cout, s.cin / s.groups, s.kernel, s.kernel, s.stride, s.padding, s.groups, on);
   // GFLOP/s count the direct conv's multiply-adds, so the Winograd lines read as its speed-up.
@@ -146,6 +165,9 @@ void add_bench_command(CLI::App& app) {
   conv->add_option("--stride", shape->stride, "Stride")->check(CLI::PositiveNumber);
   conv->add_option("--padding", shape->padding, "Zero padding")->check(CLI::NonNegativeNumber);
   conv->add_option("--groups", shape->groups, "Groups")->check(CLI::PositiveNumber);
+  conv->add_option("--shift", shape->shift,
+                   "Time ShiftResNet's shifted 1x1 conv instead, with a shift of this (odd) kernel size")
+      ->check(CLI::PositiveNumber);
   conv->add_option("--winograd", shape->winograd,
                    "on: 3x3 stride-1 convs by Winograd's F(4x4, 3x3) or F(2x2, 3x3) (the default); off: the direct "
                    "conv; 'on off' times both")

@@ -1,8 +1,10 @@
 // conv2d on the per-target GEMM tiles, per image and group: f32 3x3 stride-1 convs by Winograd's
 // F(4x4, 3x3) or F(2x2, 3x3) (winograd.h), other stride-1 convs as implicit GEMMs over a
 // zero-padded copy of the input, stride-2 ones over its four zero-padded phases (polyphase), others
-// as im2col + GEMM (1x1 stride-1 unpadded convs read the input directly). Images run in parallel (each thread owns its scratch); the weight gradient sums fixed
-// batch partitions in a fixed order, so it is reproducible whatever the thread count.
+// as im2col + GEMM (1x1 stride-1 unpadded convs read the input directly; ShiftResNet's shifted 1x1
+// convs read a per-image shifted copy that stays in L2). Images run in parallel (each thread owns its
+// scratch); the weight gradient sums fixed batch partitions in a fixed order, so it is reproducible
+// whatever the thread count.
 #include <tbb/enumerable_thread_specific.h>
 
 #include <algorithm>
@@ -137,25 +139,38 @@ void shifted_columns(const Conv2dParams& p, const Shift& s, const T* x, T* col) 
   }
 }
 
-// Its adjoint into a zeroed gx: gx[c, oh*sh + dy, ow*sw + dx] = col[c, oh, ow]. Strided convs add to
-// the zeros (as col2im, then the shift's backward copy); stride 1 copies (as the shift's backward of
-// the pointwise conv's gradient), so the results equal the composition's bit for bit, signed zeros too.
+// Its adjoint: gx[c, oh*sh + dy, ow*sw + dx] = col[c, oh, ow], 0 where no output reads. Strided convs
+// add to zeros (as col2im, then the shift's backward copy); stride 1 copies each row once, zeros
+// around it (as the shift's backward of the pointwise conv's gradient), so the results equal the
+// composition's bit for bit, signed zeros too.
 template <class T>
 void shifted_columns_adjoint(const Conv2dParams& p, const Shift& s, const T* col, T* gx) {
-  std::fill(gx, gx + p.cin * p.h * p.w, T(0));
+  if (p.sw != 1 || p.sh != 1) std::fill(gx, gx + p.cin * p.h * p.w, T(0));
   for (int64_t c = 0; c < p.cin; ++c) {
     const ShiftOffset o = s.offset(p, c);
     const ValidCols v = valid_cols(p, o.dx);
+    T* gc = gx + c * p.h * p.w;
+    if (p.sw == 1 && p.sh == 1) {  // input row ih is output row ih - dy moved by dx, or zeros
+      for (int64_t ih = 0; ih < p.h; ++ih) {
+        T* xr = gc + ih * p.w;
+        const int64_t oh = ih - o.dy;
+        if (oh < 0 || oh >= p.ho || v.ow1 <= v.ow0) {
+          std::fill(xr, xr + p.w, T(0));
+          continue;
+        }
+        const T* in = col + (c * p.ho + oh) * p.wo;
+        std::fill(xr, xr + v.ow0 + o.dx, T(0));
+        std::copy(in + v.ow0, in + v.ow1, xr + v.ow0 + o.dx);
+        std::fill(xr + v.ow1 + o.dx, xr + p.w, T(0));
+      }
+      continue;
+    }
     for (int64_t oh = 0; oh < p.ho; ++oh) {
       const int64_t ih = oh * p.sh + o.dy;
       if (ih < 0 || ih >= p.h) continue;
       const T* in = col + (c * p.ho + oh) * p.wo;
-      T* xr = gx + (c * p.h + ih) * p.w;
-      if (p.sw == 1 && p.sh == 1) {
-        std::copy(in + v.ow0, in + v.ow1, xr + v.ow0 + o.dx);
-      } else {
-        for (int64_t ow = v.ow0; ow < v.ow1; ++ow) xr[ow * p.sw + o.dx] += in[ow];
-      }
+      T* xr = gc + ih * p.w;
+      for (int64_t ow = v.ow0; ow < v.ow1; ++ow) xr[ow * p.sw + o.dx] += in[ow];
     }
   }
 }
@@ -302,61 +317,11 @@ bool forward_implicit(const Conv2dParams& p, const float* x, const float* w, flo
   return true;
 }
 
-// The stride-1 f32 shifted 1x1 conv without copying its input: GEMM row c points straight into
-// channel c of the image at its offset. Over the flat pixel index q, output q reads q + dy*w + dx,
-// which stays inside the plane for q in the band [pad*w + pad, (h - pad)*w - pad); there one GEMM
-// computes every output. The band's pixels within `pad` of a left or right edge read across a row
-// end, so they and the rows above and below the band (the border pixels) are recomputed from a
-// gathered block of their shifted inputs, written over the band's values. Every output is still one
-// FMA chain over the channels in order: the results equal the pointwise conv of the shifted copy.
-bool shift_forward_direct(const Conv2dParams& p, const Shift& s, const float* x, const float* w, float* y) {
-  if (p.sh != 1 || p.sw != 1 || p.groups != 1) return false;
-  const int64_t pad = s.dilation * (s.kernel / 2), hw = p.h * p.w;
-  const int64_t q0 = pad * p.w + pad, q1 = std::max(q0, (p.h - pad) * p.w - pad);
-  std::vector<int64_t> border;  // flat indices of the pixels the band does not compute right
-  for (int64_t oh = 0; oh < p.h; ++oh)
-    for (int64_t ow = 0; ow < p.w; ++ow)
-      if (oh < pad || oh >= p.h - pad || ow < pad || ow >= p.w - pad) border.push_back(oh * p.w + ow);
-  const int64_t nb = static_cast<int64_t>(border.size());
-  std::vector<ShiftOffset> offsets(static_cast<size_t>(p.cin));
-  for (int64_t c = 0; c < p.cin; ++c) offsets[static_cast<size_t>(c)] = s.offset(p, c);
-  const std::vector<PackedA> packs = pack_weights(p, p.cout, p.cin, w);
-  for_each_image<float>(p.n, static_cast<size_t>((p.cin + p.cout) * nb), [&](int64_t n, float* scratch, bool par) {
-    const float* xn = x + n * p.cin * hw;
-    float* yn = y + n * p.cout * hw;
-    std::vector<const float*> rows(static_cast<size_t>(p.cin));
-    if (q1 > q0) {
-      for (int64_t c = 0; c < p.cin; ++c) {
-        const ShiftOffset o = offsets[static_cast<size_t>(c)];
-        rows[static_cast<size_t>(c)] = xn + c * hw + q0 + o.dy * p.w + o.dx;
-      }
-      gemm_packed_rows(par, packs[0], q1 - q0, rows.data(), yn + q0, hw, false);
-    }
-    if (nb == 0) return;
-    float* gathered = scratch;  // cin x nb: the border pixels' shifted inputs
-    float* out = scratch + p.cin * nb;
-    for (int64_t c = 0; c < p.cin; ++c) {
-      const ShiftOffset o = offsets[static_cast<size_t>(c)];
-      const float* xc = xn + c * hw;
-      float* g = gathered + c * nb;
-      for (int64_t j = 0; j < nb; ++j) {
-        const int64_t ih = border[static_cast<size_t>(j)] / p.w + o.dy, iw = border[static_cast<size_t>(j)] % p.w + o.dx;
-        g[j] = ih >= 0 && ih < p.h && iw >= 0 && iw < p.w ? xc[ih * p.w + iw] : 0.0f;
-      }
-      rows[static_cast<size_t>(c)] = g;
-    }
-    gemm_packed_rows(false, packs[0], nb, rows.data(), out, nb, false);
-    for (int64_t o = 0; o < p.cout; ++o)
-      for (int64_t j = 0; j < nb; ++j) yn[o * hw + border[static_cast<size_t>(j)]] = out[o * nb + j];
-  });
-  return true;
-}
-
 template <class T>
 void forward_typed(const Conv2dParams& p, const T* x, const T* w, T* y, const Shift* shift = nullptr) {
   if constexpr (std::is_same_v<T, float>) {
     if (!shift && winograd_applies(p)) return winograd_forward(p, x, w, y);
-    if (shift ? shift_forward_direct(p, *shift, x, w, y) : forward_implicit(p, x, w, y)) return;
+    if (!shift && forward_implicit(p, x, w, y)) return;
   }
   Geometry g = geometry(p);
   if (shift) g.pointwise = false;
