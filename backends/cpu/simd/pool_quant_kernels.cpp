@@ -104,99 +104,145 @@ void MaxPool2x2(const T* HWY_RESTRICT x, int64_t w, int64_t ho, int64_t wo, T* H
 // fallback target, take the scalar binary search.
 constexpr int64_t kMaxTableVectors = 8;
 
+#if HWY_TARGET != HWY_SCALAR
+// A level set in vector tables: Nearest(v) is the nearest level of each lane of v (and its index),
+// by the rule of NearestLevelScalar. Only for sets of at most kMaxTableVectors vectors (usable()).
+template <class T>
+class LevelTables {
+ public:
+  using D = hn::ScalableTag<T>;
+  using V = hn::Vec<D>;
+  using DI = hn::RebindToSigned<D>;
+  using TI = hn::TFromD<DI>;
+  using VI = hn::Vec<DI>;
+
+  LevelTables(const T* levels, const int32_t* rank, const T* thresholds, int64_t nlev)
+      : levels_(levels), thresholds_(thresholds), nlev_(nlev), tables_((nlev + Lanes() - 1) / Lanes()) {
+    if (!usable()) return;
+    const D d;
+    for (int64_t t = 0; t < tables_; ++t) {
+      T lv[hn::MaxLanes(D())] = {}, rk[hn::MaxLanes(D())] = {};
+      for (int64_t l = 0; l < Lanes() && t * Lanes() + l < nlev; ++l) {
+        lv[l] = levels[t * Lanes() + l];
+        rk[l] = static_cast<T>(rank[t * Lanes() + l]);  // small integers: exact in T
+      }
+      lev_tab_[t] = hn::LoadU(d, lv);
+      rank_tab_[t] = hn::LoadU(d, rk);
+    }
+  }
+
+  bool usable() const { return tables_ <= kMaxTableVectors; }
+
+  // The nearest level of each lane of v; its index in *index.
+  HWY_INLINE V Nearest(V v, VI* index) const {
+    const D d;
+    const V first = hn::Set(d, levels_[0]), last = hn::Set(d, levels_[nlev_ - 1]);
+    if (thresholds_ && hn::AllTrue(d, hn::And(hn::Ge(v, first), hn::Le(v, last)))) {
+      // APoT's usual sets (8 and 16 levels) count with their thresholds unrolled.
+      if (nlev_ == 8)
+        *index = CountLeFixed<7>(v);
+      else if (nlev_ == 16)
+        *index = CountLeFixed<15>(v);
+      else
+        *index = CountLe(thresholds_, nlev_ - 1, v);
+      return Lookup(lev_tab_, *index);
+    }
+    return Window(v, index);
+  }
+
+ private:
+  static int64_t Lanes() { return static_cast<int64_t>(hn::Lanes(D())); }
+
+  // tab[idx] per lane, for idx in [0, nlev).
+  HWY_INLINE V Lookup(const V* tab, VI idx) const {
+    const D d;
+    const DI di;
+    const auto ind = hn::IndicesFromVec(d, hn::And(idx, hn::Set(di, static_cast<TI>(Lanes() - 1))));
+    V r = hn::TableLookupLanes(tab[0], ind);
+    for (int64_t t = 1; t < tables_; ++t)
+      r = hn::IfThenElse(hn::RebindMask(d, hn::Gt(idx, hn::Set(di, static_cast<TI>(t * Lanes() - 1)))),
+                         hn::TableLookupLanes(tab[t], ind), r);
+    return r;
+  }
+
+  // c - mask: adds 1 where the mask is set.
+  template <class M>
+  static HWY_INLINE VI CountIf(VI c, M mask) {
+    const DI di;
+    return hn::Sub(c, hn::VecFromMask(di, hn::RebindMask(di, mask)));
+  }
+
+  // The number of bounds below v (lower_bound's position), and of bounds at or below v.
+  static HWY_INLINE VI CountLt(const T* bounds, int64_t nb, V v) {
+    const D d;
+    VI c = hn::Zero(DI());
+    for (int64_t l = 0; l < nb; ++l) c = CountIf(c, hn::Lt(hn::Set(d, bounds[l]), v));
+    return c;
+  }
+  static HWY_INLINE VI CountLe(const T* bounds, int64_t nb, V v) {
+    const D d;
+    VI c = hn::Zero(DI());
+    for (int64_t l = 0; l < nb; ++l) c = CountIf(c, hn::Le(hn::Set(d, bounds[l]), v));
+    return c;
+  }
+  template <int kN>
+  HWY_INLINE VI CountLeFixed(V v) const {
+    const D d;
+    VI c = hn::Zero(DI());
+    for (int l = 0; l < kN; ++l) c = CountIf(c, hn::Le(hn::Set(d, thresholds_[l]), v));
+    return c;
+  }
+
+  // The scalar rule on every lane: the window [hi - 2, hi + 2) around lower_bound's position hi.
+  HWY_INLINE V Window(V v, VI* index) const {
+    const D d;
+    const DI di;
+    const VI hi = CountLt(levels_, nlev_, v);  // levels < v
+    const VI lo = hn::Max(hn::Sub(hi, hn::Set(di, TI(2))), hn::Zero(di));
+    const VI end = hn::Min(hn::Add(hi, hn::Set(di, TI(2))), hn::Set(di, static_cast<TI>(nlev_)));
+    VI best = lo;
+    V best_level = Lookup(lev_tab_, lo), best_rank = Lookup(rank_tab_, lo);
+    V best_d = hn::Abs(hn::Sub(v, best_level));
+    for (TI j = 1; j < 4; ++j) {  // the window is [lo, end), at most 4 levels
+      const VI pos = hn::Add(lo, hn::Set(di, j));
+      const auto inside = hn::RebindMask(d, hn::Lt(pos, end));
+      const VI at = hn::Min(pos, hn::Set(di, static_cast<TI>(nlev_ - 1)));
+      const V lev = Lookup(lev_tab_, at), rk = Lookup(rank_tab_, at);
+      const V dist = hn::Abs(hn::Sub(v, lev));
+      const auto better = hn::Or(hn::Lt(dist, best_d), hn::And(hn::Eq(dist, best_d), hn::Lt(rk, best_rank)));
+      const auto take = hn::And(inside, better);
+      best = hn::IfThenElse(hn::RebindMask(di, take), pos, best);
+      best_d = hn::IfThenElse(take, dist, best_d);
+      best_rank = hn::IfThenElse(take, rk, best_rank);
+      best_level = hn::IfThenElse(take, lev, best_level);
+    }
+    *index = best;
+    return best_level;
+  }
+
+  const T* levels_;
+  const T* thresholds_;
+  int64_t nlev_, tables_;
+  V lev_tab_[kMaxTableVectors], rank_tab_[kMaxTableVectors];
+};
+#endif
+
 template <class T>
 void NearestLevel(const T* HWY_RESTRICT x, int64_t n, const T* levels, const int32_t* rank, const T* thresholds,
                   int64_t nlev, T* HWY_RESTRICT value, int32_t* HWY_RESTRICT index) {
   int64_t i = 0;
 #if HWY_TARGET != HWY_SCALAR
-  using D = hn::ScalableTag<T>;
-  using V = hn::Vec<D>;
-  const D d;
-  const hn::RebindToSigned<D> di;
-  using TI = hn::TFromD<decltype(di)>;
-  using VI = hn::Vec<decltype(di)>;
-  const int64_t L = static_cast<int64_t>(hn::Lanes(d));
-  const int64_t tables = (nlev + L - 1) / L;
-  if (tables <= kMaxTableVectors) {
-    V lev_tab[kMaxTableVectors], rank_tab[kMaxTableVectors];
-    for (int64_t t = 0; t < tables; ++t) {
-      T lv[hn::MaxLanes(D())] = {}, rk[hn::MaxLanes(D())] = {};
-      for (int64_t l = 0; l < L && t * L + l < nlev; ++l) {
-        lv[l] = levels[t * L + l];
-        rk[l] = static_cast<T>(rank[t * L + l]);  // small integers: exact in T
-      }
-      lev_tab[t] = hn::LoadU(d, lv);
-      rank_tab[t] = hn::LoadU(d, rk);
-    }
-    // tab[idx] per lane, for idx in [0, nlev).
-    auto lookup = [&](const V* tab, VI idx) HWY_ATTR {
-      const auto ind = hn::IndicesFromVec(d, hn::And(idx, hn::Set(di, static_cast<TI>(L - 1))));
-      V r = hn::TableLookupLanes(tab[0], ind);
-      for (int64_t t = 1; t < tables; ++t)
-        r = hn::IfThenElse(hn::RebindMask(d, hn::Gt(idx, hn::Set(di, static_cast<TI>(t * L - 1)))),
-                           hn::TableLookupLanes(tab[t], ind), r);
-      return r;
-    };
-    // c - mask: adds 1 where the mask is set.
-    auto count_if = [&](VI c, auto mask) HWY_ATTR { return hn::Sub(c, hn::VecFromMask(di, hn::RebindMask(di, mask))); };
-    // The number of levels below v (lower_bound's position), and of thresholds at or below v.
-    auto count_lt = [&](const T* bounds, int64_t nb, V v) HWY_ATTR {
-      VI c = hn::Zero(di);
-      for (int64_t l = 0; l < nb; ++l) c = count_if(c, hn::Lt(hn::Set(d, bounds[l]), v));
-      return c;
-    };
-    auto count_le = [&](const T* bounds, int64_t nb, V v) HWY_ATTR {
-      VI c = hn::Zero(di);
-      for (int64_t l = 0; l < nb; ++l) c = count_if(c, hn::Le(hn::Set(d, bounds[l]), v));
-      return c;
-    };
-    auto window = [&](V v, V* level) HWY_ATTR {
-      const VI hi = count_lt(levels, nlev, v);  // levels < v
-      const auto lo = hn::Max(hn::Sub(hi, hn::Set(di, TI(2))), hn::Zero(di));
-      const auto end = hn::Min(hn::Add(hi, hn::Set(di, TI(2))), hn::Set(di, static_cast<TI>(nlev)));
-      auto best = lo;
-      V best_level = lookup(lev_tab, lo), best_rank = lookup(rank_tab, lo);
-      V best_d = hn::Abs(hn::Sub(v, best_level));
-      for (TI j = 1; j < 4; ++j) {  // the window is [lo, end), at most 4 levels
-        const auto pos = hn::Add(lo, hn::Set(di, j));
-        const auto inside = hn::RebindMask(d, hn::Lt(pos, end));
-        const auto at = hn::Min(pos, hn::Set(di, static_cast<TI>(nlev - 1)));
-        const V lev = lookup(lev_tab, at), rk = lookup(rank_tab, at);
-        const V dist = hn::Abs(hn::Sub(v, lev));
-        const auto better = hn::Or(hn::Lt(dist, best_d), hn::And(hn::Eq(dist, best_d), hn::Lt(rk, best_rank)));
-        const auto take = hn::And(inside, better);
-        best = hn::IfThenElse(hn::RebindMask(di, take), pos, best);
-        best_d = hn::IfThenElse(take, dist, best_d);
-        best_rank = hn::IfThenElse(take, rk, best_rank);
-        best_level = hn::IfThenElse(take, lev, best_level);
-      }
-      *level = best_level;
-      return best;
-    };
-    // APoT's usual sets (8 and 16 levels) count with their thresholds unrolled and held in registers.
-    auto count_le_fixed = [&](auto nb_tag, V v) HWY_ATTR {
-      constexpr int kN = decltype(nb_tag)::value;
-      VI c = hn::Zero(di);
-      for (int l = 0; l < kN; ++l) c = count_if(c, hn::Le(hn::Set(d, thresholds[l]), v));
-      return c;
-    };
-    const V first = hn::Set(d, levels[0]), last = hn::Set(d, levels[nlev - 1]);
+  const LevelTables<T> tables(levels, rank, thresholds, nlev);
+  if (tables.usable()) {
+    using D = typename LevelTables<T>::D;
+    const D d;
+    const typename LevelTables<T>::DI di;
+    using TI = typename LevelTables<T>::TI;
+    const int64_t L = static_cast<int64_t>(hn::Lanes(d));
     for (; i + L <= n; i += L) {
-      const V v = hn::LoadU(d, x + i);
-      VI best;
-      V best_level;
-      if (thresholds && hn::AllTrue(d, hn::And(hn::Ge(v, first), hn::Le(v, last)))) {
-        if (nlev == 8)
-          best = count_le_fixed(std::integral_constant<int, 7>(), v);
-        else if (nlev == 16)
-          best = count_le_fixed(std::integral_constant<int, 15>(), v);
-        else
-          best = count_le(thresholds, nlev - 1, v);
-        best_level = lookup(lev_tab, best);
-      } else {
-        best = window(v, &best_level);
-      }
-      if (value) hn::StoreU(best_level, d, value + i);
+      typename LevelTables<T>::VI best;
+      const auto level = tables.Nearest(hn::LoadU(d, x + i), &best);
+      if (value) hn::StoreU(level, d, value + i);
       if (index) {
         TI pos[hn::MaxLanes(D())];
         hn::StoreU(best, di, pos);
@@ -213,42 +259,56 @@ void NearestLevel(const T* HWY_RESTRICT x, int64_t n, const T* levels, const int
   }
 }
 
-// APoT's clipped straight-through quantizer, the element-wise ops' steps in one pass through L1:
-// c = clamp(x / a, lo, hi), q = p's projection of c (the nearest level of c or, symmetric, of |c|
-// times sign(c); or round(clamp(c, -1 or 0, 1) * steps) / steps), u = c + (q - c),
+// APoT's clipped straight-through quantizer, the element-wise ops' steps in one pass through
+// registers: c = clamp(x / a, lo, hi), q = p's projection of c (the nearest level of c or, symmetric,
+// of |c| times sign(c); or round(clamp(c, -1 or 0, 1) * steps) / steps), u = c + (q - c),
 // out = (u * a) * scale (u * a when scale is 1).
 template <class T>
 void ApotQuantize(const T* HWY_RESTRICT x, int64_t n, T a, T lo, T hi, T scale, const LevelProjection<T>& p,
                   T* HWY_RESTRICT u, T* HWY_RESTRICT out) {
-  constexpr int64_t kBlock = 512;
-  HWY_ALIGN T c[kBlock], m[kBlock], q[kBlock];  // m = |c| (symmetric sets only)
   const T ulo = p.symmetric ? T(-1) : T(0);
-  for (int64_t b = 0; b < n; b += kBlock) {
-    const int64_t len = std::min(kBlock, n - b);
-    ForEachVector<T>(len, [&](auto d, int64_t i) HWY_ATTR {
-      const auto cv = ClampTo(d, hn::Div(hn::LoadU(d, x + b + i), hn::Set(d, a)), lo, hi);
-      hn::StoreU(cv, d, c + i);
-      if (p.levels && p.symmetric) hn::StoreU(hn::Abs(cv), d, m + i);
+  // The steps after the projection, on whatever vector (or one-lane vector) holds c and |q|.
+  auto finish = [&](auto d, int64_t i, auto cv, auto qv) HWY_ATTR {
+    if (p.levels && p.symmetric) qv = hn::Mul(SignOf(d, cv), qv);
+    const auto uv = hn::Add(cv, hn::Sub(qv, cv));
+    hn::StoreU(uv, d, u + i);
+    auto ov = hn::Mul(uv, hn::Set(d, a));
+    if (scale != T(1)) ov = hn::Mul(ov, hn::Set(d, scale));
+    hn::StoreU(ov, d, out + i);
+  };
+  auto clipped = [&](auto d, int64_t i) HWY_ATTR {
+    return ClampTo(d, hn::Div(hn::LoadU(d, x + i), hn::Set(d, a)), lo, hi);
+  };
+  auto onto_steps = [&](auto d, auto cv) HWY_ATTR {
+    const auto steps = hn::Set(d, p.steps);
+    const auto r = hn::Mul(ClampTo(d, cv, ulo, T(1)), steps);
+    return hn::Div(hn::CopySign(hn::Round(r), r), steps);
+  };
+  int64_t i = 0;
+  if (!p.levels) {
+    ForEachVector<T>(n, [&](auto d, int64_t j) HWY_ATTR {
+      const auto cv = clipped(d, j);
+      finish(d, j, cv, onto_steps(d, cv));
     });
-    if (p.levels) NearestLevel(p.symmetric ? m : c, len, p.levels, p.tie_rank, p.thresholds, p.nlevels, q, nullptr);
-    ForEachVector<T>(len, [&](auto d, int64_t i) HWY_ATTR {
-      const auto cv = hn::LoadU(d, c + i);
-      auto qv = hn::Zero(d);
-      if (!p.levels) {
-        const auto steps = hn::Set(d, p.steps);
-        const auto r = hn::Mul(ClampTo(d, cv, ulo, T(1)), steps);
-        qv = hn::Div(hn::CopySign(hn::Round(r), r), steps);
-      } else if (p.symmetric) {
-        qv = hn::Mul(SignOf(d, cv), hn::LoadU(d, q + i));
-      } else {
-        qv = hn::LoadU(d, q + i);
-      }
-      const auto uv = hn::Add(cv, hn::Sub(qv, cv));
-      hn::StoreU(uv, d, u + b + i);
-      auto ov = hn::Mul(uv, hn::Set(d, a));
-      if (scale != T(1)) ov = hn::Mul(ov, hn::Set(d, scale));
-      hn::StoreU(ov, d, out + b + i);
-    });
+    return;
+  }
+#if HWY_TARGET != HWY_SCALAR
+  const LevelTables<T> tables(p.levels, p.tie_rank, p.thresholds, p.nlevels);
+  if (tables.usable()) {
+    const hn::ScalableTag<T> d;
+    const int64_t L = static_cast<int64_t>(hn::Lanes(d));
+    for (; i + L <= n; i += L) {
+      const auto cv = clipped(d, i);
+      typename LevelTables<T>::VI index;
+      finish(d, i, cv, tables.Nearest(p.symmetric ? hn::Abs(cv) : cv, &index));
+    }
+  }
+#endif
+  const hn::CappedTag<T, 1> d1;
+  for (; i < n; ++i) {
+    const auto cv = clipped(d1, i);
+    const T c = hn::GetLane(cv), m = p.symmetric ? std::abs(c) : c;
+    finish(d1, i, cv, hn::Set(d1, p.levels[NearestLevelScalar(m, p.levels, p.tie_rank, p.nlevels)]));
   }
 }
 
