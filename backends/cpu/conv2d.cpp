@@ -8,6 +8,7 @@
 #include <tbb/enumerable_thread_specific.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <type_traits>
 #include <vector>
 
@@ -111,12 +112,36 @@ struct Shift {
   ShiftOffset offset(const Conv2dParams& p, int64_t c) const { return shift2d_offset(c, p.cin, kernel, dilation); }
 };
 
+// dst[r, q] = src[r + dy, q + dx] over an h x w plane, 0 where that falls outside: one flat copy of
+// the rows that stay inside (a row's end then reads into the next row), then the columns that
+// wrapped set to zero, rather than a copy per row (planes are 8 to 32 floats wide).
+template <class T>
+void shift_plane(int64_t h, int64_t w, int64_t dy, int64_t dx, const T* src, T* dst) {
+  const int64_t r0 = std::clamp<int64_t>(-dy, 0, h), r1 = std::clamp<int64_t>(h - dy, r0, h);
+  if (r1 == r0 || std::abs(dx) >= w) {
+    std::fill(dst, dst + h * w, T(0));
+    return;
+  }
+  const int64_t off = dy * w + dx;
+  const int64_t q0 = std::max(r0 * w, -off), q1 = std::min(r1 * w, h * w - off);
+  std::fill(dst, dst + q0, T(0));
+  std::copy(src + q0 + off, src + q1 + off, dst + q0);
+  std::fill(dst + q1, dst + h * w, T(0));
+  if (dx == 0) return;
+  const int64_t c0 = dx > 0 ? w - dx : 0;  // the |dx| columns whose source lies past the row's end
+  for (int64_t r = r0; r < r1; ++r) std::fill(dst + r * w + c0, dst + r * w + c0 + std::abs(dx), T(0));
+}
+
 // The column matrix of the shifted input, per image: col[c, oh*wo + ow] = x[c, oh*sh + dy, ow*sw + dx]
 // (0 outside), as im2col of the shift's output would be, without that output.
 template <class T>
 void shifted_columns(const Conv2dParams& p, const Shift& s, const T* x, T* col) {
   for (int64_t c = 0; c < p.cin; ++c) {
     const ShiftOffset o = s.offset(p, c);
+    if (p.sh == 1 && p.sw == 1) {
+      shift_plane(p.h, p.w, o.dy, o.dx, x + c * p.h * p.w, col + c * p.h * p.w);
+      continue;
+    }
     const ValidCols v = valid_cols(p, o.dx);
     for (int64_t oh = 0; oh < p.ho; ++oh) {
       T* out = col + (c * p.ho + oh) * p.wo;
@@ -140,9 +165,8 @@ void shifted_columns(const Conv2dParams& p, const Shift& s, const T* x, T* col) 
 }
 
 // Its adjoint: gx[c, oh*sh + dy, ow*sw + dx] = col[c, oh, ow], 0 where no output reads. Strided convs
-// add to zeros (as col2im, then the shift's backward copy); stride 1 copies each row once, zeros
-// around it (as the shift's backward of the pointwise conv's gradient), so the results equal the
-// composition's bit for bit, signed zeros too.
+// add to zeros (as col2im, then the shift's backward copy); stride 1 copies (as the shift's backward
+// of the pointwise conv's gradient), so the results equal the composition's bit for bit.
 template <class T>
 void shifted_columns_adjoint(const Conv2dParams& p, const Shift& s, const T* col, T* gx) {
   if (p.sw != 1 || p.sh != 1) std::fill(gx, gx + p.cin * p.h * p.w, T(0));
@@ -150,19 +174,8 @@ void shifted_columns_adjoint(const Conv2dParams& p, const Shift& s, const T* col
     const ShiftOffset o = s.offset(p, c);
     const ValidCols v = valid_cols(p, o.dx);
     T* gc = gx + c * p.h * p.w;
-    if (p.sw == 1 && p.sh == 1) {  // input row ih is output row ih - dy moved by dx, or zeros
-      for (int64_t ih = 0; ih < p.h; ++ih) {
-        T* xr = gc + ih * p.w;
-        const int64_t oh = ih - o.dy;
-        if (oh < 0 || oh >= p.ho || v.ow1 <= v.ow0) {
-          std::fill(xr, xr + p.w, T(0));
-          continue;
-        }
-        const T* in = col + (c * p.ho + oh) * p.wo;
-        std::fill(xr, xr + v.ow0 + o.dx, T(0));
-        std::copy(in + v.ow0, in + v.ow1, xr + v.ow0 + o.dx);
-        std::fill(xr + v.ow1 + o.dx, xr + p.w, T(0));
-      }
+    if (p.sw == 1 && p.sh == 1) {  // the shift by (-dy, -dx): the copy, signed zeros and all
+      shift_plane(p.h, p.w, -o.dy, -o.dx, col + c * p.h * p.w, gc);
       continue;
     }
     for (int64_t oh = 0; oh < p.ho; ++oh) {
