@@ -460,10 +460,12 @@ void backward_weight_typed(const Conv2dParams& p, const T* x, const T* gy, T* gw
   const int64_t wsize = p.cout * g.k;
   bool implicit = false;
   if constexpr (std::is_same_v<T, float>) implicit = !shift && implicit_stride(p) && !g.pointwise && g.cout_g <= 64;
-  // gW^T = col * gy^T (k x cout) transposes the small operand, gy, where gW = gy * col^T would
-  // transpose the column matrix: f32 (whose GEMM copies a transposed B) and, on Eigen (f64), few
-  // output channels keep their partial sums transposed and turn them back when combined.
-  const bool transposed = implicit || std::is_same_v<T, float> || g.cout_g < 32;
+  // gW^T = col * gy^T (k x cout) transposes gy, gW = gy * col^T transposes the column matrix: f32
+  // (whose GEMM reads B's rows, so one operand is copied transposed) takes the smaller copy (gy for
+  // a shifted 48 -> 16 conv, the columns for a 16 -> 48 expansion); on Eigen (f64), few output
+  // channels keep their partial sums transposed. Each element is one FMA chain over the pixels in
+  // order either way, so the orientation does not change the bits.
+  const bool transposed = implicit || (std::is_same_v<T, float> ? g.k >= g.cout_g : g.cout_g < 32);
   // Fixed partition of the batch (independent of the thread count), summed in order at the end.
   const int64_t parts = std::min<int64_t>(p.n, 8);
   std::vector<T> partial(static_cast<size_t>(parts * wsize));
@@ -481,8 +483,8 @@ void backward_weight_typed(const Conv2dParams& p, const T* x, const T* gy, T* gw
       }
     }
     T* col = cols.local().data();
-    std::vector<T> gyt;              // f32: gy^T (pixels x cout)
-    std::vector<const T*> col_rows;  // f32: the rows of the column matrix
+    std::vector<T> bt;                // f32: gy^T (pixels x cout) or col^T (pixels x k)
+    std::vector<const T*> arows;      // f32: the rows of the column matrix or of gy
     for (int64_t n = n0; n < n1; ++n) {
       for (int64_t grp = 0; grp < p.groups; ++grp) {
         const T* xg = x + (n * p.cin + grp * g.cin_g) * g.hw_in;
@@ -497,13 +499,15 @@ void backward_weight_typed(const Conv2dParams& p, const T* x, const T* gy, T* gw
           colp = col;
         }
         if constexpr (std::is_same_v<T, float>) {
-          if (!par_gemm) {  // the column matrix's rows go straight into the tiles, without packing
-            gyt.resize(static_cast<size_t>(g.hw_out * g.cout_g));
-            simd().f32.transpose(gyg, g.hw_out, g.cout_g, g.hw_out, gyt.data(), g.cout_g);
-            col_rows.resize(static_cast<size_t>(g.k));
-            for (int64_t t = 0; t < g.k; ++t) col_rows[static_cast<size_t>(t)] = colp + t * g.hw_out;
-            simd().gemm_rows_a(g.k, g.cout_g, g.hw_out, col_rows.data(), gyt.data(), g.cout_g, accg, g.cout_g,
-                               n != n0);
+          if (!par_gemm) {  // one operand's rows go straight into the tiles, the other transposed
+            const T* a_op = transposed ? colp : gyg;
+            const T* b_op = transposed ? gyg : colp;
+            const int64_t rows = transposed ? g.k : g.cout_g, cols_n = transposed ? g.cout_g : g.k;
+            bt.resize(static_cast<size_t>(g.hw_out * cols_n));
+            simd().f32.transpose(b_op, g.hw_out, cols_n, g.hw_out, bt.data(), cols_n);
+            arows.resize(static_cast<size_t>(rows));
+            for (int64_t t = 0; t < rows; ++t) arows[static_cast<size_t>(t)] = a_op + t * g.hw_out;
+            simd().gemm_rows_a(rows, cols_n, g.hw_out, arows.data(), bt.data(), cols_n, accg, cols_n, n != n0);
             continue;
           }
         }
