@@ -36,7 +36,11 @@ const std::vector<ConvCase> kConvCases = {
     {1, 16, 12, 12, 8, 3, 2, 1, 1, 1}, {1, 5, 13, 11, 7, 7, 2, 3, 1, 1}, {1, 3, 17, 19, 9, 7, 1, 3, 1, 1},
     {2, 7, 6, 21, 33, 1, 2, 0, 1, 1},  {3, 5, 11, 10, 17, 5, 2, 2, 1, 1}, {1, 20, 12, 12, 50, 5, 1, 0, 1, 1},
     {2, 9, 15, 15, 70, 3, 1, 1, 1, 1},  {2, 3, 11, 12, 5, 3, 2, 2, 2, 1}, {2, 4, 8, 8, 6, 4, 2, 1, 1, 1},
-    {1, 6, 9, 10, 4, 2, 2, 0, 1, 2}};
+    {1, 6, 9, 10, 4, 2, 2, 0, 1, 2},
+    // Depthwise (one input and one output channel per group): stride 1 and 2, odd sizes, 5x5,
+    // dilation, no padding, more images than the weight gradient's 8 parts.
+    {10, 5, 9, 7, 5, 3, 2, 1, 1, 5},   {3, 7, 13, 11, 7, 5, 1, 2, 1, 7}, {2, 4, 12, 12, 4, 3, 2, 2, 2, 4},
+    {2, 3, 6, 9, 3, 3, 1, 0, 1, 3},    {1, 17, 33, 20, 17, 3, 2, 1, 1, 17}, {2, 4, 10, 10, 4, 3, 3, 1, 1, 4}};
 
 }  // namespace
 
@@ -61,7 +65,8 @@ TEST_CASE("conv2d forward and both backward passes match reference loops on ever
 
 TEST_CASE("conv2d results are bitwise identical across FMA targets and thread counts", "[reference][conv][determinism]") {
   for (const ConvCase& c : {ConvCase{8, 16, 16, 16, 16, 3, 1, 1, 1, 1}, ConvCase{8, 16, 16, 16, 32, 3, 2, 1, 1, 1},
-                            ConvCase{4, 20, 12, 12, 50, 5, 1, 0, 1, 1}, ConvCase{4, 32, 8, 8, 96, 1, 1, 0, 1, 1}}) {
+                            ConvCase{4, 20, 12, 12, 50, 5, 1, 0, 1, 1}, ConvCase{4, 32, 8, 8, 96, 1, 1, 0, 1, 1},
+                            ConvCase{12, 24, 16, 16, 24, 3, 1, 1, 1, 24}, ConvCase{12, 24, 17, 17, 24, 3, 2, 1, 1, 24}}) {
     ConvRun first;
     std::string first_target;
     for (const std::string& target : cpu::available_cpu_targets()) {
@@ -79,6 +84,50 @@ TEST_CASE("conv2d results are bitwise identical across FMA targets and thread co
         CHECK(run.y == first.y);
         CHECK(run.gx == first.gx);
         CHECK(run.gw == first.gw);
+      }
+    }
+  }
+}
+
+namespace {
+
+// Channel c of [n, channels, plane] values: [n, 1, plane].
+std::vector<float> channel_of(const std::vector<float>& v, int64_t n, int64_t channels, int64_t plane, int64_t c) {
+  std::vector<float> out;
+  for (int64_t i = 0; i < n; ++i) out.insert(out.end(), v.begin() + (i * channels + c) * plane, v.begin() + (i * channels + c + 1) * plane);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("depthwise convs give each channel's single-channel conv bit for bit (forward, input gradient)",
+          "[reference][conv][depthwise]") {
+  // The depthwise kernels promise the implicit GEMM's multiply-add chains (forward, and the stride-1
+  // input gradient through it) and col2im's adds (strided input gradient); a single-channel conv runs
+  // those paths.
+  for (const ConvCase& c : {ConvCase{3, 4, 16, 16, 4, 3, 1, 1, 1, 4}, ConvCase{3, 4, 17, 16, 4, 3, 2, 1, 1, 4},
+                            ConvCase{2, 3, 12, 12, 3, 5, 1, 2, 1, 3}, ConvCase{2, 3, 14, 13, 3, 3, 2, 2, 2, 3}}) {
+    for (const std::string& target : cpu::available_cpu_targets()) {
+      cpu::ScopedCpuTarget scoped(target);
+      INFO(target << " k " << c.k << " stride " << c.stride << " dilation " << c.dil);
+      ConvRun all = run_conv(c);
+      const std::vector<float> xv = randf({c.n, c.cin, c.h, c.w}, 1).to_vector<float>();
+      const std::vector<float> wv = randf({c.cout, 1, c.k, c.k}, 2).to_vector<float>();
+      const int64_t ho = sl::test::conv_out_size(c, c.h), wo = sl::test::conv_out_size(c, c.w);
+      const std::vector<float> gv = randf({c.n, c.cout, ho, wo}, 3).to_vector<float>();
+      Conv2dArgs a;
+      a.stride = {c.stride, c.stride};
+      a.padding = {c.pad, c.pad};
+      a.dilation = {c.dil, c.dil};
+      for (int64_t ch = 0; ch < c.cin; ++ch) {
+        Tensor x = from_vector(channel_of(xv, c.n, c.cin, c.h * c.w, ch), {c.n, 1, c.h, c.w});
+        Tensor w = from_vector(std::vector<float>(wv.begin() + ch * c.k * c.k, wv.begin() + (ch + 1) * c.k * c.k),
+                               {1, 1, c.k, c.k});
+        x.requires_grad_();
+        Tensor y = conv2d(x, w, Tensor(), a);
+        y.backward(from_vector(channel_of(gv, c.n, c.cout, ho * wo, ch), y.shape()));
+        CHECK(y.detach().to_vector<float>() == channel_of(all.y, c.n, c.cout, ho * wo, ch));
+        CHECK(x.grad().to_vector<float>() == channel_of(all.gx, c.n, c.cin, c.h * c.w, ch));
       }
     }
   }

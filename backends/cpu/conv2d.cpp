@@ -1,10 +1,10 @@
 // conv2d on the per-target GEMM tiles, per image and group: f32 3x3 stride-1 convs by Winograd's
-// F(4x4, 3x3) or F(2x2, 3x3) (winograd.h), other stride-1 convs as implicit GEMMs over a
-// zero-padded copy of the input, stride-2 ones over its four zero-padded phases (polyphase), others
-// as im2col + GEMM (1x1 stride-1 unpadded convs read the input directly; ShiftResNet's shifted 1x1
-// convs read a per-image shifted copy that stays in L2). Images run in parallel (each thread owns its
-// scratch); the weight gradient sums fixed batch partitions in a fixed order, so it is reproducible
-// whatever the thread count.
+// F(4x4, 3x3) or F(2x2, 3x3) (winograd.h), depthwise convs as direct convs per plane (depthwise.h),
+// other stride-1 convs as implicit GEMMs over a zero-padded copy of the input, stride-2 ones over
+// its four zero-padded phases (polyphase, conv_layout.h), others as im2col + GEMM (1x1 stride-1
+// unpadded convs read the input directly; ShiftResNet's shifted 1x1 convs read a per-image shifted
+// copy that stays in L2). Images run in parallel (each thread owns its scratch); the weight gradient
+// sums fixed batch partitions in a fixed order, so it is reproducible whatever the thread count.
 #include <tbb/enumerable_thread_specific.h>
 
 #include <algorithm>
@@ -12,7 +12,9 @@
 #include <type_traits>
 #include <vector>
 
+#include "backends/cpu/conv_layout.h"
 #include "backends/cpu/cpu_kernels.h"
+#include "backends/cpu/depthwise.h"
 #include "backends/cpu/gemm.h"
 #include "backends/cpu/parallel.h"
 #include "backends/cpu/winograd.h"
@@ -217,87 +219,6 @@ std::vector<PackedA> pack_weights(const Conv2dParams& p, int64_t cout_g, int64_t
 // the few output channels (<= 64) of the small convs, where im2col would cost as much as the product.
 bool implicit_fits(int64_t cout_g, int64_t pixels) { return cout_g <= 64 && pixels >= 16; }
 
-// Zero-padded input planes for the implicit-GEMM paths. Stride 1: plane c is (h + 2ph) x wp with
-// wp = w + 2pw. Stride 2 (polyphase): each channel's four phases (even/odd rows x even/odd columns)
-// are planes of their own, hp x wp with `top` / `left` zeros before the data, so tap (i, j) reads one
-// phase at a stride-1 offset and the conv is an implicit GEMM too. Only the interior is written, so a
-// zeroed buffer keeps its zero borders.
-struct PaddedLayout {
-  int64_t hp, wp, plane;
-  int64_t phases;     // planes per channel: 1, or 4 for stride 2
-  int64_t top, left;  // zero rows / columns before the data of a plane
-  size_t size;        // with slack: the dropped columns of the last output row read a little past the end
-};
-
-// Stride 2: tap offset t = i*d - p reads phase t mod 2 at phase row (column) o + floor(t / 2).
-int64_t phase_of(int64_t t) { return t & 1; }
-int64_t phase_shift(int64_t t) { return (t - (t & 1)) / 2; }
-
-// Stride-2 convs with a spatial kernel take the polyphase layout (a 1x1 stride-2 conv reads one
-// phase of four: im2col gathers just that one).
-bool polyphase(const Conv2dParams& p) { return p.sh == 2 && p.sw == 2 && (p.kh > 1 || p.kw > 1); }
-
-// The strides the implicit-GEMM paths take.
-bool implicit_stride(const Conv2dParams& p) { return (p.sh == 1 && p.sw == 1) || polyphase(p); }
-
-PaddedLayout padded_layout(const Conv2dParams& p, int64_t channels) {
-  PaddedLayout l;
-  if (!polyphase(p)) {
-    l.hp = p.h + 2 * p.ph;
-    l.wp = p.w + 2 * p.pw;
-    l.plane = l.hp * l.wp;
-    l.phases = 1;
-    l.top = p.ph;
-    l.left = p.pw;
-    l.size = static_cast<size_t>(channels * l.plane + p.dw * (p.kw - 1) + 16);
-    return l;
-  }
-  const int64_t min_r = phase_shift(-p.ph), max_r = phase_shift(p.dh * (p.kh - 1) - p.ph);
-  const int64_t min_c = phase_shift(-p.pw), max_c = phase_shift(p.dw * (p.kw - 1) - p.pw);
-  l.top = std::max<int64_t>(0, -min_r);
-  l.left = std::max<int64_t>(0, -min_c);
-  l.hp = l.top + std::max((p.h + 1) / 2, p.ho + max_r);
-  l.wp = l.left + std::max((p.w + 1) / 2, p.wo + max_c);
-  l.plane = l.hp * l.wp;
-  l.phases = 4;
-  l.size = static_cast<size_t>(channels * 4 * l.plane + l.wp + 16);
-  return l;
-}
-
-void pad_planes(const Conv2dParams& p, const PaddedLayout& l, int64_t channels, const float* x, float* padded) {
-  if (l.phases == 1) {
-    for (int64_t c = 0; c < channels; ++c)
-      for (int64_t r = 0; r < p.h; ++r)
-        std::copy(x + (c * p.h + r) * p.w, x + (c * p.h + r + 1) * p.w, padded + c * l.plane + (r + l.top) * l.wp + l.left);
-    return;
-  }
-  for (int64_t c = 0; c < channels; ++c)
-    for (int64_t ih = 0; ih < p.h; ++ih) {
-      const float* src = x + (c * p.h + ih) * p.w;
-      float* even = padded + (c * 4 + phase_of(ih) * 2) * l.plane + (l.top + ih / 2) * l.wp + l.left;
-      simd().f32.gather_stride2(src, even, (p.w + 1) / 2);
-      if (p.w > 1) simd().f32.gather_stride2(src + 1, even + l.plane, p.w / 2);
-    }
-}
-
-// Row (c, i, j) of the implicit column matrix: where tap (i, j) of channel c starts.
-void tap_rows(const Conv2dParams& p, const PaddedLayout& l, int64_t channels, const float* padded,
-              std::vector<const float*>& rows) {
-  rows.resize(static_cast<size_t>(channels * p.kh * p.kw));
-  for (int64_t c = 0; c < channels; ++c)
-    for (int64_t i = 0; i < p.kh; ++i)
-      for (int64_t j = 0; j < p.kw; ++j) {
-        const float*& row = rows[static_cast<size_t>((c * p.kh + i) * p.kw + j)];
-        if (l.phases == 1) {
-          row = padded + c * l.plane + i * p.dh * l.wp + j * p.dw;
-          continue;
-        }
-        const int64_t ti = i * p.dh - p.ph, tj = j * p.dw - p.pw;
-        row = padded + (c * 4 + phase_of(ti) * 2 + phase_of(tj)) * l.plane + (l.top + phase_shift(ti)) * l.wp + l.left +
-              phase_shift(tj);
-      }
-}
-
 // f32 convolution without im2col ("implicit GEMM"), stride 1 or 2: the input is copied once into
 // zero-padded planes (per channel, or per phase for stride 2) of width wp; output pixel (oh, ow) is
 // then computed at q = oh*wp + ow, where tap (c, i, j) reads its plane at a fixed offset + q: every
@@ -334,6 +255,7 @@ template <class T>
 void forward_typed(const Conv2dParams& p, const T* x, const T* w, T* y, const Shift* shift = nullptr) {
   if constexpr (std::is_same_v<T, float>) {
     if (!shift && winograd_applies(p)) return winograd_forward(p, x, w, y);
+    if (!shift && depthwise_applies(p)) return depthwise_forward(p, x, w, y);
     if (!shift && forward_implicit(p, x, w, y)) return;
   }
   Geometry g = geometry(p);
@@ -397,17 +319,41 @@ void backward_input_typed(const Conv2dParams& p, const T* gy, const T* w, T* gx,
   Geometry g = geometry(p);
   if (shift) g.pointwise = false;
   if (!shift && !g.pointwise && backward_input_as_conv(p, gy, w, gx)) return;
+  if constexpr (std::is_same_v<T, float>) {
+    if (!shift && p.groups > 1 && g.cin_g == 1 && g.cout_g == 1) return depthwise_backward_input(p, gy, w, gx);
+  }
+  // f32: each group's W^T (k x cout_g) written and packed once here, not packed again by every
+  // image's GEMM (MobileNetV2's 1x1 convs have up to 960 x 160 weights). The same tiles, the same bits.
+  std::vector<T> wt;
+  std::vector<PackedA> packs;
+  if constexpr (std::is_same_v<T, float>) {
+    wt.resize(static_cast<size_t>(p.groups * g.k * g.cout_g));
+    packs.resize(static_cast<size_t>(p.groups));
+    for (int64_t grp = 0; grp < p.groups; ++grp) {
+      T* wtg = wt.data() + grp * g.k * g.cout_g;
+      simd().f32.transpose(w + grp * g.cout_g * g.k, g.k, g.cout_g, g.k, wtg, g.cout_g);
+      pack_a(g.k, g.cout_g, wtg, g.cout_g, packs[static_cast<size_t>(grp)]);
+    }
+  }
   size_t scratch = g.pointwise ? 0 : static_cast<size_t>(g.k * g.hw_out);
   for_each_image<T>(p.n, scratch, [&](int64_t n, T* col, bool par) {
     for (int64_t grp = 0; grp < p.groups; ++grp) {
       const T* gyg = gy + (n * p.cout + grp * g.cout_g) * g.hw_out;
       T* gxg = gx + (n * p.cin + grp * g.cin_g) * g.hw_in;
-      const T* wg = w + grp * g.cout_g * g.k;
+      // gx (or its columns) = W^T gy: from the packed W^T, or W read transposed (f64, Eigen).
+      auto product = [&](T* out) {
+        if (!packs.empty())
+          gemm<T>(par, false, false, g.k, g.hw_out, g.cout_g, T(1), wt.data() + grp * g.k * g.cout_g, g.cout_g, gyg,
+                  g.hw_out, T(0), out, g.hw_out, &packs[static_cast<size_t>(grp)]);
+        else
+          gemm<T>(par, true, false, g.k, g.hw_out, g.cout_g, T(1), w + grp * g.cout_g * g.k, g.k, gyg, g.hw_out, T(0),
+                  out, g.hw_out);
+      };
       if (g.pointwise) {
-        gemm<T>(par, true, false, g.k, g.hw_out, g.cout_g, T(1), wg, g.k, gyg, g.hw_out, T(0), gxg, g.hw_out);
+        product(gxg);
         continue;
       }
-      gemm<T>(par, true, false, g.k, g.hw_out, g.cout_g, T(1), wg, g.k, gyg, g.hw_out, T(0), col, g.hw_out);
+      product(col);
       if (shift) {
         shifted_columns_adjoint(p, *shift, col, gxg);
         continue;
@@ -454,6 +400,7 @@ template <class T>
 void backward_weight_typed(const Conv2dParams& p, const T* x, const T* gy, T* gw, const Shift* shift = nullptr) {
   if constexpr (std::is_same_v<T, float>) {
     if (!shift && winograd_applies(p)) return winograd_backward_weight(p, x, gy, gw);
+    if (!shift && depthwise_applies(p)) return depthwise_backward_weight(p, x, gy, gw);
   }
   Geometry g = geometry(p);
   if (shift) g.pointwise = false;  // its columns are copied (shifted), never read in place

@@ -12,5 +12,6 @@ void fill_pool_quant_kernels(SimdKernels& k);
 void fill_optim_kernels(SimdKernels& k);
 void fill_shift_quant_kernels(SimdKernels& k);
 void fill_winograd_kernels(SimdKernels& k);
+void fill_depthwise_kernels(SimdKernels& k);
 
 }  // namespace sl::cpu

@@ -147,6 +147,26 @@ struct SimdKernels {
   void (*gemm_rows_a)(int64_t m, int64_t n, int64_t k, const float* const* arow, const float* b, int64_t ldb,
                       float* c, int64_t ldc, bool accumulate) = nullptr;
 
+  // ---- Depthwise conv planes (depthwise.cpp): tap t of output (oh, ow) at rows[t][oh * wp + ow] of a
+  // padded layout (conv_layout.h). Forward: out[q] = the multiply-add chain over the taps in order
+  // of w[t] * rows[t][q], for q in [0, n), n = ho * wp (out has a vector of room past n). Weight
+  // gradient: acc[t * 16 + l] += rows[t][oh * wp + ow] * gy[oh * wo + ow] over the pixels with
+  // ow mod 16 == l, one chain per lane in row order (16 lanes whatever the vector width).
+  void (*depthwise_forward)(const float* const* rows, const float* w, int64_t taps, int64_t n, float* out) = nullptr;
+  void (*depthwise_weight)(const float* const* rows, const float* gy, int64_t taps, int64_t ho, int64_t wo, int64_t wp,
+                           float* acc) = nullptr;
+  // Input gradient: dst[offsets[t] + oh * row_stride + ow] += w[t] * gy[oh * wo + ow], tap by tap and
+  // row by row (each product rounded, then the sum: col2im's adds of the GEMM's products).
+  void (*depthwise_scatter)(const float* gy, int64_t ho, int64_t wo, const float* w, const int64_t* offsets,
+                            int64_t taps, int64_t row_stride, float* dst) = nullptr;
+  // Stride-2 phases (conv_layout.h, depthwise.cpp): `rows` rows of n floats, consecutive in src (dst),
+  // split into (put back together from) their even columns at phases + (r & 1) * parity_stride +
+  // (r >> 1) * row_stride and their odd columns odd_offset further.
+  void (*deinterleave2)(const float* src, int64_t rows, int64_t n, float* phases, int64_t parity_stride,
+                        int64_t row_stride, int64_t odd_offset) = nullptr;
+  void (*interleave2)(const float* phases, int64_t parity_stride, int64_t row_stride, int64_t odd_offset, int64_t rows,
+                      int64_t n, float* dst) = nullptr;
+
   // ---- Winograd transforms: F(2x2, 3x3) and F(4x4, 3x3) (WinogradKernels above).
   WinogradKernels winograd2, winograd4;
 

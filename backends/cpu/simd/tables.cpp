@@ -19,6 +19,7 @@ std::vector<SimdKernels> build_tables() {
     fill_optim_kernels(k);
     fill_shift_quant_kernels(k);
     fill_winograd_kernels(k);
+    fill_depthwise_kernels(k);
     k.target = name;
   });
   return tables;
