@@ -66,7 +66,8 @@ TEST_CASE("conv2d forward and both backward passes match reference loops on ever
 TEST_CASE("conv2d results are bitwise identical across FMA targets and thread counts", "[reference][conv][determinism]") {
   for (const ConvCase& c : {ConvCase{8, 16, 16, 16, 16, 3, 1, 1, 1, 1}, ConvCase{8, 16, 16, 16, 32, 3, 2, 1, 1, 1},
                             ConvCase{4, 20, 12, 12, 50, 5, 1, 0, 1, 1}, ConvCase{4, 32, 8, 8, 96, 1, 1, 0, 1, 1},
-                            ConvCase{12, 24, 16, 16, 24, 3, 1, 1, 1, 24}, ConvCase{12, 24, 17, 17, 24, 3, 2, 1, 1, 24}}) {
+                            ConvCase{12, 24, 16, 16, 24, 3, 1, 1, 1, 24},
+                            ConvCase{12, 24, 17, 17, 24, 3, 2, 1, 1, 24}}) {  // depthwise
     ConvRun first;
     std::string first_target;
     for (const std::string& target : cpu::available_cpu_targets()) {
@@ -94,7 +95,8 @@ namespace {
 // Channel c of [n, channels, plane] values: [n, 1, plane].
 std::vector<float> channel_of(const std::vector<float>& v, int64_t n, int64_t channels, int64_t plane, int64_t c) {
   std::vector<float> out;
-  for (int64_t i = 0; i < n; ++i) out.insert(out.end(), v.begin() + (i * channels + c) * plane, v.begin() + (i * channels + c + 1) * plane);
+  for (int64_t i = 0; i < n; ++i)
+    out.insert(out.end(), v.begin() + (i * channels + c) * plane, v.begin() + (i * channels + c + 1) * plane);
   return out;
 }
 

@@ -97,8 +97,8 @@ void bench_conv(const ConvShape& s, const BenchOptions& o) {
              "bench conv --shift {}: the shift kernel must be odd, and the conv 1x1 without padding or groups "
              "(give --kernel 1 --padding 0)",
              s.shift);
-    fmt::print("shift_conv2d f32 x [{}, {}, {}, {}] w [{}, {}, 1, 1] shift {}x{} stride {}, {}\n", s.batch, s.cin, s.size,
-               s.size, s.cout, s.cin, s.shift, s.shift, s.stride, on);
+    fmt::print("shift_conv2d f32 x [{}, {}, {}, {}] w [{}, {}, 1, 1] shift {}x{} stride {}, {}\n", s.batch, s.cin,
+               s.size, s.size, s.cout, s.cin, s.shift, s.shift, s.stride, on);
     report("forward", 2 * macs, time_on(be, [&] {
              be.shift_conv2d_forward(DType::f32, p, s.shift, 1, x.raw_data(), w.raw_data(), y.raw_data());
            }, o.budget));

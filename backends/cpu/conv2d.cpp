@@ -174,12 +174,12 @@ void shifted_columns_adjoint(const Conv2dParams& p, const Shift& s, const T* col
   if (p.sw != 1 || p.sh != 1) std::fill(gx, gx + p.cin * p.h * p.w, T(0));
   for (int64_t c = 0; c < p.cin; ++c) {
     const ShiftOffset o = s.offset(p, c);
-    const ValidCols v = valid_cols(p, o.dx);
     T* gc = gx + c * p.h * p.w;
     if (p.sw == 1 && p.sh == 1) {  // the shift by (-dy, -dx): the copy, signed zeros and all
       shift_plane(p.h, p.w, -o.dy, -o.dx, col + c * p.h * p.w, gc);
       continue;
     }
+    const ValidCols v = valid_cols(p, o.dx);
     for (int64_t oh = 0; oh < p.ho; ++oh) {
       const int64_t ih = oh * p.sh + o.dy;
       if (ih < 0 || ih >= p.h) continue;
@@ -320,7 +320,7 @@ void backward_input_typed(const Conv2dParams& p, const T* gy, const T* w, T* gx,
   if (shift) g.pointwise = false;
   if (!shift && !g.pointwise && backward_input_as_conv(p, gy, w, gx)) return;
   if constexpr (std::is_same_v<T, float>) {
-    if (!shift && p.groups > 1 && g.cin_g == 1 && g.cout_g == 1) return depthwise_backward_input(p, gy, w, gx);
+    if (!shift && is_depthwise(p)) return depthwise_backward_input(p, gy, w, gx);
   }
   // f32: each group's W^T (k x cout_g) written and packed once here, not packed again by every
   // image's GEMM (MobileNetV2's 1x1 convs have up to 960 x 160 weights). The same tiles, the same bits.

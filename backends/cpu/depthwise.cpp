@@ -17,8 +17,6 @@ namespace {
 
 constexpr int64_t kSumLanes = 16;  // the weight gradient's lanes (simd/depthwise_kernels.cpp)
 
-bool is_depthwise(const Conv2dParams& p) { return p.groups > 1 && p.cin == p.groups && p.cout == p.groups; }
-
 // One channel's plane padded into `buf` (a zeroed buffer of the layout) and its tap rows.
 struct PaddedPlane {
   PaddedLayout layout;
@@ -34,6 +32,8 @@ struct PaddedPlane {
 
 }  // namespace
 
+bool is_depthwise(const Conv2dParams& p) { return p.groups > 1 && p.cin == p.groups && p.cout == p.groups; }
+
 bool depthwise_applies(const Conv2dParams& p) { return is_depthwise(p) && implicit_stride(p) && p.ho > 0 && p.wo > 0; }
 
 void depthwise_forward(const Conv2dParams& p, const float* x, const float* w, float* y) {
@@ -44,7 +44,8 @@ void depthwise_forward(const Conv2dParams& p, const float* x, const float* w, fl
     std::vector<float> out;
   };
   const int64_t wp = padded_layout(p, 1).wp, n_out = p.ho * wp + k.f32_lanes;
-  tbb::enumerable_thread_specific<Scratch> scratch([&] { return Scratch{PaddedPlane(p), std::vector<float>(size_t(n_out))}; });
+  tbb::enumerable_thread_specific<Scratch> scratch(
+      [&] { return Scratch{PaddedPlane(p), std::vector<float>(static_cast<size_t>(n_out))}; });
   const int64_t grain = std::max<int64_t>(1, 4096 / std::max<int64_t>(1, hw_out));
   parallel_for(p.n * p.cin, grain, [&](int64_t b, int64_t e) {
     Scratch& s = scratch.local();
@@ -53,7 +54,8 @@ void depthwise_forward(const Conv2dParams& p, const float* x, const float* w, fl
       s.plane.load(p, x + plane * hw_in);
       k.depthwise_forward(s.plane.rows.data(), w + c * taps, taps, p.ho * wp, s.out.data());
       float* yp = y + plane * hw_out;
-      for (int64_t oh = 0; oh < p.ho; ++oh) std::copy(s.out.data() + oh * wp, s.out.data() + oh * wp + p.wo, yp + oh * p.wo);
+      for (int64_t oh = 0; oh < p.ho; ++oh)
+        std::copy(s.out.data() + oh * wp, s.out.data() + oh * wp + p.wo, yp + oh * p.wo);
     }
   });
 }

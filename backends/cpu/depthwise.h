@@ -6,6 +6,9 @@
 
 namespace sl::cpu {
 
+// One input and one output channel per group (groups = cin = cout > 1).
+bool is_depthwise(const Conv2dParams& p);
+
 // A depthwise conv of stride 1, or 2 with a spatial kernel: the forward and weight gradient here.
 bool depthwise_applies(const Conv2dParams& p);
 
