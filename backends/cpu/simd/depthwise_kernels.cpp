@@ -3,7 +3,9 @@
 // tap t at rows[t][oh * wp + ow]. The forward computes each output as the implicit GEMM of a group
 // would (one multiply-add chain over the taps in order), so the results are the same bits; the
 // weight gradient sums in 16 fixed lanes (ow mod 16) whatever the vector width, so every target with
-// FMA gives the same bits.
+// FMA gives the same bits; the strided input gradient adds rounded products into the stride's phases
+// in col2im's order. The stride-2 phase split and merge (deinterleave2 / interleave2) serve the
+// polyphase layout of every stride-2 conv.
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "backends/cpu/simd/depthwise_kernels.cpp"
 #include <hwy/foreach_target.h>  // IWYU pragma: keep
