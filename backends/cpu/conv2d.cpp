@@ -204,13 +204,21 @@ void for_each_image(int64_t n, size_t scratch_elems, Body body) {
   }
 }
 
-// The weights of every group packed for the GEMM tiles, once per call (f32 only; empty otherwise).
+// The weights of every group (cout_g x k) packed for the GEMM tiles, once per call, or with
+// `transposed` their transposes (k x cout_g, for the input gradient); f32 only, empty otherwise.
 template <class T>
-std::vector<PackedA> pack_weights(const Conv2dParams& p, int64_t cout_g, int64_t k, const T* w) {
+std::vector<PackedA> pack_weights(const Conv2dParams& p, int64_t cout_g, int64_t k, const T* w,
+                                  bool transposed = false) {
   std::vector<PackedA> packs;
   if constexpr (std::is_same_v<T, float>) {
     packs.resize(static_cast<size_t>(p.groups));
-    for (int64_t grp = 0; grp < p.groups; ++grp) pack_a(cout_g, k, w + grp * cout_g * k, k, packs[size_t(grp)]);
+    for (int64_t grp = 0; grp < p.groups; ++grp) {
+      const T* wg = w + grp * cout_g * k;
+      if (transposed)
+        pack_a(k, cout_g, wg, k, packs[size_t(grp)], true);
+      else
+        pack_a(cout_g, k, wg, k, packs[size_t(grp)]);
+    }
   }
   return packs;
 }
@@ -322,32 +330,18 @@ void backward_input_typed(const Conv2dParams& p, const T* gy, const T* w, T* gx,
   if constexpr (std::is_same_v<T, float>) {
     if (!shift && is_depthwise(p)) return depthwise_backward_input(p, gy, w, gx);
   }
-  // f32: each group's W^T (k x cout_g) written and packed once here, not packed again by every
-  // image's GEMM (MobileNetV2's 1x1 convs have up to 960 x 160 weights). The same tiles, the same bits.
-  std::vector<T> wt;
-  std::vector<PackedA> packs;
-  if constexpr (std::is_same_v<T, float>) {
-    wt.resize(static_cast<size_t>(p.groups * g.k * g.cout_g));
-    packs.resize(static_cast<size_t>(p.groups));
-    for (int64_t grp = 0; grp < p.groups; ++grp) {
-      T* wtg = wt.data() + grp * g.k * g.cout_g;
-      simd().f32.transpose(w + grp * g.cout_g * g.k, g.k, g.cout_g, g.k, wtg, g.cout_g);
-      pack_a(g.k, g.cout_g, wtg, g.cout_g, packs[static_cast<size_t>(grp)]);
-    }
-  }
+  // f32: each group's W^T packed once here, not again by every image's GEMM (MobileNetV2's 1x1
+  // convs have up to 960 x 160 weights). The same tiles, the same bits.
+  const std::vector<PackedA> packs = pack_weights(p, g.cout_g, g.k, w, true);
   size_t scratch = g.pointwise ? 0 : static_cast<size_t>(g.k * g.hw_out);
   for_each_image<T>(p.n, scratch, [&](int64_t n, T* col, bool par) {
     for (int64_t grp = 0; grp < p.groups; ++grp) {
       const T* gyg = gy + (n * p.cout + grp * g.cout_g) * g.hw_out;
       T* gxg = gx + (n * p.cin + grp * g.cin_g) * g.hw_in;
-      // gx (or its columns) = W^T gy: from the packed W^T, or W read transposed (f64, Eigen).
+      // gx (or its columns) = W^T gy.
       auto product = [&](T* out) {
-        if (!packs.empty())
-          gemm<T>(par, false, false, g.k, g.hw_out, g.cout_g, T(1), wt.data() + grp * g.k * g.cout_g, g.cout_g, gyg,
-                  g.hw_out, T(0), out, g.hw_out, &packs[static_cast<size_t>(grp)]);
-        else
-          gemm<T>(par, true, false, g.k, g.hw_out, g.cout_g, T(1), w + grp * g.cout_g * g.k, g.k, gyg, g.hw_out, T(0),
-                  out, g.hw_out);
+        gemm<T>(par, true, false, g.k, g.hw_out, g.cout_g, T(1), w + grp * g.cout_g * g.k, g.k, gyg, g.hw_out, T(0), out,
+                g.hw_out, packs.empty() ? nullptr : &packs[static_cast<size_t>(grp)]);
       };
       if (g.pointwise) {
         product(gxg);

@@ -80,7 +80,8 @@ void gemm_f32(bool parallel, bool ta, bool tb, int64_t m, int64_t n, int64_t k, 
     return;
   }
   const SimdKernels& simd_k = simd();
-  SL_CHECK(!packed || (packed->packer == &simd_k && alpha == 1.0f && !ta && packed->m == m && packed->k == k),
+  SL_CHECK(!packed || (packed->packer == &simd_k && alpha == 1.0f && packed->from_transposed == ta && packed->m == m &&
+                       packed->k == k),
            "gemm: A was packed for another target or shape");
   // B's rows: in place, or rows of a row-major copy of B when B is given transposed (n x k).
   std::vector<float> b_copy;
@@ -139,10 +140,11 @@ template void gemm<float>(bool, bool, bool, int64_t, int64_t, int64_t, float, co
 template void gemm<double>(bool, bool, bool, int64_t, int64_t, int64_t, double, const double*, int64_t,
                            const double*, int64_t, double, double*, int64_t, const PackedA*);
 
-void pack_a(int64_t m, int64_t k, const float* a, int64_t lda, PackedA& out) {
+void pack_a(int64_t m, int64_t k, const float* a, int64_t lda, PackedA& out, bool trans) {
   const SimdKernels& simd_k = simd();
-  simd_k.pack_a(m, k, a, lda, false, out);
+  simd_k.pack_a(m, k, a, lda, trans, out);
   out.packer = &simd_k;
+  out.from_transposed = trans;
 }
 
 void gemm_packed_rows(bool parallel, const PackedA& a, int64_t n, const float* const* brow, float* c, int64_t ldc,

@@ -9,13 +9,14 @@ namespace sl::cpu {
 
 // C = alpha * op(A) * op(B) + beta * C, row-major; A is m x k (k x m if trans_a), B is k x n (n x k
 // if trans_b). `parallel` splits C over the oneTBB threads; each element is computed the same way
-// whatever the split. `packed_a`, when given, is A already packed (pack_a, not transposed, alpha 1).
+// whatever the split. `packed_a`, when given, is op(A) already packed (pack_a with the same
+// trans_a, alpha 1).
 template <class T>
 void gemm(bool parallel, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, const T* a, int64_t lda,
           const T* b, int64_t ldb, T beta, T* c, int64_t ldc, const PackedA* packed_a = nullptr);
 
-// A (m x k, row pitch lda) packed for the target in use.
-void pack_a(int64_t m, int64_t k, const float* a, int64_t lda, PackedA& out);
+// A (m x k, row pitch lda; with trans, stored k x m) packed for the target in use.
+void pack_a(int64_t m, int64_t k, const float* a, int64_t lda, PackedA& out, bool trans = false);
 
 // C[m x n] (+)= packed A * B with B's row p at brow[p]: the implicit-GEMM convolution's product.
 // `parallel` splits the columns over the oneTBB threads (the results do not change).

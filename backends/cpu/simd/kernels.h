@@ -20,6 +20,7 @@ struct PackedA {
   int64_t m = 0, k = 0;
   int64_t panels = 0;                // panel p holds rows [m * p / panels, m * (p + 1) / panels)
   const SimdKernels* packer = nullptr;  // the table that packed it: panel heights are per target
+  bool from_transposed = false;         // packed from A stored transposed (k x m), as gemm's trans_a
   std::vector<float> data;           // panel p starts at row0(p) * k
 };
 
