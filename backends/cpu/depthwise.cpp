@@ -10,12 +10,11 @@
 #include "backends/cpu/conv_layout.h"
 #include "backends/cpu/parallel.h"
 #include "backends/cpu/simd/kernels.h"
+#include "backends/cpu/simd/sum_lanes.h"
 
 namespace sl::cpu {
 
 namespace {
-
-constexpr int64_t kSumLanes = 16;  // the weight gradient's lanes (simd/depthwise_kernels.cpp)
 
 // One channel's plane padded into `buf` (a zeroed buffer of the layout) and its tap rows.
 struct PaddedPlane {
@@ -131,12 +130,7 @@ void depthwise_backward_weight(const Conv2dParams& p, const float* x, const floa
           pp.load(p, x + (n * p.cin + c) * hw_in);
           k.depthwise_weight(pp.rows.data(), gy + (n * p.cin + c) * hw_out, taps, p.ho, p.wo, wp, acc.data());
         }
-        for (int64_t t = 0; t < taps; ++t) {
-          float* l = acc.data() + t * kSumLanes;
-          for (int64_t width = kSumLanes / 2; width >= 1; width /= 2)
-            for (int64_t i = 0; i < width; ++i) l[i] += l[i + width];
-          gwc[t] += l[0];
-        }
+        for (int64_t t = 0; t < taps; ++t) gwc[t] += fold_lanes(acc.data() + t * kSumLanes);
       }
     }
   });

@@ -14,6 +14,7 @@
 #include <algorithm>
 
 #include "backends/cpu/simd/kernels.h"
+#include "backends/cpu/simd/sum_lanes.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace sl::cpu::HWY_NAMESPACE {
@@ -49,8 +50,6 @@ void DepthwiseForward(const float* const* rows, const float* w, int64_t taps, in
   for (; q + 4 * L <= n; q += 4 * L) ForwardVectors<4>(rows, w, taps, q, out);
   for (; q < n; q += L) ForwardVectors<1>(rows, w, taps, q, out);
 }
-
-constexpr int64_t kSumLanes = 16;
 
 // acc[t][l] (+)= rows[t0 + t][oh * wp + ow] * gy[oh * wo + ow] over the pixels with ow mod 16 == l,
 // for the TB taps from t0: one chain per lane and tap, over the rows and columns in order.

@@ -11,14 +11,13 @@
 
 #include "backends/cpu/simd/kernels.h"
 #include "backends/cpu/simd/map-inl.h"
+#include "backends/cpu/simd/sum_lanes.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace sl::cpu::HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
 
 namespace {
-
-constexpr int64_t kSumLanes = 16;
 
 // s1 += sum(a[j] - pa), s2 += sum((a[j] - pa) * (b[j] - pb)) over j < len, where a[j] is
 // load_a(d, j) (a plain load, or ReLU's masked gradient).
@@ -62,13 +61,8 @@ HWY_INLINE void LaneSumsOf(const LoadA& load_a, T pa, const T* HWY_RESTRICT b, T
     hn::StoreU(acc1[s], d, l1 + s * L);
     hn::StoreU(acc2[s], d, l2 + s * L);
   }
-  for (int64_t width = kSumLanes / 2; width >= 1; width /= 2)
-    for (int64_t l = 0; l < width; ++l) {
-      l1[l] += l1[l + width];
-      l2[l] += l2[l + width];
-    }
-  s1 += static_cast<double>(l1[0]);
-  s2 += static_cast<double>(l2[0]);
+  s1 += static_cast<double>(fold_lanes(l1));
+  s2 += static_cast<double>(fold_lanes(l2));
 }
 
 template <class T>
