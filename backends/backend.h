@@ -95,14 +95,16 @@ struct Backend {
             void(DType dt, const BatchNormParams& p, bool train, const void* x, const void* gy, const void* gamma,
                  const void* mean, const void* invstd, void* gx, void* ggamma, void* gbeta));
   // Training-mode batch norm followed by ReLU in the same pass (y = relu(bn(x))), and its backward:
-  // the batch_norm_backward of gy masked to y > 0 (ReLU's gradient), without the masked copy.
+  // the batch_norm_backward of gy masked to y > 0 (ReLU's gradient), without the masked copy. The
+  // backward gets no y: it recomputes the mask from x, the saved statistics, gamma and beta, so the
+  // forward must normalise with exactly what those give (the CPU: scale = gamma * saved invstd).
   // Results equal the composition's. Optional: ops compose batch_norm and relu where they are empty.
   SL_KERNEL(batch_norm_relu_train_forward,
             void(DType dt, const BatchNormParams& p, const void* x, const void* gamma, const void* beta, void* y,
                  void* save_mean, void* save_invstd, void* running_mean, void* running_var));
   SL_KERNEL(batch_norm_relu_backward,
-            void(DType dt, const BatchNormParams& p, const void* x, const void* y, const void* gy, const void* gamma,
-                 const void* mean, const void* invstd, void* gx, void* ggamma, void* gbeta));
+            void(DType dt, const BatchNormParams& p, const void* x, const void* gy, const void* gamma,
+                 const void* beta, const void* mean, const void* invstd, void* gx, void* ggamma, void* gbeta));
   // y = relu(bn(x) + residual) (residual: x's shape), a ResNet block's second batch norm, shortcut add
   // and ReLU in one pass; otherwise as batch_norm_relu_train_forward. Its backward is ReLU's mask and
   // batch_norm_backward. Optional: ops compose batch_norm, add and relu where it is empty.

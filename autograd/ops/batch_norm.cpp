@@ -63,9 +63,9 @@ Tensor batch_norm_impl(const Tensor& x, const Tensor& gamma, const Tensor& beta,
     invstd = reciprocal(sqrt(running_var + eps));
   }
   Tensor xd = x.detach(), gd = gamma.defined() ? gamma.detach() : Tensor();
-  // The fused backward masks the gradient with the output (ReLU's rule): keep it, detached.
-  Tensor yd = relu ? y.detach() : Tensor();
   if (residual.defined()) {
+    // ReLU's rule masks the gradient with the output: keep it, detached.
+    Tensor yd = y.detach();
     // ReLU's masked gradient goes to the shortcut as it is, and through batch_norm_backward to x,
     // gamma and beta: the composition's kernels on the same values.
     return record("batch_norm_add_relu", y, {x, gamma, beta, residual},
@@ -87,8 +87,10 @@ Tensor batch_norm_impl(const Tensor& x, const Tensor& gamma, const Tensor& beta,
                     return grads;
                   });
   }
+  // batch_norm_relu_backward recomputes ReLU's mask from x, the statistics, gamma and beta.
+  Tensor bd = relu && beta.defined() ? beta.detach() : Tensor();
   return record(relu ? "batch_norm_relu" : "batch_norm", y, {x, gamma, beta},
-                [p, training, xd, yd, gd, mean, invstd](const Tensor& g, const std::vector<bool>& needs) {
+                [p, training, relu, xd, gd, bd, mean, invstd](const Tensor& g, const std::vector<bool>& needs) {
                   TensorList grads(3);
                   if (needs[0]) grads[0] = empty_like(xd);
                   if (needs[1]) grads[1] = Tensor::empty({p.c}, g.dtype(), g.device());
@@ -96,10 +98,10 @@ Tensor batch_norm_impl(const Tensor& x, const Tensor& gamma, const Tensor& beta,
                   auto out = [](Tensor& t) { return t.defined() ? t.raw_data() : nullptr; };
                   const void* gamma_p = gd.defined() ? gd.raw_data() : nullptr;
                   Backend& b = detail::backend_of(g);
-                  if (yd.defined())
-                    b.batch_norm_relu_backward(g.dtype(), p, xd.raw_data(), yd.raw_data(), g.raw_data(), gamma_p,
-                                               mean.raw_data(), invstd.raw_data(), out(grads[0]), out(grads[1]),
-                                               out(grads[2]));
+                  if (relu)
+                    b.batch_norm_relu_backward(g.dtype(), p, xd.raw_data(), g.raw_data(), gamma_p,
+                                               bd.defined() ? bd.raw_data() : nullptr, mean.raw_data(),
+                                               invstd.raw_data(), out(grads[0]), out(grads[1]), out(grads[2]));
                   else
                     b.batch_norm_backward(g.dtype(), p, training, xd.raw_data(), g.raw_data(), gamma_p,
                                           mean.raw_data(), invstd.raw_data(), out(grads[0]), out(grads[1]),

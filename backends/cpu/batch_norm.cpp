@@ -118,11 +118,13 @@ void train_forward(const BatchNormParams& p, const T* x, const T* gamma, const T
       double mean_u = sum[k] / m;
       double var = std::max(0.0, sumsq[k] / m - mean_u * mean_u);
       double mean = mean_u + static_cast<double>(x[plane(p, 0, ch)]);
-      double invstd = 1.0 / std::sqrt(var + p.eps);
+      const T invstd = static_cast<T>(1.0 / std::sqrt(var + p.eps));
       mean_t[k] = static_cast<T>(mean);
-      scale[k] = static_cast<T>(invstd * (gamma ? static_cast<double>(gamma[ch]) : 1.0));
+      // From the saved (rounded) invstd, as the backward's a: batch_norm_relu_backward then
+      // recomputes the forward's pre-ReLU values exactly and takes ReLU's mask from x.
+      scale[k] = static_cast<T>((gamma ? static_cast<double>(gamma[ch]) : 1.0) * static_cast<double>(invstd));
       mean_out[ch] = static_cast<T>(mean);
-      invstd_out[ch] = static_cast<T>(invstd);
+      invstd_out[ch] = invstd;
       update_running_stats(p, ch, m, mean, var, rmean, rvar);
     }
     normalize(p, c0, c1, x, mean_t.data(), scale.data(), beta, y, after);
@@ -141,23 +143,30 @@ void eval_forward(const BatchNormParams& p, const T* x, const T* gamma, const T*
   });
 }
 
-// With `relu_out` (batch_norm_relu_backward), gy is first masked to relu_out > 0 in registers.
+// With `relu` (batch_norm_relu_backward), gy is first masked in registers to the forward's
+// (x - mean) * scale + beta > 0, recomputed from x: scale is the backward's a, as train_forward
+// computes it.
 template <class T>
 void backward(const BatchNormParams& p, bool train, const T* x, const T* gy, const T* gamma, const T* mean,
-              const T* invstd, T* gx, T* ggamma, T* gbeta, const T* relu_out = nullptr) {
+              const T* invstd, T* gx, T* ggamma, T* gbeta, bool relu = false, const T* beta = nullptr) {
   const double m = static_cast<double>(p.n * p.inner);
   for_channel_blocks(p, [&](int64_t c0, int64_t c1) {
     const size_t nc = static_cast<size_t>(c1 - c0);
     // sum(gy) and sum(gy * (x - mean)); the latter times invstd is sum(gy * xhat).
     std::vector<double> sum_gy(nc), sum_gy_xc(nc);
-    const auto lane_sums = simd().typed<T>().bn_sums;
+    const TypedKernels<T>& kern = simd().typed<T>();
     const bool split = split_planes(p);
+    // The forward's per-channel scale: gamma * invstd rounded to T (the `a` below).
+    auto scale_of = [&](int64_t ch) {
+      return static_cast<T>((gamma ? static_cast<double>(gamma[ch]) : 1.0) * static_cast<double>(invstd[ch]));
+    };
+    auto beta_of = [&](int64_t ch) { return beta ? beta[ch] : T(0); };
     channel_sums(p, c0, c1, split, sum_gy, sum_gy_xc, [&](int64_t i, int64_t ch, double& s1, double& s2) {
       const int64_t o = plane(p, i, ch);
-      if (relu_out)
-        simd().typed<T>().bn_relu_sums(gy + o, relu_out + o, x + o, mean[ch], p.inner, s1, s2);
+      if (relu)
+        kern.bn_relu_sums(gy + o, x + o, mean[ch], scale_of(ch), beta_of(ch), p.inner, s1, s2);
       else
-        lane_sums(gy + o, T(0), x + o, mean[ch], p.inner, s1, s2);
+        kern.bn_sums(gy + o, T(0), x + o, mean[ch], p.inner, s1, s2);
     });
     // gx = gamma*invstd * (gy - mean(gy) - xhat * mean(gy*xhat)) = a*gy + b*(x - mean) + c; in
     // evaluation mode the statistics are constants and gx = gamma*invstd * gy.
@@ -168,7 +177,7 @@ void backward(const BatchNormParams& p, bool train, const T* x, const T* gy, con
       if (ggamma) ggamma[ch] = static_cast<T>(sum_gy_xhat);
       if (gbeta) gbeta[ch] = static_cast<T>(sum_gy[k]);
       const double scale = (gamma ? static_cast<double>(gamma[ch]) : 1.0) * is;
-      a[k] = static_cast<T>(scale);
+      a[k] = static_cast<T>(scale);  // scale_of(ch)
       b[k] = train ? static_cast<T>(-scale * sum_gy_xhat / m * is) : T(0);
       c[k] = train ? static_cast<T>(-scale * sum_gy[k] / m) : T(0);
     }
@@ -176,10 +185,10 @@ void backward(const BatchNormParams& p, bool train, const T* x, const T* gy, con
     for_planes(p, c0, c1, split, [&](int64_t i, int64_t ch) {
       const int64_t o = plane(p, i, ch);
       const size_t k = static_cast<size_t>(ch - c0);
-      if (relu_out)
-        simd().typed<T>().bn_relu_backward(gy + o, relu_out + o, x + o, p.inner, a[k], b[k], mean[ch], c[k], gx + o);
+      if (relu)
+        kern.bn_relu_backward(gy + o, x + o, p.inner, a[k], b[k], mean[ch], c[k], beta_of(ch), gx + o);
       else
-        simd().typed<T>().bn_backward(gy + o, x + o, p.inner, a[k], b[k], mean[ch], c[k], gx + o);
+        kern.bn_backward(gy + o, x + o, p.inner, a[k], b[k], mean[ch], c[k], gx + o);
     });
   });
 }
@@ -234,13 +243,13 @@ void add_relu_train_forward_any(DType dt, const BatchNormParams& p, const void* 
   });
 }
 
-void relu_backward_any(DType dt, const BatchNormParams& p, const void* x, const void* y, const void* gy,
-                       const void* gamma, const void* mean, const void* invstd, void* gx, void* ggamma, void* gbeta) {
+void relu_backward_any(DType dt, const BatchNormParams& p, const void* x, const void* gy, const void* gamma,
+                       const void* beta, const void* mean, const void* invstd, void* gx, void* ggamma, void* gbeta) {
   dispatch_floating(dt, "batch_norm_relu_backward", [&](auto tag) {
     using T = decltype(tag);
     backward(p, true, static_cast<const T*>(x), static_cast<const T*>(gy), static_cast<const T*>(gamma),
              static_cast<const T*>(mean), static_cast<const T*>(invstd), static_cast<T*>(gx),
-             static_cast<T*>(ggamma), static_cast<T*>(gbeta), static_cast<const T*>(y));
+             static_cast<T*>(ggamma), static_cast<T*>(gbeta), true, static_cast<const T*>(beta));
   });
 }
 

@@ -71,12 +71,14 @@ struct TypedKernels {
   void (*bn_normalize)(const T* x, int64_t n, T mu, T k, T b, T* y) = nullptr;
   // gx = a * gy + b * (x - mu) + c.
   void (*bn_backward)(const T* gy, const T* x, int64_t n, T a, T b, T mu, T c, T* gx) = nullptr;
-  // The same three with ReLU fused (batch_norm_relu_*): y = relu((x - mu) * k + b); and, for r =
-  // that output, bn_sums and bn_backward of g = (r > 0 ? gy : 0) in place of gy (pa = 0, pb = mu),
-  // the same IEEE operations as the unfused passes.
+  // The same three with ReLU fused (batch_norm_relu_*): y = relu((x - mu) * k + b); and bn_sums and
+  // bn_backward of g = (z > 0 ? gy : 0) in place of gy (pa = 0, pb = mu), z = (x - mu) * k + b
+  // recomputed from x: with the forward's mu, k and b that is y > 0, without reading y. The same IEEE
+  // operations as the unfused passes.
   void (*bn_normalize_relu)(const T* x, int64_t n, T mu, T k, T b, T* y) = nullptr;
-  void (*bn_relu_sums)(const T* gy, const T* r, const T* x, T mu, int64_t len, double& s1, double& s2) = nullptr;
-  void (*bn_relu_backward)(const T* gy, const T* r, const T* x, int64_t n, T a, T b, T mu, T c, T* gx) = nullptr;
+  void (*bn_relu_sums)(const T* gy, const T* x, T mu, T k, T b, int64_t len, double& s1, double& s2) = nullptr;
+  // Here a (gamma * invstd) is also the forward's k.
+  void (*bn_relu_backward)(const T* gy, const T* x, int64_t n, T a, T b, T mu, T c, T beta, T* gx) = nullptr;
   // relu((x - mu) * k + b + res) (batch_norm_add_relu: a ResNet block's bn, shortcut add and ReLU),
   // with the IEEE operations of the three unfused passes.
   void (*bn_normalize_add_relu)(const T* x, int64_t n, T mu, T k, T b, const T* res, T* y) = nullptr;

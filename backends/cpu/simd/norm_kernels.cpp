@@ -70,17 +70,23 @@ void LaneSums(const T* HWY_RESTRICT a, T pa, const T* HWY_RESTRICT b, T pb, int6
   LaneSumsOf([a](auto d, int64_t i) HWY_ATTR { return hn::LoadU(d, a + i); }, pa, b, pb, len, s1, s2);
 }
 
-// ReLU's gradient given its output r: gy where r > 0, else 0 (UnaryBackward's relu, r for x).
+// ReLU's gradient, its mask recomputed from x: gy where (x - mu) * k + b > 0, else 0. That z is
+// NormalizeRelu's before the ReLU, so the mask is exactly its output's r > 0 (-0 and NaN give 0).
 template <class D, class V>
-HWY_INLINE V ReluGrad(D d, V r, V g) {
-  return hn::IfThenElseZero(hn::Gt(r, hn::Zero(d)), g);
+HWY_INLINE V ReluGradFromX(D d, V x, V mu, V k, V b, V g) {
+  const V z = hn::Add(hn::Mul(hn::Sub(x, mu), k), b);
+  return hn::IfThenElseZero(hn::Gt(z, hn::Zero(d)), g);
 }
 
 template <class T>
-void ReluLaneSums(const T* HWY_RESTRICT gy, const T* HWY_RESTRICT r, const T* HWY_RESTRICT x, T mu, int64_t len,
-                  double& s1, double& s2) {
-  LaneSumsOf([gy, r](auto d, int64_t i) HWY_ATTR { return ReluGrad(d, hn::LoadU(d, r + i), hn::LoadU(d, gy + i)); },
-             T(0), x, mu, len, s1, s2);
+void ReluLaneSums(const T* HWY_RESTRICT gy, const T* HWY_RESTRICT x, T mu, T k, T b, int64_t len, double& s1,
+                  double& s2) {
+  LaneSumsOf(
+      [gy, x, mu, k, b](auto d, int64_t i) HWY_ATTR {
+        return ReluGradFromX(d, hn::LoadU(d, x + i), hn::Set(d, mu), hn::Set(d, k), hn::Set(d, b),
+                             hn::LoadU(d, gy + i));
+      },
+      T(0), x, mu, len, s1, s2);
 }
 
 // y = (x - mu) * k + b: centred first, so f32 stays precise when the mean is large against the spread.
@@ -119,15 +125,16 @@ void NormalizeAddRelu(const T* HWY_RESTRICT x, int64_t n, T mu, T k, T b, const 
   }, x, res);
 }
 
-// Backward of gy masked by ReLU's output r.
+// Backward of gy masked by ReLU, the mask recomputed from x (ReluGradFromX; a is the forward's k).
 template <class T>
-void ReluBackward(const T* HWY_RESTRICT gy, const T* HWY_RESTRICT r, const T* HWY_RESTRICT x, int64_t n, T a, T b,
-                  T mu, T c, T* HWY_RESTRICT gx) {
-  Map(gx, n, [a, b, mu, c](auto d, auto g, auto rv, auto v) HWY_ATTR {
-    const auto gm = ReluGrad(d, rv, g);
-    const auto t = hn::Add(hn::Mul(hn::Set(d, a), gm), hn::Mul(hn::Set(d, b), hn::Sub(v, hn::Set(d, mu))));
+void ReluBackward(const T* HWY_RESTRICT gy, const T* HWY_RESTRICT x, int64_t n, T a, T b, T mu, T c, T beta,
+                  T* HWY_RESTRICT gx) {
+  Map(gx, n, [a, b, mu, c, beta](auto d, auto g, auto v) HWY_ATTR {
+    const auto va = hn::Set(d, a), vmu = hn::Set(d, mu);
+    const auto gm = ReluGradFromX(d, v, vmu, va, hn::Set(d, beta), g);
+    const auto t = hn::Add(hn::Mul(va, gm), hn::Mul(hn::Set(d, b), hn::Sub(v, vmu)));
     return hn::Add(t, hn::Set(d, c));
-  }, gy, r, x);
+  }, gy, x);
 }
 
 template <class T>
