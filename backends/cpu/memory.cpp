@@ -1,8 +1,12 @@
-// Host memory through oneTBB's scalable allocator: 64-byte aligned, and it caches large blocks so
-// per-step activations do not go back to the kernel (mmap + page faults) every time.
+// Host memory through oneTBB's scalable allocator, 64-byte aligned, with blocks of 1 MiB and more
+// reused by exact size (block_cache.h) so per-step activations do not go back to the kernel (mmap
+// + page faults) every step.
 #include <tbb/scalable_allocator.h>
+#include <unistd.h>
 
 #include <cstring>
+
+#include "backends/cpu/block_cache.h"
 
 #include "backends/cpu/cpu_kernels.h"
 #include "backends/cpu/parallel.h"
@@ -11,13 +15,30 @@ namespace sl::cpu {
 
 namespace {
 
+void* tbb_alloc(size_t nbytes) { return scalable_aligned_malloc(nbytes, 64); }
+void tbb_free(void* p) { scalable_aligned_free(p); }
+
+// At most a quarter of the machine's memory stays cached: a training step's activations, while
+// sizes that stop recurring (another batch size) age out.
+size_t max_cached_bytes() {
+  const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
+  const size_t phys = pages > 0 && page > 0 ? static_cast<size_t>(pages) * static_cast<size_t>(page) : size_t{1} << 32;
+  return phys / 4;
+}
+
+// Never destroyed: tensors held by other statics are freed after this file's statics would be.
+BlockCache& block_cache() {
+  static BlockCache* cache = new BlockCache(size_t{1} << 20, max_cached_bytes(), tbb_alloc, tbb_free);
+  return *cache;
+}
+
 void* alloc(size_t nbytes) {
-  void* p = scalable_aligned_malloc(nbytes, 64);
+  void* p = block_cache().alloc(nbytes);
   SL_CHECK(p != nullptr, "out of host memory allocating {} bytes", nbytes);
   return p;
 }
 
-void release(void* p) { scalable_aligned_free(p); }
+void release(void* p) { block_cache().free(p); }
 
 void copy(void* dst, const void* src, size_t nbytes) {
   auto* d = static_cast<char*>(dst);
@@ -59,9 +80,6 @@ void cast(DType from, const void* x, DType to, void* y, int64_t n) {
 }  // namespace
 
 void register_memory(Backend& b) {
-  // Keep blocks of 1 MiB and more cached instead of returning them to the kernel: activations of a
-  // large batch (100+ MB at batch 1000) would otherwise be mmapped and page-faulted every step.
-  scalable_allocation_mode(TBBMALLOC_SET_HUGE_SIZE_THRESHOLD, 1 << 20);
   b.alloc = alloc;
   b.free = release;
   b.copy = copy;
