@@ -177,7 +177,7 @@ void backward(const BatchNormParams& p, bool train, const T* x, const T* gy, con
       if (ggamma) ggamma[ch] = static_cast<T>(sum_gy_xhat);
       if (gbeta) gbeta[ch] = static_cast<T>(sum_gy[k]);
       const double scale = (gamma ? static_cast<double>(gamma[ch]) : 1.0) * is;
-      a[k] = static_cast<T>(scale);  // scale_of(ch)
+      a[k] = static_cast<T>(scale);  // == scale_of(ch), the forward's scale
       b[k] = train ? static_cast<T>(-scale * sum_gy_xhat / m * is) : T(0);
       c[k] = train ? static_cast<T>(-scale * sum_gy[k] / m) : T(0);
     }

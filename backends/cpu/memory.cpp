@@ -18,8 +18,8 @@ namespace {
 void* tbb_alloc(size_t nbytes) { return scalable_aligned_malloc(nbytes, 64); }
 void tbb_free(void* p) { scalable_aligned_free(p); }
 
-// At most a quarter of the machine's memory stays cached: a training step's activations, while
-// sizes that stop recurring (another batch size) age out.
+// At most a quarter of the machine's memory stays cached: room for a training step's activations;
+// past it the oldest freed blocks (sizes that stopped recurring, e.g. another batch size) go first.
 size_t max_cached_bytes() {
   const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
   const size_t phys = pages > 0 && page > 0 ? static_cast<size_t>(pages) * static_cast<size_t>(page) : size_t{1} << 32;
