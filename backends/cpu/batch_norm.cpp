@@ -97,6 +97,14 @@ void normalize(const BatchNormParams& p, int64_t c0, int64_t c1, const T* x, con
   });
 }
 
+// gamma * invstd for channel ch, from the saved (rounded) invstd: the training forward's scale and
+// the backward's a. Computing both from the same saved values lets batch_norm_relu_backward
+// recompute the forward's pre-ReLU values exactly and take ReLU's mask from x.
+template <class T>
+double gamma_invstd(const T* gamma, int64_t ch, T invstd) {
+  return (gamma ? static_cast<double>(gamma[ch]) : 1.0) * static_cast<double>(invstd);
+}
+
 template <class T>
 void train_forward(const BatchNormParams& p, const T* x, const T* gamma, const T* beta, T* y, T* mean_out,
                    T* invstd_out, T* rmean, T* rvar, After after = {}) {
@@ -120,9 +128,7 @@ void train_forward(const BatchNormParams& p, const T* x, const T* gamma, const T
       double mean = mean_u + static_cast<double>(x[plane(p, 0, ch)]);
       const T invstd = static_cast<T>(1.0 / std::sqrt(var + p.eps));
       mean_t[k] = static_cast<T>(mean);
-      // From the saved (rounded) invstd, as the backward's a: batch_norm_relu_backward then
-      // recomputes the forward's pre-ReLU values exactly and takes ReLU's mask from x.
-      scale[k] = static_cast<T>((gamma ? static_cast<double>(gamma[ch]) : 1.0) * static_cast<double>(invstd));
+      scale[k] = static_cast<T>(gamma_invstd(gamma, ch, invstd));
       mean_out[ch] = static_cast<T>(mean);
       invstd_out[ch] = invstd;
       update_running_stats(p, ch, m, mean, var, rmean, rvar);
@@ -156,28 +162,25 @@ void backward(const BatchNormParams& p, bool train, const T* x, const T* gy, con
     std::vector<double> sum_gy(nc), sum_gy_xc(nc);
     const TypedKernels<T>& kern = simd().typed<T>();
     const bool split = split_planes(p);
-    // The forward's per-channel scale: gamma * invstd rounded to T (the `a` below).
-    auto scale_of = [&](int64_t ch) {
-      return static_cast<T>((gamma ? static_cast<double>(gamma[ch]) : 1.0) * static_cast<double>(invstd[ch]));
-    };
+    // gx = gamma*invstd * (gy - mean(gy) - xhat * mean(gy*xhat)) = a*gy + b*(x - mean) + c; in
+    // evaluation mode the statistics are constants and gx = gamma*invstd * gy. a is also the
+    // forward's scale, which ReLU's mask needs in the sums.
+    std::vector<T> a(nc), b(nc), c(nc);
+    for (int64_t ch = c0; ch < c1; ++ch) a[size_t(ch - c0)] = static_cast<T>(gamma_invstd(gamma, ch, invstd[ch]));
     auto beta_of = [&](int64_t ch) { return beta ? beta[ch] : T(0); };
     channel_sums(p, c0, c1, split, sum_gy, sum_gy_xc, [&](int64_t i, int64_t ch, double& s1, double& s2) {
       const int64_t o = plane(p, i, ch);
       if (relu)
-        kern.bn_relu_sums(gy + o, x + o, mean[ch], scale_of(ch), beta_of(ch), p.inner, s1, s2);
+        kern.bn_relu_sums(gy + o, x + o, mean[ch], a[size_t(ch - c0)], beta_of(ch), p.inner, s1, s2);
       else
         kern.bn_sums(gy + o, T(0), x + o, mean[ch], p.inner, s1, s2);
     });
-    // gx = gamma*invstd * (gy - mean(gy) - xhat * mean(gy*xhat)) = a*gy + b*(x - mean) + c; in
-    // evaluation mode the statistics are constants and gx = gamma*invstd * gy.
-    std::vector<T> a(nc), b(nc), c(nc);
     for (int64_t ch = c0; ch < c1; ++ch) {
       const size_t k = static_cast<size_t>(ch - c0);
       const double is = invstd[ch], sum_gy_xhat = sum_gy_xc[k] * is;
       if (ggamma) ggamma[ch] = static_cast<T>(sum_gy_xhat);
       if (gbeta) gbeta[ch] = static_cast<T>(sum_gy[k]);
-      const double scale = (gamma ? static_cast<double>(gamma[ch]) : 1.0) * is;
-      a[k] = static_cast<T>(scale);  // == scale_of(ch), the forward's scale
+      const double scale = gamma_invstd(gamma, ch, invstd[ch]);
       b[k] = train ? static_cast<T>(-scale * sum_gy_xhat / m * is) : T(0);
       c[k] = train ? static_cast<T>(-scale * sum_gy[k] / m) : T(0);
     }

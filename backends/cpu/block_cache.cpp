@@ -34,15 +34,12 @@ void* BlockCache::alloc(size_t nbytes) {
 
 void BlockCache::free(void* p) {
   if (p == nullptr) return;
-  std::lock_guard<std::mutex> lock(mu_);
+  std::unique_lock<std::mutex> lock(mu_);
   auto it = live_.find(p);
-  if (it == live_.end()) {  // a small block
-    release_(p);
-    return;
-  }
-  const size_t nbytes = it->second;
-  live_.erase(it);
-  if (nbytes > max_cached_) {
+  const size_t nbytes = it == live_.end() ? 0 : it->second;  // 0: a small block
+  if (it != live_.end()) live_.erase(it);
+  if (nbytes == 0 || nbytes > max_cached_) {  // not cached: given back outside the lock
+    lock.unlock();
     release_(p);
     return;
   }

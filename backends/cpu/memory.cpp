@@ -7,7 +7,6 @@
 #include <cstring>
 
 #include "backends/cpu/block_cache.h"
-
 #include "backends/cpu/cpu_kernels.h"
 #include "backends/cpu/parallel.h"
 
