@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <type_traits>
 
 #include "backends/cpu/simd/kernels.h"
@@ -97,7 +98,8 @@ void MaxPool2x2(const T* HWY_RESTRICT x, int64_t w, int64_t ho, int64_t wo, T* H
 }
 
 // Level sets of up to 8 vectors of levels run vectorised. Inputs within the set's range count the
-// thresholds at or below them (see nearest_level.h), the fast way; a vector with any other input (NaN,
+// thresholds at or below them (see nearest_level.h), the fast way (by bisection for sets of up to
+// twice the lanes: APoT's 8 and 16 levels in f32); a vector with any other input (NaN,
 // beyond the ends, or a set without thresholds) counts the levels below each input (lower_bound's
 // position) and compares the window's levels and tie ranks, looked up in registers
 // (TableLookupLanes over the level vectors), as the scalar loop does. Larger sets, and the one-lane
@@ -129,6 +131,23 @@ class LevelTables {
       lev_tab_[t] = hn::LoadU(d, lv);
       rank_tab_[t] = hn::LoadU(d, rk);
     }
+    if (!thresholds) return;
+    // Bisection tables: the thresholds padded with +inf to size - 1 (size the power of two >= nlev),
+    // and for the step of s = size / 2^(j + 1), table j holds the candidates thr[i * 2s + s - 1].
+    // Sizes up to twice the lanes keep every table in one vector: one lookup a step.
+    int64_t size = 1, steps = 0;
+    while (size < nlev) size *= 2, ++steps;
+    if (size > 2 * Lanes() || steps > kMaxBisectSteps) return;
+    for (int64_t j = 0; j < steps; ++j) {
+      const int64_t s = size >> (j + 1);
+      T cand[hn::MaxLanes(D())] = {};
+      for (int64_t i = 0; i * 2 * s < size; ++i) {
+        const int64_t at = i * 2 * s + s - 1;
+        cand[i] = at < nlev - 1 ? thresholds[at] : std::numeric_limits<T>::infinity();
+      }
+      bisect_tab_[j] = hn::LoadU(d, cand);
+    }
+    bisect_steps_ = steps;
   }
 
   bool usable() const { return tables_ <= kMaxTableVectors; }
@@ -138,13 +157,7 @@ class LevelTables {
     const D d;
     const V first = hn::Set(d, levels_[0]), last = hn::Set(d, levels_[nlev_ - 1]);
     if (thresholds_ && hn::AllTrue(d, hn::And(hn::Ge(v, first), hn::Le(v, last)))) {
-      // APoT's usual sets (8 and 16 levels) count with their thresholds unrolled.
-      if (nlev_ == 8)
-        *index = CountLeFixed<7>(v);
-      else if (nlev_ == 16)
-        *index = CountLeFixed<15>(v);
-      else
-        *index = CountLe(thresholds_, nlev_ - 1, v);
+      *index = bisect_steps_ > 0 ? Bisect(v) : CountLe(thresholds_, nlev_ - 1, v);
       return Lookup(lev_tab_, *index);
     }
     return Window(v, index);
@@ -185,12 +198,18 @@ class LevelTables {
     for (int64_t l = 0; l < nb; ++l) c = CountIf(c, hn::Le(hn::Set(d, bounds[l]), v));
     return c;
   }
-  template <int kN>
-  HWY_INLINE VI CountLeFixed(V v) const {
+  // The number of thresholds <= v by bisection (the thresholds rise strictly, so it is CountLe's
+  // count): log2(size) lookups and compares where CountLe makes nlev - 1 compares.
+  HWY_INLINE VI Bisect(V v) const {
     const D d;
-    VI c = hn::Zero(DI());
-    for (int l = 0; l < kN; ++l) c = CountIf(c, hn::Le(hn::Set(d, thresholds_[l]), v));
-    return c;
+    const DI di;
+    VI idx = hn::Zero(di);
+    for (int j = 0; j < bisect_steps_; ++j) {
+      const int shift = bisect_steps_ - j;  // log2(2s): idx is a multiple of 2s
+      const V cand = hn::TableLookupLanes(bisect_tab_[j], hn::IndicesFromVec(d, hn::ShiftRightSame(idx, shift)));
+      idx = hn::Add(idx, hn::IfThenElseZero(hn::RebindMask(di, hn::Le(cand, v)), hn::Set(di, TI(1) << (shift - 1))));
+    }
+    return idx;
   }
 
   // The scalar rule on every lane: the window [hi - 2, hi + 2) around lower_bound's position hi.
@@ -224,6 +243,9 @@ class LevelTables {
   const T* thresholds_;
   int64_t nlev_, tables_;
   V lev_tab_[kMaxTableVectors], rank_tab_[kMaxTableVectors];
+  static constexpr int kMaxBisectSteps = 8;
+  int bisect_steps_ = 0;
+  V bisect_tab_[kMaxBisectSteps];
 };
 #endif
 
