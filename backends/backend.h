@@ -161,17 +161,17 @@ struct Backend {
   SL_KERNEL(denseshift_backward, void(DType dt, int64_t n, int k, const void* weight, const void* const* gates,
                                       double scale, const void* g, void* gweight, void* const* ggates));
 
-  // APoT's clipped straight-through quantizer out = ((c + (q - c)) * a) * scale with
-  // c = clamp(x / a, lo, hi) and q = p's projection of c, in one pass writing u = c + (q - c) and out
-  // (scale 1: no product). apot_backward: the gradients autograd takes through the product with
-  // scale, div, clamp and mul, in one pass: with gs = g * scale, r = x / a and gr = (lo <= r <= hi) ?
-  // gs * a : 0, gx = gr / a (skipped when null), and a's gradient (one element of dt, skipped when
-  // null) sum(gs * u) + sum(-((gr * r) / a)), each sum as the backend's reduce takes it, then added
-  // in dt.
+  // APoT's clipped straight-through quantizer out = (u * a) * scale with u = c + (q - c),
+  // c = clamp(x / a, lo, hi) and q = p's projection of c, in one pass (scale 1: no product).
+  // apot_backward: the gradients autograd takes through the product with scale, div, clamp and mul,
+  // in one pass: with gs = g * scale, r = x / a and gr = (lo <= r <= hi) ? gs * a : 0, gx = gr / a
+  // (skipped when null), and a's gradient (one element of dt, skipped when null)
+  // sum(gs * u) + sum(-((gr * r) / a)), each sum as the backend's reduce takes it, then added in dt.
+  // u is recomputed from x and p with the forward's steps (the same bits), not stored.
   SL_KERNEL(apot_quantize, void(DType dt, const void* x, int64_t n, double a, double lo, double hi, double scale,
-                                const ApotProjection& p, void* u, void* out));
-  SL_KERNEL(apot_backward, void(DType dt, const void* g, const void* x, const void* u, int64_t n, double a, double lo,
-                                double hi, double scale, void* gx, void* ga));
+                                const ApotProjection& p, void* out));
+  SL_KERNEL(apot_backward, void(DType dt, const void* g, const void* x, int64_t n, double a, double lo, double hi,
+                                double scale, const ApotProjection& p, void* gx, void* ga));
 
   // Optimizer steps, on the device that holds the parameter and its state. Moments
   // that decay below the smallest normal value become 0 (subnormal arithmetic is ~100x slower).

@@ -1,6 +1,8 @@
 #include "quant/apot.h"
 
 #include <cmath>
+#include <memory>
+#include <vector>
 
 #include "autograd/function.h"
 #include "backends/backend.h"
@@ -85,28 +87,33 @@ ApotProjection onto_steps(double steps, bool symmetric) {
 // ((c + (q - c)) * a) * scale with c = clamp(x / a, lo, hi) and q = p's projection of c (no
 // gradient through q; scale a constant, 1 for none): the clipped straight-through quantizer of the
 // imagenet flavour and of the activations. One pass forward (backend apot_quantize) and one back
-// (apot_backward, with a's gradient summed as it goes), with exactly the values and gradients
-// autograd takes through div -> clamp -> (c + detached projection) * a -> * scale.
+// (apot_backward, with a's gradient summed as it goes, recomputing c + (q - c) from x rather than
+// holding it), with exactly the values and gradients autograd takes through
+// div -> clamp -> (c + detached projection) * a -> * scale.
 Tensor clipped_quantize(const Tensor& x, const Tensor& a, double lo, double hi, const ApotProjection& p,
                         double scale = 1) {
   const double av = a.item();
   const int64_t n = x.numel();
-  Tensor u = Tensor::empty(x.shape(), x.dtype(), x.device()), out = Tensor::empty(x.shape(), x.dtype(), x.device());
-  if (n > 0)
-    backend(x.device()).apot_quantize(x.dtype(), x.raw_data(), n, av, lo, hi, scale, p, u.raw_data(), out.raw_data());
+  Tensor out = Tensor::empty(x.shape(), x.dtype(), x.device());
+  if (n > 0) backend(x.device()).apot_quantize(x.dtype(), x.raw_data(), n, av, lo, hi, scale, p, out.raw_data());
   Tensor xd = x.detach();
   Shape a_shape = a.shape();
-  return record("apot_quantize", out, {x, a}, [xd, u, av, lo, hi, scale, a_shape](const Tensor& g,
-                                                                                   const std::vector<bool>& needs) {
+  // The backward's own copy of the level set: the quantizer that owns p's arrays may be gone by then.
+  auto levels = std::make_shared<const std::vector<double>>(p.levels, p.levels + (p.levels ? p.nlevels : 0));
+  auto rank = std::make_shared<const std::vector<int32_t>>(p.tie_rank, p.tie_rank + (p.tie_rank ? p.nlevels : 0));
+  return record("apot_quantize", out, {x, a}, [xd, p, levels, rank, av, lo, hi, scale, a_shape](
+                                                  const Tensor& g, const std::vector<bool>& needs) {
     Tensor gx = needs[0] ? Tensor::empty(g.shape(), g.dtype(), g.device()) : Tensor();
     // a's gradient arrives from the product first, then from x / a, as autograd would sum them.
     Tensor ga = needs[1] ? Tensor::empty(a_shape, g.dtype(), g.device()) : Tensor();
     SL_CHECK(!ga.defined() || ga.numel() == 1, "apot: the clipping threshold must be one value, got shape {}",
              shape_str(a_shape));
+    ApotProjection own = p;
+    own.levels = p.levels ? levels->data() : nullptr;
+    own.tie_rank = p.tie_rank ? rank->data() : nullptr;
     if (g.numel() > 0)
-      backend(g.device()).apot_backward(g.dtype(), g.raw_data(), xd.raw_data(), u.raw_data(), g.numel(), av, lo, hi,
-                                        scale, needs[0] ? gx.raw_data() : nullptr,
-                                        needs[1] ? ga.raw_data() : nullptr);
+      backend(g.device()).apot_backward(g.dtype(), g.raw_data(), xd.raw_data(), g.numel(), av, lo, hi, scale, own,
+                                        needs[0] ? gx.raw_data() : nullptr, needs[1] ? ga.raw_data() : nullptr);
     else if (ga.defined())
       ga = zeros(a_shape, g.dtype(), g.device());
     return TensorList{gx, ga};

@@ -803,42 +803,47 @@ TEST_CASE("fused S3 and DenseShift kernels equal the element-wise compositions o
 TEST_CASE("APoT's fused clipped quantizer gives autograd's composition bit for bit on every target",
           "[simd][quant][apot]") {
   // The composition the fused kernels replaced: out = (c + (q - c).detach()) * a, c = clamp(x / a, lo, 1).
-  for (APoTFlavour flavour : {APoTFlavour::imagenet, APoTFlavour::cifar}) {
-    for (bool power : {true, false}) {
-      for (double gs : {0.0, 0.5}) {
-        APoTOptions o;
-        o.bits = 4;
-        o.power = power;
-        o.flavour = flavour;
-        o.grad_scale = gs;
-        o.alpha = 2.5;
-        Tensor x0 = randf({4, 37}, 110, -4, 4), g = randf({4, 37}, 111);
-        // Reference by composition.
-        Tensor xr = x0.clone(), ar = scalar_tensor(2.5f);
-        xr.requires_grad_();
-        ar.requires_grad_();
-        Tensor a = gs != 0 ? add(sub(ar, mul(ar, scalar_like(gs, ar))).detach(), mul(ar, scalar_like(gs, ar))) : ar;
-        const double lo = flavour == APoTFlavour::imagenet ? 0.0 : -INFINITY;
-        Tensor c = clamp(div(xr, a), lo, 1), q;
-        {
-          NoGradGuard no_grad;
-          const double n = 15;
-          q = power ? project_to_levels(c, apot_levels(4)) : div(round(mul(clamp(c, 0, 1), scalar_like(n, c))), scalar_like(n, c));
-        }
-        Tensor ref = mul(add(c, sub(q, c).detach()), a);
-        ref.backward(g);
-        for (const std::string& target : cpu::available_cpu_targets()) {
-          ScopedCpuTarget scoped(target);
-          APoTActivation act(o);
-          Tensor x = x0.clone();
-          x.requires_grad_();
-          Tensor out = act(x);
-          out.backward(g);
-          INFO(target << (power ? " apot" : " uniform") << (flavour == APoTFlavour::imagenet ? " imagenet" : " cifar")
-                      << " grad scale " << gs);
-          CHECK(same_bits(out.detach().to_vector<float>(), ref.detach().to_vector<float>()));
-          CHECK(same_bits(x.grad().to_vector<float>(), xr.grad().to_vector<float>()));
-          CHECK(act.alpha().grad().item() == ar.grad().item());
+  // The larger shape spans two of a's gradient sum chunks, threads and vector tails inside them: the
+  // backward's recomputed c + (q - c) must match the forward's everywhere.
+  for (const Shape& shape : std::vector<Shape>{{4, 37}, {2, 40001}}) {
+    for (APoTFlavour flavour : {APoTFlavour::imagenet, APoTFlavour::cifar}) {
+      for (bool power : {true, false}) {
+        for (double gs : {0.0, 0.5}) {
+          APoTOptions o;
+          o.bits = 4;
+          o.power = power;
+          o.flavour = flavour;
+          o.grad_scale = gs;
+          o.alpha = 2.5;
+          Tensor x0 = randf(shape, 110, -4, 4), g = randf(shape, 111);
+          // Reference by composition.
+          Tensor xr = x0.clone(), ar = scalar_tensor(2.5f);
+          xr.requires_grad_();
+          ar.requires_grad_();
+          Tensor a = gs != 0 ? add(sub(ar, mul(ar, scalar_like(gs, ar))).detach(), mul(ar, scalar_like(gs, ar))) : ar;
+          const double lo = flavour == APoTFlavour::imagenet ? 0.0 : -INFINITY;
+          Tensor c = clamp(div(xr, a), lo, 1), q;
+          {
+            NoGradGuard no_grad;
+            const double n = 15;
+            q = power ? project_to_levels(c, apot_levels(4))
+                      : div(round(mul(clamp(c, 0, 1), scalar_like(n, c))), scalar_like(n, c));
+          }
+          Tensor ref = mul(add(c, sub(q, c).detach()), a);
+          ref.backward(g);
+          for (const std::string& target : cpu::available_cpu_targets()) {
+            ScopedCpuTarget scoped(target);
+            APoTActivation act(o);
+            Tensor x = x0.clone();
+            x.requires_grad_();
+            Tensor out = act(x);
+            out.backward(g);
+            INFO(target << (power ? " apot" : " uniform") << (flavour == APoTFlavour::imagenet ? " imagenet" : " cifar")
+                        << " grad scale " << gs << " shape " << shape_str(shape));
+            CHECK(same_bits(out.detach().to_vector<float>(), ref.detach().to_vector<float>()));
+            CHECK(same_bits(x.grad().to_vector<float>(), xr.grad().to_vector<float>()));
+            CHECK(act.alpha().grad().item() == ar.grad().item());
+          }
         }
       }
     }

@@ -153,31 +153,46 @@ void denseshift_backward(DType dt, int64_t n, int k, const void* weight, const v
   });
 }
 
-void apot_quantize(DType dt, const void* x, int64_t n, double a, double lo, double hi, double scale,
-                   const ApotProjection& p, void* u, void* out) {
-  SL_CHECK(p.levels ? p.nlevels > 0 : p.steps > 0, "apot_quantize: a projection needs levels or steps");
-  dispatch_floating(dt, "apot_quantize", [&](auto tag) {
-    using T = decltype(tag);
-    const LevelsIn<T> set(p.levels, p.tie_rank, p.levels ? p.nlevels : 0);
-    LevelProjection<T> pt;
+// ApotProjection in T: the level set (with its thresholds) converted, or the steps.
+template <class T>
+struct ProjectionIn {
+  explicit ProjectionIn(const ApotProjection& p) : set(p.levels, p.tie_rank, p.levels ? p.nlevels : 0) {
     pt.levels = p.levels ? set.values.data() : nullptr;
     pt.tie_rank = p.tie_rank;
     pt.thresholds = set.threshold_data();
     pt.nlevels = p.nlevels;
     pt.steps = static_cast<T>(p.steps);
     pt.symmetric = p.symmetric;
+  }
+  ProjectionIn(const ProjectionIn&) = delete;  // pt points into set
+  LevelsIn<T> set;
+  LevelProjection<T> pt;
+};
+
+void check_projection(const ApotProjection& p, const char* op) {
+  SL_CHECK(p.levels ? p.nlevels > 0 : p.steps > 0, "{}: a projection needs levels or steps", op);
+}
+
+void apot_quantize(DType dt, const void* x, int64_t n, double a, double lo, double hi, double scale,
+                   const ApotProjection& p, void* out) {
+  check_projection(p, "apot_quantize");
+  dispatch_floating(dt, "apot_quantize", [&](auto tag) {
+    using T = decltype(tag);
+    const ProjectionIn<T> proj(p);
     const auto run = simd().typed<T>().apot_quantize;
     parallel_for(n, kElementwiseGrain / 8, [&](int64_t b, int64_t e) {
-      run(offset<T>(x, b), e - b, static_cast<T>(a), static_cast<T>(lo), static_cast<T>(hi), static_cast<T>(scale), pt,
-          offset<T>(u, b), offset<T>(out, b));
+      run(offset<T>(x, b), e - b, static_cast<T>(a), static_cast<T>(lo), static_cast<T>(hi), static_cast<T>(scale),
+          proj.pt, offset<T>(out, b));
     });
   });
 }
 
-void apot_backward(DType dt, const void* g, const void* x, const void* u, int64_t n, double a, double lo, double hi,
-                   double scale, void* gx, void* ga) {
+void apot_backward(DType dt, const void* g, const void* x, int64_t n, double a, double lo, double hi, double scale,
+                   const ApotProjection& p, void* gx, void* ga) {
+  check_projection(p, "apot_backward");
   dispatch_floating(dt, "apot_backward", [&](auto tag) {
     using T = decltype(tag);
+    const ProjectionIn<T> proj(p);
     const auto run = simd().typed<T>().apot_backward;
     // Chunked as reduce.cpp sums a row, so a's gradient has the bits of sum(terms) of the composition.
     const int64_t chunks = sum_chunks(n), len = chunks > 1 ? kSumChunk : n;
@@ -185,8 +200,8 @@ void apot_backward(DType dt, const void* g, const void* x, const void* u, int64_
     parallel_for(chunks, 1, [&](int64_t cb, int64_t ce) {
       for (int64_t c = cb; c < ce; ++c) {
         const int64_t b = c * len, e = std::min(n, b + len);
-        run(offset<T>(g, b), offset<T>(x, b), offset<T>(u, b), e - b, static_cast<T>(a), static_cast<T>(lo),
-            static_cast<T>(hi), static_cast<T>(scale), offset<T>(gx, b), ga ? &sum_out[size_t(c)] : nullptr,
+        run(offset<T>(g, b), offset<T>(x, b), e - b, static_cast<T>(a), static_cast<T>(lo), static_cast<T>(hi),
+            static_cast<T>(scale), proj.pt, offset<T>(gx, b), ga ? &sum_out[size_t(c)] : nullptr,
             ga ? &sum_ratio[size_t(c)] : nullptr);
       }
     });
@@ -194,7 +209,7 @@ void apot_backward(DType dt, const void* g, const void* x, const void* u, int64_
     auto total = [&](const std::vector<RowSum>& parts) {
       if (parts.size() == 1) return static_cast<T>(parts[0].total());
       double t = 0;
-      for (const RowSum& p : parts) t += p.total();
+      for (const RowSum& part : parts) t += part.total();
       return static_cast<T>(t);
     };
     *static_cast<T*>(ga) = total(sum_out) + total(sum_ratio);

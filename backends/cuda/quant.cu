@@ -302,35 +302,43 @@ void denseshift_backward(DType dt, int64_t n, int k, const void* weight, const v
   });
 }
 
-// The CPU's steps (backends/cpu/simd/pool_quant_kernels.cpp ApotQuantize), one thread per element.
+// u = c + (q - c) with c = clamp(x / a, lo, hi) and q its projection: the CPU's steps
+// (backends/cpu/simd/pool_quant_kernels.cpp ClippedProjector), run by the forward and again by the
+// backward, so u is never stored.
+template <class T>
+__device__ T clipped_straight(T x, T a, T lo, T hi, const T* levels, const int32_t* rank, int64_t nlev, T steps,
+                              bool symmetric) {
+  const T c = clamp_to(x / a, lo, hi);
+  T q;
+  if (!levels)
+    q = rint(clamp_to(c, symmetric ? T(-1) : T(0), T(1)) * steps) / steps;
+  else if (symmetric)
+    q = sign_of(c) * levels[nearest_index(fabs(c), levels, rank, nlev)];
+  else
+    q = levels[nearest_index(c, levels, rank, nlev)];
+  return c + (q - c);
+}
+
 template <class T>
 __global__ void apot_quantize_kernel(const T* x, int64_t n, T a, T lo, T hi, T scale, const T* levels,
-                                     const int32_t* rank, int64_t nlev, T steps, bool symmetric, T* u, T* out) {
+                                     const int32_t* rank, int64_t nlev, T steps, bool symmetric, T* out) {
   SL_CUDA_LOOP(i, n) {
-    const T c = clamp_to(x[i] / a, lo, hi);
-    T q;
-    if (!levels)
-      q = rint(clamp_to(c, symmetric ? T(-1) : T(0), T(1)) * steps) / steps;
-    else if (symmetric)
-      q = sign_of(c) * levels[nearest_index(fabs(c), levels, rank, nlev)];
-    else
-      q = levels[nearest_index(c, levels, rank, nlev)];
-    const T v = c + (q - c);
-    u[i] = v;
+    const T v = clipped_straight(x[i], a, lo, hi, levels, rank, nlev, steps, symmetric);
     out[i] = scale != T(1) ? (v * a) * scale : v * a;
   }
 }
 
 template <class T>
-__global__ void apot_backward_kernel(const T* g, const T* x, const T* u, int64_t n, T a, T lo, T hi, T scale, T* gx,
-                                     T* ga_out, T* ga_ratio) {
+__global__ void apot_backward_kernel(const T* g, const T* x, int64_t n, T a, T lo, T hi, T scale, const T* levels,
+                                     const int32_t* rank, int64_t nlev, T steps, bool symmetric, T* gx, T* ga_out,
+                                     T* ga_ratio) {
   SL_CUDA_LOOP(i, n) {
     const T gs = scale != T(1) ? g[i] * scale : g[i];
     const T r = x[i] / a;
     const T gr = (r >= lo && r <= hi) ? gs * a : T(0);
     if (gx) gx[i] = gr / a;
     if (ga_out) {
-      ga_out[i] = gs * u[i];
+      ga_out[i] = gs * clipped_straight(x[i], a, lo, hi, levels, rank, nlev, steps, symmetric);
       ga_ratio[i] = -((gr * r) / a);
     }
   }
@@ -339,24 +347,34 @@ __global__ void apot_backward_kernel(const T* g, const T* x, const T* u, int64_t
 template <class T>
 __global__ void add_pair_kernel(const T* s, T* out) { out[0] = s[0] + s[1]; }
 
+void check_projection(const ApotProjection& p, const char* op) {
+  SL_CHECK(p.levels ? p.nlevels > 0 : p.steps > 0, "{}: a projection needs levels or steps", op);
+}
+
+template <class T>
+DeviceLevels<T> projection_levels(const ApotProjection& p) {
+  return p.levels ? device_levels<T>(p.levels, p.tie_rank, p.nlevels) : DeviceLevels<T>{nullptr, nullptr};
+}
+
 void apot_quantize(DType dt, const void* x, int64_t n, double a, double lo, double hi, double scale,
-                   const ApotProjection& p, void* u, void* out) {
-  SL_CHECK(p.levels ? p.nlevels > 0 : p.steps > 0, "apot_quantize: a projection needs levels or steps");
+                   const ApotProjection& p, void* out) {
+  check_projection(p, "apot_quantize");
   dispatch_floating(dt, "apot_quantize", [&](auto tag) {
     using T = decltype(tag);
     if (n <= 0) return;
-    const DeviceLevels<T> set = p.levels ? device_levels<T>(p.levels, p.tie_rank, p.nlevels) : DeviceLevels<T>{};
+    const DeviceLevels<T> set = projection_levels<T>(p);
     apot_quantize_kernel<T><<<blocks_for(n), kThreads, 0, stream()>>>(
         static_cast<const T*>(x), n, static_cast<T>(a), static_cast<T>(lo), static_cast<T>(hi), static_cast<T>(scale),
-        set.levels, set.rank, p.nlevels, static_cast<T>(p.steps), p.symmetric, static_cast<T*>(u), static_cast<T*>(out));
+        set.levels, set.rank, p.nlevels, static_cast<T>(p.steps), p.symmetric, static_cast<T*>(out));
     SL_CUDA_CHECK_LAUNCH();
   });
 }
 
 // The per-element terms of a's gradient go through temporaries and this backend's sum, then are
 // added on the device, as the composition did.
-void apot_backward(DType dt, const void* g, const void* x, const void* u, int64_t n, double a, double lo, double hi,
-                   double scale, void* gx, void* ga) {
+void apot_backward(DType dt, const void* g, const void* x, int64_t n, double a, double lo, double hi, double scale,
+                   const ApotProjection& p, void* gx, void* ga) {
+  check_projection(p, "apot_backward");
   dispatch_floating(dt, "apot_backward", [&](auto tag) {
     using T = decltype(tag);
     if (n <= 0) return;
@@ -366,9 +384,11 @@ void apot_backward(DType dt, const void* g, const void* x, const void* u, int64_
       t_ratio = static_cast<T*>(allocator().allocate(static_cast<size_t>(n) * sizeof(T)));
       sums = static_cast<T*>(allocator().allocate(2 * sizeof(T)));
     }
+    const DeviceLevels<T> set = projection_levels<T>(p);
     apot_backward_kernel<T><<<blocks_for(n), kThreads, 0, stream()>>>(
-        static_cast<const T*>(g), static_cast<const T*>(x), static_cast<const T*>(u), n, static_cast<T>(a),
-        static_cast<T>(lo), static_cast<T>(hi), static_cast<T>(scale), static_cast<T*>(gx), t_out, t_ratio);
+        static_cast<const T*>(g), static_cast<const T*>(x), n, static_cast<T>(a), static_cast<T>(lo),
+        static_cast<T>(hi), static_cast<T>(scale), set.levels, set.rank, p.nlevels, static_cast<T>(p.steps),
+        p.symmetric, static_cast<T*>(gx), t_out, t_ratio);
     SL_CUDA_CHECK_LAUNCH();
     if (!ga) return;
     const Backend& be = backend(Device::cuda);

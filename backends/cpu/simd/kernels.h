@@ -118,10 +118,10 @@ struct TypedKernels {
   void (*denseshift_forward)(int64_t n, int k, const T* weight, const T* const* gates, T scale, T* w) = nullptr;
   void (*denseshift_backward)(int64_t n, int k, const T* weight, const T* const* gates, T scale, const T* g,
                               T* gweight, T* const* ggates) = nullptr;
-  void (*apot_quantize)(const T* x, int64_t n, T a, T lo, T hi, T scale, const LevelProjection<T>& p, T* u,
+  void (*apot_quantize)(const T* x, int64_t n, T a, T lo, T hi, T scale, const LevelProjection<T>& p,
                         T* out) = nullptr;
-  void (*apot_backward)(const T* g, const T* x, const T* u, int64_t n, T a, T lo, T hi, T scale, T* gx,
-                        RowSum* sum_out, RowSum* sum_ratio) = nullptr;
+  void (*apot_backward)(const T* g, const T* x, int64_t n, T a, T lo, T hi, T scale, const LevelProjection<T>& p,
+                        T* gx, RowSum* sum_out, RowSum* sum_ratio) = nullptr;
 
   // ---- The nearest level of an ascending level set (the Backend's nearest_level contract), with
   // the set's LevelThresholds (nearest_level.h; null or empty when it has none).

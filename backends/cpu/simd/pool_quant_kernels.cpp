@@ -1,7 +1,7 @@
 // Max pooling 2x2 / stride 2 (the MNIST nets' pools), the quantizers' projection onto a level set and
-// APoT's clipped quantizer that projects with it, per SIMD target. They take the scalar loops' and
-// the element-wise ops' steps, so they give their results exactly, ties and NaN included, on every
-// target.
+// APoT's clipped quantizer that projects with it (forward and gradients), per SIMD target. They take
+// the scalar loops' and the element-wise ops' steps, so they give their results exactly, ties and NaN
+// included, on every target.
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "backends/cpu/simd/pool_quant_kernels.cpp"
 #include <hwy/foreach_target.h>  // IWYU pragma: keep
@@ -12,6 +12,7 @@
 #include <limits>
 #include <type_traits>
 
+#include "backends/cpu/row_sum.h"
 #include "backends/cpu/simd/kernels.h"
 #include "backends/cpu/simd/map-inl.h"
 #include "backends/cpu/simd/quant-inl.h"
@@ -281,56 +282,134 @@ void NearestLevel(const T* HWY_RESTRICT x, int64_t n, const T* levels, const int
   }
 }
 
-// APoT's clipped straight-through quantizer, the element-wise ops' steps in one pass through
-// registers: c = clamp(x / a, lo, hi), q = p's projection of c (the nearest level of c or, symmetric,
-// of |c| times sign(c); or round(clamp(c, -1 or 0, 1) * steps) / steps), u = c + (q - c),
-// out = (u * a) * scale (u * a when scale is 1).
+// APoT's clipped straight-through value, the element-wise ops' steps through registers: r = x / a,
+// c = clamp(r, lo, hi), q = p's projection of c (the nearest level of c or, symmetric, of |c| times
+// sign(c); or round(clamp(c, -1 or 0, 1) * steps) / steps) and u = c + (q - c). The forward and the
+// backward both run it, so the backward's u has the forward's bits without being stored.
+template <class T>
+class ClippedProjector {
+ public:
+  ClippedProjector(const LevelProjection<T>& p, T a, T lo, T hi)
+      : p_(p),
+        a_(a),
+        lo_(lo),
+        hi_(hi)
+#if HWY_TARGET != HWY_SCALAR
+        ,
+        tables_(p.levels, p.tie_rank, p.thresholds, p.levels ? p.nlevels : 0)
+#endif
+  {
+  }
+
+  // each(d, i, r, u) for every vector (then one-lane vector) of x[0, n).
+  template <class Each>
+  void Run(const T* HWY_RESTRICT x, int64_t n, const Each& each) const {
+    int64_t i = 0;
+    if (!p_.levels) {
+      ForEachVector<T>(n, [&](auto d, int64_t j) HWY_ATTR {
+        const auto rv = Ratio(d, x + j);
+        const auto cv = ClampTo(d, rv, lo_, hi_);
+        each(d, j, rv, Straight(d, cv, OntoSteps(d, cv)));
+      });
+      return;
+    }
+#if HWY_TARGET != HWY_SCALAR
+    if (tables_.usable()) {
+      const hn::ScalableTag<T> d;
+      const int64_t L = static_cast<int64_t>(hn::Lanes(d));
+      for (; i + L <= n; i += L) {
+        const auto rv = Ratio(d, x + i);
+        const auto cv = ClampTo(d, rv, lo_, hi_);
+        typename LevelTables<T>::VI index;
+        each(d, i, rv, Straight(d, cv, tables_.Nearest(p_.symmetric ? hn::Abs(cv) : cv, &index)));
+      }
+    }
+#endif
+    const hn::CappedTag<T, 1> d1;
+    for (; i < n; ++i) {
+      const auto rv = Ratio(d1, x + i);
+      const auto cv = ClampTo(d1, rv, lo_, hi_);
+      const T c = hn::GetLane(cv), m = p_.symmetric ? std::abs(c) : c;
+      const T q = p_.levels[NearestLevelScalar(m, p_.levels, p_.tie_rank, p_.nlevels)];
+      each(d1, i, rv, Straight(d1, cv, hn::Set(d1, q)));
+    }
+  }
+
+ private:
+  template <class D>
+  HWY_INLINE hn::Vec<D> Ratio(D d, const T* x) const {
+    return hn::Div(hn::LoadU(d, x), hn::Set(d, a_));
+  }
+  template <class D>
+  HWY_INLINE hn::Vec<D> OntoSteps(D d, hn::Vec<D> cv) const {
+    const auto steps = hn::Set(d, p_.steps);
+    const auto r = hn::Mul(ClampTo(d, cv, p_.symmetric ? T(-1) : T(0), T(1)), steps);
+    return hn::Div(hn::CopySign(hn::Round(r), r), steps);
+  }
+  // u = c + (q - c), q the projection (of |c| for a symmetric level set, its sign restored here).
+  template <class D>
+  HWY_INLINE hn::Vec<D> Straight(D d, hn::Vec<D> cv, hn::Vec<D> qv) const {
+    if (p_.levels && p_.symmetric) qv = hn::Mul(SignOf(d, cv), qv);
+    return hn::Add(cv, hn::Sub(qv, cv));
+  }
+
+  const LevelProjection<T>& p_;
+  T a_, lo_, hi_;
+#if HWY_TARGET != HWY_SCALAR
+  LevelTables<T> tables_;
+#endif
+};
+
+// APoT's clipped straight-through quantizer: out = (u * a) * scale (u * a when scale is 1).
 template <class T>
 void ApotQuantize(const T* HWY_RESTRICT x, int64_t n, T a, T lo, T hi, T scale, const LevelProjection<T>& p,
-                  T* HWY_RESTRICT u, T* HWY_RESTRICT out) {
-  const T ulo = p.symmetric ? T(-1) : T(0);
-  // The steps after the projection, on whatever vector (or one-lane vector) holds c and |q|.
-  auto finish = [&](auto d, int64_t i, auto cv, auto qv) HWY_ATTR {
-    if (p.levels && p.symmetric) qv = hn::Mul(SignOf(d, cv), qv);
-    const auto uv = hn::Add(cv, hn::Sub(qv, cv));
-    hn::StoreU(uv, d, u + i);
+                  T* HWY_RESTRICT out) {
+  ClippedProjector<T>(p, a, lo, hi).Run(x, n, [&](auto d, int64_t i, auto, auto uv) HWY_ATTR {
     auto ov = hn::Mul(uv, hn::Set(d, a));
     if (scale != T(1)) ov = hn::Mul(ov, hn::Set(d, scale));
     hn::StoreU(ov, d, out + i);
+  });
+}
+
+// Its gradients as autograd takes them through the product with `scale`, then div, clamp and mul:
+// with gs = g * scale (g when scale is 1), r = x / a and gr = (lo <= r <= hi) ? gs * a : 0:
+// gx = gr / a (when gx is not null), and a's gradient terms gs * u (through the product, u
+// recomputed from x) and -((gr * r) / a) (through x / a), summed into sum_out and sum_ratio (when
+// not null) in the order of reduce.cpp's sum through L1 blocks.
+template <class T>
+void ApotBackward(const T* HWY_RESTRICT g, const T* HWY_RESTRICT x, int64_t n, T a, T lo, T hi, T scale,
+                  const LevelProjection<T>& p, T* HWY_RESTRICT gx, RowSum* sum_out, RowSum* sum_ratio) {
+  auto scaled = [&](auto d, const T* gp) HWY_ATTR {  // gs
+    const auto gv = hn::LoadU(d, gp);
+    return scale != T(1) ? hn::Mul(gv, hn::Set(d, scale)) : gv;
   };
-  auto clipped = [&](auto d, int64_t i) HWY_ATTR {
-    return ClampTo(d, hn::Div(hn::LoadU(d, x + i), hn::Set(d, a)), lo, hi);
+  auto clipped = [&](auto d, auto gv, auto rv) HWY_ATTR {  // gr
+    const auto inside = hn::And(hn::Ge(rv, hn::Set(d, lo)), hn::Le(rv, hn::Set(d, hi)));
+    return hn::IfThenElseZero(inside, hn::Mul(gv, hn::Set(d, a)));
   };
-  auto onto_steps = [&](auto d, auto cv) HWY_ATTR {
-    const auto steps = hn::Set(d, p.steps);
-    const auto r = hn::Mul(ClampTo(d, cv, ulo, T(1)), steps);
-    return hn::Div(hn::CopySign(hn::Round(r), r), steps);
-  };
-  int64_t i = 0;
-  if (!p.levels) {
-    ForEachVector<T>(n, [&](auto d, int64_t j) HWY_ATTR {
-      const auto cv = clipped(d, j);
-      finish(d, j, cv, onto_steps(d, cv));
+  if (!sum_out) {  // no threshold gradient: no projection either
+    if (!gx) return;
+    ForEachVector<T>(n, [&](auto d, int64_t i) HWY_ATTR {
+      const auto rv = hn::Div(hn::LoadU(d, x + i), hn::Set(d, a));
+      hn::StoreU(hn::Div(clipped(d, scaled(d, g + i), rv), hn::Set(d, a)), d, gx + i);
     });
     return;
   }
-#if HWY_TARGET != HWY_SCALAR
-  const LevelTables<T> tables(p.levels, p.tie_rank, p.thresholds, p.nlevels);
-  if (tables.usable()) {
-    const hn::ScalableTag<T> d;
-    const int64_t L = static_cast<int64_t>(hn::Lanes(d));
-    for (; i + L <= n; i += L) {
-      const auto cv = clipped(d, i);
-      typename LevelTables<T>::VI index;
-      finish(d, i, cv, tables.Nearest(p.symmetric ? hn::Abs(cv) : cv, &index));
-    }
-  }
-#endif
-  const hn::CappedTag<T, 1> d1;
-  for (; i < n; ++i) {
-    const auto cv = clipped(d1, i);
-    const T c = hn::GetLane(cv), m = p.symmetric ? std::abs(c) : c;
-    finish(d1, i, cv, hn::Set(d1, p.levels[NearestLevelScalar(m, p.levels, p.tie_rank, p.nlevels)]));
+  const ClippedProjector<T> projector(p, a, lo, hi);
+  constexpr int64_t kBlock = 512;  // a multiple of 4, as RowSum::add wants
+  HWY_ALIGN T t_out[kBlock], t_ratio[kBlock];
+  for (int64_t b = 0; b < n; b += kBlock) {
+    const int64_t len = std::min(kBlock, n - b);
+    projector.Run(x + b, len, [&](auto d, int64_t i, auto rv, auto uv) HWY_ATTR {
+      const auto av = hn::Set(d, a);
+      const auto gv = scaled(d, g + b + i);
+      const auto gr = clipped(d, gv, rv);
+      if (gx) hn::StoreU(hn::Div(gr, av), d, gx + b + i);
+      hn::StoreU(hn::Mul(gv, uv), d, t_out + i);
+      hn::StoreU(hn::Neg(hn::Div(hn::Mul(gr, rv), av)), d, t_ratio + i);
+    });
+    sum_out->add(t_out, len);
+    sum_ratio->add(t_ratio, len);
   }
 }
 
@@ -339,6 +418,7 @@ void FillTyped(TypedKernels<T>& t) {
   t.max_pool_2x2 = MaxPool2x2<T>;
   t.nearest_level = NearestLevel<T>;
   t.apot_quantize = ApotQuantize<T>;
+  t.apot_backward = ApotBackward<T>;
 }
 
 }  // namespace

@@ -1,8 +1,7 @@
 // Fused quantizer kernels per SIMD target: DeepShift's power-of-two weights (Q and PS), fixed-point
-// rounding, S3's and DenseShift's gated power-of-two weights, APoT's clipped straight-through
-// quantizer's gradients, each in one pass over the weights and latents (forward) and one pass writing every
-// latent's gradient (backward). They take the same floating-point steps as
-// the compositions of element-wise ops they replace (clamp, round half to even, exp2 of an integer,
+// rounding, S3's and DenseShift's gated power-of-two weights, each in one pass over the weights and
+// latents (forward) and one pass writing every latent's gradient (backward). They take the same
+// floating-point steps as the compositions of element-wise ops they replace (clamp, round half to even, exp2 of an integer,
 // sign, products in the same order), so the results are identical, on every target.
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "backends/cpu/simd/shift_quant_kernels.cpp"
@@ -13,7 +12,6 @@
 #include <cmath>
 #include <limits>
 
-#include "backends/cpu/row_sum.h"
 #include "backends/cpu/simd/kernels.h"
 #include "backends/cpu/simd/map-inl.h"
 #include "backends/cpu/simd/quant-inl.h"
@@ -192,42 +190,8 @@ void DenseShiftBackward(int64_t n, int k, const T* weight, const T* const* gates
   });
 }
 
-// The gradients of APoT's clipped straight-through quantizer (apot_quantize, in
-// pool_quant_kernels.cpp beside the projection it uses) as autograd takes them through the product
-// with `scale`, then div, clamp and mul: with gs = g * scale (g when scale is 1), r = x / a and
-// gr = (lo <= r <= hi) ? gs * a : 0: gx = gr / a (when gx is not null), and a's gradient terms
-// gs * u (through the product) and -((gr * r) / a) (through x / a), summed into sum_out and
-// sum_ratio (when not null) in the order of reduce.cpp's sum through L1 blocks.
-template <class T>
-void ApotBackward(const T* HWY_RESTRICT g, const T* HWY_RESTRICT x, const T* HWY_RESTRICT u, int64_t n, T a, T lo,
-                  T hi, T scale, T* HWY_RESTRICT gx, RowSum* sum_out, RowSum* sum_ratio) {
-  constexpr int64_t kBlock = 512;  // a multiple of 4, as RowSum::add wants
-  HWY_ALIGN T t_out[kBlock], t_ratio[kBlock];
-  for (int64_t b = 0; b < n; b += kBlock) {
-    const int64_t len = std::min(kBlock, n - b);
-    ForEachVector<T>(len, [&](auto d, int64_t i) HWY_ATTR {
-      const auto av = hn::Set(d, a);
-      auto gv = hn::LoadU(d, g + b + i);
-      if (scale != T(1)) gv = hn::Mul(gv, hn::Set(d, scale));
-      const auto r = hn::Div(hn::LoadU(d, x + b + i), av);
-      const auto inside = hn::And(hn::Ge(r, hn::Set(d, lo)), hn::Le(r, hn::Set(d, hi)));
-      const auto gr = hn::IfThenElseZero(inside, hn::Mul(gv, av));
-      if (gx) hn::StoreU(hn::Div(gr, av), d, gx + b + i);
-      if (sum_out) {
-        hn::StoreU(hn::Mul(gv, hn::LoadU(d, u + b + i)), d, t_out + i);
-        hn::StoreU(hn::Neg(hn::Div(hn::Mul(gr, r), av)), d, t_ratio + i);
-      }
-    });
-    if (sum_out) {
-      sum_out->add(t_out, len);
-      sum_ratio->add(t_ratio, len);
-    }
-  }
-}
-
 template <class T>
 void FillTyped(TypedKernels<T>& t) {
-  t.apot_backward = ApotBackward<T>;
   t.s3_forward = S3Forward<T>;
   t.s3_backward = S3Backward<T>;
   t.denseshift_forward = DenseShiftForward<T>;
