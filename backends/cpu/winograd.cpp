@@ -7,9 +7,10 @@
 // gw = G^T gU G.
 //
 // F(4x4, 3x3) does 4x fewer multiply-adds than the direct conv, F(2x2, 3x3) 2.25x, but the transforms
-// run along tile rows one vector of tiles at a time, and narrow rows leave lanes idle: F(4x4, 3x3) is
-// taken for outputs at least 32 wide (8 tiles: an AVX2 vector), F(2x2, 3x3) below. The choice does not
-// depend on the target, so the results stay the same on every target with FMA.
+// run a vector of tiles at a time, along a tile row or over several narrow ones (winograd_kernels.cpp),
+// and rows of fewer tiles than a vector leave lanes idle: F(4x4, 3x3) is taken for outputs at least 16
+// wide (4 tiles: a quarter AVX-512 or half AVX2 vector, joined across tile rows), F(2x2, 3x3) below.
+// The choice does not depend on the target, so the results stay the same on every target with FMA.
 #include "backends/cpu/winograd.h"
 
 #include <tbb/enumerable_thread_specific.h>
@@ -51,7 +52,7 @@ int64_t chunk_floats() {
   return set > 0 ? set : l2_chunk_floats();
 }
 
-constexpr int64_t kWideOutput = 32;  // output width from which F(4x4, 3x3) is taken
+constexpr int64_t kWideOutput = 16;  // output width from which F(4x4, 3x3) is taken
 
 struct Tiling {
   int64_t m, xi;     // outputs per tile side; transformed values per tile, (m + 2)^2

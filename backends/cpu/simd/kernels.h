@@ -45,9 +45,10 @@ struct WinogradPlane {
 // The transforms of Winograd's F(m x m, 3x3) for one m (backends/cpu/winograd.cpp), vectorised along
 // tile rows; every target computes the same bits. Tile (ty, tx) covers outputs (m ty.., m tx..) and
 // reads the (m + 2)^2 block at row m ty, column m tx of the zero-padded input. Its (m + 2)^2
-// transformed values (xi = (m + 2) i + j) are at [xi * ldxi + (ty - ty0) * tw + tx]. The kernels may
-// write or read up to f32_lanes - 1 entries past a tile row's end: later rows overwrite them, and
-// the caller leaves that much slack after the last row.
+// transformed values (xi = (m + 2) i + j) are at [xi * ldxi + (ty - ty0) * tw + tx]. Tile rows of 4 or
+// 8 tiles that divide a vector are taken several to a vector. The kernels may write or read up to
+// f32_lanes - 1 entries past a tile row's end: later rows overwrite them, and the caller leaves that
+// much slack after the last row.
 struct WinogradKernels {
   // V = B^T d B for tile rows [ty0, ty1) of an input plane, zero-padded in `band`: m (ty1 - ty0) + 2
   // rows of m tw + 2 floats and m f32_lanes + 4 of slack, zero where the plane does not reach (the

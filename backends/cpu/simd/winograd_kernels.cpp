@@ -1,5 +1,6 @@
 // The transforms of Winograd's F(2x2, 3x3) and F(4x4, 3x3) convolutions (backends/cpu/winograd.cpp),
-// compiled for every SIMD target. Each runs along a tile row, one vector of tiles at a time.
+// compiled for every SIMD target. Each runs a vector of tiles at a time, along a tile row or across
+// several tile rows narrower than a vector (ForTileVectors).
 // F(2x2, 3x3): tile tx reads input columns 2tx..2tx+3, which de-interleaved into even and odd columns
 // are E[tx], O[tx], E[tx+1], O[tx+1]: two 2-way interleaved loads. F(4x4, 3x3): columns 4tx..4tx+5,
 // two 4-way interleaved loads. The transforms add, subtract and multiply by powers of two only (F(4x4,
@@ -9,6 +10,8 @@
 #define HWY_TARGET_INCLUDE "backends/cpu/simd/winograd_kernels.cpp"
 #include <hwy/foreach_target.h>  // IWYU pragma: keep
 #include <hwy/highway.h>
+
+#include <type_traits>
 
 #include "backends/cpu/simd/kernels.h"
 
@@ -51,121 +54,204 @@ HWY_INLINE void FillBand(const WinogradPlane& x, int64_t m, int64_t ty0, int64_t
   }
 }
 
+// ---- Tile rows per vector. A tile row narrower than a vector that divides it (tw = 4 on AVX2, 4 or 8
+// on AVX-512: CIFAR's 8-, 16- and 32-wide maps) would leave 1 - 1/R of the lanes idle; R consecutive
+// tile rows fill the vector instead. Their tiles are adjacent in V (tile (ty, tx) at (ty - ty0) tw +
+// tx), so only the loads from the band or plane and the stores to the plane go a tile row at a time,
+// in parts of tw lanes joined into one vector; the arithmetic per lane, and so every bit, is the same.
+
+// The descriptor of one tile row's part of a vector of R tile rows.
+template <int R>
+struct RowTagOf {
+  using type = hn::Half<typename RowTagOf<R / 2>::type>;
+};
+template <>
+struct RowTagOf<1> {
+  using type = D;
+};
+
+// parts[0] in the lowest lanes.
+template <int R, class DT, class VS>
+HWY_INLINE hn::Vec<DT> Join(DT dt, const VS* parts) {
+  if constexpr (R == 1) {
+    (void)dt;
+    return parts[0];
+  } else {
+#if HWY_TARGET != HWY_SCALAR  // one lane: R is always 1 (and there is no Combine)
+    const hn::Half<DT> dh;
+    return hn::Combine(dt, Join<R / 2>(dh, parts + R / 2), Join<R / 2>(dh, parts));
+#endif
+  }
+}
+
+template <int R, class DT, class VS>
+HWY_INLINE void Split(DT dt, hn::Vec<DT> v, VS* parts) {
+  if constexpr (R == 1) {
+    (void)dt;
+    parts[0] = v;
+  } else {
+#if HWY_TARGET != HWY_SCALAR
+    const hn::Half<DT> dh;
+    Split<R / 2>(dh, hn::LowerHalf(dh, v), parts);
+    Split<R / 2>(dh, hn::UpperHalf(dh, v), parts + R / 2);
+#endif
+  }
+}
+
+// Calls f(std::integral_constant<int, R>, r, tx) for each vector of tiles of tile rows [0, rows): R
+// rows (tx = 0) where they fill a vector, else one row in vectors of kLanes tiles from tile tx.
+template <class F>
+HWY_INLINE void ForTileVectors(int64_t rows, int64_t tw, const F& f) {
+  int64_t r = 0;
+  if constexpr (kLanes >= 16) {
+    if (tw * 4 == kLanes)
+      for (; r + 4 <= rows; r += 4) f(std::integral_constant<int, 4>(), r, 0);
+  }
+  if constexpr (kLanes >= 8) {
+    if (tw * 2 == kLanes)
+      for (; r + 2 <= rows; r += 2) f(std::integral_constant<int, 2>(), r, 0);
+  }
+  for (; r < rows; ++r)
+    for (int64_t tx = 0; tx < tw; tx += kLanes) f(std::integral_constant<int, 1>(), r, tx);
+}
+
 // ---- F(2x2, 3x3).
 
-// One row of d B for a vector of tiles: the row's columns 2tx..2tx+3 are c0..c3.
+// One row of d B for a vector of tiles whose parts start at rows[q]: the row's columns 2tx..2tx+3
+// are c0..c3.
 struct Row4 {
   V a0, a1, a2, a3;
 };
 
-HWY_INLINE Row4 RowTimesB(const float* HWY_RESTRICT row) {
+template <int R>
+HWY_INLINE Row4 RowTimesB(const float* const (&rows)[R]) {
   const D d;
-  V c0, c1, c2, c3;
-  hn::LoadInterleaved2(d, row, c0, c1);
-  hn::LoadInterleaved2(d, row + 2, c2, c3);
+  const typename RowTagOf<R>::type ds;
+  hn::Vec<decltype(ds)> c[4][R];
+  for (int q = 0; q < R; ++q) {
+    hn::LoadInterleaved2(ds, rows[q], c[0][q], c[1][q]);
+    hn::LoadInterleaved2(ds, rows[q] + 2, c[2][q], c[3][q]);
+  }
+  const V c0 = Join<R>(d, c[0]), c1 = Join<R>(d, c[1]), c2 = Join<R>(d, c[2]), c3 = Join<R>(d, c[3]);
   return {hn::Sub(c0, c2), hn::Add(c1, c2), hn::Sub(c2, c1), hn::Sub(c1, c3)};
 }
 
 void Winograd2Input(const WinogradPlane& x, int64_t ty0, int64_t ty1, int64_t tw, float* band, float* v,
                     int64_t ldxi) {
-  const D d;
   const int64_t pitch = 2 * tw + 2;
   FillBand(x, 2, ty0, ty1, tw, band);
-  for (int64_t r = 0; r < ty1 - ty0; ++r) {
-    const float* top = band + 2 * r * pitch;
-    float* out = v + r * tw;
-    for (int64_t tx = 0; tx < tw; tx += kLanes) {
-      const float* at = top + 2 * tx;
-      const Row4 d0 = RowTimesB(at), d1 = RowTimesB(at + pitch), d2 = RowTimesB(at + 2 * pitch),
-                 d3 = RowTimesB(at + 3 * pitch);
-      // B^T (d B), column j of the four rows at a time: xi = 4 i + j.
-      auto column = [&](int j, V x0, V x1, V x2, V x3) {
-        hn::StoreU(hn::Sub(x0, x2), d, out + (0 + j) * ldxi + tx);
-        hn::StoreU(hn::Add(x1, x2), d, out + (4 + j) * ldxi + tx);
-        hn::StoreU(hn::Sub(x2, x1), d, out + (8 + j) * ldxi + tx);
-        hn::StoreU(hn::Sub(x1, x3), d, out + (12 + j) * ldxi + tx);
-      };
-      column(0, d0.a0, d1.a0, d2.a0, d3.a0);
-      column(1, d0.a1, d1.a1, d2.a1, d3.a1);
-      column(2, d0.a2, d1.a2, d2.a2, d3.a2);
-      column(3, d0.a3, d1.a3, d2.a3, d3.a3);
-    }
-  }
+  ForTileVectors(ty1 - ty0, tw, [&](auto rows_per_vector, int64_t r, int64_t tx) {
+    constexpr int R = decltype(rows_per_vector)::value;
+    const D d;
+    float* out = v + r * tw + tx;
+    auto row_k = [&](int k) {  // band row k of each part's tiles
+      const float* rows[R];
+      for (int q = 0; q < R; ++q) rows[q] = band + (2 * (r + q) + k) * pitch + 2 * tx;
+      return RowTimesB<R>(rows);
+    };
+    const Row4 d0 = row_k(0), d1 = row_k(1), d2 = row_k(2), d3 = row_k(3);
+    // B^T (d B), column j of the four rows at a time: xi = 4 i + j.
+    auto column = [&](int j, V x0, V x1, V x2, V x3) {
+      hn::StoreU(hn::Sub(x0, x2), d, out + (0 + j) * ldxi);
+      hn::StoreU(hn::Add(x1, x2), d, out + (4 + j) * ldxi);
+      hn::StoreU(hn::Sub(x2, x1), d, out + (8 + j) * ldxi);
+      hn::StoreU(hn::Sub(x1, x3), d, out + (12 + j) * ldxi);
+    };
+    column(0, d0.a0, d1.a0, d2.a0, d3.a0);
+    column(1, d0.a1, d1.a1, d2.a1, d3.a1);
+    column(2, d0.a2, d1.a2, d2.a2, d3.a2);
+    column(3, d0.a3, d1.a3, d2.a3, d3.a3);
+  });
 }
 
-// Stores the 2 kLanes output columns starting at column `col` of a row of width wo, clipped to it.
-HWY_INLINE void StorePairs(V even, V odd, float* HWY_RESTRICT row, int64_t col, int64_t wo) {
-  const D d;
-  if (col + 2 * kLanes <= wo) {
-    hn::StoreInterleaved2(even, odd, d, row + col);
+// Stores the 2 Lanes(ds) output columns starting at column `col` of a row of width wo, clipped to it.
+template <class DS>
+HWY_INLINE void StorePairs(DS ds, hn::Vec<DS> even, hn::Vec<DS> odd, float* HWY_RESTRICT row, int64_t col,
+                           int64_t wo) {
+  const int64_t n = static_cast<int64_t>(hn::Lanes(ds));
+  if (col + 2 * n <= wo) {
+    hn::StoreInterleaved2(even, odd, ds, row + col);
     return;
   }
   HWY_ALIGN float tmp[2 * kLanes];
-  hn::StoreInterleaved2(even, odd, d, tmp);
+  hn::StoreInterleaved2(even, odd, ds, tmp);
   for (int64_t i = 0; i < wo - col; ++i) row[col + i] = tmp[i];
 }
 
 void Winograd2Output(const float* m, int64_t ldxi, int64_t ty0, int64_t ty1, int64_t tw, float* y, int64_t ho,
                      int64_t wo) {
-  const D d;
-  for (int64_t ty = ty0; ty < ty1; ++ty) {
-    const float* in = m + (ty - ty0) * tw;
-    float* row0 = y + 2 * ty * wo;
-    const bool second = 2 * ty + 1 < ho;
-    for (int64_t tx = 0; tx < tw; tx += kLanes) {
-      auto at = [&](int xi) { return hn::LoadU(d, in + xi * ldxi + tx); };
-      // A^T M: s0 = M0 + M1 + M2, s1 = M1 - M2 - M3 (rows of M), column j at a time.
-      V s0[4], s1[4];
-      for (int j = 0; j < 4; ++j) {
-        const V m0 = at(j), m1 = at(4 + j), m2 = at(8 + j), m3 = at(12 + j);
-        s0[j] = hn::Add(hn::Add(m0, m1), m2);
-        s1[j] = hn::Sub(hn::Sub(m1, m2), m3);
-      }
-      // (A^T M) A, the same combination over columns.
-      StorePairs(hn::Add(hn::Add(s0[0], s0[1]), s0[2]), hn::Sub(hn::Sub(s0[1], s0[2]), s0[3]), row0, 2 * tx, wo);
-      if (second)
-        StorePairs(hn::Add(hn::Add(s1[0], s1[1]), s1[2]), hn::Sub(hn::Sub(s1[1], s1[2]), s1[3]), row0 + wo, 2 * tx,
-                   wo);
+  ForTileVectors(ty1 - ty0, tw, [&](auto rows_per_vector, int64_t r, int64_t tx) {
+    constexpr int R = decltype(rows_per_vector)::value;
+    const D d;
+    const typename RowTagOf<R>::type ds;
+    const float* in = m + r * tw + tx;
+    auto at = [&](int xi) { return hn::LoadU(d, in + xi * ldxi); };
+    // A^T M: s0 = M0 + M1 + M2, s1 = M1 - M2 - M3 (rows of M), column j at a time.
+    V s0[4], s1[4];
+    for (int j = 0; j < 4; ++j) {
+      const V m0 = at(j), m1 = at(4 + j), m2 = at(8 + j), m3 = at(12 + j);
+      s0[j] = hn::Add(hn::Add(m0, m1), m2);
+      s1[j] = hn::Sub(hn::Sub(m1, m2), m3);
     }
-  }
+    // (A^T M) A, the same combination over columns: output rows 0 and 1 of each tile, even and odd
+    // columns.
+    hn::Vec<decltype(ds)> e0[R], o0[R], e1[R], o1[R];
+    Split<R>(d, hn::Add(hn::Add(s0[0], s0[1]), s0[2]), e0);
+    Split<R>(d, hn::Sub(hn::Sub(s0[1], s0[2]), s0[3]), o0);
+    Split<R>(d, hn::Add(hn::Add(s1[0], s1[1]), s1[2]), e1);
+    Split<R>(d, hn::Sub(hn::Sub(s1[1], s1[2]), s1[3]), o1);
+    for (int q = 0; q < R; ++q) {
+      const int64_t ty = ty0 + r + q;
+      float* row0 = y + 2 * ty * wo;
+      StorePairs(ds, e0[q], o0[q], row0, 2 * tx, wo);
+      if (2 * ty + 1 < ho) StorePairs(ds, e1[q], o1[q], row0 + wo, 2 * tx, wo);
+    }
+  });
 }
 
-// Loads the 2 kLanes columns of a row starting at `col` as even and odd vectors, zero past wo.
-HWY_INLINE void LoadPairs(const float* HWY_RESTRICT row, int64_t col, int64_t wo, V& even, V& odd) {
-  const D d;
-  if (col + 2 * kLanes <= wo) {
-    hn::LoadInterleaved2(d, row + col, even, odd);
+// Loads the 2 Lanes(ds) columns of a row starting at `col` as even and odd vectors, zero past wo.
+template <class DS>
+HWY_INLINE void LoadPairs(DS ds, const float* HWY_RESTRICT row, int64_t col, int64_t wo, hn::Vec<DS>& even,
+                          hn::Vec<DS>& odd) {
+  const int64_t n = static_cast<int64_t>(hn::Lanes(ds));
+  if (col + 2 * n <= wo) {
+    hn::LoadInterleaved2(ds, row + col, even, odd);
     return;
   }
   HWY_ALIGN float tmp[2 * kLanes] = {};
   for (int64_t i = 0; i < wo - col; ++i) tmp[i] = row[col + i];
-  hn::LoadInterleaved2(d, tmp, even, odd);
+  hn::LoadInterleaved2(ds, tmp, even, odd);
 }
 
 void Winograd2OutputAdjoint(const float* gy, int64_t ho, int64_t wo, int64_t ty0, int64_t ty1, int64_t tw,
                             float* g, int64_t ldxi) {
-  const D d;
-  for (int64_t ty = ty0; ty < ty1; ++ty) {
-    float* out = g + (ty - ty0) * tw;
-    const float* row0 = gy + 2 * ty * wo;
-    const bool second = 2 * ty + 1 < ho;
-    for (int64_t tx = 0; tx < tw; tx += kLanes) {
-      V y00, y01, y10 = hn::Zero(d), y11 = hn::Zero(d);
-      LoadPairs(row0, 2 * tx, wo, y00, y01);
-      if (second) LoadPairs(row0 + wo, 2 * tx, wo, y10, y11);
-      // h = A dy (4 x 2): rows dy0, dy0 + dy1, dy0 - dy1, -dy1; then h A^T over columns likewise.
-      const V h[4][2] = {{y00, y01},
-                         {hn::Add(y00, y10), hn::Add(y01, y11)},
-                         {hn::Sub(y00, y10), hn::Sub(y01, y11)},
-                         {hn::Neg(y10), hn::Neg(y11)}};
-      for (int i = 0; i < 4; ++i) {
-        hn::StoreU(h[i][0], d, out + (4 * i + 0) * ldxi + tx);
-        hn::StoreU(hn::Add(h[i][0], h[i][1]), d, out + (4 * i + 1) * ldxi + tx);
-        hn::StoreU(hn::Sub(h[i][0], h[i][1]), d, out + (4 * i + 2) * ldxi + tx);
-        hn::StoreU(hn::Neg(h[i][1]), d, out + (4 * i + 3) * ldxi + tx);
-      }
+  ForTileVectors(ty1 - ty0, tw, [&](auto rows_per_vector, int64_t r, int64_t tx) {
+    constexpr int R = decltype(rows_per_vector)::value;
+    const D d;
+    const typename RowTagOf<R>::type ds;
+    float* out = g + r * tw + tx;
+    hn::Vec<decltype(ds)> p00[R], p01[R], p10[R], p11[R];
+    for (int q = 0; q < R; ++q) {
+      const int64_t ty = ty0 + r + q;
+      const float* row0 = gy + 2 * ty * wo;
+      p10[q] = hn::Zero(ds);
+      p11[q] = hn::Zero(ds);
+      LoadPairs(ds, row0, 2 * tx, wo, p00[q], p01[q]);
+      if (2 * ty + 1 < ho) LoadPairs(ds, row0 + wo, 2 * tx, wo, p10[q], p11[q]);
     }
-  }
+    const V y00 = Join<R>(d, p00), y01 = Join<R>(d, p01), y10 = Join<R>(d, p10), y11 = Join<R>(d, p11);
+    // h = A dy (4 x 2): rows dy0, dy0 + dy1, dy0 - dy1, -dy1; then h A^T over columns likewise.
+    const V h[4][2] = {{y00, y01},
+                       {hn::Add(y00, y10), hn::Add(y01, y11)},
+                       {hn::Sub(y00, y10), hn::Sub(y01, y11)},
+                       {hn::Neg(y10), hn::Neg(y11)}};
+    for (int i = 0; i < 4; ++i) {
+      hn::StoreU(h[i][0], d, out + (4 * i + 0) * ldxi);
+      hn::StoreU(hn::Add(h[i][0], h[i][1]), d, out + (4 * i + 1) * ldxi);
+      hn::StoreU(hn::Sub(h[i][0], h[i][1]), d, out + (4 * i + 2) * ldxi);
+      hn::StoreU(hn::Neg(h[i][1]), d, out + (4 * i + 3) * ldxi);
+    }
+  });
 }
 
 // ---- F(4x4, 3x3): six values per tile side (Lavin & Gray's points 0, 1, -1, 2, -2, infinity).
@@ -206,99 +292,118 @@ HWY_INLINE void OutputAdjoint6(const V (&y)[4], V (&g)[6]) {
 
 void Winograd4Input(const WinogradPlane& x, int64_t ty0, int64_t ty1, int64_t tw, float* band, float* v,
                     int64_t ldxi) {
-  const D d;
   const int64_t pitch = 4 * tw + 2;
   FillBand(x, 4, ty0, ty1, tw, band);
-  for (int64_t r = 0; r < ty1 - ty0; ++r) {
-    const float* top = band + 4 * r * pitch;
-    float* out = v + r * tw;
-    for (int64_t tx = 0; tx < tw; tx += kLanes) {
-      V h[6][6];  // h[k] = row k of the tile times B
-      for (int k = 0; k < 6; ++k) {
-        const float* row = top + k * pitch + 4 * tx;
-        V c[6], unused0, unused1;
-        hn::LoadInterleaved4(d, row, c[0], c[1], c[2], c[3]);
-        hn::LoadInterleaved4(d, row + 4, c[4], c[5], unused0, unused1);
-        InputTransform6(c, h[k]);
+  ForTileVectors(ty1 - ty0, tw, [&](auto rows_per_vector, int64_t r, int64_t tx) {
+    constexpr int R = decltype(rows_per_vector)::value;
+    const D d;
+    const typename RowTagOf<R>::type ds;
+    float* out = v + r * tw + tx;
+    V h[6][6];  // h[k] = row k of the tile times B
+    for (int k = 0; k < 6; ++k) {
+      hn::Vec<decltype(ds)> c[6][R], unused0, unused1;
+      for (int q = 0; q < R; ++q) {
+        const float* row = band + (4 * (r + q) + k) * pitch + 4 * tx;
+        hn::LoadInterleaved4(ds, row, c[0][q], c[1][q], c[2][q], c[3][q]);
+        hn::LoadInterleaved4(ds, row + 4, c[4][q], c[5][q], unused0, unused1);
       }
-      for (int j = 0; j < 6; ++j) {  // B^T (d B), column j: xi = 6 i + j
-        const V col[6] = {h[0][j], h[1][j], h[2][j], h[3][j], h[4][j], h[5][j]};
-        V t[6];
-        InputTransform6(col, t);
-        for (int i = 0; i < 6; ++i) hn::StoreU(t[i], d, out + (6 * i + j) * ldxi + tx);
-      }
+      const V cols[6] = {Join<R>(d, c[0]), Join<R>(d, c[1]), Join<R>(d, c[2]),
+                         Join<R>(d, c[3]), Join<R>(d, c[4]), Join<R>(d, c[5])};
+      InputTransform6(cols, h[k]);
     }
-  }
+    for (int j = 0; j < 6; ++j) {  // B^T (d B), column j: xi = 6 i + j
+      const V col[6] = {h[0][j], h[1][j], h[2][j], h[3][j], h[4][j], h[5][j]};
+      V t[6];
+      InputTransform6(col, t);
+      for (int i = 0; i < 6; ++i) hn::StoreU(t[i], d, out + (6 * i + j) * ldxi);
+    }
+  });
 }
 
-// Stores the 4 kLanes output columns starting at column `col` of a row of width wo, clipped to it.
-HWY_INLINE void StoreQuads(const V (&q)[4], float* HWY_RESTRICT row, int64_t col, int64_t wo) {
-  const D d;
-  if (col + 4 * kLanes <= wo) {
-    hn::StoreInterleaved4(q[0], q[1], q[2], q[3], d, row + col);
+// Stores the 4 Lanes(ds) output columns starting at column `col` of a row of width wo, clipped to it.
+template <class DS>
+HWY_INLINE void StoreQuads(DS ds, const hn::Vec<DS> (&q)[4], float* HWY_RESTRICT row, int64_t col, int64_t wo) {
+  const int64_t n = static_cast<int64_t>(hn::Lanes(ds));
+  if (col + 4 * n <= wo) {
+    hn::StoreInterleaved4(q[0], q[1], q[2], q[3], ds, row + col);
     return;
   }
   HWY_ALIGN float tmp[4 * kLanes];
-  hn::StoreInterleaved4(q[0], q[1], q[2], q[3], d, tmp);
+  hn::StoreInterleaved4(q[0], q[1], q[2], q[3], ds, tmp);
   for (int64_t i = 0; i < wo - col; ++i) row[col + i] = tmp[i];
 }
 
 void Winograd4Output(const float* m, int64_t ldxi, int64_t ty0, int64_t ty1, int64_t tw, float* y, int64_t ho,
                      int64_t wo) {
-  const D d;
-  for (int64_t ty = ty0; ty < ty1; ++ty) {
-    const float* in = m + (ty - ty0) * tw;
-    const int64_t out_rows = ho - 4 * ty < 4 ? ho - 4 * ty : 4;
-    for (int64_t tx = 0; tx < tw; tx += kLanes) {
-      V s[4][6];  // A^T M, column j at a time
-      for (int j = 0; j < 6; ++j) {
-        V col[6], t[4];
-        for (int i = 0; i < 6; ++i) col[i] = hn::LoadU(d, in + (6 * i + j) * ldxi + tx);
-        OutputTransform6(col, t);
-        for (int i = 0; i < 4; ++i) s[i][j] = t[i];
+  ForTileVectors(ty1 - ty0, tw, [&](auto rows_per_vector, int64_t r, int64_t tx) {
+    constexpr int R = decltype(rows_per_vector)::value;
+    const D d;
+    const typename RowTagOf<R>::type ds;
+    const float* in = m + r * tw + tx;
+    V s[4][6];  // A^T M, column j at a time
+    for (int j = 0; j < 6; ++j) {
+      V col[6], t[4];
+      for (int i = 0; i < 6; ++i) col[i] = hn::LoadU(d, in + (6 * i + j) * ldxi);
+      OutputTransform6(col, t);
+      for (int i = 0; i < 4; ++i) s[i][j] = t[i];
+    }
+    // (A^T M) A, output row i of each tile; the first part's tile row is the one most inside the plane.
+    for (int64_t i = 0; i < 4 && 4 * (ty0 + r) + i < ho; ++i) {
+      V q[4];
+      OutputTransform6(s[i], q);
+      hn::Vec<decltype(ds)> parts[R][4];
+      for (int c = 0; c < 4; ++c) {
+        hn::Vec<decltype(ds)> split[R];
+        Split<R>(d, q[c], split);
+        for (int p = 0; p < R; ++p) parts[p][c] = split[p];
       }
-      for (int64_t i = 0; i < out_rows; ++i) {  // (A^T M) A, row i
-        V q[4];
-        OutputTransform6(s[i], q);
-        StoreQuads(q, y + (4 * ty + i) * wo, 4 * tx, wo);
+      for (int p = 0; p < R; ++p) {
+        const int64_t row = 4 * (ty0 + r + p) + i;
+        if (row < ho) StoreQuads(ds, parts[p], y + row * wo, 4 * tx, wo);
       }
     }
-  }
+  });
 }
 
-// Loads the 4 kLanes columns of a row starting at `col` as four de-interleaved vectors, zero past wo.
-HWY_INLINE void LoadQuads(const float* HWY_RESTRICT row, int64_t col, int64_t wo, V (&q)[4]) {
-  const D d;
-  if (col + 4 * kLanes <= wo) {
-    hn::LoadInterleaved4(d, row + col, q[0], q[1], q[2], q[3]);
+// Loads the 4 Lanes(ds) columns of a row starting at `col` as four de-interleaved vectors, zero past wo.
+template <class DS>
+HWY_INLINE void LoadQuads(DS ds, const float* HWY_RESTRICT row, int64_t col, int64_t wo, hn::Vec<DS> (&q)[4]) {
+  const int64_t n = static_cast<int64_t>(hn::Lanes(ds));
+  if (col + 4 * n <= wo) {
+    hn::LoadInterleaved4(ds, row + col, q[0], q[1], q[2], q[3]);
     return;
   }
   HWY_ALIGN float tmp[4 * kLanes] = {};
   for (int64_t i = 0; i < wo - col; ++i) tmp[i] = row[col + i];
-  hn::LoadInterleaved4(d, tmp, q[0], q[1], q[2], q[3]);
+  hn::LoadInterleaved4(ds, tmp, q[0], q[1], q[2], q[3]);
 }
 
 void Winograd4OutputAdjoint(const float* gy, int64_t ho, int64_t wo, int64_t ty0, int64_t ty1, int64_t tw,
                             float* g, int64_t ldxi) {
-  const D d;
-  for (int64_t ty = ty0; ty < ty1; ++ty) {
-    float* out = g + (ty - ty0) * tw;
-    const int64_t in_rows = ho - 4 * ty < 4 ? ho - 4 * ty : 4;
-    for (int64_t tx = 0; tx < tw; tx += kLanes) {
-      V h[4][6];  // row a of dy times A^T (rows past ho are zero)
-      for (int a = 0; a < 4; ++a) {
-        V q[4] = {hn::Zero(d), hn::Zero(d), hn::Zero(d), hn::Zero(d)};
-        if (a < in_rows) LoadQuads(gy + (4 * ty + a) * wo, 4 * tx, wo, q);
-        OutputAdjoint6(q, h[a]);
+  ForTileVectors(ty1 - ty0, tw, [&](auto rows_per_vector, int64_t r, int64_t tx) {
+    constexpr int R = decltype(rows_per_vector)::value;
+    const D d;
+    const typename RowTagOf<R>::type ds;
+    float* out = g + r * tw + tx;
+    V h[4][6];  // row a of dy times A^T (rows past ho are zero)
+    for (int a = 0; a < 4; ++a) {
+      hn::Vec<decltype(ds)> parts[4][R];
+      for (int p = 0; p < R; ++p) {
+        const int64_t row = 4 * (ty0 + r + p) + a;
+        hn::Vec<decltype(ds)> q[4] = {hn::Zero(ds), hn::Zero(ds), hn::Zero(ds), hn::Zero(ds)};
+        if (row < ho) LoadQuads(ds, gy + row * wo, 4 * tx, wo, q);
+        for (int c = 0; c < 4; ++c) parts[c][p] = q[c];
       }
-      for (int j = 0; j < 6; ++j) {  // A (dy A^T), column j: xi = 6 i + j
-        const V col[4] = {h[0][j], h[1][j], h[2][j], h[3][j]};
-        V t[6];
-        OutputAdjoint6(col, t);
-        for (int i = 0; i < 6; ++i) hn::StoreU(t[i], d, out + (6 * i + j) * ldxi + tx);
-      }
+      const V q[4] = {Join<R>(d, parts[0]), Join<R>(d, parts[1]), Join<R>(d, parts[2]), Join<R>(d, parts[3])};
+      OutputAdjoint6(q, h[a]);
     }
-  }
+    for (int j = 0; j < 6; ++j) {  // A (dy A^T), column j: xi = 6 i + j
+      const V col[4] = {h[0][j], h[1][j], h[2][j], h[3][j]};
+      V t[6];
+      OutputAdjoint6(col, t);
+      for (int i = 0; i < 6; ++i) hn::StoreU(t[i], d, out + (6 * i + j) * ldxi);
+    }
+  });
 }
 
 }  // namespace
