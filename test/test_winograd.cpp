@@ -53,18 +53,18 @@ void check_close(const char* what, const std::vector<float>& got, const std::vec
   }
 }
 
-// Both tile sizes (outputs narrower and wider than 16), odd and even sizes (tiles cut by the edge),
+// Both tile sizes (outputs narrower and wider than 32), odd and even sizes (tiles cut by the edge),
 // padding 0 to 2, tile rows narrower and wider than a vector, one tile, bands of one large image per
 // chunk, several small images per chunk with a short last chunk, channel counts off the GEMM tiles.
 // Rows of 4 and 8 tiles, which AVX2 and AVX-512 join 2 or 4 to a vector: CIFAR's 8-, 16- and 32-wide
-// maps, a width cut inside the last tile (15, 30), tile-row counts that leave a row or two over (7
+// maps, widths cut inside the last tile (15, 7), tile-row counts that leave a row or more over (7
 // rows of 2x2 tiles, 5 rows of 4x4 tiles whose last is cut at 1 output row).
 const std::vector<ConvCase> kCases = {
     {3, 8, 9, 8, 8, 3, 1, 1, 1, 1},     {2, 13, 7, 11, 9, 3, 1, 0, 1, 1},  {2, 8, 6, 5, 12, 3, 1, 2, 1, 1},
     {1, 8, 2, 2, 8, 3, 1, 1, 1, 1},     {1, 9, 3, 41, 10, 3, 1, 1, 1, 1},  {1, 8, 64, 60, 8, 3, 1, 1, 1, 1},
     {5, 64, 8, 8, 64, 3, 1, 1, 1, 1},   {3, 16, 28, 28, 16, 3, 1, 1, 1, 1}, {2, 32, 7, 7, 40, 3, 1, 1, 1, 1},
     {2, 8, 32, 32, 8, 3, 1, 1, 1, 1},   {3, 16, 16, 16, 8, 3, 1, 1, 1, 1}, {2, 8, 15, 15, 8, 3, 1, 1, 1, 1},
-    {2, 8, 17, 30, 9, 3, 1, 1, 1, 1},   {2, 8, 14, 7, 8, 3, 1, 1, 1, 1},  {1, 8, 18, 18, 8, 3, 1, 0, 1, 1}};
+    {2, 8, 17, 32, 9, 3, 1, 1, 1, 1},   {2, 8, 14, 7, 8, 3, 1, 1, 1, 1},  {1, 8, 18, 18, 8, 3, 1, 0, 1, 1}};
 
 // Chunks of transforms small enough to cut every case into bands or images, the machine's (from its
 // L2), and large enough to hold most cases whole: the paths, and the results, must not depend on it.
@@ -89,10 +89,10 @@ TEST_CASE("Winograd applies to f32 3x3 stride-1 convs of 8+ channels each way, a
                 << " groups " << c.groups << " h " << c.h);
     CHECK_FALSE(cpu::winograd_applies(params_of(c)));
   }
-  // F(4x4, 3x3) from 16 output columns (whatever the target), F(2x2, 3x3) below.
+  // F(4x4, 3x3) from 32 output columns (whatever the target), F(2x2, 3x3) below.
   CHECK(cpu::winograd_tile_size(params_of(body)) == 2);
-  CHECK(cpu::winograd_tile_size(params_of({2, 16, 8, 15, 16, 3, 1, 1, 1, 1})) == 2);
-  CHECK(cpu::winograd_tile_size(params_of({2, 16, 8, 16, 16, 3, 1, 1, 1, 1})) == 4);
+  CHECK(cpu::winograd_tile_size(params_of({2, 16, 8, 31, 16, 3, 1, 1, 1, 1})) == 2);
+  CHECK(cpu::winograd_tile_size(params_of({2, 16, 8, 32, 16, 3, 1, 1, 1, 1})) == 4);
   cpu::ScopedWinograd off(false);
   CHECK_FALSE(cpu::winograd_applies(params_of(body)));
 }

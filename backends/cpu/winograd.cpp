@@ -7,10 +7,11 @@
 // gw = G^T gU G.
 //
 // F(4x4, 3x3) does 4x fewer multiply-adds than the direct conv, F(2x2, 3x3) 2.25x, but the transforms
-// run a vector of tiles at a time, along a tile row or over several narrow ones (winograd_kernels.cpp),
-// and rows of fewer tiles than a vector leave lanes idle: F(4x4, 3x3) is taken for outputs at least 16
-// wide (4 tiles: a quarter AVX-512 or half AVX2 vector, joined across tile rows), F(2x2, 3x3) below.
-// The choice does not depend on the target, so the results stay the same on every target with FMA.
+// run a vector of tiles at a time, along a tile row or across several narrow ones (winograd_kernels.cpp):
+// F(4x4, 3x3) is taken for outputs at least 32 wide, F(2x2, 3x3) below. The choice does not depend on
+// the target, so the results stay the same on every target with FMA. (F(4x4, 3x3) from 16 columns ran
+// stage 2 of resnet20 about 18 % faster on AVX2 and no faster on AVX-512 once narrow tile rows were
+// joined, but it rounds more: results.md, Winograd section, for the tolerance tests it strained.)
 #include "backends/cpu/winograd.h"
 
 #include <tbb/enumerable_thread_specific.h>
@@ -52,7 +53,7 @@ int64_t chunk_floats() {
   return set > 0 ? set : l2_chunk_floats();
 }
 
-constexpr int64_t kWideOutput = 16;  // output width from which F(4x4, 3x3) is taken
+constexpr int64_t kWideOutput = 32;  // output width from which F(4x4, 3x3) is taken
 
 struct Tiling {
   int64_t m, xi;     // outputs per tile side; transformed values per tile, (m + 2)^2

@@ -12,7 +12,7 @@ namespace sl::cpu {
 // GEMMs lose to the direct conv), an output of at least 2 x 2, and the switch on.
 bool winograd_applies(const Conv2dParams& p);
 
-// The output tile side: 4 (F(4x4, 3x3)) for outputs at least 16 wide, else 2.
+// The output tile side: 4 (F(4x4, 3x3)) for outputs at least 32 wide, else 2.
 int64_t winograd_tile_size(const Conv2dParams& p);
 
 // On by default; off makes every conv take the direct path (bench train / conv --winograd off, tests).
