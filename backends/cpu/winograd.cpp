@@ -6,8 +6,8 @@
 // weight gradient is the adjoint: gU[xi] = sum over tiles of (A dy A^T)[xi] * V[xi]^T, then
 // gw = G^T gU G.
 //
-// F(4x4, 3x3) does 4x fewer multiply-adds than the direct conv, F(2x2, 3x3) 2.25x, but the transforms
-// run a vector of tiles at a time, along a tile row or across several narrow ones (winograd_kernels.cpp):
+// F(4x4, 3x3) does 4x fewer multiply-adds than the direct conv, F(2x2, 3x3) 2.25x. The transforms run
+// a vector of tiles at a time, along a tile row or across several narrow ones (winograd_kernels.cpp).
 // F(4x4, 3x3) is taken for outputs at least 32 wide, F(2x2, 3x3) below. The choice does not depend on
 // the target, so the results stay the same on every target with FMA. (F(4x4, 3x3) from 16 columns ran
 // stage 2 of resnet20 about 18 % faster on AVX2 and no faster on AVX-512 once narrow tile rows were

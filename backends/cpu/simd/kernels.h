@@ -46,7 +46,7 @@ struct WinogradPlane {
 // tile rows; every target computes the same bits. Tile (ty, tx) covers outputs (m ty.., m tx..) and
 // reads the (m + 2)^2 block at row m ty, column m tx of the zero-padded input. Its (m + 2)^2
 // transformed values (xi = (m + 2) i + j) are at [xi * ldxi + (ty - ty0) * tw + tx]. Tile rows of 4 or
-// 8 tiles that divide a vector are taken several to a vector. The kernels may write or read up to
+// 8 tiles that are half or a quarter of a vector are taken 2 or 4 to a vector. The kernels may write or read up to
 // f32_lanes - 1 entries past a tile row's end: later rows overwrite them, and the caller leaves that
 // much slack after the last row.
 struct WinogradKernels {
