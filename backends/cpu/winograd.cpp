@@ -11,7 +11,7 @@
 // F(4x4, 3x3) is taken for outputs at least 32 wide, F(2x2, 3x3) below. The choice does not depend on
 // the target, so the results stay the same on every target with FMA. (F(4x4, 3x3) from 16 columns ran
 // stage 2 of resnet20 about 18 % faster on AVX2 and no faster on AVX-512 once narrow tile rows were
-// joined, but it rounds more: results.md, Winograd section, for the tolerance tests it strained.)
+// joined, but it rounds more: the --sync-bn trajectory test's parameters then differ by 8.4e-4 > 1e-4.)
 #include "backends/cpu/winograd.h"
 
 #include <tbb/enumerable_thread_specific.h>
