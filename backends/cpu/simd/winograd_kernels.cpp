@@ -115,13 +115,14 @@ HWY_INLINE void ForTileVectors(int64_t rows, int64_t tw, const F& f) {
     for (int64_t tx = 0; tx < tw; tx += kLanes) f(std::integral_constant<int, 1>(), r, tx);
 }
 
-// On AVX-512 a 4-way de-interleave of four whole vectors costs 8 two-table permutes (ConcatEven /
-// ConcatOdd are one instruction each there), where LoadInterleaved4 of R parts shuffles within and
-// across blocks and then joins the parts: 14 shuffles instead of about 50 per row of F(4x4, 3x3)'s
-// input tiles (R = 2), and the stage-1 and -2 convs of resnet20 ran 5-15 % faster. Other targets keep
-// the interleaved loads (their ConcatEven/Odd take two shuffles each).
+// The columns of a vector of tiles, from its R parts (tile rows) at seg[q]. On AVX-512 a 4-way
+// de-interleave of four whole vectors costs 8 two-table permutes (ConcatEven / ConcatOdd are one
+// instruction each there), where LoadInterleaved4 of R parts shuffles within and across blocks and then
+// joins the parts: 14 shuffles instead of about 50 per row of F(4x4, 3x3)'s input tiles (R = 2), and
+// the stage-1 and -2 convs of resnet20 ran 5-15 % faster. Other targets keep the interleaved loads
+// (their ConcatEven/Odd take two shuffles each). Both give the same values.
 #if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX3
-constexpr bool kConcatDeinterleave = true;
+#define SL_WINOGRAD_CONCAT_DEINTERLEAVE 1
 
 // The vector of floats i < 4 of a vector of tiles spread over R parts of 4 kLanes / R floats at seg[q]:
 // concatenated, they are the tiles' 4 columns each, tile after tile.
@@ -130,11 +131,24 @@ HWY_INLINE V LoadQuarter(const float* const (&seg)[R], int i, int64_t offset) {
   return hn::LoadU(D(), seg[i * R / 4] + (i % (4 / R)) * kLanes + offset);
 }
 
-// c[j][t] = column j of tile t (columns 4t..4t+3 of its row) and c[4], c[5] = columns 4t + 4, 4t + 5:
-// concatenations of even and odd lanes, twice.
+// The same for F(2x2, 3x3)'s 2 columns a tile, parts of 2 kLanes / R floats: a vector is one part pair
+// joined (R = 4) or a part or a piece of one.
+template <int R>
+HWY_INLINE V LoadHalfOfPairs(const float* const (&seg)[R], int i, int64_t offset) {
+  if constexpr (R <= 2) {
+    return hn::LoadU(D(), seg[i * R / 2] + (i % (2 / R)) * kLanes + offset);
+  } else {
+    const hn::Half<D> dh;
+    return hn::Combine(D(), hn::LoadU(dh, seg[2 * i + 1] + offset), hn::LoadU(dh, seg[2 * i] + offset));
+  }
+}
+#endif
+
+// c[j][t] = column j of tile t (columns 4t..4t+3 of its row) and c[4], c[5] = columns 4t + 4, 4t + 5.
 template <int R>
 HWY_INLINE void DeinterleaveColumns(const float* const (&seg)[R], V (&c)[6]) {
   const D d;
+#ifdef SL_WINOGRAD_CONCAT_DEINTERLEAVE  // concatenations of even and odd lanes, twice
   const V x0 = LoadQuarter<R>(seg, 0, 0), x1 = LoadQuarter<R>(seg, 1, 0), x2 = LoadQuarter<R>(seg, 2, 0),
           x3 = LoadQuarter<R>(seg, 3, 0);
   const V even_lo = hn::ConcatEven(d, x1, x0), even_hi = hn::ConcatEven(d, x3, x2);
@@ -147,38 +161,39 @@ HWY_INLINE void DeinterleaveColumns(const float* const (&seg)[R], V (&c)[6]) {
           y3 = LoadQuarter<R>(seg, 3, 4);
   c[4] = hn::ConcatEven(d, hn::ConcatEven(d, y3, y2), hn::ConcatEven(d, y1, y0));
   c[5] = hn::ConcatEven(d, hn::ConcatOdd(d, y3, y2), hn::ConcatOdd(d, y1, y0));
-}
-
-// F(2x2, 3x3)'s c[j][t] = column 2t + j (j < 4) of R parts of 2 kLanes / R floats at seg[q]: a vector
-// is one part pair joined (R = 4) or a part or a piece of one.
-template <int R>
-HWY_INLINE V LoadHalfOfPairs(const float* const (&seg)[R], int i, int64_t offset) {
-  if constexpr (R <= 2) {
-    return hn::LoadU(D(), seg[i * R / 2] + (i % (2 / R)) * kLanes + offset);
-  } else {
-    const hn::Half<D> dh;
-    return hn::Combine(D(), hn::LoadU(dh, seg[2 * i + 1] + offset), hn::LoadU(dh, seg[2 * i] + offset));
+#else
+  const typename RowTagOf<R>::type ds;
+  hn::Vec<decltype(ds)> parts[6][R], unused0, unused1;
+  for (int q = 0; q < R; ++q) {
+    hn::LoadInterleaved4(ds, seg[q], parts[0][q], parts[1][q], parts[2][q], parts[3][q]);
+    hn::LoadInterleaved4(ds, seg[q] + 4, parts[4][q], parts[5][q], unused0, unused1);
   }
+  for (int j = 0; j < 6; ++j) c[j] = Join<R>(d, parts[j]);
+#endif
 }
 
+// F(2x2, 3x3): c[j][t] = column 2t + j (j < 4).
 template <int R>
 HWY_INLINE void DeinterleavePairs(const float* const (&seg)[R], V (&c)[4]) {
   const D d;
+#ifdef SL_WINOGRAD_CONCAT_DEINTERLEAVE
   const V x0 = LoadHalfOfPairs<R>(seg, 0, 0), x1 = LoadHalfOfPairs<R>(seg, 1, 0);
   const V y0 = LoadHalfOfPairs<R>(seg, 0, 2), y1 = LoadHalfOfPairs<R>(seg, 1, 2);
   c[0] = hn::ConcatEven(d, x1, x0);
   c[1] = hn::ConcatOdd(d, x1, x0);
   c[2] = hn::ConcatEven(d, y1, y0);
   c[3] = hn::ConcatOdd(d, y1, y0);
-}
 #else
-constexpr bool kConcatDeinterleave = false;
-// Only named under if constexpr (kConcatDeinterleave).
-template <int R>
-void DeinterleaveColumns(const float* const (&seg)[R], V (&c)[6]);
-template <int R>
-void DeinterleavePairs(const float* const (&seg)[R], V (&c)[4]);
+  const typename RowTagOf<R>::type ds;
+  hn::Vec<decltype(ds)> parts[4][R];
+  for (int q = 0; q < R; ++q) {
+    hn::LoadInterleaved2(ds, seg[q], parts[0][q], parts[1][q]);
+    hn::LoadInterleaved2(ds, seg[q] + 2, parts[2][q], parts[3][q]);
+  }
+  for (int j = 0; j < 4; ++j) c[j] = Join<R>(d, parts[j]);
 #endif
+}
+#undef SL_WINOGRAD_CONCAT_DEINTERLEAVE
 
 // ---- F(2x2, 3x3).
 
@@ -190,19 +205,8 @@ struct Row4 {
 
 template <int R>
 HWY_INLINE Row4 RowTimesB(const float* const (&rows)[R]) {
-  const D d;
   V c[4];
-  if constexpr (kConcatDeinterleave) {
-    DeinterleavePairs<R>(rows, c);
-  } else {
-    const typename RowTagOf<R>::type ds;
-    hn::Vec<decltype(ds)> parts[4][R];
-    for (int q = 0; q < R; ++q) {
-      hn::LoadInterleaved2(ds, rows[q], parts[0][q], parts[1][q]);
-      hn::LoadInterleaved2(ds, rows[q] + 2, parts[2][q], parts[3][q]);
-    }
-    for (int j = 0; j < 4; ++j) c[j] = Join<R>(d, parts[j]);
-  }
+  DeinterleavePairs<R>(rows, c);
   return {hn::Sub(c[0], c[2]), hn::Add(c[1], c[2]), hn::Sub(c[2], c[1]), hn::Sub(c[1], c[3])};
 }
 
@@ -367,23 +371,13 @@ void Winograd4Input(const WinogradPlane& x, int64_t ty0, int64_t ty1, int64_t tw
   ForTileVectors(ty1 - ty0, tw, [&](auto rows_per_vector, int64_t r, int64_t tx) {
     constexpr int R = decltype(rows_per_vector)::value;
     const D d;
-    const typename RowTagOf<R>::type ds;
     float* out = v + r * tw + tx;
     V h[6][6];  // h[k] = row k of the tile times B
     for (int k = 0; k < 6; ++k) {
       const float* seg[R];
       for (int q = 0; q < R; ++q) seg[q] = band + (4 * (r + q) + k) * pitch + 4 * tx;
       V cols[6];
-      if constexpr (kConcatDeinterleave) {
-        DeinterleaveColumns<R>(seg, cols);
-      } else {
-        hn::Vec<decltype(ds)> c[6][R], unused0, unused1;
-        for (int q = 0; q < R; ++q) {
-          hn::LoadInterleaved4(ds, seg[q], c[0][q], c[1][q], c[2][q], c[3][q]);
-          hn::LoadInterleaved4(ds, seg[q] + 4, c[4][q], c[5][q], unused0, unused1);
-        }
-        for (int j = 0; j < 6; ++j) cols[j] = Join<R>(d, c[j]);
-      }
+      DeinterleaveColumns<R>(seg, cols);
       InputTransform6(cols, h[k]);
     }
     for (int j = 0; j < 6; ++j) {  // B^T (d B), column j: xi = 6 i + j
